@@ -1,0 +1,253 @@
+//! The inventory (`vouch.toml`): target groups, the `[resolve]` map, TLS trust roots, HTTP and
+//! cloud settings, and where attestations and waivers live. It says *what exists*; controls say
+//! what must hold of it, and flags say how this run behaves.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use toml::de::DeValue;
+
+use crate::diag::{self, Diagnostics, FileId, TableReader};
+
+/// Extra trust roots for TLS and HTTPS probes.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TlsSettings {
+    /// PEM file of extra trust roots, on top of the system's.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Settings of the HTTP probe.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HttpSettings {
+    /// Chromium's `transport_security_state_static.json`, for offline preload status.
+    pub preload_list: Option<PathBuf>,
+}
+
+/// Settings of the AWS probes.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// An emulator or VPC endpoint; `AWS_ENDPOINT_URL` works too.
+    pub endpoint_url: Option<String>,
+}
+
+/// The parsed inventory. Relative paths are already resolved against the file's folder.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Inventory {
+    pub path: Option<PathBuf>,
+    pub targets: BTreeMap<String, Vec<String>>,
+    /// `name:port` → `address:port`, like curl's `--resolve`: the name is kept for SNI and checks.
+    pub resolve: BTreeMap<String, SocketAddr>,
+    pub tls: TlsSettings,
+    pub http: HttpSettings,
+    pub aws: AwsSettings,
+    /// `attestations.toml`, for the attestation probe.
+    pub attestations: Option<PathBuf>,
+    /// `waivers.toml`.
+    pub waivers: Option<PathBuf>,
+}
+
+const TOP_KEYS: [&str; 7] = [
+    "targets",
+    "resolve",
+    "tls",
+    "http",
+    "aws",
+    "attestations",
+    "waivers",
+];
+
+impl Inventory {
+    /// Reads and validates an inventory file, adding every problem to `diags`.
+    pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Inventory> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                let file = diags.add_file(path, String::new());
+                diags.error(
+                    file,
+                    0..0,
+                    "unreadable-file",
+                    format!("cannot read inventory {}: {e}", path.display()),
+                    "",
+                );
+                return None;
+            }
+        };
+        let file = diags.add_file(path, text.clone());
+        let before = diags.error_count();
+        let inv = Self::parse(path, file, &text, diags);
+        (diags.error_count() == before).then_some(inv).flatten()
+    }
+
+    /// Parses inventory text already registered as `file`.
+    pub fn parse(path: &Path, file: FileId, text: &str, diags: &mut Diagnostics) -> Option<Inventory> {
+        let doc = diag::parse_toml(diags, file, text)?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut inv = Inventory {
+            path: Some(path.to_path_buf()),
+            ..Inventory::default()
+        };
+        let mut top = TableReader::new(file, doc.span(), doc.get_ref());
+
+        if let Some((_, v)) = top.get("targets") {
+            if let Some(t) = table_of(diags, file, "targets", v) {
+                for (k, v) in t.iter() {
+                    if let Some(list) = diag::string_list(diags, file, k.get_ref(), v) {
+                        inv.targets.insert(
+                            k.get_ref().to_string(),
+                            list.into_iter().map(|s| s.into_inner()).collect(),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some((_, v)) = top.get("resolve") {
+            if let Some(t) = table_of(diags, file, "resolve", v) {
+                for (k, v) in t.iter() {
+                    let name: &str = k.get_ref();
+                    if parse_host_port(name).is_none() {
+                        diags.error(
+                            file,
+                            k.span(),
+                            "invalid-resolve",
+                            format!("`{name}` is not `name:port`"),
+                            "write the name and port the target uses, e.g. \"app.example.com:443\"",
+                        );
+                    }
+                    match v.get_ref() {
+                        DeValue::String(s) => match s.parse::<SocketAddr>() {
+                            Ok(addr) => {
+                                inv.resolve.insert(name.to_ascii_lowercase(), addr);
+                            }
+                            Err(_) => {
+                                diags.error(
+                                    file,
+                                    v.span(),
+                                    "invalid-resolve",
+                                    format!("`{s}` is not an address:port"),
+                                    "e.g. \"127.0.0.1:8443\" or \"[::1]:8443\"",
+                                );
+                            }
+                        },
+                        other => {
+                            diags.error(
+                                file,
+                                v.span(),
+                                "wrong-type",
+                                "a resolve entry maps to a string",
+                                format!("expected \"address:port\", found {}", diag::de_kind(other)),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((_, v)) = top.get("tls") {
+            if let Some(t) = table_of(diags, file, "tls", v) {
+                let mut r = TableReader::new(file, v.span(), t);
+                inv.tls.ca_file = r
+                    .string(diags, "ca_file", false, "a path to a PEM file")
+                    .map(|s| base.join(s.get_ref()));
+                r.finish(diags, &["ca_file"]);
+            }
+        }
+        if let Some((_, v)) = top.get("http") {
+            if let Some(t) = table_of(diags, file, "http", v) {
+                let mut r = TableReader::new(file, v.span(), t);
+                inv.http.preload_list = r
+                    .string(diags, "preload_list", false, "a path to Chromium's preload JSON")
+                    .map(|s| base.join(s.get_ref()));
+                r.finish(diags, &["preload_list"]);
+            }
+        }
+        if let Some((_, v)) = top.get("aws") {
+            if let Some(t) = table_of(diags, file, "aws", v) {
+                let mut r = TableReader::new(file, v.span(), t);
+                inv.aws.region = r
+                    .string(diags, "region", false, "an AWS region such as \"eu-west-1\"")
+                    .map(|s| s.into_inner());
+                inv.aws.profile = r
+                    .string(diags, "profile", false, "a profile name from ~/.aws/config")
+                    .map(|s| s.into_inner());
+                if let Some(url) = r.string(diags, "endpoint_url", false, "a URL") {
+                    if !(url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://"))
+                    {
+                        diags.error(
+                            file,
+                            url.span(),
+                            "invalid-url",
+                            "`endpoint_url` must be an http:// or https:// URL",
+                            "e.g. \"http://127.0.0.1:5000\"",
+                        );
+                    }
+                    inv.aws.endpoint_url = Some(url.into_inner());
+                }
+                r.finish(diags, &["region", "profile", "endpoint_url"]);
+            }
+        }
+        inv.attestations = top
+            .string(diags, "attestations", false, "a path to attestations.toml")
+            .map(|s| base.join(s.get_ref()));
+        inv.waivers = top
+            .string(diags, "waivers", false, "a path to waivers.toml")
+            .map(|s| base.join(s.get_ref()));
+        top.finish(diags, &TOP_KEYS);
+        Some(inv)
+    }
+
+    /// The address to connect to for `host:port`, when `[resolve]` maps it.
+    pub fn resolve_override(&self, host: &str, port: u16) -> Option<SocketAddr> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.resolve
+            .get(&format!("{}:{port}", host.to_ascii_lowercase()))
+            .copied()
+    }
+
+    /// Adds a `--resolve name:port:addr` entry (curl syntax).
+    pub fn add_resolve(&mut self, spec: &str) -> Result<(), String> {
+        let bad = || format!("`{spec}` is not name:port:address (e.g. app.example.com:443:127.0.0.1)");
+        let (name, rest) = spec.split_once(':').ok_or_else(bad)?;
+        let (port, addr) = rest.split_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let addr = addr.trim_start_matches('[').trim_end_matches(']');
+        let ip: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+        self.resolve.insert(
+            format!("{}:{port}", name.to_ascii_lowercase()),
+            SocketAddr::new(ip, port),
+        );
+        Ok(())
+    }
+}
+
+fn table_of<'t, 'a>(
+    diags: &mut Diagnostics,
+    file: FileId,
+    name: &str,
+    v: &'t serde_spanned::Spanned<DeValue<'a>>,
+) -> Option<&'t toml::de::DeTable<'a>> {
+    match v.get_ref() {
+        DeValue::Table(t) => Some(t),
+        other => {
+            diags.error(
+                file,
+                v.span(),
+                "wrong-type",
+                format!("`{name}` must be a table"),
+                format!("expected [{name}], found {}", diag::de_kind(other)),
+            );
+            None
+        }
+    }
+}
+
+/// Splits `host:port` (IPv6 in brackets). `None` when there is no valid port.
+pub fn parse_host_port(s: &str) -> Option<(String, u16)> {
+    let (host, port) = s.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then(|| (host.to_string(), port))
+}

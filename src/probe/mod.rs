@@ -1,0 +1,351 @@
+//! Probes: the [`Probe`] trait, the one [`Registry`] of built-in probes, and what a probe returns.
+//!
+//! A probe *observes*; it never judges. It turns a target into an [`Observation`]: `facts` (a flat
+//! JSON object keyed by the fact paths the probe declares) and `evidence` (the raw artefacts the
+//! facts came from, secrets redacted). When it cannot look at all (refused, timed out, denied) it
+//! returns a [`ProbeError`] with a hint a human can act on; the engine turns that into an `error`
+//! verdict and carries on. Comparing facts with expectations is `expect`'s job, not the probe's.
+//!
+//! Adding a probe is one module here plus one line in [`Registry::builtin`].
+
+pub mod attestation;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub use crate::expect::FactType;
+use crate::inventory::Inventory;
+
+/// One fact a probe declares: its path, type and a one-line meaning (`vouch probe --facts`).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct FactSpec {
+    pub path: &'static str,
+    #[serde(rename = "type")]
+    pub ty: FactType,
+    pub doc: &'static str,
+}
+
+/// Shorthand for declaring facts in a `const` table.
+pub const fn fact(path: &'static str, ty: FactType, doc: &'static str) -> FactSpec {
+    FactSpec { path, ty, doc }
+}
+
+/// A control's `params` table, handed to the probe (part of the observation's identity).
+pub type Params = serde_json::Map<String, serde_json::Value>;
+
+/// What a probe saw of one target.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Observation {
+    pub probe: String,
+    pub target: String,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub params: Params,
+    pub observed_at: Timestamp,
+    pub duration_ms: u64,
+    /// Fact path → value. A `null` value is an observed absence ("no restore job");
+    /// a path missing here was not observed, and any check on it is an `error`.
+    pub facts: BTreeMap<String, serde_json::Value>,
+    /// Fact path → why it could not be observed (shown in the failing check).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unobserved: BTreeMap<String, String>,
+    /// Raw artefacts behind the facts: API responses, handshake transcripts, headers.
+    pub evidence: serde_json::Map<String, serde_json::Value>,
+    /// Larger artefacts kept verbatim (certificate PEMs, response heads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A verbatim artefact an auditor may want as a file of its own.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Attachment {
+    pub name: String,
+    pub media_type: String,
+    pub content: String,
+}
+
+impl Observation {
+    /// A new, empty observation stamped with the current time.
+    pub fn new(probe: &str, target: &str) -> Observation {
+        Observation {
+            probe: probe.to_string(),
+            target: target.to_string(),
+            params: Params::new(),
+            observed_at: Timestamp::now(),
+            duration_ms: 0,
+            facts: BTreeMap::new(),
+            unobserved: BTreeMap::new(),
+            evidence: serde_json::Map::new(),
+            attachments: Vec::new(),
+        }
+    }
+
+    /// Records a fact.
+    pub fn fact(&mut self, path: &str, value: impl Into<serde_json::Value>) -> &mut Self {
+        self.facts.insert(path.to_string(), value.into());
+        self
+    }
+
+    /// Records that a fact could not be observed, and why.
+    pub fn unobserved(&mut self, path: &str, reason: impl Into<String>) -> &mut Self {
+        self.facts.remove(path);
+        self.unobserved.insert(path.to_string(), reason.into());
+        self
+    }
+
+    /// Records a piece of evidence.
+    pub fn evidence(&mut self, key: &str, value: impl Into<serde_json::Value>) -> &mut Self {
+        self.evidence.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Keeps a verbatim artefact.
+    pub fn attach(&mut self, name: &str, media_type: &str, content: impl Into<String>) -> &mut Self {
+        self.attachments.push(Attachment {
+            name: name.to_string(),
+            media_type: media_type.to_string(),
+            content: content.into(),
+        });
+        self
+    }
+}
+
+/// Why a probe could not observe a target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeErrorKind {
+    /// The target is not of the syntax the probe takes.
+    InvalidTarget,
+    /// Name resolution failed, connection refused or reset.
+    Unreachable,
+    /// No answer within the timeout.
+    Timeout,
+    /// Credentials missing or the principal lacks permission.
+    Denied,
+    /// The resource does not exist.
+    NotFound,
+    /// The peer answered, but not in a way the probe can read.
+    Protocol,
+    /// The run's configuration is missing something the probe needs.
+    Config,
+    Other,
+}
+
+/// A probe could not look. Always carries a hint a human can act on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeError {
+    pub kind: ProbeErrorKind,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ProbeError {
+    pub fn new(kind: ProbeErrorKind, message: impl Into<String>) -> ProbeError {
+        ProbeError {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> ProbeError {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn timeout(after: Duration) -> ProbeError {
+        ProbeError::new(
+            ProbeErrorKind::Timeout,
+            format!("no answer within {}", humantime(after)),
+        )
+        .with_hint("the target may be down or filtered; raise --timeout if it is only slow")
+    }
+}
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ProbeError {}
+
+pub(crate) fn humantime(d: Duration) -> String {
+    if d.as_millis() % 1000 == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// Settings of this run that probes read (the *how*; controls say *what*).
+#[derive(Clone, Debug)]
+pub struct ProbeOptions {
+    /// Per-observation timeout; a probe's own connect/read timeouts must fit inside it.
+    pub timeout: Duration,
+    /// Concurrent connections a probe may open to one address (TLS version enumeration).
+    pub connections_per_address: usize,
+    /// Concurrent calls per cloud service.
+    pub cloud_concurrency: usize,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions {
+            timeout: Duration::from_secs(10),
+            connections_per_address: 4,
+            cloud_concurrency: 8,
+        }
+    }
+}
+
+/// What a probe is given besides its target: the inventory, the run's options, and a place to
+/// record run-level facts (the cloud account examined) once.
+#[derive(Clone, Debug)]
+pub struct ProbeContext {
+    pub inventory: Arc<Inventory>,
+    pub options: Arc<ProbeOptions>,
+    run_info: Arc<Mutex<BTreeMap<String, serde_json::Value>>>,
+}
+
+impl ProbeContext {
+    pub fn new(inventory: Arc<Inventory>, options: ProbeOptions) -> ProbeContext {
+        ProbeContext {
+            inventory,
+            options: Arc::new(options),
+            run_info: Arc::default(),
+        }
+    }
+
+    /// Records a run-level fact (e.g. `aws.caller_identity`), shown in the report's `run` section.
+    pub fn record_run_info(&self, key: &str, value: serde_json::Value) {
+        self.run_info
+            .lock()
+            .expect("run info lock")
+            .insert(key.to_string(), value);
+    }
+
+    pub fn run_info(&self) -> BTreeMap<String, serde_json::Value> {
+        self.run_info.lock().expect("run info lock").clone()
+    }
+}
+
+/// A probe: one kind of thing vouch can look at.
+#[async_trait]
+pub trait Probe: Send + Sync {
+    /// The name controls use in `probe = "…"`.
+    fn kind(&self) -> &'static str;
+    /// One line: what it looks at.
+    fn description(&self) -> &'static str;
+    /// The target syntax, for help and error messages (`host[:port]`).
+    fn target_syntax(&self) -> &'static str;
+    /// Every fact the probe may report. A control may only name these.
+    fn facts(&self) -> &'static [FactSpec];
+    /// Parameters a control may pass in `params` (name, type, meaning).
+    fn params(&self) -> &'static [FactSpec] {
+        &[]
+    }
+    /// Checks a target's syntax at load time; the message says what would be valid.
+    fn check_target(&self, _target: &str) -> Result<(), String> {
+        Ok(())
+    }
+    /// The key the engine's per-host limit groups targets by.
+    fn host_key(&self, target: &str) -> String {
+        target.to_string()
+    }
+    /// Whether `target` is a pattern (`*`) to expand with [`Probe::discover`] before planning.
+    fn is_pattern(&self, _target: &str) -> bool {
+        false
+    }
+    /// Expands a pattern into every matching resource (the whole population, every page).
+    async fn discover(
+        &self,
+        pattern: &str,
+        _ctx: &ProbeContext,
+    ) -> Result<Vec<String>, ProbeError> {
+        Ok(vec![pattern.to_string()])
+    }
+    /// Looks at one target. `Ok` when something was seen (good or bad), `Err` when it could not
+    /// look. The engine enforces the overall timeout; the probe should still bound its own I/O.
+    async fn observe(
+        &self,
+        target: &str,
+        params: &Params,
+        ctx: &ProbeContext,
+    ) -> Result<Observation, ProbeError>;
+    /// A readable spot-check rendering (`vouch probe KIND TARGET`); `None` prints the fact table.
+    fn render(&self, _observation: &Observation) -> Option<String> {
+        None
+    }
+
+    /// Looks up a declared fact.
+    fn fact_spec(&self, path: &str) -> Option<&'static FactSpec> {
+        self.facts().iter().find(|f| f.path == path)
+    }
+}
+
+/// The built-in probes, by kind.
+#[derive(Clone)]
+pub struct Registry {
+    probes: Vec<Arc<dyn Probe>>,
+}
+
+impl Registry {
+    /// Every probe vouch ships. One line per probe.
+    pub fn builtin() -> Registry {
+        Registry {
+            probes: vec![Arc::new(attestation::AttestationProbe)],
+        }
+    }
+
+    /// A registry of the given probes (tests, embedding).
+    pub fn with(probes: Vec<Arc<dyn Probe>>) -> Registry {
+        Registry { probes }
+    }
+
+    pub fn get(&self, kind: &str) -> Option<Arc<dyn Probe>> {
+        self.probes.iter().find(|p| p.kind() == kind).cloned()
+    }
+
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.probes.iter().map(|p| p.kind()).collect()
+    }
+
+    pub fn all(&self) -> &[Arc<dyn Probe>] {
+        &self.probes
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.kinds()).finish()
+    }
+}
+
+/// Replaces the value of headers and fields that carry secrets, for evidence.
+pub fn redact_header(name: &str, value: &str) -> String {
+    const SECRET: [&str; 8] = [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-amz-security-token",
+        "x-api-key",
+        "x-auth-token",
+        "www-authenticate",
+    ];
+    if SECRET.contains(&name.to_ascii_lowercase().as_str()) {
+        "[redacted]".into()
+    } else {
+        value.to_string()
+    }
+}

@@ -1,0 +1,212 @@
+//! The [`Report`]: the one value a run produces (`schema = "vouch.report/v1"`, documented field by
+//! field in `docs/report-schema.md`), and one renderer per output format. Renderers only read the
+//! report; none of them talks to probes or the engine.
+
+pub mod json;
+pub mod table;
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::control::Severity;
+use crate::expect::{Check, Verdict};
+use crate::probe::Observation;
+
+pub const SCHEMA: &str = "vouch.report/v1";
+
+/// Everything a run found, in a stable order (control id, then target).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    pub schema: String,
+    pub tool: Tool,
+    pub run: Run,
+    pub summary: Summary,
+    pub controls: Vec<ControlResult>,
+    /// Observation key (`sha256:` + digest of the observation's JSON) → observation.
+    pub observations: BTreeMap<String, Observation>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: "vouch".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Run {
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    /// `false` when the run was interrupted (Ctrl-C): what was observed is kept, the rest is not.
+    pub complete: bool,
+    /// The `--fail-on` threshold the exit code used.
+    pub fail_on: Severity,
+    /// Run-level facts recorded by probes (e.g. `aws.caller_identity`: which account was examined).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub context: BTreeMap<String, serde_json::Value>,
+}
+
+/// Counts of controls by verdict, plus results (control × target) by verdict.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    pub controls: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+    pub waived: usize,
+    #[serde(rename = "n/a")]
+    pub not_applicable: usize,
+    pub results: ResultCounts,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ResultCounts {
+    pub total: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+    pub waived: usize,
+    #[serde(rename = "n/a")]
+    pub not_applicable: usize,
+}
+
+/// One control and its result on every target it covered.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ControlResult {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub claim: String,
+    pub severity: Severity,
+    pub probe: String,
+    #[serde(default)]
+    pub frameworks: BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub remediation: String,
+    /// The worst of its results: fail > error > waived > pass > n/a.
+    pub verdict: Verdict,
+    pub results: Vec<TargetResult>,
+}
+
+/// One control on one target.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TargetResult {
+    pub target: String,
+    pub verdict: Verdict,
+    /// Key into [`Report::observations`]; `None` when nothing could be observed.
+    pub observation: Option<String>,
+    pub checks: Vec<Check>,
+    /// Why the target could not be observed, or why it is `n/a`.
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The waiver that turned a fail or error into `waived`, with the original verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<AppliedWaiver>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AppliedWaiver {
+    pub original_verdict: Verdict,
+    pub reason: String,
+    pub owner: String,
+    pub approved_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    pub expires: jiff::civil::Date,
+}
+
+impl Report {
+    /// Recomputes the summary and every control's verdict from the results.
+    pub fn summarise(&mut self) {
+        let mut s = Summary {
+            controls: self.controls.len(),
+            ..Summary::default()
+        };
+        for c in &mut self.controls {
+            c.verdict = Verdict::worst(c.results.iter().map(|r| r.verdict));
+            bump(&mut s.pass, &mut s.fail, &mut s.error, &mut s.waived, &mut s.not_applicable, c.verdict);
+            for r in &c.results {
+                s.results.total += 1;
+                let rc = &mut s.results;
+                bump(&mut rc.pass, &mut rc.fail, &mut rc.error, &mut rc.waived, &mut rc.not_applicable, r.verdict);
+            }
+        }
+        self.summary = s;
+    }
+
+    /// Whether any result at or above `threshold` failed.
+    pub fn failed_at(&self, threshold: Severity) -> bool {
+        self.controls
+            .iter()
+            .filter(|c| c.severity >= threshold)
+            .any(|c| c.results.iter().any(|r| r.verdict == Verdict::Fail))
+    }
+
+    /// Whether any result could not be observed.
+    pub fn has_errors(&self) -> bool {
+        self.controls
+            .iter()
+            .any(|c| c.results.iter().any(|r| r.verdict == Verdict::Error))
+    }
+
+    /// The observation behind a result.
+    pub fn observation(&self, result: &TargetResult) -> Option<&Observation> {
+        result
+            .observation
+            .as_ref()
+            .and_then(|k| self.observations.get(k))
+    }
+}
+
+fn bump(
+    pass: &mut usize,
+    fail: &mut usize,
+    error: &mut usize,
+    waived: &mut usize,
+    na: &mut usize,
+    v: Verdict,
+) {
+    match v {
+        Verdict::Pass => *pass += 1,
+        Verdict::Fail => *fail += 1,
+        Verdict::Error => *error += 1,
+        Verdict::Waived => *waived += 1,
+        Verdict::NotApplicable => *na += 1,
+    }
+}
+
+/// Output formats. Adding one is a variant, a module and a match arm in [`render`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// How a renderer should draw (table only; the data formats ignore it).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Style {
+    pub color: bool,
+    /// Terminal width, when known.
+    pub width: Option<u16>,
+}
+
+/// Renders a report in `format`.
+pub fn render(report: &Report, format: Format, style: Style) -> anyhow::Result<String> {
+    Ok(match format {
+        Format::Table => table::render(report, style),
+        Format::Json => json::render(report)?,
+    })
+}
