@@ -127,6 +127,7 @@ pub async fn run(
     // 2. Plan: every control × target becomes an observation key or a direct result.
     let mut plans: Vec<Vec<(String, Planned)>> = Vec::with_capacity(controls.len());
     let mut keys: Vec<ObsKey> = Vec::new();
+    let mut planned: std::collections::HashSet<ObsKey> = std::collections::HashSet::new();
     for (i, targets) in &expanded {
         let c = &controls[*i];
         let mut plan = Vec::new();
@@ -174,7 +175,7 @@ pub async fn run(
                     target: target.clone(),
                     params: params.clone(),
                 };
-                if !keys.contains(&key) {
+                if planned.insert(key.clone()) {
                     keys.push(key.clone());
                 }
                 plan.push((target, Planned::Observe(key)));

@@ -84,25 +84,40 @@ pub fn load_controls(
                 for item in items.iter() {
                     match item.get_ref() {
                         DeValue::Table(t) => {
+                            // Duplicate ids are found even when either control has other errors.
+                            let id =
+                                t.iter()
+                                    .find(|(k, _)| k.get_ref() == "id")
+                                    .and_then(|(_, v)| match v.get_ref() {
+                                        DeValue::String(s) => Some((s.to_string(), v.span())),
+                                        _ => None,
+                                    });
+                            let mut duplicate = false;
+                            if let Some((id, span)) = id {
+                                if let Some((f, first)) = seen.get(&id) {
+                                    duplicate = true;
+                                    diags
+                                        .error(
+                                            file,
+                                            span,
+                                            "duplicate-id",
+                                            format!("control id `{id}` is defined twice"),
+                                            "ids must be unique across all control files",
+                                        )
+                                        .also(*f, first.clone(), "first defined here");
+                                } else {
+                                    seen.insert(id, (file, span));
+                                }
+                            }
                             let ctx = ControlCtx {
                                 file,
                                 path: &path,
                                 registry,
                                 inventory,
                             };
+                            // A duplicate is still parsed, so its other problems are reported too.
                             if let Some(c) = ctx.parse(item.span(), t, diags) {
-                                if let Some((f, span)) = seen.get(&c.id) {
-                                    diags
-                                        .error(
-                                            file,
-                                            c.origin.span.clone(),
-                                            "duplicate-id",
-                                            format!("control id `{}` is defined twice", c.id),
-                                            "ids must be unique across all control files",
-                                        )
-                                        .also(*f, span.clone(), "first defined here");
-                                } else {
-                                    seen.insert(c.id.clone(), (file, c.origin.span.clone()));
+                                if !duplicate {
                                     controls.push(c);
                                 }
                             }
