@@ -114,10 +114,17 @@ impl Diagnostics {
         format!("{}:{line}:{col}", self.paths[file].display())
     }
 
+    /// The diagnostics in reading order: by file, then position.
+    pub fn sorted(&self) -> Vec<&Diagnostic> {
+        let mut items: Vec<&Diagnostic> = self.items.iter().collect();
+        items.sort_by_key(|d| (d.file, d.span.start));
+        items
+    }
+
     /// One line per diagnostic: `file:line:col: error[code]: message: label`.
     pub fn render_short(&self) -> String {
         let mut out = String::new();
-        for d in &self.items {
+        for d in self.sorted() {
             let level = if d.warning { "warning" } else { "error" };
             out.push_str(&format!(
                 "{}: {level}[{}]: {}",
@@ -137,7 +144,7 @@ impl Diagnostics {
     pub fn render(&self, color: bool) -> String {
         let config = term::Config::default();
         let mut out = Vec::new();
-        for d in &self.items {
+        for d in self.sorted() {
             let cs = self.to_codespan(d);
             if color {
                 let mut w = term::termcolor::Ansi::new(&mut out);
@@ -159,12 +166,10 @@ impl Diagnostics {
         for (file, span, msg) in &d.secondary {
             labels.push(Label::secondary(*file, span.clone()).with_message(msg));
         }
-        let loc = self.location(d.file, d.span.start);
         CsDiagnostic::new(severity)
             .with_code(d.code)
             .with_message(&d.message)
             .with_labels(labels)
-            .with_notes(vec![format!("at {loc}")])
     }
 }
 

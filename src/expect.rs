@@ -527,55 +527,52 @@ impl Expectation {
                     .join(", ")
             )));
         }
-        let expected =
-            match (op, value) {
-                (op, None) if op.is_unary() => Expected::Nothing,
-                (op, Some(_)) if op.is_unary() => {
-                    return Err(ExpectError::Value(format!("`{op}` takes no `value`")));
-                }
-                (_, None) => {
-                    return Err(ExpectError::Value(format!("`{op}` needs a `value`")));
-                }
-                (Op::In | Op::NotIn, Some(v)) => {
-                    let toml::Value::Array(items) = v else {
-                        return Err(ExpectError::Value(format!(
-                            "`{op}` needs a list of values, found {}",
-                            toml_kind(v)
-                        )));
-                    };
-                    // On a list fact, `in` means "every element is one of these".
-                    let item_ty = if ty == FactType::StringList {
-                        FactType::String
-                    } else {
-                        ty
-                    };
-                    Expected::Set(
-                        items
-                            .iter()
-                            .map(|i| Value::from_toml(item_ty, i))
-                            .collect::<Result<_, _>>()
-                            .map_err(ExpectError::Value)?,
-                    )
-                }
-                (Op::Matches, Some(v)) => {
-                    let toml::Value::String(s) = v else {
-                        return Err(ExpectError::Value(format!(
-                            "`matches` needs a regular expression string, found {}",
-                            toml_kind(v)
-                        )));
-                    };
-                    Expected::Pattern(Regex::new(s).map_err(|e| {
-                        ExpectError::Value(format!("invalid regular expression: {e}"))
-                    })?)
-                }
-                (Op::Contains, Some(v)) => Expected::One(
-                    Value::from_toml(FactType::String, v).map_err(ExpectError::Value)?,
-                ),
-                (Op::Within, Some(v)) => Expected::One(
-                    Value::from_toml(FactType::Duration, v).map_err(ExpectError::Value)?,
-                ),
-                (_, Some(v)) => Expected::One(Value::from_toml(ty, v).map_err(ExpectError::Value)?),
-            };
+        let expected = match (op, value) {
+            (op, None) if op.is_unary() => Expected::Nothing,
+            (op, Some(_)) if op.is_unary() => {
+                return Err(ExpectError::Value(format!("`{op}` takes no `value`")));
+            }
+            (_, None) => {
+                return Err(ExpectError::Value(format!("`{op}` needs a `value`")));
+            }
+            (Op::In | Op::NotIn, Some(v)) => {
+                let toml::Value::Array(items) = v else {
+                    return Err(ExpectError::Value(format!(
+                        "`{op}` needs a list of values, found {}",
+                        toml_kind(v)
+                    )));
+                };
+                // On a list fact, `in` means "every element is one of these".
+                let item_ty = if ty == FactType::StringList {
+                    FactType::String
+                } else {
+                    ty
+                };
+                Expected::Set(
+                    items
+                        .iter()
+                        .map(|i| Value::from_toml(item_ty, i))
+                        .collect::<Result<_, _>>()
+                        .map_err(ExpectError::Value)?,
+                )
+            }
+            (Op::Matches, Some(v)) => {
+                let toml::Value::String(s) = v else {
+                    return Err(ExpectError::Value(format!(
+                        "`matches` needs a regular expression string, found {}",
+                        toml_kind(v)
+                    )));
+                };
+                Expected::Pattern(Regex::new(s).map_err(|e| ExpectError::Value(regex_error(&e)))?)
+            }
+            (Op::Contains, Some(v)) => {
+                Expected::One(Value::from_toml(FactType::String, v).map_err(ExpectError::Value)?)
+            }
+            (Op::Within, Some(v)) => {
+                Expected::One(Value::from_toml(FactType::Duration, v).map_err(ExpectError::Value)?)
+            }
+            (_, Some(v)) => Expected::One(Value::from_toml(ty, v).map_err(ExpectError::Value)?),
+        };
         Ok(Expectation {
             fact: fact.to_string(),
             ty,
@@ -694,6 +691,20 @@ impl Expectation {
     }
 }
 
+/// A regex error on one line (the crate's own message points with a caret over several lines).
+fn regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    format!(
+        "invalid regular expression: {}",
+        last.trim().trim_start_matches("error: ")
+    )
+}
+
 /// Why an expectation could not be built (reported by the loader at the right span).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExpectError {
@@ -786,3 +797,7 @@ impl Check {
         format!("{} {}{expected} ({observed})", self.fact, self.op)
     }
 }
+
+#[cfg(test)]
+#[path = "expect_tests.rs"]
+mod tests;

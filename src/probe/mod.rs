@@ -309,7 +309,7 @@ impl Registry {
     /// Every probe vouch ships. One line per probe.
     pub fn builtin() -> Registry {
         Registry {
-            probes: vec![Arc::new(attestation::AttestationProbe)],
+            probes: vec![Arc::new(attestation::AttestationProbe::default())],
         }
     }
 

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::control::Severity;
+pub use crate::control::Severity;
+
 use crate::expect::{Check, Verdict};
 use crate::probe::Observation;
 
