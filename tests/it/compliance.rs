@@ -27,7 +27,15 @@ fn unreachable(kind: &str) -> Option<(&'static str, Inventory)> {
             inv.aws.endpoint_url = Some("http://127.0.0.1:1".into());
             inv.aws.region = Some("us-east-1".into());
             inv.aws.profile = Some("vouch-compliance-test-no-such-profile".into());
-            ("*", inv)
+            // Probes without a `*` pattern get a concrete target, so the network is reached.
+            let target = match k {
+                "aws.iam" => "account",
+                "aws.wafv2" => {
+                    "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188"
+                }
+                _ => "*",
+            };
+            (target, inv)
         }
         _ => return None,
     })

@@ -44,8 +44,14 @@
 //! With an endpoint override (`[aws] endpoint_url` or `AWS_ENDPOINT_URL`, e.g. an emulator or a
 //! VPC endpoint), S3 is addressed path-style because virtual-host names do not resolve there.
 
+pub mod cloudtrail;
 mod error;
 mod evidence;
+pub mod guardduty;
+pub mod iam;
+pub mod logs;
+mod table;
+pub mod wafv2;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -403,6 +409,13 @@ macro_rules! service_client {
 
 service_client!(aws_sdk_kms, "kms");
 service_client!(aws_sdk_sts, "sts");
+service_client!(aws_sdk_account, "account");
+service_client!(aws_sdk_cloudfront, "cloudfront");
+service_client!(aws_sdk_cloudtrail, "cloudtrail");
+service_client!(aws_sdk_cloudwatchlogs, "logs");
+service_client!(aws_sdk_guardduty, "guardduty");
+service_client!(aws_sdk_iam, "iam");
+service_client!(aws_sdk_wafv2, "wafv2");
 
 impl ServiceClient for aws_sdk_s3::Client {
     const SERVICE: &'static str = "s3";

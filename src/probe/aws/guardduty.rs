@@ -1,0 +1,276 @@
+//! `aws.guardduty`: whether GuardDuty watches a region (a detector exists and is enabled), how
+//! often it publishes findings, and which of its protection features are on; target a region,
+//! or `*` for every region enabled in the account (Account ListRegions: enabled by default or
+//! opted in), so that a region nobody looks at shows up as one without a detector. A region
+//! without a detector is an observed `false`, not an error.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use aws_sdk_account::types::RegionOptStatus;
+use aws_sdk_guardduty::Client;
+use aws_sdk_guardduty::types::{DetectorStatus, FeatureStatus};
+use serde_json::{Value, json};
+
+use super::table::render_facts;
+use super::{ApiCalls, Aws};
+use crate::probe::{
+    FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
+};
+
+const SERVICE: &str = "guardduty";
+
+const FACTS: &[FactSpec] = &[
+    fact(
+        "detector.enabled",
+        FactType::Bool,
+        "a GuardDuty detector exists in the region and is ENABLED",
+    ),
+    fact(
+        "detector.finding_publishing_frequency",
+        FactType::String,
+        "FIFTEEN_MINUTES, ONE_HOUR or SIX_HOURS; null without a detector",
+    ),
+    fact(
+        "detector.id",
+        FactType::String,
+        "the region's detector id; null without a detector",
+    ),
+    fact(
+        "detector.status",
+        FactType::String,
+        "ENABLED or DISABLED; null without a detector",
+    ),
+    fact(
+        "detector.features_enabled",
+        FactType::StringList,
+        "protection features that are on (S3_DATA_EVENTS, EKS_AUDIT_LOGS, RUNTIME_MONITORING, …)",
+    ),
+];
+
+/// The `aws.guardduty` probe.
+pub struct GuardDutyProbe {
+    aws: Arc<Aws>,
+}
+
+impl GuardDutyProbe {
+    pub fn new(aws: Arc<Aws>) -> GuardDutyProbe {
+        GuardDutyProbe { aws }
+    }
+}
+
+/// `eu-west-1`, `us-gov-west-1`, `ap-southeast-4`, …: letters and digits in dash-separated parts.
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[async_trait]
+impl Probe for GuardDutyProbe {
+    fn kind(&self) -> &'static str {
+        "aws.guardduty"
+    }
+    fn description(&self) -> &'static str {
+        "whether GuardDuty is enabled in a region, its finding frequency and features"
+    }
+    fn target_syntax(&self) -> &'static str {
+        "a region (eu-west-1), or `*` for every region enabled in the account"
+    }
+    fn facts(&self) -> &'static [FactSpec] {
+        FACTS
+    }
+    fn check_target(&self, target: &str) -> Result<(), String> {
+        if target == "*" || is_region(target) {
+            Ok(())
+        } else {
+            Err("a region name such as eu-west-1, or `*`".into())
+        }
+    }
+    fn host_key(&self, target: &str) -> String {
+        format!("aws:guardduty:{target}")
+    }
+    fn is_pattern(&self, target: &str) -> bool {
+        target == "*"
+    }
+
+    async fn discover(&self, pattern: &str, ctx: &ProbeContext) -> Result<Vec<String>, ProbeError> {
+        if pattern != "*" {
+            return Ok(vec![pattern.to_string()]);
+        }
+        let session = self.aws.session(ctx).await?;
+        let account: aws_sdk_account::Client = session.client(None);
+        let calls = ApiCalls::default();
+        let mut regions = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = session
+                .call(&calls, "account", "ListRegions", session.region(), |c| {
+                    account
+                        .list_regions()
+                        .region_opt_status_contains(RegionOptStatus::Enabled)
+                        .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
+                        .max_results(50)
+                        .set_next_token(token.clone())
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                })
+                .await?;
+            regions.extend(
+                page.regions()
+                    .iter()
+                    // The filter is asked of the server; checked again in case it ignores it.
+                    .filter(|r| {
+                        matches!(
+                            r.region_opt_status(),
+                            Some(RegionOptStatus::Enabled | RegionOptStatus::EnabledByDefault)
+                        )
+                    })
+                    .filter_map(|r| r.region_name().map(str::to_string)),
+            );
+            match page.next_token() {
+                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
+                    token = Some(next.to_string());
+                }
+                _ => break,
+            }
+        }
+        regions.sort();
+        regions.dedup();
+        Ok(regions)
+    }
+
+    async fn observe(
+        &self,
+        target: &str,
+        _params: &Params,
+        ctx: &ProbeContext,
+    ) -> Result<Observation, ProbeError> {
+        if target == "*" || !is_region(target) {
+            return Err(ProbeError::new(
+                ProbeErrorKind::InvalidTarget,
+                format!("`{target}` is not a region"),
+            )
+            .with_hint(
+                "name a region (eu-west-1); `*` is expanded into every enabled region by \
+                 `vouch check`",
+            ));
+        }
+        let started = Instant::now();
+        let session = self.aws.session(ctx).await?;
+        let gd: Client = session.client(Some(target));
+        let calls = ApiCalls::default();
+
+        let mut ids = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = session
+                .call(&calls, SERVICE, "ListDetectors", target, |c| {
+                    gd.list_detectors()
+                        .set_next_token(token.clone())
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                })
+                .await?;
+            ids.extend(page.detector_ids().iter().cloned());
+            match page.next_token() {
+                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
+                    token = Some(next.to_string());
+                }
+                _ => break,
+            }
+        }
+
+        let mut obs = Observation::new(self.kind(), target);
+        // GuardDuty allows one detector per account and region.
+        match ids.first() {
+            None => {
+                obs.fact("detector.enabled", false);
+                for p in [
+                    "detector.finding_publishing_frequency",
+                    "detector.id",
+                    "detector.status",
+                ] {
+                    obs.fact(p, Value::Null);
+                }
+                obs.fact("detector.features_enabled", json!([]));
+            }
+            Some(id) => {
+                let d = session
+                    .call(&calls, SERVICE, "GetDetector", target, |c| {
+                        gd.get_detector()
+                            .detector_id(id)
+                            .customize()
+                            .interceptor(c)
+                            .send()
+                    })
+                    .await?;
+                obs.fact("detector.id", id.as_str());
+                obs.fact(
+                    "detector.status",
+                    json!(d.status().map(|s| s.as_str().to_string())),
+                );
+                obs.fact(
+                    "detector.enabled",
+                    d.status() == Some(&DetectorStatus::Enabled),
+                );
+                obs.fact(
+                    "detector.finding_publishing_frequency",
+                    json!(
+                        d.finding_publishing_frequency()
+                            .map(|f| f.as_str().to_string())
+                    ),
+                );
+                let mut features: Vec<String> = d
+                    .features()
+                    .iter()
+                    .filter(|f| f.status() == Some(&FeatureStatus::Enabled))
+                    .filter_map(|f| f.name().map(|n| n.as_str().to_string()))
+                    .collect();
+                features.sort();
+                obs.fact("detector.features_enabled", json!(features));
+            }
+        }
+        obs.evidence("region", target);
+        obs.evidence("detectors_listed", json!(ids));
+        obs.evidence("account", json!(session.identity().map(|i| &i.account)));
+        calls.into_evidence(&mut obs);
+        obs.duration_ms = started.elapsed().as_millis() as u64;
+        Ok(obs)
+    }
+
+    fn render(&self, obs: &Observation) -> Option<String> {
+        let paths: Vec<&str> = FACTS.iter().map(|f| f.path).collect();
+        Some(render_facts(obs, &format!("region {}", obs.target), &paths))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_are_recognised() {
+        for r in [
+            "eu-west-1",
+            "us-gov-west-1",
+            "ap-southeast-4",
+            "il-central-1",
+        ] {
+            assert!(is_region(r), "{r}");
+        }
+        for r in ["*x", "eu-west", "EU-WEST-1", "eu west 1", "", "account"] {
+            assert!(!is_region(r), "{r}");
+        }
+    }
+}

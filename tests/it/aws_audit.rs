@@ -1,0 +1,1510 @@
+//! The audit-logging, identity, threat-detection and edge probes (`aws.cloudtrail`, `aws.logs`,
+//! `aws.iam`, `aws.guardduty`, `aws.wafv2`) against moto's server for what it implements, and
+//! against the SDK's own replay HTTP client (responses written from the AWS API reference, so
+//! the real deserialisers run) for what it does not: the Account API's ListRegions, a trail
+//! that never delivered or fails to, a denied secondary call, a credential report with the root
+//! user's row. Each test works in an account of its own (moto ties AssumeRole credentials to
+//! the role's account), so tests neither see nor disturb each other's resources.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::retry::RetryConfig;
+use serde_json::{Value, json};
+use vouch::inventory::Inventory;
+use vouch::probe::aws::cloudtrail::CloudTrailProbe;
+use vouch::probe::aws::guardduty::GuardDutyProbe;
+use vouch::probe::aws::iam::IamProbe;
+use vouch::probe::aws::logs::LogsProbe;
+use vouch::probe::aws::wafv2::Wafv2Probe;
+use vouch::probe::aws::{Aws, AwsOverrides};
+use vouch::probe::{Observation, Params, Probe, ProbeContext, ProbeErrorKind, ProbeOptions};
+
+use crate::support::{repo, require, vouch};
+
+// ---------------------------------------------------------------------------------------------
+// moto: one fresh account per test
+
+fn moto_url() -> String {
+    require(
+        std::env::var("VOUCH_TEST_MOTO_URL").ok(),
+        "moto's server (VOUCH_TEST_MOTO_URL)",
+        "source scripts/setup.d/30-moto.sh to install and start it",
+    )
+}
+
+/// A 12-digit account id no other test (or earlier run against the same server) has used.
+fn fresh_account_id() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let mixed = nanos
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(n.wrapping_mul(1_442_695_040_888_963_407))
+        ^ u64::from(std::process::id());
+    format!("{}", 100_000_000_000 + mixed % 899_999_999_999)
+}
+
+struct Account {
+    url: String,
+    id: String,
+    region: String,
+    creds: Credentials,
+}
+
+impl Account {
+    /// Credentials of a new, empty account in moto: AssumeRole into a role of that account.
+    async fn fresh(region: &str) -> Account {
+        let url = moto_url();
+        let id = fresh_account_id();
+        let base = sdk(
+            &url,
+            region,
+            Credentials::new("testing", "testing", None, None, "moto"),
+        )
+        .await;
+        let out = aws_sdk_sts::Client::new(&base)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{id}:role/vouch-audit"))
+            .role_session_name("vouch-test")
+            .send()
+            .await
+            .expect("moto AssumeRole");
+        let c = out.credentials().expect("AssumeRole credentials");
+        Account {
+            url,
+            id,
+            region: region.to_string(),
+            creds: Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_string()),
+                None,
+                "moto-assumed",
+            ),
+        }
+    }
+
+    /// An SDK configuration for seeding this account (in `region`).
+    async fn sdk_in(&self, region: &str) -> SdkConfig {
+        sdk(&self.url, region, self.creds.clone()).await
+    }
+
+    async fn sdk(&self) -> SdkConfig {
+        self.sdk_in(&self.region).await
+    }
+
+    /// The factory the probes use, with this account's credentials.
+    fn aws(&self) -> Arc<Aws> {
+        Aws::with_overrides(AwsOverrides {
+            credentials: Some(SharedCredentialsProvider::new(self.creds.clone())),
+            ..AwsOverrides::default()
+        })
+    }
+
+    fn ctx(&self) -> ProbeContext {
+        let mut inv = Inventory::default();
+        inv.aws.endpoint_url = Some(self.url.clone());
+        inv.aws.region = Some(self.region.clone());
+        ProbeContext::new(Arc::new(inv), ProbeOptions::default())
+    }
+
+    /// A `vouch` command that uses this account (credentials in the environment, nothing
+    /// from the machine's own AWS configuration).
+    fn vouch(&self) -> assert_cmd::Command {
+        let mut cmd = vouch();
+        cmd.env("AWS_ACCESS_KEY_ID", self.creds.access_key_id())
+            .env("AWS_SECRET_ACCESS_KEY", self.creds.secret_access_key())
+            .env("AWS_SESSION_TOKEN", self.creds.session_token().unwrap())
+            .env("AWS_REGION", &self.region)
+            .env("AWS_CONFIG_FILE", "/nonexistent/vouch-test-config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/vouch-test-credentials",
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL");
+        cmd
+    }
+}
+
+async fn sdk(url: &str, region: &str, creds: Credentials) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .endpoint_url(url)
+        .credentials_provider(creds)
+        .load()
+        .await
+}
+
+fn params(v: Value) -> Params {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+fn fact<'a>(obs: &'a Observation, path: &str) -> &'a Value {
+    obs.facts
+        .get(path)
+        .unwrap_or_else(|| panic!("{path} not observed: {:?}", obs.unobserved.get(path)))
+}
+
+fn actions(obs: &Observation) -> Vec<String> {
+    obs.evidence["api_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// aws.cloudtrail against moto
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudtrail_star_finds_every_trail_and_reads_each_ones_logging_and_selectors() {
+    use aws_sdk_cloudtrail::types::{
+        AdvancedEventSelector, AdvancedFieldSelector, EventSelector, ReadWriteType,
+    };
+    let acct = Account::fresh("us-east-1").await;
+    let cfg = acct.sdk().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&cfg)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("audit-{}", acct.id);
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let ct = aws_sdk_cloudtrail::Client::new(&cfg);
+    let key = format!("arn:aws:kms:us-east-1:{}:key/1234abcd", acct.id);
+
+    // The account's real audit trail: everything on, all management events.
+    ct.create_trail()
+        .name("org-audit")
+        .s3_bucket_name(&bucket)
+        .is_multi_region_trail(true)
+        .enable_log_file_validation(true)
+        .kms_key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name("org-audit").send().await.unwrap();
+    ct.put_event_selectors()
+        .trail_name("org-audit")
+        .event_selectors(
+            EventSelector::builder()
+                .read_write_type(ReadWriteType::All)
+                .include_management_events(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // A debugging trail: one region, never started, write events only (advanced selectors).
+    ct.create_trail()
+        .name("app-debug")
+        .s3_bucket_name(&bucket)
+        .send()
+        .await
+        .unwrap();
+    ct.put_event_selectors()
+        .trail_name("app-debug")
+        .advanced_event_selectors(
+            AdvancedEventSelector::builder()
+                .name("writes")
+                .field_selectors(
+                    AdvancedFieldSelector::builder()
+                        .field("eventCategory")
+                        .equals("Management")
+                        .build()
+                        .unwrap(),
+                )
+                .field_selectors(
+                    AdvancedFieldSelector::builder()
+                        .field("readOnly")
+                        .equals("false")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // A trail that skips KMS events to save money.
+    ct.create_trail()
+        .name("no-kms")
+        .s3_bucket_name(&bucket)
+        .is_multi_region_trail(true)
+        .send()
+        .await
+        .unwrap();
+    ct.put_event_selectors()
+        .trail_name("no-kms")
+        .event_selectors(
+            EventSelector::builder()
+                .read_write_type(ReadWriteType::All)
+                .include_management_events(true)
+                .exclude_management_event_sources("kms.amazonaws.com")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let probe = CloudTrailProbe::new(acct.aws());
+    let ctx = acct.ctx();
+    let arn = |n: &str| format!("arn:aws:cloudtrail:us-east-1:{}:trail/{n}", acct.id);
+    let found = probe.discover("*", &ctx).await.unwrap();
+    assert_eq!(
+        found,
+        vec![arn("app-debug"), arn("no-kms"), arn("org-audit")]
+    );
+
+    let audit = probe
+        .observe(&arn("org-audit"), &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&audit, "trail.multi_region"), &json!(true));
+    assert_eq!(fact(&audit, "trail.logging"), &json!(true));
+    assert_eq!(fact(&audit, "trail.log_file_validation"), &json!(true));
+    assert_eq!(fact(&audit, "trail.kms_key_id"), &json!(key));
+    assert_eq!(fact(&audit, "trail.management_events"), &json!(true));
+    assert_eq!(fact(&audit, "trail.management_events_scope"), &json!("All"));
+    assert_eq!(fact(&audit, "trail.management_events_excluded"), &json!([]));
+    assert_eq!(fact(&audit, "trail.s3_bucket"), &json!(bucket));
+    assert!(fact(&audit, "trail.latest_delivery").is_string());
+    assert_eq!(
+        actions(&audit),
+        vec![
+            "cloudtrail:GetTrail",
+            "cloudtrail:GetTrailStatus",
+            "cloudtrail:GetEventSelectors"
+        ]
+    );
+    assert!(
+        audit.evidence["api_calls"][0]["request_id"].is_string(),
+        "each call keeps its request id"
+    );
+
+    let debug = probe
+        .observe(&arn("app-debug"), &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&debug, "trail.multi_region"), &json!(false));
+    assert_eq!(fact(&debug, "trail.logging"), &json!(false));
+    assert_eq!(fact(&debug, "trail.log_file_validation"), &json!(false));
+    assert_eq!(fact(&debug, "trail.kms_key_id"), &Value::Null);
+    assert_eq!(fact(&debug, "trail.management_events"), &json!(false));
+    assert_eq!(
+        fact(&debug, "trail.management_events_scope"),
+        &json!("WriteOnly")
+    );
+
+    let no_kms = probe.observe("no-kms", &Params::new(), &ctx).await.unwrap();
+    assert_eq!(fact(&no_kms, "trail.management_events"), &json!(true));
+    assert_eq!(
+        fact(&no_kms, "trail.management_events_excluded"),
+        &json!(["kms.amazonaws.com"])
+    );
+
+    let missing = probe
+        .observe("no-such-trail", &Params::new(), &ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.kind, ProbeErrorKind::NotFound, "{missing:?}");
+    assert!(missing.hint.is_some());
+    assert!(
+        probe
+            .render(&audit)
+            .unwrap()
+            .contains("trail.management_events"),
+        "the spot-check table lists the facts"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudtrail_star_in_an_account_without_trails_finds_an_empty_population() {
+    let acct = Account::fresh("us-east-1").await;
+    let probe = CloudTrailProbe::new(acct.aws());
+    let found = probe.discover("*", &acct.ctx()).await.unwrap();
+    assert!(found.is_empty(), "{found:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// aws.logs against moto
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_star_reads_every_group_from_the_listing_pages_alone() {
+    let acct = Account::fresh("us-east-1").await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&acct.sdk().await);
+    let key = format!("arn:aws:kms:us-east-1:{}:key/5678", acct.id);
+    for (name, days, kms) in [
+        ("/sec/audit", Some(400), Some(&key)),
+        ("/sec/app", Some(30), None),
+        ("/sec/forever", None, None),
+        ("/other/debug", Some(7), None),
+        ("/other/keep", Some(3653), None),
+    ] {
+        logs.create_log_group()
+            .log_group_name(name)
+            .set_kms_key_id(kms.cloned())
+            .send()
+            .await
+            .unwrap();
+        if let Some(d) = days {
+            logs.put_retention_policy()
+                .log_group_name(name)
+                .retention_in_days(d)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    // Pages of two: five groups take three DescribeLogGroups calls, and no call per group.
+    let probe = LogsProbe::new(acct.aws()).with_page_size(2);
+    let ctx = acct.ctx();
+    let found = probe.discover("*", &ctx).await.unwrap();
+    assert_eq!(
+        found,
+        vec![
+            "/other/debug",
+            "/other/keep",
+            "/sec/app",
+            "/sec/audit",
+            "/sec/forever"
+        ]
+    );
+    let p = params(json!({"min_retention_days": 365}));
+    let mut request_ids = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeMap::new();
+    for name in &found {
+        let obs = probe.observe(name, &p, &ctx).await.unwrap();
+        let calls = obs.evidence["api_calls"].as_array().unwrap();
+        assert_eq!(calls.len(), 1, "{name}: the page it was listed on");
+        assert_eq!(
+            calls[0]["response"]["logGroups"][0]["logGroupName"],
+            json!(name),
+            "the evidence is this group's own entry of the page"
+        );
+        request_ids.insert(calls[0]["request_id"].as_str().unwrap().to_string());
+        seen.insert(name.clone(), obs);
+    }
+    assert_eq!(request_ids.len(), 3, "three pages, one request each");
+
+    let audit = &seen["/sec/audit"];
+    assert_eq!(fact(audit, "retention_days"), &json!(400));
+    assert_eq!(fact(audit, "retention.never_expires"), &json!(false));
+    assert_eq!(fact(audit, "retention.meets_minimum"), &json!(true));
+    assert_eq!(fact(audit, "kms_key_id"), &json!(key));
+    assert_eq!(fact(audit, "stored_bytes"), &json!(0));
+    let forever = &seen["/sec/forever"];
+    assert_eq!(fact(forever, "retention_days"), &Value::Null);
+    assert_eq!(fact(forever, "retention.never_expires"), &json!(true));
+    assert_eq!(fact(forever, "retention.meets_minimum"), &json!(true));
+    assert_eq!(fact(forever, "kms_key_id"), &Value::Null);
+    let app = &seen["/sec/app"];
+    assert_eq!(fact(app, "retention_days"), &json!(30));
+    assert_eq!(fact(app, "retention.meets_minimum"), &json!(false));
+
+    // A prefix discovers only its groups.
+    assert_eq!(
+        probe.discover("/sec/*", &ctx).await.unwrap(),
+        vec!["/sec/app", "/sec/audit", "/sec/forever"]
+    );
+
+    // A group named directly (a fresh probe: nothing discovered) costs one call; without the
+    // param, retention.meets_minimum is unobserved (an `error` verdict), never guessed.
+    let direct = LogsProbe::new(acct.aws());
+    let obs = direct
+        .observe("/sec/app", &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&obs, "retention_days"), &json!(30));
+    assert!(obs.unobserved.contains_key("retention.meets_minimum"));
+    let arn = format!("arn:aws:logs:us-east-1:{}:log-group:/sec/audit:*", acct.id);
+    let by_arn = direct.observe(&arn, &Params::new(), &ctx).await.unwrap();
+    assert_eq!(fact(&by_arn, "retention_days"), &json!(400));
+    let missing = direct
+        .observe("/sec/a", &Params::new(), &ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        missing.kind,
+        ProbeErrorKind::NotFound,
+        "a prefix of real names is not a group"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// aws.iam against moto
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_reads_the_password_policy_root_and_the_credential_report() {
+    let acct = Account::fresh("us-east-1").await;
+    let iam = aws_sdk_iam::Client::new(&acct.sdk().await);
+    iam.update_account_password_policy()
+        .minimum_password_length(14)
+        .require_symbols(true)
+        .require_numbers(true)
+        .require_uppercase_characters(true)
+        .require_lowercase_characters(true)
+        .password_reuse_prevention(24)
+        .max_password_age(90)
+        .send()
+        .await
+        .unwrap();
+    for user in ["alice", "bob", "ci"] {
+        iam.create_user().user_name(user).send().await.unwrap();
+    }
+    for user in ["alice", "bob"] {
+        iam.create_login_profile()
+            .user_name(user)
+            .password("correct-horse-battery-staple-1A!")
+            .send()
+            .await
+            .unwrap();
+    }
+    let device = iam
+        .create_virtual_mfa_device()
+        .virtual_mfa_device_name("bob")
+        .send()
+        .await
+        .unwrap();
+    iam.enable_mfa_device()
+        .user_name("bob")
+        .serial_number(device.virtual_mfa_device().unwrap().serial_number())
+        .authentication_code1("123456")
+        .authentication_code2("654321")
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name("ci")
+        .send()
+        .await
+        .unwrap();
+    let secret = key.access_key().unwrap().secret_access_key().to_string();
+
+    let probe = IamProbe::new(acct.aws());
+    let ctx = acct.ctx();
+    let obs = probe
+        .observe("account", &params(json!({"max_key_age_days": 90})), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&obs, "password_policy.present"), &json!(true));
+    assert_eq!(fact(&obs, "password_policy.minimum_length"), &json!(14));
+    for p in ["symbols", "numbers", "uppercase", "lowercase"] {
+        assert_eq!(
+            fact(&obs, &format!("password_policy.require_{p}")),
+            &json!(true)
+        );
+    }
+    assert_eq!(fact(&obs, "password_policy.reuse_prevention"), &json!(24));
+    assert_eq!(fact(&obs, "password_policy.max_age_days"), &json!(90));
+    assert_eq!(fact(&obs, "root.mfa_enabled"), &json!(false));
+    assert_eq!(fact(&obs, "root.access_keys"), &json!(false));
+    assert_eq!(fact(&obs, "users.count"), &json!(3));
+    // moto answers the first GenerateCredentialReport with STARTED: the probe polled.
+    let generate_calls = actions(&obs)
+        .iter()
+        .filter(|a| *a == "iam:GenerateCredentialReport")
+        .count();
+    assert!(generate_calls >= 2, "{:?}", actions(&obs));
+    assert_eq!(fact(&obs, "users.console_without_mfa"), &json!(["alice"]));
+    assert_eq!(fact(&obs, "users.stale_access_keys"), &json!([]));
+    assert!(
+        obs.attachments
+            .iter()
+            .any(|a| a.name == "credential-report.csv" && a.content.contains("alice"))
+    );
+    let text = serde_json::to_string(&obs).unwrap();
+    assert!(!text.contains(&secret), "no secret key in the observation");
+
+    // A key is stale only past the parameter: with -1 days, today's key is already too old.
+    let strict = probe
+        .observe("account", &params(json!({"max_key_age_days": -1})), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        fact(&strict, "users.stale_access_keys"),
+        &json!(["ci/key1"])
+    );
+
+    // The account id works as a target; another account's id is refused, not observed.
+    assert!(probe.observe(&acct.id, &Params::new(), &ctx).await.is_ok());
+    let other = probe
+        .observe("999999999999", &Params::new(), &ctx)
+        .await
+        .unwrap_err();
+    assert!(other.message.contains(&acct.id), "{other:?}");
+    let star = probe.observe("*", &Params::new(), &ctx).await.unwrap_err();
+    assert_eq!(star.kind, ProbeErrorKind::InvalidTarget);
+    assert!(probe.render(&obs).unwrap().contains(&acct.id));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_without_a_password_policy_observes_its_absence() {
+    let acct = Account::fresh("us-east-1").await;
+    let probe = IamProbe::new(acct.aws());
+    let obs = probe
+        .observe("account", &Params::new(), &acct.ctx())
+        .await
+        .unwrap();
+    assert_eq!(fact(&obs, "password_policy.present"), &json!(false));
+    assert_eq!(fact(&obs, "password_policy.minimum_length"), &Value::Null);
+    assert_eq!(fact(&obs, "password_policy.require_symbols"), &json!(false));
+    assert_eq!(fact(&obs, "users.count"), &json!(0));
+    assert_eq!(fact(&obs, "users.console_without_mfa"), &json!([]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// aws.guardduty and aws.wafv2 against moto
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guardduty_reports_the_detector_of_each_region_and_its_absence() {
+    let acct = Account::fresh("us-east-1").await;
+    let gd = aws_sdk_guardduty::Client::new(&acct.sdk_in("eu-west-1").await);
+    let id = gd
+        .create_detector()
+        .enable(true)
+        .finding_publishing_frequency(
+            aws_sdk_guardduty::types::FindingPublishingFrequency::FifteenMinutes,
+        )
+        .send()
+        .await
+        .unwrap()
+        .detector_id()
+        .unwrap()
+        .to_string();
+    let probe = GuardDutyProbe::new(acct.aws());
+    let ctx = acct.ctx();
+    let on = probe
+        .observe("eu-west-1", &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&on, "detector.enabled"), &json!(true));
+    assert_eq!(fact(&on, "detector.id"), &json!(id));
+    assert_eq!(
+        fact(&on, "detector.finding_publishing_frequency"),
+        &json!("FIFTEEN_MINUTES")
+    );
+    assert_eq!(on.evidence["region"], json!("eu-west-1"));
+    let off = probe
+        .observe("us-east-1", &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&off, "detector.enabled"), &json!(false));
+    assert_eq!(
+        fact(&off, "detector.finding_publishing_frequency"),
+        &Value::Null
+    );
+    let bad = probe
+        .observe("mars-1", &Params::new(), &ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(bad.kind, ProbeErrorKind::InvalidTarget);
+}
+
+mod aws_sdk_ec2_free {
+    //! moto needs subnets for a load balancer; made with a raw EC2 Query call so the tests
+    //! need no EC2 SDK crate (the largest of them all).
+    use aws_config::SdkConfig;
+
+    pub async fn vpc_subnets(cfg: &SdkConfig) -> Vec<String> {
+        let vpc = query(
+            cfg,
+            "ec2",
+            "Action=CreateVpc&CidrBlock=10.0.0.0%2F16&Version=2016-11-15",
+        )
+        .await;
+        let vpc_id = between(&vpc, "<vpcId>", "</vpcId>");
+        let region = cfg.region().unwrap().to_string();
+        let mut subnets = Vec::new();
+        for (i, az) in ["a", "b"].iter().enumerate() {
+            let body = format!(
+                "Action=CreateSubnet&VpcId={vpc_id}&CidrBlock=10.0.{i}.0%2F24&AvailabilityZone={region}{az}&Version=2016-11-15"
+            );
+            let out = query(cfg, "ec2", &body).await;
+            subnets.push(between(&out, "<subnetId>", "</subnetId>"));
+        }
+        subnets
+    }
+
+    pub fn between(text: &str, start: &str, end: &str) -> String {
+        let from = text
+            .find(start)
+            .unwrap_or_else(|| panic!("{start} in {text}"))
+            + start.len();
+        let to = text[from..].find(end).unwrap() + from;
+        text[from..to].to_string()
+    }
+
+    /// One form-encoded Query API call to moto (moto does not check signatures).
+    pub async fn query(cfg: &SdkConfig, service: &str, body: &str) -> String {
+        let url = cfg.endpoint_url().unwrap().to_string();
+        let region = cfg.region().unwrap().to_string();
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={}/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0",
+            access_key(cfg).await
+        );
+        let client = reqwest::Client::new();
+        let resp = client
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", auth)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "{service} {body}: {status} {text}");
+        text
+    }
+
+    async fn access_key(cfg: &SdkConfig) -> String {
+        use aws_credential_types::provider::ProvideCredentials;
+        cfg.credentials_provider()
+            .unwrap()
+            .provide_credentials()
+            .await
+            .unwrap()
+            .access_key_id()
+            .to_string()
+    }
+}
+
+mod aws_sdk_elasticloadbalancingv2_free {
+    use super::aws_sdk_ec2_free::{between, query};
+    use aws_config::SdkConfig;
+
+    pub async fn create(cfg: &SdkConfig, name: &str, subnets: &[String]) -> String {
+        let mut body = format!("Action=CreateLoadBalancer&Name={name}&Version=2015-12-01");
+        for (i, s) in subnets.iter().enumerate() {
+            body.push_str(&format!("&Subnets.member.{}={s}", i + 1));
+        }
+        let out = query(cfg, "elasticloadbalancing", &body).await;
+        between(&out, "<LoadBalancerArn>", "</LoadBalancerArn>")
+    }
+}
+
+fn visibility() -> aws_sdk_wafv2::types::VisibilityConfig {
+    aws_sdk_wafv2::types::VisibilityConfig::builder()
+        .sampled_requests_enabled(true)
+        .cloud_watch_metrics_enabled(true)
+        .metric_name("vouch")
+        .build()
+        .unwrap()
+}
+
+/// A web ACL with AWS's common rule set and, when `rate`, a rate-based rule. Returns its ARN.
+async fn web_acl(
+    waf: &aws_sdk_wafv2::Client,
+    name: &str,
+    scope: aws_sdk_wafv2::types::Scope,
+    rate: bool,
+) -> String {
+    use aws_sdk_wafv2::types::*;
+    let mut rules = vec![
+        Rule::builder()
+            .name("common")
+            .priority(1)
+            .statement(
+                Statement::builder()
+                    .managed_rule_group_statement(
+                        ManagedRuleGroupStatement::builder()
+                            .vendor_name("AWS")
+                            .name("AWSManagedRulesCommonRuleSet")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .override_action(
+                OverrideAction::builder()
+                    .none(NoneAction::builder().build())
+                    .build(),
+            )
+            .visibility_config(visibility())
+            .build()
+            .unwrap(),
+    ];
+    if rate {
+        rules.push(
+            Rule::builder()
+                .name("flood")
+                .priority(2)
+                .statement(
+                    Statement::builder()
+                        .rate_based_statement(
+                            RateBasedStatement::builder()
+                                .limit(1000)
+                                .aggregate_key_type(RateBasedStatementAggregateKeyType::Ip)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .action(
+                    RuleAction::builder()
+                        .block(BlockAction::builder().build())
+                        .build(),
+                )
+                .visibility_config(visibility())
+                .build()
+                .unwrap(),
+        );
+    }
+    waf.create_web_acl()
+        .name(name)
+        .scope(scope)
+        .default_action(
+            DefaultAction::builder()
+                .allow(AllowAction::builder().build())
+                .build(),
+        )
+        .visibility_config(visibility())
+        .set_rules(Some(rules))
+        .send()
+        .await
+        .unwrap()
+        .summary()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string()
+}
+
+/// A CloudFront distribution in front of example.com, protected by `web_acl` when given.
+// The legacy cache settings (TTL, forwarded values) are what moto's distributions accept.
+#[allow(deprecated)]
+async fn distribution(cfg: &SdkConfig, reference: &str, web_acl: Option<&str>) -> String {
+    use aws_sdk_cloudfront::types::*;
+    let cf = aws_sdk_cloudfront::Client::new(cfg);
+    let origin = Origin::builder()
+        .id("site")
+        .domain_name("example.com")
+        .custom_origin_config(
+            CustomOriginConfig::builder()
+                .http_port(80)
+                .https_port(443)
+                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let config = DistributionConfig::builder()
+        .caller_reference(reference)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(origin)
+                .build()
+                .unwrap(),
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("site")
+                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                .min_ttl(0)
+                .forwarded_values(
+                    ForwardedValues::builder()
+                        .query_string(false)
+                        .cookies(
+                            CookiePreference::builder()
+                                .forward(ItemSelection::None)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .trusted_signers(
+                    TrustedSigners::builder()
+                        .enabled(false)
+                        .quantity(0)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .comment("")
+        .enabled(true)
+        .set_web_acl_id(web_acl.map(str::to_string))
+        .build()
+        .unwrap();
+    cf.create_distribution()
+        .distribution_config(config)
+        .send()
+        .await
+        .unwrap()
+        .distribution()
+        .unwrap()
+        .id()
+        .to_string()
+}
+
+/// Seeds the edge of an account: a protected and a bare load balancer in eu-west-1, a
+/// distribution protected by a CloudFront web ACL without a rate rule, and a bare distribution.
+/// Returns (protected ALB, bare ALB, protected distribution, bare distribution).
+async fn seed_edge(acct: &Account) -> (String, String, String, String) {
+    let eu = acct.sdk_in("eu-west-1").await;
+    let subnets = aws_sdk_ec2_free::vpc_subnets(&eu).await;
+    let web = aws_sdk_elasticloadbalancingv2_free::create(&eu, "web", &subnets).await;
+    let bare = aws_sdk_elasticloadbalancingv2_free::create(&eu, "bare", &subnets).await;
+    let waf = aws_sdk_wafv2::Client::new(&eu);
+    let acl = web_acl(&waf, "edge", aws_sdk_wafv2::types::Scope::Regional, true).await;
+    waf.associate_web_acl()
+        .web_acl_arn(&acl)
+        .resource_arn(&web)
+        .send()
+        .await
+        .unwrap();
+    let us = acct.sdk_in("us-east-1").await;
+    let cf_waf = aws_sdk_wafv2::Client::new(&us);
+    let cf_acl = web_acl(
+        &cf_waf,
+        "cdn",
+        aws_sdk_wafv2::types::Scope::Cloudfront,
+        false,
+    )
+    .await;
+    let protected = distribution(&us, &format!("p-{}", acct.id), Some(&cf_acl)).await;
+    let open = distribution(&us, &format!("o-{}", acct.id), None).await;
+    (web, bare, protected, open)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wafv2_reads_the_web_acl_of_load_balancers_and_distributions() {
+    let acct = Account::fresh("us-east-1").await;
+    let (web, bare, protected, open) = seed_edge(&acct).await;
+    let probe = Wafv2Probe::new(acct.aws());
+    let ctx = acct.ctx();
+
+    let alb = probe.observe(&web, &Params::new(), &ctx).await.unwrap();
+    assert_eq!(fact(&alb, "web_acl.associated"), &json!(true));
+    assert_eq!(fact(&alb, "web_acl.name"), &json!("edge"));
+    assert_eq!(
+        fact(&alb, "web_acl.managed_rule_groups"),
+        &json!(["AWS/AWSManagedRulesCommonRuleSet"])
+    );
+    assert_eq!(fact(&alb, "web_acl.rate_based_rules"), &json!(1));
+    assert_eq!(fact(&alb, "web_acl.default_action"), &json!("ALLOW"));
+    assert_eq!(alb.evidence["region"], json!("eu-west-1"));
+
+    let none = probe.observe(&bare, &Params::new(), &ctx).await.unwrap();
+    assert_eq!(fact(&none, "web_acl.associated"), &json!(false));
+    assert_eq!(fact(&none, "web_acl.managed_rule_groups"), &json!([]));
+
+    let cdn = probe
+        .observe(&protected, &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&cdn, "web_acl.associated"), &json!(true));
+    assert_eq!(fact(&cdn, "web_acl.name"), &json!("cdn"));
+    assert_eq!(fact(&cdn, "web_acl.rate_based_rules"), &json!(0));
+    assert_eq!(
+        actions(&cdn),
+        vec!["cloudfront:GetDistributionConfig", "wafv2:GetWebACL"]
+    );
+    let cdn_arn = format!("arn:aws:cloudfront::{}:distribution/{open}", acct.id);
+    let bare_cdn = probe.observe(&cdn_arn, &Params::new(), &ctx).await.unwrap();
+    assert_eq!(fact(&bare_cdn, "web_acl.associated"), &json!(false));
+
+    let missing = probe
+        .observe("E000000000000", &Params::new(), &ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.kind, ProbeErrorKind::NotFound, "{missing:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SDK's replay client, for what moto does not implement
+
+const ACCOUNT: &str = "123456789012";
+
+fn xml(body: &str) -> http::Response<SdkBody> {
+    http::Response::builder()
+        .status(200)
+        .header("content-type", "text/xml")
+        .header("x-amzn-requestid", "11111111-2222-3333-4444-555555555555")
+        .body(SdkBody::from(body))
+        .unwrap()
+}
+
+fn json_response(status: u16, body: Value) -> http::Response<SdkBody> {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amzn-requestid", "66666666-7777-8888-9999-000000000000")
+        .body(SdkBody::from(body.to_string()))
+        .unwrap()
+}
+
+fn request(uri: &str) -> http::Request<SdkBody> {
+    http::Request::builder()
+        .uri(uri)
+        .body(SdkBody::empty())
+        .unwrap()
+}
+
+/// STS GetCallerIdentity, the first call of every session.
+fn caller_identity() -> ReplayEvent {
+    ReplayEvent::new(
+        request("https://sts.us-east-1.amazonaws.com/"),
+        xml(&format!(
+            r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <GetCallerIdentityResult>
+    <Arn>arn:aws:iam::{ACCOUNT}:user/auditor</Arn>
+    <UserId>AIDASAMPLEUSERID</UserId>
+    <Account>{ACCOUNT}</Account>
+  </GetCallerIdentityResult>
+  <ResponseMetadata><RequestId>01234567-89ab-cdef-0123-456789abcdef</RequestId></ResponseMetadata>
+</GetCallerIdentityResponse>"#
+        )),
+    )
+}
+
+/// A factory whose every HTTP exchange is the next of `events`, and a context for it.
+fn replay(events: Vec<ReplayEvent>) -> (Arc<Aws>, ProbeContext, StaticReplayClient) {
+    let client = StaticReplayClient::new(events);
+    let aws = Aws::with_overrides(AwsOverrides {
+        credentials: Some(SharedCredentialsProvider::new(Credentials::new(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            None,
+            None,
+            "replay",
+        ))),
+        http_client: Some(aws_smithy_runtime_api::client::http::SharedHttpClient::new(
+            client.clone(),
+        )),
+        retry: Some(RetryConfig::standard().with_max_attempts(1)),
+    });
+    let mut inv = Inventory::default();
+    inv.aws.region = Some("us-east-1".into());
+    let ctx = ProbeContext::new(Arc::new(inv), ProbeOptions::default());
+    (aws, ctx, client)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guardduty_star_expands_into_every_enabled_region_across_pages() {
+    // Account ListRegions (REST-JSON): moto does not implement the Account API.
+    let page1 = json!({
+        "NextToken": "page-2",
+        "Regions": [
+            {"RegionName": "af-south-1", "RegionOptStatus": "DISABLED"},
+            {"RegionName": "eu-west-1", "RegionOptStatus": "ENABLED_BY_DEFAULT"}
+        ]
+    });
+    let page2 = json!({
+        "Regions": [
+            {"RegionName": "me-central-1", "RegionOptStatus": "ENABLED"},
+            {"RegionName": "us-east-1", "RegionOptStatus": "ENABLED_BY_DEFAULT"}
+        ]
+    });
+    let detector = json!({
+        "createdAt": "2026-01-05T10:00:00.000Z",
+        "findingPublishingFrequency": "SIX_HOURS",
+        "serviceRole": format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty"),
+        "status": "ENABLED",
+        "updatedAt": "2026-01-05T10:00:00.000Z",
+        "features": [
+            {"name": "S3_DATA_EVENTS", "status": "ENABLED"},
+            {"name": "EKS_AUDIT_LOGS", "status": "DISABLED"},
+            {"name": "RUNTIME_MONITORING", "status": "ENABLED"}
+        ]
+    });
+    let (aws, ctx, client) = replay(vec![
+        caller_identity(),
+        ReplayEvent::new(
+            request("https://account.us-east-1.amazonaws.com/listRegions"),
+            json_response(200, page1),
+        ),
+        ReplayEvent::new(
+            request("https://account.us-east-1.amazonaws.com/listRegions"),
+            json_response(200, page2),
+        ),
+        ReplayEvent::new(
+            request("https://guardduty.me-central-1.amazonaws.com/detector"),
+            json_response(
+                200,
+                json!({"detectorIds": ["12abc34d567e8fa901bc2d34e56789f0"]}),
+            ),
+        ),
+        ReplayEvent::new(
+            request(
+                "https://guardduty.me-central-1.amazonaws.com/detector/12abc34d567e8fa901bc2d34e56789f0",
+            ),
+            json_response(200, detector),
+        ),
+    ]);
+    let probe = GuardDutyProbe::new(aws);
+    let regions = probe.discover("*", &ctx).await.unwrap();
+    assert_eq!(regions, vec!["eu-west-1", "me-central-1", "us-east-1"]);
+    let obs = probe
+        .observe("me-central-1", &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&obs, "detector.enabled"), &json!(true));
+    assert_eq!(
+        fact(&obs, "detector.finding_publishing_frequency"),
+        &json!("SIX_HOURS")
+    );
+    assert_eq!(
+        fact(&obs, "detector.features_enabled"),
+        &json!(["RUNTIME_MONITORING", "S3_DATA_EVENTS"])
+    );
+    let sent: Vec<String> = client
+        .actual_requests()
+        .map(|r| r.uri().to_string())
+        .collect();
+    assert!(
+        sent[1].contains("account.") && sent[1].contains("/listRegions"),
+        "{sent:?}"
+    );
+    assert!(sent[3].contains("guardduty.me-central-1."), "{sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudtrail_delivery_time_and_error_are_read_and_a_denied_call_leaves_only_its_facts_unobserved()
+ {
+    let trail = format!("arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/org-audit");
+    let (aws, ctx, _client) = replay(vec![
+        caller_identity(),
+        ReplayEvent::new(
+            request("https://cloudtrail.eu-west-1.amazonaws.com/"),
+            json_response(
+                200,
+                json!({"Trail": {
+                    "Name": "org-audit",
+                    "S3BucketName": "org-audit-logs",
+                    "IncludeGlobalServiceEvents": true,
+                    "IsMultiRegionTrail": true,
+                    "HomeRegion": "eu-west-1",
+                    "TrailARN": trail,
+                    "LogFileValidationEnabled": true,
+                    "KmsKeyId": format!("arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd"),
+                    "HasCustomEventSelectors": false,
+                    "HasInsightSelectors": false,
+                    "IsOrganizationTrail": true
+                }}),
+            ),
+        ),
+        // GetTrailStatus: logging, but the last delivery was long ago and the bucket refuses.
+        ReplayEvent::new(
+            request("https://cloudtrail.eu-west-1.amazonaws.com/"),
+            json_response(
+                200,
+                json!({
+                    "IsLogging": true,
+                    "LatestDeliveryTime": 1_700_000_000.0,
+                    "LatestDeliveryError": "AccessDenied",
+                    "StartLoggingTime": 1_690_000_000.0
+                }),
+            ),
+        ),
+        // GetEventSelectors: the auditor's role lacks cloudtrail:GetEventSelectors.
+        ReplayEvent::new(
+            request("https://cloudtrail.eu-west-1.amazonaws.com/"),
+            json_response(
+                400,
+                json!({
+                    "__type": "AccessDeniedException",
+                    "message": format!("User: arn:aws:iam::{ACCOUNT}:user/auditor is not authorized to perform: cloudtrail:GetEventSelectors")
+                }),
+            ),
+        ),
+    ]);
+    let probe = CloudTrailProbe::new(aws);
+    let obs = probe.observe(&trail, &Params::new(), &ctx).await.unwrap();
+    assert_eq!(
+        obs.evidence["region"],
+        json!("eu-west-1"),
+        "the ARN's region"
+    );
+    assert_eq!(fact(&obs, "trail.logging"), &json!(true));
+    assert_eq!(fact(&obs, "trail.organization"), &json!(true));
+    assert_eq!(
+        fact(&obs, "trail.latest_delivery"),
+        &json!("2023-11-14T22:13:20Z")
+    );
+    assert_eq!(
+        fact(&obs, "trail.latest_delivery_error"),
+        &json!("AccessDenied")
+    );
+    for f in [
+        "trail.management_events",
+        "trail.management_events_scope",
+        "trail.management_events_excluded",
+    ] {
+        let why = obs.unobserved.get(f).unwrap_or_else(|| panic!("{f}"));
+        assert!(
+            why.contains("cloudtrail:GetEventSelectors") && why.contains("user/auditor"),
+            "{why}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudtrail_that_never_delivered_reports_a_null_delivery_time() {
+    let (aws, ctx, _client) = replay(vec![
+        caller_identity(),
+        ReplayEvent::new(
+            request("https://cloudtrail.us-east-1.amazonaws.com/"),
+            json_response(
+                200,
+                json!({"Trail": {
+                    "Name": "fresh", "S3BucketName": "b", "IsMultiRegionTrail": false,
+                    "HomeRegion": "us-east-1",
+                    "TrailARN": format!("arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/fresh"),
+                    "LogFileValidationEnabled": false
+                }}),
+            ),
+        ),
+        ReplayEvent::new(
+            request("https://cloudtrail.us-east-1.amazonaws.com/"),
+            json_response(200, json!({"IsLogging": false})),
+        ),
+        // A trail's default selector as AWS returns it.
+        ReplayEvent::new(
+            request("https://cloudtrail.us-east-1.amazonaws.com/"),
+            json_response(
+                200,
+                json!({
+                    "TrailARN": format!("arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/fresh"),
+                    "EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": true,
+                                        "DataResources": [], "ExcludeManagementEventSources": []}]
+                }),
+            ),
+        ),
+    ]);
+    let obs = CloudTrailProbe::new(aws)
+        .observe("fresh", &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&obs, "trail.latest_delivery"), &Value::Null);
+    assert_eq!(fact(&obs, "trail.latest_delivery_error"), &Value::Null);
+    assert_eq!(fact(&obs, "trail.logging"), &json!(false));
+    assert_eq!(fact(&obs, "trail.management_events"), &json!(true));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_reads_the_root_row_of_a_real_credential_report() {
+    use base64::Engine;
+    // The report as AWS writes it: the root user's row first (moto's report has none).
+    let csv = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated
+<root_account>,arn:aws:iam::123456789012:root,2019-03-01T09:00:00+00:00,not_supported,2026-11-01T08:00:00+00:00,not_supported,not_supported,true,true,2019-03-01T09:10:00+00:00,2026-10-30T11:00:00+00:00,us-east-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+dana,arn:aws:iam::123456789012:user/dana,2024-01-01T00:00:00+00:00,true,2026-11-20T00:00:00+00:00,2024-01-01T00:00:00+00:00,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+";
+    let content = base64::engine::general_purpose::STANDARD.encode(csv);
+    let iam = "https://iam.amazonaws.com/";
+    let (aws, ctx, _client) = replay(vec![
+        caller_identity(),
+        ReplayEvent::new(
+            request(iam),
+            xml(r#"<GetAccountSummaryResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <GetAccountSummaryResult>
+    <SummaryMap>
+      <entry><key>Users</key><value>1</value></entry>
+      <entry><key>AccountMFAEnabled</key><value>1</value></entry>
+      <entry><key>AccountAccessKeysPresent</key><value>1</value></entry>
+    </SummaryMap>
+  </GetAccountSummaryResult>
+  <ResponseMetadata><RequestId>85cb9b90-ac28-11e4-a88d-97964EXAMPLE</RequestId></ResponseMetadata>
+</GetAccountSummaryResponse>"#),
+        ),
+        ReplayEvent::new(
+            request(iam),
+            http::Response::builder()
+                .status(404)
+                .header("content-type", "text/xml")
+                .body(SdkBody::from(r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>The Password Policy with domain name 123456789012 cannot be found.</Message></Error>
+  <RequestId>4b2c5b5a-EXAMPLE</RequestId>
+</ErrorResponse>"#))
+                .unwrap(),
+        ),
+        ReplayEvent::new(
+            request(iam),
+            xml(r#"<GenerateCredentialReportResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <GenerateCredentialReportResult><State>COMPLETE</State></GenerateCredentialReportResult>
+  <ResponseMetadata><RequestId>29f47818-99f5-11e1-a4c3-27EXAMPLE804</RequestId></ResponseMetadata>
+</GenerateCredentialReportResponse>"#),
+        ),
+        ReplayEvent::new(
+            request(iam),
+            xml(&format!(r#"<GetCredentialReportResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <GetCredentialReportResult>
+    <Content>{content}</Content>
+    <ReportFormat>text/csv</ReportFormat>
+    <GeneratedTime>2026-11-29T06:00:00Z</GeneratedTime>
+  </GetCredentialReportResult>
+  <ResponseMetadata><RequestId>29f47818-99f5-11e1-a4c3-27EXAMPLE804</RequestId></ResponseMetadata>
+</GetCredentialReportResponse>"#)),
+        ),
+    ]);
+    let obs = IamProbe::new(aws)
+        .observe("account", &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&obs, "root.mfa_enabled"), &json!(true));
+    assert_eq!(fact(&obs, "root.access_keys"), &json!(true));
+    assert_eq!(fact(&obs, "password_policy.present"), &json!(false));
+    assert_eq!(fact(&obs, "users.count"), &json!(1), "root is not a user");
+    assert_eq!(fact(&obs, "users.console_without_mfa"), &json!(["dana"]));
+    assert_eq!(
+        fact(&obs, "users.stale_access_keys"),
+        &json!(["<root_account>/key1"]),
+        "root's seven-year-old key, with the default 90 days"
+    );
+    assert_eq!(
+        fact(&obs, "credential_report.generated"),
+        &json!("2026-11-29T06:00:00Z")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// End to end: `vouch check` with the example controls against moto
+
+/// Verdict of each result of control `id`, by target.
+fn verdicts(report: &Value, id: &str) -> std::collections::BTreeMap<String, String> {
+    let control = report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no control {id} in the report"));
+    control["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["target"].as_str().unwrap().to_string(),
+                r["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn control_verdict(report: &Value, id: &str) -> String {
+    report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap()["verdict"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vouch_check_of_the_logging_and_identity_controls_passes_and_fails_the_right_resources() {
+    use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
+    let acct = Account::fresh("us-east-1").await;
+    let cfg = acct.sdk().await;
+
+    // Trails: one complete, one single-region trail that never started.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&cfg)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("audit-{}", acct.id);
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let ct = aws_sdk_cloudtrail::Client::new(&cfg);
+    for (name, good) in [("org-audit", true), ("app-debug", false)] {
+        ct.create_trail()
+            .name(name)
+            .s3_bucket_name(&bucket)
+            .is_multi_region_trail(good)
+            .enable_log_file_validation(good)
+            .set_kms_key_id(good.then(|| format!("arn:aws:kms:us-east-1:{}:key/k", acct.id)))
+            .send()
+            .await
+            .unwrap();
+        // moto lists no selectors for a new trail where AWS lists the default one; set it.
+        ct.put_event_selectors()
+            .trail_name(name)
+            .event_selectors(
+                EventSelector::builder()
+                    .read_write_type(if good {
+                        ReadWriteType::All
+                    } else {
+                        ReadWriteType::WriteOnly
+                    })
+                    .include_management_events(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    ct.start_logging().name("org-audit").send().await.unwrap();
+
+    // Log groups: 400 days, never expires (meets 365), 30 days (fails).
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
+    for (name, days) in [
+        ("/sec/audit", Some(400)),
+        ("/sec/archive", None),
+        ("/app/debug", Some(30)),
+    ] {
+        logs.create_log_group()
+            .log_group_name(name)
+            .send()
+            .await
+            .unwrap();
+        if let Some(d) = days {
+            logs.put_retention_policy()
+                .log_group_name(name)
+                .retention_in_days(d)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    // IAM: a weak password policy, one console user without MFA.
+    let iam = aws_sdk_iam::Client::new(&cfg);
+    iam.update_account_password_policy()
+        .minimum_password_length(8)
+        .send()
+        .await
+        .unwrap();
+    iam.create_user().user_name("erin").send().await.unwrap();
+    iam.create_login_profile()
+        .user_name("erin")
+        .password("a-long-enough-password-1A!")
+        .send()
+        .await
+        .unwrap();
+
+    let (web, bare, protected, open) = seed_edge(&acct).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("vouch.toml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n\n[targets]\nedge_resources = [\"{web}\", \"{bare}\", \"{protected}\", \"{open}\"]\n",
+            acct.url
+        ),
+    )
+    .unwrap();
+    let controls = repo().join("examples/aws/logging-identity.toml");
+    let out = acct
+        .vouch()
+        .args(["check", "--format", "json", "--controls"])
+        .arg(&controls)
+        .arg("--inventory")
+        .arg(&inventory)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(vouch::exit::FAILED)),
+        "failures present"
+    );
+    assert_eq!(
+        report["run"]["context"]["aws.caller_identity"]["account"],
+        json!(acct.id),
+        "{}",
+        report["run"]
+    );
+
+    let arn = |n: &str| format!("arn:aws:cloudtrail:us-east-1:{}:trail/{n}", acct.id);
+    let trail = verdicts(&report, "LOG-AUDIT-TRAIL");
+    assert_eq!(trail[&arn("org-audit")], "pass", "{trail:?}");
+    assert_eq!(trail[&arn("app-debug")], "fail", "{trail:?}");
+    let delivering = verdicts(&report, "LOG-AUDIT-DELIVERING");
+    assert_eq!(delivering[&arn("org-audit")], "pass", "{delivering:?}");
+    assert_eq!(delivering[&arn("app-debug")], "fail", "never delivered");
+    let encrypted = verdicts(&report, "LOG-AUDIT-TRAIL-ENCRYPTED");
+    assert_eq!(encrypted[&arn("org-audit")], "pass");
+    assert_eq!(encrypted[&arn("app-debug")], "fail");
+
+    let retention = verdicts(&report, "LOG-RETENTION-365");
+    assert_eq!(retention["/sec/audit"], "pass", "{retention:?}");
+    assert_eq!(
+        retention["/sec/archive"], "pass",
+        "never expires meets 365 days"
+    );
+    assert_eq!(retention["/app/debug"], "fail");
+
+    assert_eq!(verdicts(&report, "IAM-PASSWORD-POLICY")["account"], "fail");
+    assert_eq!(verdicts(&report, "IAM-MFA-ENFORCED")["account"], "fail");
+    assert_eq!(verdicts(&report, "IAM-ROOT-NO-KEYS")["account"], "pass");
+
+    let edge = verdicts(&report, "EDGE-WAF");
+    assert_eq!(edge[&web], "pass", "{edge:?}");
+    assert_eq!(edge[&bare], "fail");
+    assert_eq!(edge[&protected], "fail", "no rate-based rule");
+    assert_eq!(edge[&open], "fail");
+
+    // moto has no Account API, so `*` regions cannot be listed: an error, never a pass.
+    assert_eq!(control_verdict(&report, "MON-GUARDDUTY"), "error");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vouch_check_fails_an_account_with_no_trail_at_all() {
+    let acct = Account::fresh("us-east-1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("vouch.toml");
+    std::fs::write(
+        &inventory,
+        // The example names the group `edge_resources`; this account has no edge at all.
+        format!(
+            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n\n[targets]\nedge_resources = []\n",
+            acct.url
+        ),
+    )
+    .unwrap();
+    let out = acct
+        .vouch()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--only",
+            "LOG-AUDIT-TRAIL",
+            "--only",
+            "LOG-RETENTION-365",
+            "--controls",
+        ])
+        .arg(repo().join("examples/aws/logging-identity.toml"))
+        .arg("--inventory")
+        .arg(&inventory)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(i32::from(vouch::exit::FAILED)));
+    assert_eq!(control_verdict(&report, "LOG-AUDIT-TRAIL"), "fail");
+    let checks = &report["controls"][0]["results"][0]["checks"][0];
+    assert_eq!(checks["fact"], json!("population"), "{checks}");
+    assert_eq!(checks["observed"], json!(0));
+    // No log groups and no min_population: reported as n/a, not as a silent pass.
+    assert_eq!(control_verdict(&report, "LOG-RETENTION-365"), "n/a");
+}
