@@ -145,6 +145,12 @@ where
                          `*` lists what exists",
                     )
                 }
+                // No code usually means the SDK could not read the answer: say why.
+                ErrorClass::Other if code.is_none() => ProbeError::new(
+                    ProbeErrorKind::Protocol,
+                    format!("{api} failed ({said}; {})", DisplayErrorContext(e)),
+                )
+                .with_hint("the endpoint answered in a shape the AWS SDK does not accept"),
                 ErrorClass::Other => ProbeError::new(
                     ProbeErrorKind::Protocol,
                     format!("{api} failed ({said})"),

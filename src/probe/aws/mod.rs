@@ -46,6 +46,8 @@
 
 mod error;
 mod evidence;
+pub mod kms;
+pub mod s3;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -350,29 +352,63 @@ impl Session {
         Fut: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        let (result, attempts) = self.call_raw(calls, service, action, region, send).await;
+        match result {
+            Ok(out) => Ok(Some(out)),
+            Err(SdkError::ServiceError(se))
+                if se.err().code().is_some_and(|c| absent.contains(&c)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.map_error(&e, service, action, attempts)),
+        }
+    }
+
+    /// Like [`Session::call`] but hands back the SDK's own result (and the attempts made), for
+    /// the rare caller that must read an error's raw response (S3's `x-amz-bucket-region`).
+    /// The call is still limited and recorded; map errors with [`Session::map_error`].
+    pub async fn call_raw<O, E, Fut>(
+        &self,
+        calls: &ApiCalls,
+        service: &'static str,
+        action: &'static str,
+        region: &str,
+        send: impl FnOnce(Capture) -> Fut,
+    ) -> (Result<O, SdkError<E, HttpResponse>>, u32)
+    where
+        Fut: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
         let limit = self.limit(service);
         let _permit = limit.acquire().await.expect("semaphore never closed");
         let capture = Capture::default();
         let result = send(capture.clone()).await;
         let code = match &result {
-            Err(SdkError::ServiceError(se)) => se.err().code().map(str::to_string),
+            Err(SdkError::ServiceError(se)) => se.err().code(),
             _ => None,
         };
-        calls.record(&capture, service, action, region, code.as_deref());
-        match result {
-            Ok(out) => Ok(Some(out)),
-            Err(e) if code.as_deref().is_some_and(|c| absent.contains(&c)) => {
-                drop(e);
-                Ok(None)
-            }
-            Err(e) => Err(map_sdk_error(
-                &e,
-                service,
-                action,
-                self.identity().map(|i| i.arn.as_str()),
-                capture.attempts(),
-            )),
-        }
+        calls.record(&capture, service, action, region, code);
+        (result, capture.attempts())
+    }
+
+    /// [`map_sdk_error`] with this session's principal.
+    pub fn map_error<E>(
+        &self,
+        err: &SdkError<E, HttpResponse>,
+        service: &str,
+        action: &str,
+        attempts: u32,
+    ) -> ProbeError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        map_sdk_error(
+            err,
+            service,
+            action,
+            self.identity().map(|i| i.arn.as_str()),
+            attempts,
+        )
     }
 }
 
