@@ -75,13 +75,15 @@ use super::{ProbeContext, ProbeError, ProbeErrorKind};
 pub const CALLER_IDENTITY: &str = "aws.caller_identity";
 
 /// Attempts per call (first try + retries) before a throttled or failing call is an error.
-const MAX_ATTEMPTS: u32 = 5;
+const MAX_ATTEMPTS: u32 = 3;
 
 /// The shared handle every AWS probe holds: settings → [`Session`], each built once.
 #[derive(Default)]
 pub struct Aws {
     overrides: AwsOverrides,
-    sessions: Mutex<HashMap<SessionKey, Arc<OnceCell<Arc<Session>>>>>,
+    /// A failed build is kept too: with no credentials every call would fail the same way,
+    /// and asking the credential chain again for each of 1,000 buckets would only be slow.
+    sessions: Mutex<HashMap<SessionKey, Arc<OnceCell<Result<Arc<Session>, ProbeError>>>>>,
 }
 
 /// What tests and embedders may replace in the factory; everything else (region, profile,
@@ -152,9 +154,9 @@ impl Aws {
             .or_default()
             .clone();
         let session = cell
-            .get_or_try_init(|| Session::build(&key, &self.overrides))
-            .await?
-            .clone();
+            .get_or_init(|| Session::build(&key, &self.overrides))
+            .await
+            .clone()?;
         ctx.record_run_info(CALLER_IDENTITY, session.identity_json());
         Ok(session)
     }
@@ -241,8 +243,13 @@ impl Session {
             identity: Err(ProbeError::new(ProbeErrorKind::Other, "not asked yet")),
         };
         session.identity = session.caller_identity().await;
-        if let Err(e) = &session.identity {
-            tracing::warn!("could not identify the AWS caller: {e}");
+        match &session.identity {
+            // No credentials at all: every client shares them, so every call would fail alike.
+            Err(e) if e.kind == ProbeErrorKind::Config => return Err(e.clone()),
+            // Otherwise go on (a network without an STS endpoint may still reach the others);
+            // the run section shows why the account is unknown.
+            Err(e) => tracing::warn!("could not identify the AWS caller: {e}"),
+            Ok(_) => {}
         }
         Ok(Arc::new(session))
     }
