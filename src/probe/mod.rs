@@ -9,6 +9,7 @@
 //! Adding a probe is one module here plus one line in [`Registry::builtin`].
 
 pub mod attestation;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -105,7 +106,12 @@ impl Observation {
     }
 
     /// Keeps a verbatim artefact.
-    pub fn attach(&mut self, name: &str, media_type: &str, content: impl Into<String>) -> &mut Self {
+    pub fn attach(
+        &mut self,
+        name: &str,
+        media_type: &str,
+        content: impl Into<String>,
+    ) -> &mut Self {
         self.attachments.push(Attachment {
             name: name.to_string(),
             media_type: media_type.to_string(),
@@ -303,7 +309,10 @@ impl Registry {
     /// Every probe vouch ships. One line per probe.
     pub fn builtin() -> Registry {
         Registry {
-            probes: vec![Arc::new(attestation::AttestationProbe)],
+            probes: vec![
+                Arc::new(attestation::AttestationProbe),
+                Arc::new(tls::TlsProbe),
+            ],
         }
     }
 

@@ -2,3 +2,4 @@
 //! module per area, helpers in `support`. Tests talk to real servers on loopback.
 
 mod support;
+mod tls;
