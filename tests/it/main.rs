@@ -6,3 +6,4 @@ mod compliance;
 mod controls;
 mod engine;
 mod support;
+mod tls;
