@@ -9,6 +9,7 @@
 //! Adding a probe is one module here plus one line in [`Registry::builtin`].
 
 pub mod attestation;
+pub mod http;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -303,7 +304,10 @@ impl Registry {
     /// Every probe vouch ships. One line per probe.
     pub fn builtin() -> Registry {
         Registry {
-            probes: vec![Arc::new(attestation::AttestationProbe)],
+            probes: vec![
+                Arc::new(attestation::AttestationProbe),
+                Arc::new(http::HttpProbe::default()),
+            ],
         }
     }
 
