@@ -435,7 +435,9 @@ impl Fetcher {
                         Some(a) => a,
                         None => return WwwResult::Absent(format!("{name} has no address")),
                     },
-                    Ok(Err(e)) => return WwwResult::Absent(format!("{name} does not resolve: {e}")),
+                    Ok(Err(e)) => {
+                        return WwwResult::Absent(format!("{name} does not resolve: {e}"));
+                    }
                     Err(_) => return WwwResult::Absent(format!("resolving {name} timed out")),
                 }
             }

@@ -337,7 +337,11 @@ pub fn preload_parse(value: &str) -> (PreloadHeader, Issues) {
     // hstspreload trims Unicode whitespace, not only HTTP's OWS.
     let directives: Vec<&str> = value.split(';').map(str::trim).collect();
     if directives.len() == 1 && directives[0].is_empty() {
-        issues.warning("header.parse.empty", "Empty Header", "The HSTS header is empty.");
+        issues.warning(
+            "header.parse.empty",
+            "Empty Header",
+            "The HSTS header is empty.",
+        );
         return (h, issues);
     }
     for d in directives {
@@ -394,7 +398,11 @@ pub fn preload_parse(value: &str) -> (PreloadHeader, Issues) {
                 Some(v) => h.max_age = Some(v),
             }
         } else if lower.starts_with("max-age") {
-            if !issues.0.iter().any(|i| i.code == "header.parse.invalid.max_age.no_value") {
+            if !issues
+                .0
+                .iter()
+                .any(|i| i.code == "header.parse.invalid.max_age.no_value")
+            {
                 issues.error(
                     "header.parse.invalid.max_age.no_value",
                     "Max-age directive without a value",
@@ -556,7 +564,10 @@ pub struct Chain {
 impl Chain {
     /// The redirect targets, in order (hstspreload's "chain": the initial URL excluded).
     pub fn targets(&self) -> Vec<&Url> {
-        self.steps.iter().filter_map(|s| s.location.as_ref()).collect()
+        self.steps
+            .iter()
+            .filter_map(|s| s.location.as_ref())
+            .collect()
     }
 }
 
@@ -568,7 +579,9 @@ fn redirect_chain_issues(initial: &Url, chain: &Chain) -> Issues {
         issues.error(
             "redirects.too_many",
             "Too many redirects",
-            format!("There are more than {PRELOAD_MAX_REDIRECTS} redirects starting from `{initial}`."),
+            format!(
+                "There are more than {PRELOAD_MAX_REDIRECTS} redirects starting from `{initial}`."
+            ),
         );
     } else if let ChainEnd::Failed(e) = &chain.end {
         if !chain.steps.is_empty() {
@@ -682,7 +695,9 @@ pub fn http_redirect_issues(initial: &Url, chain: &Chain) -> (Issues, Issues) {
                 first_hsts.error(
                     "redirects.http.first_redirect.invalid",
                     "Invalid redirect",
-                    format!("`{initial}` redirects to `{target}`, which we could not connect to: {why}"),
+                    format!(
+                        "`{initial}` redirects to `{target}`, which we could not connect to: {why}"
+                    ),
                 );
                 return (general, first_hsts);
             }
@@ -832,40 +847,181 @@ mod tests {
     }
 
     /// (header, valid, max_age, includeSubDomains, preload, an expected error fragment)
-    const BROWSER: &[(&str, bool, Option<u64>, bool, bool, &str)] = &[
+    type BrowserVector = (&'static str, bool, Option<u64>, bool, bool, &'static str);
+    const BROWSER: &[BrowserVector] = &[
         ("max-age=31536000", true, Some(31536000), false, false, ""),
-        ("max-age=31536000; includeSubDomains; preload", true, Some(31536000), true, true, ""),
-        ("MAX-AGE=300; INCLUDESUBDOMAINS", true, Some(300), true, false, ""),
-        ("max-age=\"31536000\"", true, Some(31536000), false, false, ""),
-        ("max-age=\"31536000\"; includeSubDomains; preload", true, Some(31536000), true, true, ""),
-        ("  max-age=10 ;  includeSubDomains ; ", true, Some(10), true, false, ""),
+        (
+            "max-age=31536000; includeSubDomains; preload",
+            true,
+            Some(31536000),
+            true,
+            true,
+            "",
+        ),
+        (
+            "MAX-AGE=300; INCLUDESUBDOMAINS",
+            true,
+            Some(300),
+            true,
+            false,
+            "",
+        ),
+        (
+            "max-age=\"31536000\"",
+            true,
+            Some(31536000),
+            false,
+            false,
+            "",
+        ),
+        (
+            "max-age=\"31536000\"; includeSubDomains; preload",
+            true,
+            Some(31536000),
+            true,
+            true,
+            "",
+        ),
+        (
+            "  max-age=10 ;  includeSubDomains ; ",
+            true,
+            Some(10),
+            true,
+            false,
+            "",
+        ),
         ("max-age=10;;", true, Some(10), false, false, ""),
         ("max-age = 10", true, Some(10), false, false, ""),
         ("\tmax-age=10\t", true, Some(10), false, false, ""),
         ("max-age=0", true, Some(0), false, false, ""),
-        ("max-age=10; foo=bar; baz; qux=\"a;b\"", true, Some(10), false, false, ""),
-        ("max-age=99999999999999999999999", true, Some(u64::MAX), false, false, ""),
-        ("preload; max-age=5; preload", true, Some(5), false, true, ""),
-        ("includeSubDomains", false, None, false, false, "max-age is missing"),
+        (
+            "max-age=10; foo=bar; baz; qux=\"a;b\"",
+            true,
+            Some(10),
+            false,
+            false,
+            "",
+        ),
+        (
+            "max-age=99999999999999999999999",
+            true,
+            Some(u64::MAX),
+            false,
+            false,
+            "",
+        ),
+        (
+            "preload; max-age=5; preload",
+            true,
+            Some(5),
+            false,
+            true,
+            "",
+        ),
+        (
+            "includeSubDomains",
+            false,
+            None,
+            false,
+            false,
+            "max-age is missing",
+        ),
         ("", false, None, false, false, "max-age is missing"),
-        ("max-age=1; max-age=2", false, None, false, false, "more than once"),
-        ("max-age=1; MAX-AGE=1", false, None, false, false, "more than once"),
-        ("max-age=1; includeSubDomains; includesubdomains", false, None, false, false, "includeSubDomains appears more than once"),
-        ("max-age=1; includeSubDomains=yes", false, None, false, false, "must not have a value"),
-        ("max-age=1; includeSubDomains=\"\"", false, None, false, false, "must not have a value"),
+        (
+            "max-age=1; max-age=2",
+            false,
+            None,
+            false,
+            false,
+            "more than once",
+        ),
+        (
+            "max-age=1; MAX-AGE=1",
+            false,
+            None,
+            false,
+            false,
+            "more than once",
+        ),
+        (
+            "max-age=1; includeSubDomains; includesubdomains",
+            false,
+            None,
+            false,
+            false,
+            "includeSubDomains appears more than once",
+        ),
+        (
+            "max-age=1; includeSubDomains=yes",
+            false,
+            None,
+            false,
+            false,
+            "must not have a value",
+        ),
+        (
+            "max-age=1; includeSubDomains=\"\"",
+            false,
+            None,
+            false,
+            false,
+            "must not have a value",
+        ),
         ("max-age", false, None, false, false, "no value"),
         ("max-age=", false, None, false, false, "no value"),
-        ("max-age=-1", false, None, false, false, "not a whole number"),
-        ("max-age=+5", false, None, false, false, "not a whole number"),
-        ("max-age=1.5", false, None, false, false, "not a whole number"),
-        ("max-age=10s", false, None, false, false, "not a whole number"),
+        (
+            "max-age=-1",
+            false,
+            None,
+            false,
+            false,
+            "not a whole number",
+        ),
+        (
+            "max-age=+5",
+            false,
+            None,
+            false,
+            false,
+            "not a whole number",
+        ),
+        (
+            "max-age=1.5",
+            false,
+            None,
+            false,
+            false,
+            "not a whole number",
+        ),
+        (
+            "max-age=10s",
+            false,
+            None,
+            false,
+            false,
+            "not a whole number",
+        ),
         ("max-age=\"10", false, None, false, false, "not closed"),
         ("max-age=\"10\"x", false, None, false, false, "text after"),
         ("max-age=1\"0\"", false, None, false, false, "stray quote"),
         ("max-age=10; =x", false, None, false, false, "has no name"),
         ("max-age=10; f@o", false, None, false, false, "not a token"),
-        ("max-age=10; foo=b@r", false, None, false, false, "not a token"),
-        ("max-age=10, includeSubDomains", false, None, false, false, "not a whole number"),
+        (
+            "max-age=10; foo=b@r",
+            false,
+            None,
+            false,
+            false,
+            "not a token",
+        ),
+        (
+            "max-age=10, includeSubDomains",
+            false,
+            None,
+            false,
+            false,
+            "not a whole number",
+        ),
     ];
 
     #[test]
@@ -875,7 +1031,10 @@ mod tests {
             assert!(r.present, "{header}");
             assert_eq!(r.valid, *valid, "valid of {header:?}: {r:?}");
             assert_eq!(r.max_age, *max_age, "max_age of {header:?}");
-            assert_eq!(r.include_subdomains, *isd, "includeSubDomains of {header:?}");
+            assert_eq!(
+                r.include_subdomains, *isd,
+                "includeSubDomains of {header:?}"
+            );
             assert_eq!(r.preload, *preload, "preload of {header:?}");
             assert_eq!(r.raw.as_deref(), Some(*header));
             if err.is_empty() {
@@ -914,8 +1073,16 @@ mod tests {
         ("max-age=31536000; includeSubDomains; preload", &[], &[]),
         ("max-age=63072000; includeSubDomains; preload", &[], &[]),
         ("preload; includeSubDomains; max-age=31536000", &[], &[]),
-        ("max-age=31536000; includeSubDomains", &["header.preloadable.preload.missing"], &[]),
-        ("max-age=31536000; preload", &["header.preloadable.include_sub_domains.missing"], &[]),
+        (
+            "max-age=31536000; includeSubDomains",
+            &["header.preloadable.preload.missing"],
+            &[],
+        ),
+        (
+            "max-age=31536000; preload",
+            &["header.preloadable.include_sub_domains.missing"],
+            &[],
+        ),
         (
             "max-age=300",
             &[
@@ -925,30 +1092,58 @@ mod tests {
             ],
             &[],
         ),
-        ("max-age=31535999; includeSubDomains; preload", &["header.preloadable.max_age.below_1_year"], &[]),
-        ("max-age=0; includeSubDomains; preload", &["header.preloadable.max_age.zero"], &[]),
+        (
+            "max-age=31535999; includeSubDomains; preload",
+            &["header.preloadable.max_age.below_1_year"],
+            &[],
+        ),
+        (
+            "max-age=0; includeSubDomains; preload",
+            &["header.preloadable.max_age.zero"],
+            &[],
+        ),
         (
             "max-age=\"31536000\"; includeSubDomains; preload",
-            &["header.parse.max_age.non_digit_characters", "header.preloadable.max_age.missing"],
+            &[
+                "header.parse.max_age.non_digit_characters",
+                "header.preloadable.max_age.missing",
+            ],
             &[],
         ),
         (
             "max-age=abc; includeSubDomains; preload",
-            &["header.parse.max_age.non_digit_characters", "header.preloadable.max_age.missing"],
+            &[
+                "header.parse.max_age.non_digit_characters",
+                "header.preloadable.max_age.missing",
+            ],
             &[],
         ),
         (
             "max-age=99999999999999999999999; includeSubDomains; preload",
-            &["header.parse.max_age.parse_int_error", "header.preloadable.max_age.missing"],
+            &[
+                "header.parse.max_age.parse_int_error",
+                "header.preloadable.max_age.missing",
+            ],
             &[],
         ),
         (
             "max-age; includeSubDomains; preload",
-            &["header.parse.invalid.max_age.no_value", "header.preloadable.max_age.missing"],
+            &[
+                "header.parse.invalid.max_age.no_value",
+                "header.preloadable.max_age.missing",
+            ],
             &[],
         ),
-        ("max-age=031536000; includeSubDomains; preload", &[], &["header.parse.max_age.leading_zero"]),
-        ("max-age=31536000; includeSubDomains; preload; preload", &[], &["header.parse.repeated.preload"]),
+        (
+            "max-age=031536000; includeSubDomains; preload",
+            &[],
+            &["header.parse.max_age.leading_zero"],
+        ),
+        (
+            "max-age=31536000; includeSubDomains; preload; preload",
+            &[],
+            &["header.parse.repeated.preload"],
+        ),
         (
             "max-age=31536000; includeSubDomains; preload; max-age=31536000",
             &[],
@@ -974,8 +1169,16 @@ mod tests {
             &["header.preloadable.preload.missing"],
             &["header.parse.invalid.preload"],
         ),
-        ("max-age=31536000; includeSubDomains; preload;", &[], &["header.parse.empty_directive"]),
-        ("max-age=31536000; includeSubDomains; preload; foo", &[], &["header.parse.unknown_directive"]),
+        (
+            "max-age=31536000; includeSubDomains; preload;",
+            &[],
+            &["header.parse.empty_directive"],
+        ),
+        (
+            "max-age=31536000; includeSubDomains; preload; foo",
+            &[],
+            &["header.parse.unknown_directive"],
+        ),
         (
             "max-age=315360001; includeSubDomains; preload",
             &[],
@@ -1013,10 +1216,23 @@ mod tests {
 
     #[test]
     fn response_needs_exactly_one_header() {
-        assert_eq!(preloadable_response(&[]).error_codes(), ["response.no_header"]);
-        let two = ["max-age=31536000; includeSubDomains; preload".to_string(), "max-age=1".into()];
-        assert_eq!(preloadable_response(&two).error_codes(), ["response.multiple_headers"]);
-        assert!(preloadable_response(&s("max-age=31536000; includeSubDomains; preload")).0.is_empty());
+        assert_eq!(
+            preloadable_response(&[]).error_codes(),
+            ["response.no_header"]
+        );
+        let two = [
+            "max-age=31536000; includeSubDomains; preload".to_string(),
+            "max-age=1".into(),
+        ];
+        assert_eq!(
+            preloadable_response(&two).error_codes(),
+            ["response.multiple_headers"]
+        );
+        assert!(
+            preloadable_response(&s("max-age=31536000; includeSubDomains; preload"))
+                .0
+                .is_empty()
+        );
     }
 
     const GOOD: &str = "max-age=31536000; includeSubDomains; preload";
@@ -1048,7 +1264,10 @@ mod tests {
             (
                 "good: http -> https same host",
                 chain(
-                    &[("http://example.com/", "", "https://example.com/"), ("https://example.com/", GOOD, "")],
+                    &[
+                        ("http://example.com/", "", "https://example.com/"),
+                        ("https://example.com/", GOOD, ""),
+                    ],
                     Final,
                 ),
                 vec![],
@@ -1088,7 +1307,10 @@ mod tests {
             (
                 "first redirect to another host",
                 chain(
-                    &[("http://example.com/", "", "https://other.org/"), ("https://other.org/", GOOD, "")],
+                    &[
+                        ("http://example.com/", "", "https://other.org/"),
+                        ("https://other.org/", GOOD, ""),
+                    ],
                     Final,
                 ),
                 vec!["redirects.http.first_redirect.insecure"],
@@ -1179,7 +1401,10 @@ mod tests {
                     ],
                     TooManyRedirects,
                 ),
-                vec!["redirects.too_many", "redirects.http.first_redirect.insecure"],
+                vec![
+                    "redirects.too_many",
+                    "redirects.http.first_redirect.insecure",
+                ],
                 vec![],
             ),
         ]
@@ -1202,18 +1427,27 @@ mod tests {
         let c = chain(&[], ChainEnd::Failed("connection refused".into()));
         let (g, f) = http_redirect_issues(&u("http://example.com/"), &c);
         assert!(!g.has_errors() && f.0.is_empty());
-        assert_eq!(g.warnings().next().unwrap().code, "redirects.http.does_not_exist");
+        assert_eq!(
+            g.warnings().next().unwrap().code,
+            "redirects.http.does_not_exist"
+        );
         assert_eq!(http_to_https(&u("http://example.com/"), &c), None);
     }
 
     #[test]
     fn hsts_over_http_is_a_warning() {
         let c = chain(
-            &[("http://example.com/", GOOD, "https://example.com/"), ("https://example.com/", GOOD, "")],
+            &[
+                ("http://example.com/", GOOD, "https://example.com/"),
+                ("https://example.com/", GOOD, ""),
+            ],
             ChainEnd::Final,
         );
         let (g, _) = http_redirect_issues(&u("http://example.com/"), &c);
-        assert_eq!(g.warnings().next().unwrap().code, "redirects.http.useless_header");
+        assert_eq!(
+            g.warnings().next().unwrap().code,
+            "redirects.http.useless_header"
+        );
         assert!(!g.has_errors());
     }
 
@@ -1239,20 +1473,32 @@ mod tests {
     fn https_redirect_vectors() {
         let initial = u("https://example.com/");
         let ok = chain(
-            &[("https://example.com/", GOOD, "https://www.example.com/"), ("https://www.example.com/", "", "")],
+            &[
+                ("https://example.com/", GOOD, "https://www.example.com/"),
+                ("https://www.example.com/", "", ""),
+            ],
             ChainEnd::Final,
         );
         assert!(https_redirect_issues(&initial, &ok).0.is_empty());
         let insecure = chain(
-            &[("https://example.com/", GOOD, "http://example.com/"), ("http://example.com/", "", "")],
+            &[
+                ("https://example.com/", GOOD, "http://example.com/"),
+                ("http://example.com/", "", ""),
+            ],
             ChainEnd::Final,
         );
-        assert_eq!(https_redirect_issues(&initial, &insecure).error_codes(), ["redirects.insecure.initial"]);
+        assert_eq!(
+            https_redirect_issues(&initial, &insecure).error_codes(),
+            ["redirects.insecure.initial"]
+        );
         let broken = chain(
             &[("https://example.com/", GOOD, "https://example.com/a")],
             ChainEnd::Failed("timed out".into()),
         );
-        assert_eq!(https_redirect_issues(&initial, &broken).error_codes(), ["redirects.follow_error"]);
+        assert_eq!(
+            https_redirect_issues(&initial, &broken).error_codes(),
+            ["redirects.follow_error"]
+        );
     }
 
     #[test]
@@ -1278,7 +1524,11 @@ mod tests {
     #[test]
     fn www_vectors() {
         assert!(www_issues("example.com", &WwwResult::Ok).0.is_empty());
-        assert!(www_issues("example.com", &WwwResult::Absent("refused".into())).0.is_empty());
+        assert!(
+            www_issues("example.com", &WwwResult::Absent("refused".into()))
+                .0
+                .is_empty()
+        );
         assert!(www_issues("example.com", &WwwResult::Skipped).0.is_empty());
         assert_eq!(
             www_issues("example.com", &WwwResult::NoTls("bad cert".into())).error_codes(),

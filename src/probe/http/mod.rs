@@ -225,7 +225,10 @@ pub struct HttpProbe {
 }
 
 impl HttpProbe {
-    async fn tls_config(&self, ctx: &ProbeContext) -> Result<Arc<rustls::ClientConfig>, ProbeError> {
+    async fn tls_config(
+        &self,
+        ctx: &ProbeContext,
+    ) -> Result<Arc<rustls::ClientConfig>, ProbeError> {
         let key = ctx.inventory.tls.ca_file.clone();
         let cell = self
             .tls
@@ -269,7 +272,10 @@ fn chain_error(chain: &Followed, timeout: Duration) -> Option<ProbeError> {
 fn record_hsts(obs: &mut Observation, reading: &BrowserReading, source: Option<&fetch::Response>) {
     obs.fact("hsts.present", reading.present)
         .fact("hsts.valid", reading.valid)
-        .fact("hsts.max_age", reading.max_age.map(|v| v.min(i64::MAX as u64)))
+        .fact(
+            "hsts.max_age",
+            reading.max_age.map(|v| v.min(i64::MAX as u64)),
+        )
         .fact("hsts.include_subdomains", reading.include_subdomains)
         .fact("hsts.preload", reading.preload)
         .fact("hsts.errors", reading.errors.clone())
@@ -358,11 +364,7 @@ impl HttpProbe {
     }
 
     /// Fetches and records `security.txt` at `origin` (an https:// URL), redirects on HTTPS only.
-    async fn record_security_txt(
-        obs: &mut Observation,
-        fetcher: &Fetcher,
-        origin: Option<&Url>,
-    ) {
+    async fn record_security_txt(obs: &mut Observation, fetcher: &Fetcher, origin: Option<&Url>) {
         let Some(origin) = origin else {
             for f in SECURITY_TXT_FACTS {
                 obs.unobserved(f, "no HTTPS origin to fetch /.well-known/security.txt from");
@@ -404,7 +406,10 @@ impl HttpProbe {
             return;
         }
         if last.status != 200 {
-            absent(obs, vec![format!("{} answered HTTP {}", last.url, last.status)]);
+            absent(
+                obs,
+                vec![format!("{} answered HTTP {}", last.url, last.status)],
+            );
             return;
         }
         let body = last.body.as_deref().unwrap_or_default();
@@ -418,7 +423,9 @@ impl HttpProbe {
             parsed.errors.push("the file is not UTF-8".into());
         }
         if last.body_truncated {
-            parsed.errors.push("the file is larger than 1 MiB (read cut there)".into());
+            parsed
+                .errors
+                .push("the file is larger than 1 MiB (read cut there)".into());
         }
         if !is_plain {
             // A catch-all HTML page at that path is not a security.txt.
@@ -573,15 +580,20 @@ impl Probe for HttpProbe {
                 record_final(&mut obs, &chain);
                 obs.fact("redirect.chain", chain.hops_json());
                 let as_chain = chain.as_chain();
-                obs.fact("redirect.http_to_https", hsts::http_to_https(url, &as_chain));
+                obs.fact(
+                    "redirect.http_to_https",
+                    hsts::http_to_https(url, &as_chain),
+                );
                 // The policy a browser records is the one on the first HTTPS response it meets.
                 let first_https = chain.responses.iter().find(|r| r.url.scheme() == "https");
                 match first_https {
                     Some(r) => record_hsts(&mut obs, &hsts::browser_reading(&r.sts), Some(r)),
                     None => {
                         let mut reading = hsts::browser_reading(&[]);
-                        reading.errors =
-                            vec!["no HTTPS response in the redirect chain (HSTS only counts over HTTPS)".into()];
+                        reading.errors = vec![
+                            "no HTTPS response in the redirect chain (HSTS only counts over HTTPS)"
+                                .into(),
+                        ];
                         record_hsts(&mut obs, &reading, None);
                     }
                 }
@@ -651,7 +663,11 @@ pub fn render(obs: &Observation) -> String {
     let raw = fact_str(obs, "hsts.raw").unwrap_or_else(|| "none".into());
     let _ = writeln!(out, "  header: {raw}");
     if obs.facts.get("hsts.valid") == Some(&Value::Bool(true)) {
-        let max_age = obs.facts.get("hsts.max_age").and_then(Value::as_u64).unwrap_or(0);
+        let max_age = obs
+            .facts
+            .get("hsts.max_age")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         let mut flags = vec![format!(
             "max-age={max_age} ({})",
             crate::expect::format_duration(max_age)
@@ -792,9 +808,18 @@ mod tests {
 
     #[test]
     fn target_forms() {
-        assert_eq!(parse_target("Example.COM."), Ok(Target::Domain("example.com".into())));
-        assert!(matches!(parse_target("https://example.com/x"), Ok(Target::Url(_))));
-        assert!(matches!(parse_target("http://example.com:8080/"), Ok(Target::Url(_))));
+        assert_eq!(
+            parse_target("Example.COM."),
+            Ok(Target::Domain("example.com".into()))
+        );
+        assert!(matches!(
+            parse_target("https://example.com/x"),
+            Ok(Target::Url(_))
+        ));
+        assert!(matches!(
+            parse_target("http://example.com:8080/"),
+            Ok(Target::Url(_))
+        ));
         for bad in [
             "",
             "ftp://example.com/",
@@ -819,9 +844,18 @@ mod tests {
             assert!(seen.contains(f), "{f} is recorded but not declared");
         }
         let probe = HttpProbe::default();
-        assert_eq!(probe.fact_spec("hsts.max_age").unwrap().ty, FactType::Integer);
-        assert_eq!(probe.fact_spec("preload.issues").unwrap().ty, FactType::StringList);
-        assert_eq!(probe.fact_spec("redirect.chain").unwrap().ty, FactType::Object);
+        assert_eq!(
+            probe.fact_spec("hsts.max_age").unwrap().ty,
+            FactType::Integer
+        );
+        assert_eq!(
+            probe.fact_spec("preload.issues").unwrap().ty,
+            FactType::StringList
+        );
+        assert_eq!(
+            probe.fact_spec("redirect.chain").unwrap().ty,
+            FactType::Object
+        );
         assert_eq!(probe.host_key("https://Example.com:8443/x"), "example.com");
     }
 }

@@ -89,7 +89,8 @@ impl PreloadList {
 
     /// Reads and parses the file.
     pub fn load(path: &Path) -> Result<PreloadList, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         PreloadList::parse(&bytes, path)
     }
 
@@ -123,10 +124,13 @@ impl PreloadList {
     }
 }
 
+/// One list's load, shared by every observation that asks for it.
+type ListCell = Arc<OnceCell<Result<Arc<PreloadList>, String>>>;
+
 /// Loads each list once per run, however many observations ask for it concurrently.
 #[derive(Default)]
 pub struct PreloadCache {
-    cells: Mutex<HashMap<PathBuf, Arc<OnceCell<Result<Arc<PreloadList>, String>>>>>,
+    cells: Mutex<HashMap<PathBuf, ListCell>>,
 }
 
 impl PreloadCache {
@@ -228,8 +232,11 @@ mod tests {
 
     #[test]
     fn malformed_lists_are_errors_with_the_path() {
-        let e = PreloadList::parse(b"{ \"entries\": [ { \"name\": 3 } ] }", Path::new("bad.json"))
-            .unwrap_err();
+        let e = PreloadList::parse(
+            b"{ \"entries\": [ { \"name\": 3 } ] }",
+            Path::new("bad.json"),
+        )
+        .unwrap_err();
         assert!(e.starts_with("bad.json"), "{e}");
         assert!(PreloadList::parse(b"\xff", Path::new("bin")).is_err());
         let empty = PreloadList::parse(b"{}", Path::new("empty.json")).unwrap();

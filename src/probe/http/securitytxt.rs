@@ -49,12 +49,15 @@ fn unwrap_signed(text: &str) -> Result<String, String> {
 pub fn parse(text: &str, content_type: Option<&str>) -> SecurityTxt {
     let mut out = SecurityTxt::default();
     match content_type {
-        None => out.errors.push("served without a Content-Type (must be text/plain)".into()),
+        None => out
+            .errors
+            .push("served without a Content-Type (must be text/plain)".into()),
         Some(ct) => {
             let mut parts = ct.split(';').map(str::trim);
             let mime = parts.next().unwrap_or_default();
             if !mime.eq_ignore_ascii_case("text/plain") {
-                out.errors.push(format!("served as `{mime}`, not text/plain"));
+                out.errors
+                    .push(format!("served as `{mime}`, not text/plain"));
             }
             for p in parts {
                 if let Some((k, v)) = p.split_once('=') {
@@ -83,12 +86,14 @@ pub fn parse(text: &str, content_type: Option<&str>) -> SecurityTxt {
             continue;
         }
         let Some((name, value)) = line.split_once(':') else {
-            out.errors.push(format!("line {} is not a `Field: value` line", n + 1));
+            out.errors
+                .push(format!("line {} is not a `Field: value` line", n + 1));
             continue;
         };
         let (name, value) = (name.trim(), value.trim());
         if name.is_empty() || name.contains(char::is_whitespace) {
-            out.errors.push(format!("line {} has no valid field name", n + 1));
+            out.errors
+                .push(format!("line {} has no valid field name", n + 1));
             continue;
         }
         match name.to_ascii_lowercase().as_str() {
@@ -106,9 +111,9 @@ pub fn parse(text: &str, content_type: Option<&str>) -> SecurityTxt {
                             ));
                         }
                     }
-                    _ => out
-                        .errors
-                        .push(format!("Contact `{value}` is not a URI (mailto:, https:, tel:)")),
+                    _ => out.errors.push(format!(
+                        "Contact `{value}` is not a URI (mailto:, https:, tel:)"
+                    )),
                 }
                 out.contact.push(value.to_string());
             }
@@ -128,7 +133,8 @@ pub fn parse(text: &str, content_type: Option<&str>) -> SecurityTxt {
             "preferred-languages" => {
                 languages_seen += 1;
                 if languages_seen == 2 {
-                    out.errors.push("Preferred-Languages appears more than once".into());
+                    out.errors
+                        .push("Preferred-Languages appears more than once".into());
                 }
             }
             // Acknowledgments, Canonical, Encryption, Hiring, Policy, CSAF and extensions.
@@ -156,7 +162,10 @@ mod tests {
             "# Our policy\nContact: mailto:security@example.com\nContact: https://example.com/report\nExpires: 2030-01-01T00:00:00Z\nPolicy: https://example.com/policy\n",
             PLAIN,
         );
-        assert_eq!(t.contact, ["mailto:security@example.com", "https://example.com/report"]);
+        assert_eq!(
+            t.contact,
+            ["mailto:security@example.com", "https://example.com/report"]
+        );
         assert_eq!(t.expires, Some("2030-01-01T00:00:00Z".parse().unwrap()));
         assert!(t.errors.is_empty(), "{:?}", t.errors);
         let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
@@ -169,30 +178,66 @@ mod tests {
     const BROKEN: &[(&str, Option<&str>, &str)] = &[
         ("Expires: 2030-01-01T00:00:00Z\n", PLAIN, "no Contact"),
         ("Contact: mailto:a@b.c\n", PLAIN, "no Expires"),
-        ("Contact: mailto:a@b.c\nExpires: 2030-01-01\n", PLAIN, "not an RFC 3339"),
-        ("Contact: mailto:a@b.c\nExpires: tomorrow\n", PLAIN, "not an RFC 3339"),
+        (
+            "Contact: mailto:a@b.c\nExpires: 2030-01-01\n",
+            PLAIN,
+            "not an RFC 3339",
+        ),
+        (
+            "Contact: mailto:a@b.c\nExpires: tomorrow\n",
+            PLAIN,
+            "not an RFC 3339",
+        ),
         (
             "Contact: mailto:a@b.c\nExpires: 2030-01-01T00:00:00Z\nExpires: 2031-01-01T00:00:00Z\n",
             PLAIN,
             "more than once",
         ),
-        ("Contact: security@example.com\nExpires: 2030-01-01T00:00:00Z\n", PLAIN, "not a URI"),
-        ("Contact: http://example.com/x\nExpires: 2030-01-01T00:00:00Z\n", PLAIN, "https"),
-        ("Contact: mailto:a@b.c\nExpires: 2030-01-01T00:00:00Z\n", Some("text/html"), "not text/plain"),
-        ("Contact: mailto:a@b.c\nExpires: 2030-01-01T00:00:00Z\n", None, "without a Content-Type"),
+        (
+            "Contact: security@example.com\nExpires: 2030-01-01T00:00:00Z\n",
+            PLAIN,
+            "not a URI",
+        ),
+        (
+            "Contact: http://example.com/x\nExpires: 2030-01-01T00:00:00Z\n",
+            PLAIN,
+            "https",
+        ),
+        (
+            "Contact: mailto:a@b.c\nExpires: 2030-01-01T00:00:00Z\n",
+            Some("text/html"),
+            "not text/plain",
+        ),
+        (
+            "Contact: mailto:a@b.c\nExpires: 2030-01-01T00:00:00Z\n",
+            None,
+            "without a Content-Type",
+        ),
         (
             "Contact: mailto:a@b.c\nExpires: 2030-01-01T00:00:00Z\n",
             Some("text/plain; charset=iso-8859-1"),
             "not utf-8",
         ),
-        ("Contact: mailto:a@b.c\nExpires: 2030-01-01T00:00:00Z\nnonsense\n", PLAIN, "line 3"),
+        (
+            "Contact: mailto:a@b.c\nExpires: 2030-01-01T00:00:00Z\nnonsense\n",
+            PLAIN,
+            "line 3",
+        ),
         (
             "Contact: mailto:a@b.c\nExpires: 2030-01-01T00:00:00Z\nPreferred-Languages: en\nPreferred-Languages: de\n",
             PLAIN,
             "Preferred-Languages appears more than once",
         ),
-        ("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nContact: mailto:a@b.c\n", PLAIN, "no signature"),
-        ("<html><body>Not found</body></html>", Some("text/html"), "not text/plain"),
+        (
+            "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nContact: mailto:a@b.c\n",
+            PLAIN,
+            "no signature",
+        ),
+        (
+            "<html><body>Not found</body></html>",
+            Some("text/html"),
+            "not text/plain",
+        ),
     ];
 
     #[test]
