@@ -61,10 +61,7 @@ impl Diagnostics {
     }
 
     pub fn source(&self, file: FileId) -> &str {
-        self.files
-            .get(file)
-            .map(|f| f.source().as_str())
-            .unwrap_or("")
+        self.files.get(file).map(|f| f.source().as_str()).unwrap_or("")
     }
 
     pub fn path(&self, file: FileId) -> &Path {
@@ -266,7 +263,11 @@ impl<'t, 'a> TableReader<'t, 'a> {
     }
 
     /// An optional list of strings (a bare string is taken as a one-element list).
-    pub fn strings(&mut self, diags: &mut Diagnostics, name: &str) -> Option<Vec<Spanned<String>>> {
+    pub fn strings(
+        &mut self,
+        diags: &mut Diagnostics,
+        name: &str,
+    ) -> Option<Vec<Spanned<String>>> {
         let (_, v) = self.get(name)?;
         string_list(diags, self.file, name, v)
     }

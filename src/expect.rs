@@ -13,8 +13,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use jiff::Timestamp;
 use jiff::civil::Date;
+use jiff::Timestamp;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -212,11 +212,7 @@ impl fmt::Display for Protocol {
 
 /// Parses `90d`, `12h`, `30m`, `45s`, `2w` or a sum such as `1d12h` into seconds.
 pub fn parse_duration(s: &str) -> Result<u64, String> {
-    let bad = || {
-        format!(
-            "`{s}` is not a duration: write a number and a unit, e.g. `90d`, `12h`, `30m`, `45s` (or a sum such as `1d12h`)"
-        )
-    };
+    let bad = || format!("`{s}` is not a duration: write a number and a unit, e.g. `90d`, `12h`, `30m`, `45s` (or a sum such as `1d12h`)");
     let s = s.trim();
     if s.is_empty() {
         return Err(bad());
@@ -287,13 +283,7 @@ impl Value {
         if v.is_null() {
             return Ok(Value::Null);
         }
-        let wrong = || {
-            format!(
-                "the probe reported {} for a {} fact",
-                json_kind(v),
-                ty.name()
-            )
-        };
+        let wrong = || format!("the probe reported {} for a {} fact", json_kind(v), ty.name());
         Ok(match ty {
             FactType::Bool => Value::Bool(v.as_bool().ok_or_else(wrong)?),
             FactType::Integer => Value::Integer(v.as_i64().ok_or_else(wrong)?),
@@ -443,11 +433,7 @@ pub fn display_json(v: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Array(items) => format!(
             "[{}]",
-            items
-                .iter()
-                .map(display_json)
-                .collect::<Vec<_>>()
-                .join(", ")
+            items.iter().map(display_json).collect::<Vec<_>>().join(", ")
         ),
         other => other.to_string(),
     }
@@ -527,55 +513,55 @@ impl Expectation {
                     .join(", ")
             )));
         }
-        let expected =
-            match (op, value) {
-                (op, None) if op.is_unary() => Expected::Nothing,
-                (op, Some(_)) if op.is_unary() => {
-                    return Err(ExpectError::Value(format!("`{op}` takes no `value`")));
-                }
-                (_, None) => {
-                    return Err(ExpectError::Value(format!("`{op}` needs a `value`")));
-                }
-                (Op::In | Op::NotIn, Some(v)) => {
-                    let toml::Value::Array(items) = v else {
-                        return Err(ExpectError::Value(format!(
-                            "`{op}` needs a list of values, found {}",
-                            toml_kind(v)
-                        )));
-                    };
-                    // On a list fact, `in` means "every element is one of these".
-                    let item_ty = if ty == FactType::StringList {
-                        FactType::String
-                    } else {
-                        ty
-                    };
-                    Expected::Set(
-                        items
-                            .iter()
-                            .map(|i| Value::from_toml(item_ty, i))
-                            .collect::<Result<_, _>>()
-                            .map_err(ExpectError::Value)?,
-                    )
-                }
-                (Op::Matches, Some(v)) => {
-                    let toml::Value::String(s) = v else {
-                        return Err(ExpectError::Value(format!(
-                            "`matches` needs a regular expression string, found {}",
-                            toml_kind(v)
-                        )));
-                    };
-                    Expected::Pattern(Regex::new(s).map_err(|e| {
-                        ExpectError::Value(format!("invalid regular expression: {e}"))
-                    })?)
-                }
-                (Op::Contains, Some(v)) => Expected::One(
-                    Value::from_toml(FactType::String, v).map_err(ExpectError::Value)?,
-                ),
-                (Op::Within, Some(v)) => Expected::One(
-                    Value::from_toml(FactType::Duration, v).map_err(ExpectError::Value)?,
-                ),
-                (_, Some(v)) => Expected::One(Value::from_toml(ty, v).map_err(ExpectError::Value)?),
-            };
+        let expected = match (op, value) {
+            (op, None) if op.is_unary() => Expected::Nothing,
+            (op, Some(_)) if op.is_unary() => {
+                return Err(ExpectError::Value(format!("`{op}` takes no `value`")));
+            }
+            (_, None) => {
+                return Err(ExpectError::Value(format!("`{op}` needs a `value`")));
+            }
+            (Op::In | Op::NotIn, Some(v)) => {
+                let toml::Value::Array(items) = v else {
+                    return Err(ExpectError::Value(format!(
+                        "`{op}` needs a list of values, found {}",
+                        toml_kind(v)
+                    )));
+                };
+                // On a list fact, `in` means "every element is one of these".
+                let item_ty = if ty == FactType::StringList {
+                    FactType::String
+                } else {
+                    ty
+                };
+                Expected::Set(
+                    items
+                        .iter()
+                        .map(|i| Value::from_toml(item_ty, i))
+                        .collect::<Result<_, _>>()
+                        .map_err(ExpectError::Value)?,
+                )
+            }
+            (Op::Matches, Some(v)) => {
+                let toml::Value::String(s) = v else {
+                    return Err(ExpectError::Value(format!(
+                        "`matches` needs a regular expression string, found {}",
+                        toml_kind(v)
+                    )));
+                };
+                Expected::Pattern(
+                    Regex::new(s)
+                        .map_err(|e| ExpectError::Value(format!("invalid regular expression: {e}")))?,
+                )
+            }
+            (Op::Contains, Some(v)) => {
+                Expected::One(Value::from_toml(FactType::String, v).map_err(ExpectError::Value)?)
+            }
+            (Op::Within, Some(v)) => {
+                Expected::One(Value::from_toml(FactType::Duration, v).map_err(ExpectError::Value)?)
+            }
+            (_, Some(v)) => Expected::One(Value::from_toml(ty, v).map_err(ExpectError::Value)?),
+        };
         Ok(Expectation {
             fact: fact.to_string(),
             ty,
@@ -588,7 +574,12 @@ impl Expectation {
     pub fn describe(&self) -> String {
         match &self.expected {
             Expected::Nothing => format!("{} {}", self.fact, self.op),
-            e => format!("{} {} {}", self.fact, self.op, display_json(&e.to_json())),
+            e => format!(
+                "{} {} {}",
+                self.fact,
+                self.op,
+                display_json(&e.to_json())
+            ),
         }
     }
 
@@ -641,9 +632,9 @@ impl Expectation {
             (Op::Eq, Expected::One(e)) => observed.compare(e) == Some(Ordering::Equal),
             (Op::Ne, Expected::One(e)) => observed.compare(e) != Some(Ordering::Equal),
             (Op::Lt | Op::Le | Op::Gt | Op::Ge, Expected::One(e)) => {
-                let ord = observed
-                    .compare(e)
-                    .ok_or_else(|| format!("cannot order {observed} against {e}"))?;
+                let ord = observed.compare(e).ok_or_else(|| {
+                    format!("cannot order {observed} against {e}")
+                })?;
                 match self.op {
                     Op::Lt => ord == Ordering::Less,
                     Op::Le => ord != Ordering::Greater,
@@ -656,7 +647,8 @@ impl Expectation {
                 match observed {
                     // On a list: `in` = every element is allowed; `not in` = none is.
                     Value::StringList(items) => {
-                        let items: Vec<Value> = items.iter().cloned().map(Value::String).collect();
+                        let items: Vec<Value> =
+                            items.iter().cloned().map(Value::String).collect();
                         if self.op == Op::In {
                             items.iter().all(member)
                         } else {

@@ -20,12 +20,7 @@ impl Probe for AttestationProbe {
     fn facts(&self) -> &'static [FactSpec] {
         &[]
     }
-    async fn observe(
-        &self,
-        _t: &str,
-        _p: &Params,
-        _c: &ProbeContext,
-    ) -> Result<Observation, ProbeError> {
+    async fn observe(&self, _t: &str, _p: &Params, _c: &ProbeContext) -> Result<Observation, ProbeError> {
         Err(ProbeError::new(ProbeErrorKind::Other, "not yet"))
     }
 }

@@ -106,12 +106,7 @@ impl Observation {
     }
 
     /// Keeps a verbatim artefact.
-    pub fn attach(
-        &mut self,
-        name: &str,
-        media_type: &str,
-        content: impl Into<String>,
-    ) -> &mut Self {
+    pub fn attach(&mut self, name: &str, media_type: &str, content: impl Into<String>) -> &mut Self {
         self.attachments.push(Attachment {
             name: name.to_string(),
             media_type: media_type.to_string(),

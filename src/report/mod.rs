@@ -137,25 +137,11 @@ impl Report {
         };
         for c in &mut self.controls {
             c.verdict = Verdict::worst(c.results.iter().map(|r| r.verdict));
-            bump(
-                &mut s.pass,
-                &mut s.fail,
-                &mut s.error,
-                &mut s.waived,
-                &mut s.not_applicable,
-                c.verdict,
-            );
+            bump(&mut s.pass, &mut s.fail, &mut s.error, &mut s.waived, &mut s.not_applicable, c.verdict);
             for r in &c.results {
                 s.results.total += 1;
                 let rc = &mut s.results;
-                bump(
-                    &mut rc.pass,
-                    &mut rc.fail,
-                    &mut rc.error,
-                    &mut rc.waived,
-                    &mut rc.not_applicable,
-                    r.verdict,
-                );
+                bump(&mut rc.pass, &mut rc.fail, &mut rc.error, &mut rc.waived, &mut rc.not_applicable, r.verdict);
             }
         }
         self.summary = s;
