@@ -61,7 +61,10 @@ impl Diagnostics {
     }
 
     pub fn source(&self, file: FileId) -> &str {
-        self.files.get(file).map(|f| f.source().as_str()).unwrap_or("")
+        self.files
+            .get(file)
+            .map(|f| f.source().as_str())
+            .unwrap_or("")
     }
 
     pub fn path(&self, file: FileId) -> &Path {
@@ -111,10 +114,17 @@ impl Diagnostics {
         format!("{}:{line}:{col}", self.paths[file].display())
     }
 
+    /// The diagnostics in reading order: by file, then position.
+    pub fn sorted(&self) -> Vec<&Diagnostic> {
+        let mut items: Vec<&Diagnostic> = self.items.iter().collect();
+        items.sort_by_key(|d| (d.file, d.span.start));
+        items
+    }
+
     /// One line per diagnostic: `file:line:col: error[code]: message: label`.
     pub fn render_short(&self) -> String {
         let mut out = String::new();
-        for d in &self.items {
+        for d in self.sorted() {
             let level = if d.warning { "warning" } else { "error" };
             out.push_str(&format!(
                 "{}: {level}[{}]: {}",
@@ -134,7 +144,7 @@ impl Diagnostics {
     pub fn render(&self, color: bool) -> String {
         let config = term::Config::default();
         let mut out = Vec::new();
-        for d in &self.items {
+        for d in self.sorted() {
             let cs = self.to_codespan(d);
             if color {
                 let mut w = term::termcolor::Ansi::new(&mut out);
@@ -156,12 +166,10 @@ impl Diagnostics {
         for (file, span, msg) in &d.secondary {
             labels.push(Label::secondary(*file, span.clone()).with_message(msg));
         }
-        let loc = self.location(d.file, d.span.start);
         CsDiagnostic::new(severity)
             .with_code(d.code)
             .with_message(&d.message)
             .with_labels(labels)
-            .with_notes(vec![format!("at {loc}")])
     }
 }
 
@@ -263,11 +271,7 @@ impl<'t, 'a> TableReader<'t, 'a> {
     }
 
     /// An optional list of strings (a bare string is taken as a one-element list).
-    pub fn strings(
-        &mut self,
-        diags: &mut Diagnostics,
-        name: &str,
-    ) -> Option<Vec<Spanned<String>>> {
+    pub fn strings(&mut self, diags: &mut Diagnostics, name: &str) -> Option<Vec<Spanned<String>>> {
         let (_, v) = self.get(name)?;
         string_list(diags, self.file, name, v)
     }

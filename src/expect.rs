@@ -13,8 +13,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use jiff::civil::Date;
 use jiff::Timestamp;
+use jiff::civil::Date;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -212,7 +212,11 @@ impl fmt::Display for Protocol {
 
 /// Parses `90d`, `12h`, `30m`, `45s`, `2w` or a sum such as `1d12h` into seconds.
 pub fn parse_duration(s: &str) -> Result<u64, String> {
-    let bad = || format!("`{s}` is not a duration: write a number and a unit, e.g. `90d`, `12h`, `30m`, `45s` (or a sum such as `1d12h`)");
+    let bad = || {
+        format!(
+            "`{s}` is not a duration: write a number and a unit, e.g. `90d`, `12h`, `30m`, `45s` (or a sum such as `1d12h`)"
+        )
+    };
     let s = s.trim();
     if s.is_empty() {
         return Err(bad());
@@ -283,7 +287,13 @@ impl Value {
         if v.is_null() {
             return Ok(Value::Null);
         }
-        let wrong = || format!("the probe reported {} for a {} fact", json_kind(v), ty.name());
+        let wrong = || {
+            format!(
+                "the probe reported {} for a {} fact",
+                json_kind(v),
+                ty.name()
+            )
+        };
         Ok(match ty {
             FactType::Bool => Value::Bool(v.as_bool().ok_or_else(wrong)?),
             FactType::Integer => Value::Integer(v.as_i64().ok_or_else(wrong)?),
@@ -433,7 +443,11 @@ pub fn display_json(v: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Array(items) => format!(
             "[{}]",
-            items.iter().map(display_json).collect::<Vec<_>>().join(", ")
+            items
+                .iter()
+                .map(display_json)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         other => other.to_string(),
     }
@@ -549,10 +563,7 @@ impl Expectation {
                         toml_kind(v)
                     )));
                 };
-                Expected::Pattern(
-                    Regex::new(s)
-                        .map_err(|e| ExpectError::Value(format!("invalid regular expression: {e}")))?,
-                )
+                Expected::Pattern(Regex::new(s).map_err(|e| ExpectError::Value(regex_error(&e)))?)
             }
             (Op::Contains, Some(v)) => {
                 Expected::One(Value::from_toml(FactType::String, v).map_err(ExpectError::Value)?)
@@ -574,12 +585,7 @@ impl Expectation {
     pub fn describe(&self) -> String {
         match &self.expected {
             Expected::Nothing => format!("{} {}", self.fact, self.op),
-            e => format!(
-                "{} {} {}",
-                self.fact,
-                self.op,
-                display_json(&e.to_json())
-            ),
+            e => format!("{} {} {}", self.fact, self.op, display_json(&e.to_json())),
         }
     }
 
@@ -632,9 +638,9 @@ impl Expectation {
             (Op::Eq, Expected::One(e)) => observed.compare(e) == Some(Ordering::Equal),
             (Op::Ne, Expected::One(e)) => observed.compare(e) != Some(Ordering::Equal),
             (Op::Lt | Op::Le | Op::Gt | Op::Ge, Expected::One(e)) => {
-                let ord = observed.compare(e).ok_or_else(|| {
-                    format!("cannot order {observed} against {e}")
-                })?;
+                let ord = observed
+                    .compare(e)
+                    .ok_or_else(|| format!("cannot order {observed} against {e}"))?;
                 match self.op {
                     Op::Lt => ord == Ordering::Less,
                     Op::Le => ord != Ordering::Greater,
@@ -647,8 +653,7 @@ impl Expectation {
                 match observed {
                     // On a list: `in` = every element is allowed; `not in` = none is.
                     Value::StringList(items) => {
-                        let items: Vec<Value> =
-                            items.iter().cloned().map(Value::String).collect();
+                        let items: Vec<Value> = items.iter().cloned().map(Value::String).collect();
                         if self.op == Op::In {
                             items.iter().all(member)
                         } else {
@@ -684,6 +689,20 @@ impl Expectation {
             (op, e) => return Err(format!("`{op}` cannot compare {observed} with {e:?}")),
         })
     }
+}
+
+/// A regex error on one line (the crate's own message points with a caret over several lines).
+fn regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    format!(
+        "invalid regular expression: {}",
+        last.trim().trim_start_matches("error: ")
+    )
 }
 
 /// Why an expectation could not be built (reported by the loader at the right span).
@@ -778,3 +797,7 @@ impl Check {
         format!("{} {}{expected} ({observed})", self.fact, self.op)
     }
 }
+
+#[cfg(test)]
+#[path = "expect_tests.rs"]
+mod tests;

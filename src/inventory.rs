@@ -84,7 +84,12 @@ impl Inventory {
     }
 
     /// Parses inventory text already registered as `file`.
-    pub fn parse(path: &Path, file: FileId, text: &str, diags: &mut Diagnostics) -> Option<Inventory> {
+    pub fn parse(
+        path: &Path,
+        file: FileId,
+        text: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<Inventory> {
         let doc = diag::parse_toml(diags, file, text)?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut inv = Inventory {
@@ -139,7 +144,10 @@ impl Inventory {
                                 v.span(),
                                 "wrong-type",
                                 "a resolve entry maps to a string",
-                                format!("expected \"address:port\", found {}", diag::de_kind(other)),
+                                format!(
+                                    "expected \"address:port\", found {}",
+                                    diag::de_kind(other)
+                                ),
                             );
                         }
                     }
@@ -159,7 +167,12 @@ impl Inventory {
             if let Some(t) = table_of(diags, file, "http", v) {
                 let mut r = TableReader::new(file, v.span(), t);
                 inv.http.preload_list = r
-                    .string(diags, "preload_list", false, "a path to Chromium's preload JSON")
+                    .string(
+                        diags,
+                        "preload_list",
+                        false,
+                        "a path to Chromium's preload JSON",
+                    )
                     .map(|s| base.join(s.get_ref()));
                 r.finish(diags, &["preload_list"]);
             }
@@ -168,13 +181,19 @@ impl Inventory {
             if let Some(t) = table_of(diags, file, "aws", v) {
                 let mut r = TableReader::new(file, v.span(), t);
                 inv.aws.region = r
-                    .string(diags, "region", false, "an AWS region such as \"eu-west-1\"")
+                    .string(
+                        diags,
+                        "region",
+                        false,
+                        "an AWS region such as \"eu-west-1\"",
+                    )
                     .map(|s| s.into_inner());
                 inv.aws.profile = r
                     .string(diags, "profile", false, "a profile name from ~/.aws/config")
                     .map(|s| s.into_inner());
                 if let Some(url) = r.string(diags, "endpoint_url", false, "a URL") {
-                    if !(url.get_ref().starts_with("http://") || url.get_ref().starts_with("https://"))
+                    if !(url.get_ref().starts_with("http://")
+                        || url.get_ref().starts_with("https://"))
                     {
                         diags.error(
                             file,
@@ -209,7 +228,8 @@ impl Inventory {
 
     /// Adds a `--resolve name:port:addr` entry (curl syntax).
     pub fn add_resolve(&mut self, spec: &str) -> Result<(), String> {
-        let bad = || format!("`{spec}` is not name:port:address (e.g. app.example.com:443:127.0.0.1)");
+        let bad =
+            || format!("`{spec}` is not name:port:address (e.g. app.example.com:443:127.0.0.1)");
         let (name, rest) = spec.split_once(':').ok_or_else(bad)?;
         let (port, addr) = rest.split_once(':').ok_or_else(bad)?;
         let port: u16 = port.parse().map_err(|_| bad())?;

@@ -5,8 +5,10 @@
 //! a CI job can gate on and an on-call engineer can read at a glance. The library is usable
 //! without the command line: load controls, build a run, render the report.
 
+pub mod cli;
 pub mod control;
 pub mod diag;
+pub mod engine;
 pub mod exit;
 pub mod expect;
 pub mod inventory;

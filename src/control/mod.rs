@@ -1,10 +1,34 @@
-//! The declarative model: [`Control`], its [`Severity`], targets and typed expectations; loading
-//! and validating control files into it (every problem reported, each at its exact span).
+//! The declarative model: [`Control`], its [`Severity`], [`Targets`] and typed expectations.
+//! Loading and validation live in [`load`]: every problem is reported, each at its exact span.
+
+pub mod builtin;
+pub mod load;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::expect::Expectation;
+use crate::probe::Params;
+
+pub use load::{Source, load_controls};
+
 /// How much a failure matters; `--fail-on` compares against it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -42,5 +66,68 @@ impl Severity {
 impl std::fmt::Display for Severity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What a control runs against.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Targets {
+    /// An inventory group (`targets = "public_endpoints"`).
+    Group(String),
+    /// Literal targets (`targets = ["app.example.com:443"]`).
+    List(Vec<String>),
+}
+
+/// Where in which file a control was defined (for messages that point back at it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Origin {
+    pub path: PathBuf,
+    #[serde(skip)]
+    pub span: Range<usize>,
+    /// Spans of each literal target, in order (for "unknown attestation id" and the like).
+    #[serde(skip)]
+    pub target_spans: Vec<Range<usize>>,
+    #[serde(skip)]
+    pub file: usize,
+}
+
+/// One control: a promise, the probe that checks it, and what must hold.
+#[derive(Clone, Debug, Serialize)]
+pub struct Control {
+    pub id: String,
+    pub title: String,
+    /// The sentence of the trust-center page it backs.
+    pub claim: String,
+    pub severity: Severity,
+    /// Framework → criteria (`soc2 = ["CC6.7"]`).
+    pub frameworks: BTreeMap<String, Vec<String>>,
+    /// Criterion → why this control evidences it (one line per mapping).
+    pub rationale: BTreeMap<String, String>,
+    pub tags: Vec<String>,
+    pub probe: String,
+    pub targets: Targets,
+    pub params: Params,
+    #[serde(skip)]
+    pub scope: Vec<Expectation>,
+    #[serde(skip)]
+    pub expect: Vec<Expectation>,
+    pub remediation: String,
+    /// How long evidence for this control stays fresh (seconds), when set.
+    pub max_age: Option<u64>,
+    /// With a pattern target (`*`): the fewest resources discovery must find (an account with no
+    /// trail at all fails, instead of passing on an empty population).
+    pub min_population: Option<u64>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+impl Control {
+    /// The `where` and `expect` entries as `fact op value` strings.
+    pub fn describe_expectations(&self) -> (Vec<String>, Vec<String>) {
+        (
+            self.scope.iter().map(Expectation::describe).collect(),
+            self.expect.iter().map(Expectation::describe).collect(),
+        )
     }
 }

@@ -106,7 +106,12 @@ impl Observation {
     }
 
     /// Keeps a verbatim artefact.
-    pub fn attach(&mut self, name: &str, media_type: &str, content: impl Into<String>) -> &mut Self {
+    pub fn attach(
+        &mut self,
+        name: &str,
+        media_type: &str,
+        content: impl Into<String>,
+    ) -> &mut Self {
         self.attachments.push(Attachment {
             name: name.to_string(),
             media_type: media_type.to_string(),
@@ -305,7 +310,7 @@ impl Registry {
     pub fn builtin() -> Registry {
         Registry {
             probes: vec![
-                Arc::new(attestation::AttestationProbe),
+                Arc::new(attestation::AttestationProbe::default()),
                 Arc::new(http::HttpProbe::default()),
             ],
         }

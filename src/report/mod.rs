@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::control::Severity;
+pub use crate::control::Severity;
+
 use crate::expect::{Check, Verdict};
 use crate::probe::Observation;
 
@@ -137,11 +138,25 @@ impl Report {
         };
         for c in &mut self.controls {
             c.verdict = Verdict::worst(c.results.iter().map(|r| r.verdict));
-            bump(&mut s.pass, &mut s.fail, &mut s.error, &mut s.waived, &mut s.not_applicable, c.verdict);
+            bump(
+                &mut s.pass,
+                &mut s.fail,
+                &mut s.error,
+                &mut s.waived,
+                &mut s.not_applicable,
+                c.verdict,
+            );
             for r in &c.results {
                 s.results.total += 1;
                 let rc = &mut s.results;
-                bump(&mut rc.pass, &mut rc.fail, &mut rc.error, &mut rc.waived, &mut rc.not_applicable, r.verdict);
+                bump(
+                    &mut rc.pass,
+                    &mut rc.fail,
+                    &mut rc.error,
+                    &mut rc.waived,
+                    &mut rc.not_applicable,
+                    r.verdict,
+                );
             }
         }
         self.summary = s;

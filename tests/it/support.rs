@@ -25,6 +25,8 @@ pub fn vouch() -> assert_cmd::Command {
 pub fn require<T>(found: Option<T>, what: &str, how: &str) -> T {
     match found {
         Some(t) => t,
-        None => panic!("this test needs {what}, which was not found; {how} (scripts/test sets it up)"),
+        None => {
+            panic!("this test needs {what}, which was not found; {how} (scripts/test sets it up)")
+        }
     }
 }

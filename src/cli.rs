@@ -1,0 +1,777 @@
+//! The command line: clap definitions and dispatch. Each subcommand loads what it needs through
+//! the library, runs it, writes its output, and returns an exit code from [`crate::exit`].
+//! stdout carries only the report (or the listing asked for); progress, logs and diagnostics go
+//! to stderr.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::control::{self, Control, Severity, Source, Targets};
+use crate::diag::Diagnostics;
+use crate::engine::{self, EngineOptions, Progress};
+use crate::exit;
+use crate::expect::{display_json, parse_duration};
+use crate::inventory::Inventory;
+use crate::probe::{Params, ProbeContext, ProbeOptions, Registry, attestation};
+use crate::report::{self, Format, Report, Style};
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  vouch check                                  # built-in controls, ./vouch.toml
+  vouch check --controls controls/ --inventory prod.toml --format json --output report.json
+  vouch check --only ENC-TRANSIT-TLS12 --target app.example.com:443
+  vouch check --tag encryption --fail-on high --format junit --output junit.xml
+
+Exit codes: 0 nothing failed at or above --fail-on; 1 something failed; 2 usage, configuration
+or validation error; 3 nothing failed but something could not be observed.";
+
+const PROBE_EXAMPLES: &str = "\
+Examples:
+  vouch probe tls app.example.com              # versions, certificate, days left
+  vouch probe http example.com --format json   # one observation as JSON
+  vouch probe --facts tls                      # the facts a probe declares
+  vouch probe attestation pentest-2026 --attestations attestations.toml";
+
+/// vouch turns security promises into controls that run, with evidence an auditor can file.
+#[derive(Debug, Parser)]
+#[command(name = "vouch", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More logging on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress bar.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Colour: auto (only on a terminal, never with NO_COLOR), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run controls against the inventory and report the verdicts.
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
+    /// Spot check: observe one target with one probe and print the facts.
+    #[command(after_help = PROBE_EXAMPLES)]
+    Probe(ProbeArgs),
+    /// Lint control files (all problems, with file:line:col); exit 2 on any error.
+    #[command(
+        after_help = "Examples:\n  vouch validate                   # the built-in library\n  vouch validate controls/ extra.toml --inventory vouch.toml"
+    )]
+    Validate(ValidateArgs),
+    /// List controls with their claims, probes, severities and framework mappings.
+    #[command(
+        after_help = "Examples:\n  vouch list\n  vouch list --controls controls/ --format json"
+    )]
+    List(ListArgs),
+    /// Print shell completions.
+    #[command(
+        after_help = "Examples:\n  vouch completions bash > /etc/bash_completion.d/vouch\n  vouch completions zsh > ~/.zfunc/_vouch"
+    )]
+    Completions { shell: clap_complete::Shell },
+}
+
+/// Where controls, the inventory and attestations come from, and per-run inventory overrides.
+#[derive(Debug, Args, Clone)]
+pub struct InventoryArgs {
+    /// The inventory file (default: ./vouch.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// The attestations file (overrides the inventory's `attestations`).
+    #[arg(long, value_name = "FILE")]
+    pub attestations: Option<PathBuf>,
+    /// Connect to another address, keeping the name for SNI and checks (curl syntax).
+    #[arg(long, value_name = "NAME:PORT:ADDR")]
+    pub resolve: Vec<String>,
+    /// Extra trust roots (PEM), on top of the system's (overrides `[tls] ca_file`).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Chromium's transport_security_state_static.json (overrides `[http] preload_list`).
+    #[arg(long, value_name = "FILE")]
+    pub preload_list: Option<PathBuf>,
+    /// AWS profile (overrides `[aws] profile`).
+    #[arg(long, value_name = "NAME")]
+    pub aws_profile: Option<String>,
+    /// AWS region (overrides `[aws] region`).
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+    /// AWS API endpoint, e.g. an emulator (overrides `[aws] endpoint_url` and AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "URL")]
+    pub aws_endpoint_url: Option<String>,
+    /// Per-observation timeout, e.g. 10s, 500ms is not accepted: use whole seconds or 1m.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Concurrent calls per cloud service.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub aws_concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Control file or folder (repeatable). Default: the built-in library.
+    #[arg(long, value_name = "PATH")]
+    pub controls: Vec<PathBuf>,
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+    /// Only this control id (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub only: Vec<String>,
+    /// Only controls with this tag (repeatable).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
+    /// Run the selected controls against this target instead of theirs (repeatable).
+    #[arg(long, value_name = "TARGET")]
+    pub target: Vec<String>,
+    /// Report format on stdout (or in --output).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Lowest severity whose failures make the exit code 1.
+    #[arg(long, value_enum, default_value_t = Severity::Low)]
+    pub fail_on: Severity,
+    /// Observations in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub concurrency: usize,
+    /// Observations in flight against one host at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub per_host: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The probe kind (tls, http, aws.s3, attestation, …); alone, lists its facts with --facts.
+    pub kind: Option<String>,
+    /// The target, in the probe's syntax.
+    pub target: Option<String>,
+    /// Print the facts KIND declares (path, type, meaning) instead of observing.
+    #[arg(long)]
+    pub facts: bool,
+    /// A probe parameter, `name=value` (repeatable).
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub param: Vec<String>,
+    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
+    pub format: ProbeFormat,
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProbeFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Control files or folders. Default: the built-in library.
+    pub paths: Vec<PathBuf>,
+    /// Also check target groups against this inventory (default: ./vouch.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Control file or folder (repeatable). Default: the built-in library.
+    #[arg(long, value_name = "PATH")]
+    pub controls: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let secs = parse_duration(s)?;
+    if secs == 0 {
+        return Err("the timeout must be at least 1s".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+impl Cli {
+    /// Whether to colour output on stdout.
+    pub fn color(&self) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        }
+    }
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    init_logging(&cli);
+    let color = cli.color();
+    match &cli.command {
+        Command::Check(args) => check(args, color, cli.quiet),
+        Command::Probe(args) => probe(args, color),
+        Command::Validate(args) => validate(args, color),
+        Command::List(args) => list(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "vouch", &mut std::io::stdout());
+            Ok(exit::PASS)
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let level = if cli.quiet {
+        "error"
+    } else {
+        match cli.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VOUCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("vouch={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .without_time()
+        .try_init();
+}
+
+/// Prints diagnostics to stderr; returns whether there were errors.
+fn report_diagnostics(diags: &Diagnostics, color: bool) -> bool {
+    if !diags.items.is_empty() {
+        let color = color && std::io::stderr().is_terminal();
+        eprint!("{}", diags.render(color));
+    }
+    if diags.has_errors() {
+        eprintln!(
+            "error: {} problem{} found; nothing was checked",
+            diags.error_count(),
+            if diags.error_count() == 1 { "" } else { "s" }
+        );
+        true
+    } else {
+        false
+    }
+}
+
+/// Loads the inventory (explicit, or ./vouch.toml when present) and applies the flags on top.
+fn load_inventory(args: &InventoryArgs, diags: &mut Diagnostics) -> Result<Inventory> {
+    let path = args.inventory.clone().or_else(|| {
+        let default = PathBuf::from("vouch.toml");
+        default.exists().then_some(default)
+    });
+    let mut inv = match &path {
+        Some(p) => Inventory::load(p, diags).unwrap_or_default(),
+        None => Inventory::default(),
+    };
+    for spec in &args.resolve {
+        inv.add_resolve(spec)
+            .map_err(anyhow::Error::msg)
+            .context("--resolve")?;
+    }
+    if let Some(p) = &args.attestations {
+        inv.attestations = Some(p.clone());
+    }
+    if let Some(p) = &args.ca_file {
+        inv.tls.ca_file = Some(p.clone());
+    }
+    if let Some(p) = &args.preload_list {
+        inv.http.preload_list = Some(p.clone());
+    }
+    if let Some(p) = &args.aws_profile {
+        inv.aws.profile = Some(p.clone());
+    }
+    if let Some(r) = &args.aws_region {
+        inv.aws.region = Some(r.clone());
+    }
+    if let Some(u) = &args.aws_endpoint_url {
+        inv.aws.endpoint_url = Some(u.clone());
+    }
+    Ok(inv)
+}
+
+fn probe_context(inv: Inventory, args: &InventoryArgs) -> ProbeContext {
+    ProbeContext::new(
+        Arc::new(inv),
+        ProbeOptions {
+            timeout: args.timeout,
+            cloud_concurrency: args.aws_concurrency.max(1),
+            ..ProbeOptions::default()
+        },
+    )
+}
+
+fn control_sources(paths: &[PathBuf]) -> Vec<Source> {
+    if paths.is_empty() {
+        control::builtin::sources()
+    } else {
+        paths.iter().cloned().map(Source::Path).collect()
+    }
+}
+
+/// Checks that every attestation a control names exists in the attestations file.
+fn check_attestations(controls: &[Control], inv: &Inventory, diags: &mut Diagnostics) {
+    let users: Vec<&Control> = controls
+        .iter()
+        .filter(|c| c.probe == "attestation")
+        .collect();
+    if users.is_empty() {
+        return;
+    }
+    let Some(path) = &inv.attestations else {
+        // The probe itself reports the missing file as an `error` with a hint, per target.
+        return;
+    };
+    let entries = attestation::load(path, diags);
+    if diags.has_errors() {
+        return;
+    }
+    for c in users {
+        let Targets::List(targets) = &c.targets else {
+            continue;
+        };
+        for (t, span) in targets.iter().zip(&c.origin.target_spans) {
+            if !entries.iter().any(|a| &a.id == t) {
+                let ids: Vec<&str> = entries.iter().map(|a| a.id.as_str()).collect();
+                diags.error(
+                    c.origin.file,
+                    span.clone(),
+                    "unknown-attestation",
+                    format!("no attestation `{t}` in {}", path.display()),
+                    format!("attestations on file: {}", ids.join(", ")),
+                );
+            }
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
+    let registry = Registry::builtin();
+    let mut diags = Diagnostics::new();
+    let inv = load_inventory(&args.inv, &mut diags)?;
+    // Built-in controls name groups a given estate may not have: those become `n/a` with the
+    // reason at run time. User-written controls must name groups the inventory defines.
+    let group_check = (!args.controls.is_empty() && args.inv.inventory.is_some()
+        || Path::new("vouch.toml").exists() && !args.controls.is_empty())
+    .then_some(&inv);
+    let mut controls = control::load_controls(
+        &control_sources(&args.controls),
+        &registry,
+        group_check,
+        &mut diags,
+    );
+    check_attestations(&controls, &inv, &mut diags);
+    if report_diagnostics(&diags, color) {
+        return Ok(exit::INVALID);
+    }
+    for id in &args.only {
+        if !controls.iter().any(|c| &c.id == id) {
+            eprintln!(
+                "error: --only {id}: no such control; `vouch list` shows the {} available",
+                controls.len()
+            );
+            return Ok(exit::INVALID);
+        }
+    }
+    controls.retain(|c| {
+        (args.only.is_empty() || args.only.contains(&c.id))
+            && (args.tag.is_empty() || args.tag.iter().any(|t| c.tags.contains(t)))
+    });
+    if controls.is_empty() {
+        eprintln!("error: no control matches the --only/--tag selection");
+        return Ok(exit::INVALID);
+    }
+    if !args.target.is_empty() {
+        for c in &controls {
+            let probe = registry.get(&c.probe).expect("validated");
+            for t in &args.target {
+                if let Err(e) = probe.check_target(t) {
+                    eprintln!(
+                        "error: --target {t} is not a valid {} target for {}: {e}; expected {}",
+                        c.probe,
+                        c.id,
+                        probe.target_syntax()
+                    );
+                    return Ok(exit::INVALID);
+                }
+            }
+        }
+    }
+
+    let ctx = probe_context(inv, &args.inv);
+    let opts = EngineOptions {
+        concurrency: args.concurrency.max(1),
+        per_host: args.per_host.max(1),
+        timeout: args.inv.timeout,
+        targets_override: args.target.clone(),
+        fail_on: args.fail_on,
+    };
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(progress_bar);
+    let progress = bar.clone().map(|(bar, start)| {
+        Arc::new(move |p: Progress| match p {
+            Progress::Planned(n) => bar.set_length(n as u64),
+            Progress::Observed { .. } => {
+                if bar.is_hidden() && start.elapsed() > Duration::from_millis(300) {
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                }
+                bar.inc(1);
+            }
+        }) as engine::ProgressFn
+    });
+    let interrupt: engine::Interrupt = Box::pin(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupted: writing what was observed (the report is marked incomplete)");
+        }
+        // Without a signal handler, never interrupt.
+        else {
+            futures::future::pending::<()>().await;
+        }
+    });
+    let report = runtime()?.block_on(engine::run(
+        &controls,
+        &registry,
+        &ctx,
+        &opts,
+        progress,
+        Some(interrupt),
+    ));
+    if let Some((bar, _)) = bar {
+        bar.finish_and_clear();
+    }
+    emit_report(&report, args.format, args.output.as_deref(), color)?;
+    Ok(outcome(&report, args.fail_on))
+}
+
+fn progress_bar() -> (indicatif::ProgressBar, Instant) {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::hidden());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} observing {pos}/{len} {wide_bar} {elapsed}",
+        )
+        .expect("valid template"),
+    );
+    (bar, Instant::now())
+}
+
+/// The exit code a report earns.
+pub fn outcome(report: &Report, fail_on: Severity) -> u8 {
+    if report.failed_at(fail_on) {
+        exit::FAILED
+    } else if report.has_errors() || !report.run.complete {
+        exit::UNOBSERVED
+    } else {
+        exit::PASS
+    }
+}
+
+fn emit_report(report: &Report, format: Format, output: Option<&Path>, color: bool) -> Result<()> {
+    let style = Style {
+        color: color && output.is_none(),
+        width: None,
+    };
+    let text = report::render(report, format, style)?;
+    match output {
+        Some(path) => write_atomic(path, text.as_bytes()),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a crash
+/// never leaves half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn probe(args: &ProbeArgs, color: bool) -> Result<u8> {
+    let registry = Registry::builtin();
+    let Some(kind) = &args.kind else {
+        println!("Probes (vouch probe --facts KIND lists a probe's facts):");
+        for p in registry.all() {
+            println!(
+                "  {:<12} {} — target: {}",
+                p.kind(),
+                p.description(),
+                p.target_syntax()
+            );
+        }
+        return Ok(exit::PASS);
+    };
+    let Some(probe) = registry.get(kind) else {
+        eprintln!(
+            "error: unknown probe `{kind}`; known probes: {}",
+            registry.kinds().join(", ")
+        );
+        return Ok(exit::INVALID);
+    };
+    if args.facts {
+        print!(
+            "{}",
+            facts_table(probe.as_ref(), args.format == ProbeFormat::Json)?
+        );
+        return Ok(exit::PASS);
+    }
+    let Some(target) = &args.target else {
+        eprintln!(
+            "error: give a target ({}), or --facts to list the facts of `{kind}`",
+            probe.target_syntax()
+        );
+        return Ok(exit::INVALID);
+    };
+    if let Err(e) = probe.check_target(target) {
+        eprintln!(
+            "error: `{target}` is not a valid {kind} target: {e}; expected {}",
+            probe.target_syntax()
+        );
+        return Ok(exit::INVALID);
+    }
+    let mut params = Params::new();
+    for p in &args.param {
+        let Some((name, value)) = p.split_once('=') else {
+            bail!("--param {p}: write NAME=VALUE");
+        };
+        let Some(spec) = probe.params().iter().find(|s| s.path == name) else {
+            eprintln!("error: probe `{kind}` takes no parameter `{name}`");
+            return Ok(exit::INVALID);
+        };
+        let v = toml::Value::try_from(value).ok();
+        let parsed = value
+            .parse::<toml::Value>()
+            .ok()
+            .or(v)
+            .unwrap_or(toml::Value::String(value.into()));
+        let parsed = crate::expect::Value::from_toml(spec.ty, &parsed)
+            .or_else(|_| {
+                crate::expect::Value::from_toml(spec.ty, &toml::Value::String(value.into()))
+            })
+            .map_err(|e| anyhow::anyhow!("--param {name}: {e}"))?;
+        params.insert(name.to_string(), parsed.to_json());
+    }
+    let mut diags = Diagnostics::new();
+    let inv = load_inventory(&args.inv, &mut diags)?;
+    if report_diagnostics(&diags, color) {
+        return Ok(exit::INVALID);
+    }
+    let ctx = probe_context(inv, &args.inv);
+    let timeout = args.inv.timeout;
+    let started = Instant::now();
+    let res = runtime()?.block_on(async {
+        tokio::time::timeout(timeout, probe.observe(target, &params, &ctx)).await
+    });
+    let res = match res {
+        Ok(r) => r,
+        Err(_) => Err(crate::probe::ProbeError::timeout(timeout)),
+    };
+    match res {
+        Ok(mut obs) => {
+            obs.duration_ms = started.elapsed().as_millis() as u64;
+            obs.params = params;
+            let text = match args.format {
+                ProbeFormat::Json => serde_json::to_string_pretty(&obs)? + "\n",
+                ProbeFormat::Table => probe
+                    .render(&obs)
+                    .unwrap_or_else(|| report::table::observation(&obs, color)),
+            };
+            print!("{text}");
+            Ok(exit::PASS)
+        }
+        Err(e) => {
+            if args.format == ProbeFormat::Json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "probe": kind, "target": target, "error": e,
+                    }))?
+                );
+            }
+            eprintln!("error: could not observe {target}: {}", e.message);
+            if let Some(h) = &e.hint {
+                eprintln!("hint: {h}");
+            }
+            Ok(exit::UNOBSERVED)
+        }
+    }
+}
+
+fn facts_table(probe: &dyn crate::probe::Probe, json: bool) -> Result<String> {
+    if json {
+        return Ok(serde_json::to_string_pretty(&serde_json::json!({
+            "probe": probe.kind(),
+            "target": probe.target_syntax(),
+            "facts": probe.facts(),
+            "params": probe.params(),
+        }))? + "\n");
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_header(vec!["fact", "type", "meaning"]);
+    for f in probe.facts() {
+        t.add_row(vec![f.path, f.ty.name(), f.doc]);
+    }
+    let mut out = format!(
+        "{} — {}\ntarget: {}\n{t}\n",
+        probe.kind(),
+        probe.description(),
+        probe.target_syntax()
+    );
+    if !probe.params().is_empty() {
+        let mut p = comfy_table::Table::new();
+        p.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+            .set_header(vec!["param", "type", "meaning"]);
+        for f in probe.params() {
+            p.add_row(vec![f.path, f.ty.name(), f.doc]);
+        }
+        out.push_str(&format!("params:\n{p}\n"));
+    }
+    Ok(out)
+}
+
+fn validate(args: &ValidateArgs, color: bool) -> Result<u8> {
+    let registry = Registry::builtin();
+    let mut diags = Diagnostics::new();
+    let inv_path = args.inventory.clone().or_else(|| {
+        let d = PathBuf::from("vouch.toml");
+        (d.exists() && !args.paths.is_empty()).then_some(d)
+    });
+    let inv = inv_path
+        .as_ref()
+        .and_then(|p| Inventory::load(p, &mut diags));
+    let controls = control::load_controls(
+        &control_sources(&args.paths),
+        &registry,
+        inv.as_ref(),
+        &mut diags,
+    );
+    if let Some(inv) = &inv {
+        check_attestations(&controls, inv, &mut diags);
+    }
+    if report_diagnostics(&diags, color) {
+        return Ok(exit::INVALID);
+    }
+    let files: std::collections::BTreeSet<_> = controls.iter().map(|c| &c.origin.path).collect();
+    println!(
+        "ok: {} control{} in {} file{} are valid",
+        controls.len(),
+        if controls.len() == 1 { "" } else { "s" },
+        files.len(),
+        if files.len() == 1 { "" } else { "s" }
+    );
+    Ok(exit::PASS)
+}
+
+fn list(args: &ListArgs) -> Result<u8> {
+    let registry = Registry::builtin();
+    let mut diags = Diagnostics::new();
+    let controls = control::load_controls(
+        &control_sources(&args.controls),
+        &registry,
+        None,
+        &mut diags,
+    );
+    if report_diagnostics(&diags, false) {
+        return Ok(exit::INVALID);
+    }
+    match args.format {
+        ListFormat::Json => {
+            let items: Vec<serde_json::Value> = controls.iter().map(list_entry).collect();
+            println!("{}", serde_json::to_string_pretty(&items)?);
+        }
+        ListFormat::Table => {
+            let mut t = comfy_table::Table::new();
+            t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+                .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+                .set_header(vec!["id", "severity", "probe", "claim", "criteria"]);
+            for c in &controls {
+                let criteria = c
+                    .frameworks
+                    .iter()
+                    .map(|(f, ids)| format!("{f}: {}", ids.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                let claim = if c.claim.is_empty() {
+                    &c.title
+                } else {
+                    &c.claim
+                };
+                t.add_row(vec![&c.id, c.severity.as_str(), &c.probe, claim, &criteria]);
+            }
+            println!("{t}");
+            println!("{} controls", controls.len());
+        }
+    }
+    Ok(exit::PASS)
+}
+
+fn list_entry(c: &Control) -> serde_json::Value {
+    let (scope, expect) = c.describe_expectations();
+    serde_json::json!({
+        "id": c.id,
+        "title": c.title,
+        "claim": c.claim,
+        "probe": c.probe,
+        "severity": c.severity,
+        "frameworks": c.frameworks,
+        "rationale": c.rationale,
+        "tags": c.tags,
+        "targets": match &c.targets {
+            Targets::Group(g) => serde_json::json!(g),
+            Targets::List(l) => serde_json::json!(l),
+        },
+        "where": scope,
+        "expect": expect,
+        "remediation": c.remediation,
+        "max_age": c.max_age.map(crate::expect::format_duration),
+        "source": c.origin.path.display().to_string(),
+    })
+}
+
+/// Renders a JSON value for a table cell.
+pub fn cell(v: &serde_json::Value) -> String {
+    display_json(v)
+}

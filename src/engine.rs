@@ -1,0 +1,432 @@
+//! The engine: plan → dedupe → observe (bounded, timed) → evaluate → [`Report`].
+//!
+//! Planning expands each control over its targets (inventory groups, literal lists, and `*`
+//! patterns the probe discovers) into observations `(probe, target, params)`. Identical
+//! observations are made once: three controls about one endpoint cost one TLS scan.
+//! Observations run concurrently under one global limit, a per-host limit and a per-observation
+//! timeout, all in this one place. A probe that fails or times out becomes an `error` verdict for
+//! the controls that needed it, and the run goes on. Results come out in a stable order (control
+//! id, then target) whatever finished first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::control::{Control, Severity, Targets};
+use crate::expect::{Check, Verdict};
+use crate::probe::{Observation, Params, ProbeContext, ProbeError, ProbeErrorKind, Registry};
+use crate::report::{ControlResult, Report, Run, SCHEMA, Summary, TargetResult, Tool};
+
+/// How a run behaves (flags, not control files).
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Observations in flight at once.
+    pub concurrency: usize,
+    /// Observations in flight against one host at once.
+    pub per_host: usize,
+    /// Per-observation timeout (also the discovery timeout).
+    pub timeout: Duration,
+    /// Replaces every control's targets (`--target`).
+    pub targets_override: Vec<String>,
+    pub fail_on: Severity,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            concurrency: 32,
+            per_host: 4,
+            timeout: Duration::from_secs(10),
+            targets_override: Vec::new(),
+            fail_on: Severity::Low,
+        }
+    }
+}
+
+/// Progress, for a progress bar or a log.
+#[derive(Clone, Debug)]
+pub enum Progress {
+    /// Planning done: this many distinct observations will be made.
+    Planned(usize),
+    /// One observation finished (ok or not).
+    Observed { probe: String, target: String },
+}
+
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// A future that resolves when the run should stop early (Ctrl-C).
+pub type Interrupt = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// One distinct observation to make.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct ObsKey {
+    probe: String,
+    target: String,
+    /// Canonical JSON of the params (serde_json maps are sorted).
+    params: String,
+}
+
+/// Where a control's target came from, and how to get its observation.
+enum Planned {
+    Observe(ObsKey),
+    /// Discovery or group expansion gave a verdict of its own.
+    Direct(TargetResult),
+}
+
+/// Runs `controls` and returns the report. The library entry point behind `vouch check`.
+pub async fn run(
+    controls: &[Control],
+    registry: &Registry,
+    ctx: &ProbeContext,
+    opts: &EngineOptions,
+    progress: Option<ProgressFn>,
+    interrupt: Option<Interrupt>,
+) -> Report {
+    let started_at = Timestamp::now();
+    let mut interrupt = interrupt.unwrap_or_else(|| Box::pin(futures::future::pending()));
+
+    // 1. Discovery: expand every pattern target once per (probe, pattern).
+    let mut patterns: Vec<(String, String)> = Vec::new();
+    let mut expanded: Vec<(usize, Vec<String>)> = Vec::new();
+    for (i, c) in controls.iter().enumerate() {
+        let targets = targets_of(c, ctx, opts);
+        if let Some(probe) = registry.get(&c.probe) {
+            for t in &targets {
+                if probe.is_pattern(t) && !patterns.contains(&(c.probe.clone(), t.clone())) {
+                    patterns.push((c.probe.clone(), t.clone()));
+                }
+            }
+        }
+        expanded.push((i, targets));
+    }
+    let discovered: HashMap<(String, String), Result<Vec<String>, ProbeError>> =
+        futures::stream::iter(patterns.into_iter().map(|(kind, pattern)| {
+            let probe = registry.get(&kind).expect("validated probe");
+            let ctx = ctx.clone();
+            let timeout = opts.timeout;
+            async move {
+                let res = match tokio::time::timeout(timeout, probe.discover(&pattern, &ctx)).await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(ProbeError::timeout(timeout)),
+                };
+                ((kind, pattern), res)
+            }
+        }))
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
+
+    // 2. Plan: every control × target becomes an observation key or a direct result.
+    let mut plans: Vec<Vec<(String, Planned)>> = Vec::with_capacity(controls.len());
+    let mut keys: Vec<ObsKey> = Vec::new();
+    let mut planned: std::collections::HashSet<ObsKey> = std::collections::HashSet::new();
+    for (i, targets) in &expanded {
+        let c = &controls[*i];
+        let mut plan = Vec::new();
+        if targets.is_empty() {
+            let why = match &c.targets {
+                Targets::Group(g) if !ctx.inventory.targets.contains_key(g) => {
+                    format!("the inventory defines no target group `{g}`")
+                }
+                Targets::Group(g) => format!("target group `{g}` is empty"),
+                Targets::List(_) => "no targets".to_string(),
+            };
+            plan.push((
+                format!("({})", group_name(c)),
+                Planned::Direct(direct(Verdict::NotApplicable, why, None)),
+            ));
+        }
+        let params = serde_json::to_string(&c.params).unwrap_or_default();
+        for t in targets {
+            let probe = registry.get(&c.probe);
+            let is_pattern = probe.as_ref().is_some_and(|p| p.is_pattern(t));
+            let concrete: Vec<String> = if is_pattern {
+                match discovered.get(&(c.probe.clone(), t.clone())) {
+                    Some(Ok(found)) => {
+                        let min = c.min_population.unwrap_or(0);
+                        if (found.len() as u64) < min || found.is_empty() {
+                            plan.push((
+                                t.clone(),
+                                Planned::Direct(population_result(found.len(), min)),
+                            ));
+                        }
+                        found.clone()
+                    }
+                    Some(Err(e)) => {
+                        plan.push((t.clone(), Planned::Direct(error_result(e))));
+                        Vec::new()
+                    }
+                    None => Vec::new(),
+                }
+            } else {
+                vec![t.clone()]
+            };
+            for target in concrete {
+                let key = ObsKey {
+                    probe: c.probe.clone(),
+                    target: target.clone(),
+                    params: params.clone(),
+                };
+                if planned.insert(key.clone()) {
+                    keys.push(key.clone());
+                }
+                plan.push((target, Planned::Observe(key)));
+            }
+        }
+        plans.push(plan);
+    }
+    if let Some(p) = &progress {
+        p(Progress::Planned(keys.len()));
+    }
+
+    // 3. Observe: each distinct key once, bounded globally and per host, each under a timeout.
+    let host_limits: Arc<std::sync::Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
+    let mut observed: HashMap<ObsKey, Result<Observation, ProbeError>> = HashMap::new();
+    let mut stream = futures::stream::iter(keys.iter().cloned().map(|key| {
+        let probe = registry.get(&key.probe).expect("validated probe");
+        let ctx = ctx.clone();
+        let host_limits = host_limits.clone();
+        let per_host = opts.per_host.max(1);
+        let timeout = opts.timeout;
+        let progress = progress.clone();
+        async move {
+            let host = probe.host_key(&key.target);
+            let sem = host_limits
+                .lock()
+                .expect("host limits")
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(per_host)))
+                .clone();
+            let _permit = sem.acquire_owned().await.expect("semaphore never closed");
+            let params: Params = serde_json::from_str(&key.params).unwrap_or_default();
+            let start = Instant::now();
+            let res = match tokio::time::timeout(timeout, probe.observe(&key.target, &params, &ctx))
+                .await
+            {
+                Ok(Ok(mut obs)) => {
+                    obs.duration_ms = start.elapsed().as_millis() as u64;
+                    obs.params = params;
+                    Ok(obs)
+                }
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(ProbeError::timeout(timeout)),
+            };
+            if let Some(p) = &progress {
+                p(Progress::Observed {
+                    probe: key.probe.clone(),
+                    target: key.target.clone(),
+                });
+            }
+            (key, res)
+        }
+    }))
+    .buffer_unordered(opts.concurrency.max(1));
+    let mut complete = true;
+    loop {
+        tokio::select! {
+            next = stream.next() => match next {
+                Some((key, res)) => { observed.insert(key, res); }
+                None => break,
+            },
+            _ = &mut interrupt => { complete = false; break; }
+        }
+    }
+    drop(stream);
+
+    // 4. Evaluate.
+    let now = Timestamp::now();
+    let mut observations: BTreeMap<String, Observation> = BTreeMap::new();
+    let mut obs_ids: HashMap<ObsKey, String> = HashMap::new();
+    for (key, res) in &observed {
+        if let Ok(obs) = res {
+            let id = observation_id(obs);
+            obs_ids.insert(key.clone(), id.clone());
+            observations.insert(id, obs.clone());
+        }
+    }
+    let mut results = Vec::with_capacity(controls.len());
+    for (c, plan) in controls.iter().zip(plans) {
+        let mut rs: Vec<TargetResult> = plan
+            .into_iter()
+            .map(|(target, planned)| {
+                let mut r = match planned {
+                    Planned::Direct(r) => r,
+                    Planned::Observe(key) => match observed.get(&key) {
+                        Some(Ok(obs)) => evaluate(c, obs, obs_ids.get(&key).cloned(), now),
+                        Some(Err(e)) => error_result(e),
+                        None => direct(
+                            Verdict::Error,
+                            "the run was interrupted before this target was observed".into(),
+                            None,
+                        ),
+                    },
+                };
+                r.target = target;
+                r
+            })
+            .collect();
+        rs.sort_by(|a, b| a.target.cmp(&b.target));
+        results.push(ControlResult {
+            id: c.id.clone(),
+            title: c.title.clone(),
+            claim: c.claim.clone(),
+            severity: c.severity,
+            probe: c.probe.clone(),
+            frameworks: c.frameworks.clone(),
+            tags: c.tags.clone(),
+            remediation: c.remediation.clone(),
+            verdict: Verdict::NotApplicable,
+            results: rs,
+        });
+    }
+    results.sort_by(|a, b| a.id.cmp(&b.id));
+
+    let mut report = Report {
+        schema: SCHEMA.into(),
+        tool: Tool::default(),
+        run: Run {
+            started_at,
+            finished_at: Timestamp::now(),
+            complete,
+            fail_on: opts.fail_on,
+            context: ctx.run_info(),
+        },
+        summary: Summary::default(),
+        controls: results,
+        observations,
+    };
+    report.summarise();
+    report
+}
+
+/// The concrete target strings of a control (before pattern discovery).
+fn targets_of(c: &Control, ctx: &ProbeContext, opts: &EngineOptions) -> Vec<String> {
+    if !opts.targets_override.is_empty() {
+        return opts.targets_override.clone();
+    }
+    match &c.targets {
+        Targets::List(l) => l.clone(),
+        Targets::Group(g) => ctx.inventory.targets.get(g).cloned().unwrap_or_default(),
+    }
+}
+
+fn group_name(c: &Control) -> String {
+    match &c.targets {
+        Targets::Group(g) => g.clone(),
+        Targets::List(_) => "targets".into(),
+    }
+}
+
+/// The key of an observation in the report: `sha256:` + the digest of its JSON.
+pub fn observation_id(obs: &Observation) -> String {
+    let bytes = serde_json::to_vec(obs).unwrap_or_default();
+    format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+}
+
+fn direct(verdict: Verdict, error: String, hint: Option<String>) -> TargetResult {
+    TargetResult {
+        target: String::new(),
+        verdict,
+        observation: None,
+        checks: Vec::new(),
+        error: Some(error),
+        hint,
+        waiver: None,
+    }
+}
+
+fn error_result(e: &ProbeError) -> TargetResult {
+    let kind = match e.kind {
+        ProbeErrorKind::Timeout => "timed out: ",
+        ProbeErrorKind::Denied => "access denied: ",
+        ProbeErrorKind::Unreachable => "unreachable: ",
+        ProbeErrorKind::NotFound => "not found: ",
+        _ => "",
+    };
+    direct(
+        Verdict::Error,
+        format!("{kind}{}", e.message),
+        e.hint.clone(),
+    )
+}
+
+/// A pattern that found fewer resources than the control's `min_population`.
+fn population_result(found: usize, min: u64) -> TargetResult {
+    let check = Check {
+        fact: "population".into(),
+        op: crate::expect::Op::Ge,
+        expected: serde_json::json!(min),
+        observed: Some(serde_json::json!(found)),
+        verdict: if found as u64 >= min {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        },
+        message: None,
+    };
+    let verdict = if min == 0 {
+        Verdict::NotApplicable
+    } else {
+        check.verdict
+    };
+    TargetResult {
+        target: String::new(),
+        verdict,
+        observation: None,
+        checks: if min == 0 { Vec::new() } else { vec![check] },
+        error: Some(format!("discovery found {found} resources")),
+        hint: None,
+        waiver: None,
+    }
+}
+
+/// Evaluates one control on one observation: `where` first (outside it → `n/a`), then `expect`.
+pub fn evaluate(
+    c: &Control,
+    obs: &Observation,
+    id: Option<String>,
+    now: Timestamp,
+) -> TargetResult {
+    let mut result = TargetResult {
+        target: obs.target.clone(),
+        verdict: Verdict::Pass,
+        observation: id,
+        checks: Vec::new(),
+        error: None,
+        hint: None,
+        waiver: None,
+    };
+    for s in &c.scope {
+        let check = s.evaluate(&obs.facts, &obs.unobserved, now);
+        match check.verdict {
+            Verdict::Pass => {}
+            Verdict::Fail => {
+                result.verdict = Verdict::NotApplicable;
+                result.error = Some(format!("outside scope: {}", check.describe()));
+                return result;
+            }
+            _ => {
+                // Cannot tell whether the target is in scope: fail closed.
+                result.verdict = Verdict::Error;
+                result.error = Some(format!("cannot decide scope: {}", check.describe()));
+                result.checks.push(check);
+                return result;
+            }
+        }
+    }
+    result.checks = c
+        .expect
+        .iter()
+        .map(|e| e.evaluate(&obs.facts, &obs.unobserved, now))
+        .collect();
+    result.verdict = Verdict::worst(result.checks.iter().map(|c| c.verdict));
+    result
+}
