@@ -584,6 +584,7 @@ async fn without_a_preload_list_listing_is_unobserved_with_a_hint() {
 async fn spot_check_rendering_shows_both_readings_and_list_status() {
     let obs = observe("short.test").await;
     let text = HttpProbe::default().render(&obs).unwrap();
+    println!("{text}");
     for want in [
         "Redirect chain",
         "1. http://short.test/  301 -> https://short.test/",
@@ -632,4 +633,106 @@ fn the_probe_is_registered_and_declares_its_facts() {
     assert!(probe.check_target("example.com").is_ok());
     assert!(probe.check_target("ftp://example.com").is_err());
     let _: PathBuf = support::fixture("http/preload-list.json");
+}
+
+/// Writes the sites' inventory as a `vouch.toml` for the command line.
+fn write_inventory(sites: &Sites, domains: &[&str]) -> PathBuf {
+    let dir = sites._dir.path();
+    let mut toml = String::from("[targets]\nprimary_domains = [");
+    toml.push_str(
+        &domains
+            .iter()
+            .map(|d| format!("\"{d}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    toml.push_str("]\n\n[resolve]\n");
+    for (name, addr) in &sites.inventory.resolve {
+        toml.push_str(&format!("\"{name}\" = \"{addr}\"\n"));
+    }
+    toml.push_str("\n[tls]\nca_file = \"ca.pem\"\n\n[http]\n");
+    toml.push_str(&format!(
+        "preload_list = \"{}\"\n",
+        support::fixture("http/preload-list.json").display()
+    ));
+    let path = dir.join("vouch.toml");
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hsts_preload_control_passes_only_on_the_ready_and_listed_domain() {
+    let sites = start().await;
+    let domains = [
+        "ready.test",
+        "nohsts.test",
+        "short.test",
+        "quoted.test",
+        "dup.test",
+        "repeat.test",
+        "wwwfirst.test",
+    ];
+    let inventory = write_inventory(&sites, &domains);
+    let controls = support::repo().join("examples/http/controls.toml");
+    let out = tokio::task::spawn_blocking(move || {
+        support::vouch()
+            .arg("check")
+            .arg("--controls")
+            .arg(&controls)
+            .arg("--inventory")
+            .arg(&inventory)
+            .args(["--only", "ENC-HSTS-PRELOAD", "--format", "json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit code; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&stdout).expect("a JSON report");
+    let control = &report["controls"][0];
+    assert_eq!(control["id"], json!("ENC-HSTS-PRELOAD"));
+    assert_eq!(control["verdict"], json!("fail"));
+    let results = control["results"].as_array().unwrap();
+    assert_eq!(results.len(), domains.len());
+    let verdict = |target: &str| -> (String, Value) {
+        let r = results
+            .iter()
+            .find(|r| r["target"] == json!(target))
+            .unwrap_or_else(|| panic!("no result for {target}"));
+        let issues = r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["fact"] == json!("preload.issues"))
+            .map(|c| c["observed"].clone())
+            .unwrap_or(Value::Null);
+        (r["verdict"].as_str().unwrap().to_string(), issues)
+    };
+    assert_eq!(verdict("ready.test"), ("pass".into(), json!([])));
+    let cases = [
+        ("nohsts.test", "response.no_header"),
+        ("short.test", "header.preloadable.max_age.below_1_year"),
+        ("quoted.test", "header.parse.max_age.non_digit_characters"),
+        ("dup.test", "response.multiple_headers"),
+        ("wwwfirst.test", "redirects.http.www_first"),
+    ];
+    for (target, code) in cases {
+        let (v, issues) = verdict(target);
+        assert_eq!(v, "fail", "{target}");
+        assert!(
+            issues.as_array().is_some_and(|a| a.contains(&json!(code))),
+            "{target}: expected {code} in the observed issues, got {issues}"
+        );
+    }
+    // Preload-eligible by hstspreload.org's reading, but a browser ignores its header.
+    assert_eq!(verdict("repeat.test").0, "fail");
+    // The codes are in the report's observations too, with their messages in the evidence.
+    let text = stdout.to_string();
+    assert!(text.contains("Response error: No HSTS header is present on the response."));
 }
