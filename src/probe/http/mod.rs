@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 use self::fetch::{End, FetchError, Fetcher, Followed, MAX_HOPS};
 use self::hsts::{BrowserReading, Issues, WwwResult};
-use self::preload::PreloadCache;
+use self::preload::{PreloadCache, PreloadList};
 use super::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -323,58 +323,72 @@ fn record_final(obs: &mut Observation, chain: &Followed) {
 }
 
 impl HttpProbe {
-    async fn record_preload_list(&self, obs: &mut Observation, host: &str, ctx: &ProbeContext) {
-        let Some(path) = ctx.inventory.http.preload_list.clone() else {
+    /// Loads the configured preload list (once per run); `None` when none is configured.
+    async fn load_preload(&self, ctx: &ProbeContext) -> Option<Result<Arc<PreloadList>, String>> {
+        let path = ctx.inventory.http.preload_list.clone()?;
+        Some(self.preload.get(&path).await)
+    }
+}
+
+fn record_preload_list(
+    obs: &mut Observation,
+    host: &str,
+    loaded: Option<Result<Arc<PreloadList>, String>>,
+) {
+    match loaded {
+        None => {
             for f in PRELOAD_FACTS {
                 obs.unobserved(
                     f,
                     "no preload list configured: set `[http] preload_list` in the inventory or pass --preload-list (Chromium's transport_security_state_static.json)",
                 );
             }
-            return;
-        };
-        match self.preload.get(&path).await {
-            Ok(list) => {
-                let m = list.lookup(host);
-                obs.fact("preload.listed", m.is_some())
-                    .fact(
-                        "preload.include_subdomains",
-                        m.as_ref().map(|m| m.include_subdomains),
-                    )
-                    .fact("preload.matched_entry", m.as_ref().map(|m| m.entry.clone()))
-                    .fact("preload.list_sha256", list.sha256.clone());
-                obs.evidence(
-                    "preload.list",
-                    json!({
-                        "path": list.path.display().to_string(),
-                        "sha256": list.sha256,
-                        "hsts_entries": list.len(),
-                    }),
+        }
+        Some(Ok(list)) => {
+            let m = list.lookup(host);
+            obs.fact("preload.listed", m.is_some())
+                .fact(
+                    "preload.include_subdomains",
+                    m.as_ref().map(|m| m.include_subdomains),
+                )
+                .fact("preload.matched_entry", m.as_ref().map(|m| m.entry.clone()))
+                .fact("preload.list_sha256", list.sha256.clone());
+            obs.evidence(
+                "preload.list",
+                json!({
+                    "path": list.path.display().to_string(),
+                    "sha256": list.sha256,
+                    "hsts_entries": list.len(),
+                }),
+            );
+        }
+        Some(Err(e)) => {
+            for f in PRELOAD_FACTS {
+                obs.unobserved(
+                    f,
+                    format!("the preload list could not be read: {e} (check `[http] preload_list` / --preload-list)"),
                 );
-            }
-            Err(e) => {
-                for f in PRELOAD_FACTS {
-                    obs.unobserved(
-                        f,
-                        format!("the preload list could not be read: {e} (check `[http] preload_list` / --preload-list)"),
-                    );
-                }
             }
         }
     }
+}
 
-    /// Fetches and records `security.txt` at `origin` (an https:// URL), redirects on HTTPS only.
-    async fn record_security_txt(obs: &mut Observation, fetcher: &Fetcher, origin: Option<&Url>) {
-        let Some(origin) = origin else {
+/// Fetches `/.well-known/security.txt` at `origin` (an https:// URL); `None` without an origin.
+async fn fetch_security_txt(fetcher: &Fetcher, origin: Option<&Url>) -> Option<Followed> {
+    let url = origin?.join("/.well-known/security.txt").ok()?;
+    Some(fetcher.follow(&url, 4, true).await)
+}
+
+/// Records what `/.well-known/security.txt` gave (redirects must stay on HTTPS).
+fn record_security_txt(obs: &mut Observation, fetched: Option<Followed>) {
+    {
+        let Some(chain) = fetched else {
             for f in SECURITY_TXT_FACTS {
                 obs.unobserved(f, "no HTTPS origin to fetch /.well-known/security.txt from");
             }
             return;
         };
-        let Ok(url) = origin.join("/.well-known/security.txt") else {
-            return;
-        };
-        let chain = fetcher.follow(&url, 4, true).await;
+        let url = chain.start.clone();
         obs.evidence("security_txt.requests", chain.evidence_json());
         let absent = |obs: &mut Observation, errors: Vec<String>| {
             obs.fact("security_txt.present", false)
@@ -493,118 +507,13 @@ impl Probe for HttpProbe {
             deadline,
         };
         let mut obs = Observation::new(self.kind(), target);
-        let host = parsed.host();
-
-        match &parsed {
-            Target::Domain(domain) => {
-                let https_url = Url::parse(&format!("https://{domain}/"))
-                    .map_err(|e| ProbeError::new(ProbeErrorKind::InvalidTarget, e.to_string()))?;
-                let http_url = Url::parse(&format!("http://{domain}/"))
-                    .map_err(|e| ProbeError::new(ProbeErrorKind::InvalidTarget, e.to_string()))?;
-                let domain_issues = hsts::domain_issues(domain);
-                let registrable = !domain_issues.has_errors();
-                let (https_chain, http_chain, www) = tokio::join!(
-                    fetcher.follow(&https_url, MAX_HOPS, false),
-                    fetcher.follow(&http_url, MAX_HOPS, false),
-                    async {
-                        if registrable {
-                            fetcher.check_www(domain).await
-                        } else {
-                            WwwResult::Skipped
-                        }
-                    },
-                );
-                obs.evidence("requests.https", https_chain.evidence_json());
-                obs.evidence("requests.http", http_chain.evidence_json());
-                obs.evidence("www", serde_json::to_value(&www).unwrap_or_default());
-                // Without a first HTTPS response there is nothing to read HSTS from.
-                let Some(first) = https_chain.responses.first() else {
-                    let err = match &https_chain.end {
-                        End::Failed(e) => e.clone(),
-                        _ => FetchError::Protocol(format!("{https_url}: no response")),
-                    };
-                    return Err(err.into_probe_error(timeout));
-                };
-                record_final(&mut obs, &https_chain);
-                obs.fact("redirect.chain", http_chain.hops_json());
-                let http_as_chain = http_chain.as_chain();
-                obs.fact(
-                    "redirect.http_to_https",
-                    hsts::http_to_https(&http_url, &http_as_chain),
-                );
-                record_hsts(&mut obs, &hsts::browser_reading(&first.sts), Some(first));
-
-                let mut issues = domain_issues;
-                let response_issues = hsts::preloadable_response(&first.sts);
-                let response_ok = !response_issues.has_errors();
-                issues.extend(response_issues);
-                let (general, first_redirect) =
-                    hsts::http_redirect_issues(&http_url, &http_as_chain);
-                issues.extend(general);
-                // Redundant when the HTTPS response's own header already fails (as on the site).
-                if response_ok {
-                    issues.extend(first_redirect);
-                }
-                issues.extend(hsts::https_redirect_issues(
-                    &https_url,
-                    &https_chain.as_chain(),
-                ));
-                issues.extend(hsts::www_issues(domain, &www));
-                record_issues(&mut obs, &issues);
-                Self::record_security_txt(&mut obs, &fetcher, Some(&https_url)).await;
-            }
-            Target::Url(url) if url.scheme() == "https" => {
-                let chain = fetcher.follow(url, MAX_HOPS, false).await;
-                obs.evidence("requests.https", chain.evidence_json());
-                if let Some(e) = chain_error(&chain, timeout) {
-                    return Err(e);
-                }
-                let first = &chain.responses[0];
-                record_final(&mut obs, &chain);
-                obs.fact("redirect.chain", chain.hops_json());
-                obs.unobserved(
-                    "redirect.http_to_https",
-                    "the target is an https:// URL; give the domain or an http:// URL to check the plain-HTTP redirect",
-                );
-                record_hsts(&mut obs, &hsts::browser_reading(&first.sts), Some(first));
-                record_issues(&mut obs, &hsts::preloadable_response(&first.sts));
-                let origin = url.join("/").ok();
-                Self::record_security_txt(&mut obs, &fetcher, origin.as_ref()).await;
-            }
-            Target::Url(url) => {
-                let chain = fetcher.follow(url, MAX_HOPS, false).await;
-                obs.evidence("requests.http", chain.evidence_json());
-                if let Some(e) = chain_error(&chain, timeout) {
-                    return Err(e);
-                }
-                record_final(&mut obs, &chain);
-                obs.fact("redirect.chain", chain.hops_json());
-                let as_chain = chain.as_chain();
-                obs.fact(
-                    "redirect.http_to_https",
-                    hsts::http_to_https(url, &as_chain),
-                );
-                // The policy a browser records is the one on the first HTTPS response it meets.
-                let first_https = chain.responses.iter().find(|r| r.url.scheme() == "https");
-                match first_https {
-                    Some(r) => record_hsts(&mut obs, &hsts::browser_reading(&r.sts), Some(r)),
-                    None => {
-                        let mut reading = hsts::browser_reading(&[]);
-                        reading.errors = vec![
-                            "no HTTPS response in the redirect chain (HSTS only counts over HTTPS)"
-                                .into(),
-                        ];
-                        record_hsts(&mut obs, &reading, None);
-                    }
-                }
-                let (mut issues, first_redirect) = hsts::http_redirect_issues(url, &as_chain);
-                issues.extend(first_redirect);
-                record_issues(&mut obs, &issues);
-                let origin = first_https.and_then(|r| r.url.join("/").ok());
-                Self::record_security_txt(&mut obs, &fetcher, origin.as_ref()).await;
-            }
-        }
-        self.record_preload_list(&mut obs, &host, ctx).await;
+        // The list loads (once per run) while the requests are in flight.
+        let (live, loaded) = tokio::join!(
+            observe_live(&parsed, &fetcher, timeout, &mut obs),
+            self.load_preload(ctx),
+        );
+        live?;
+        record_preload_list(&mut obs, &parsed.host(), loaded);
         obs.duration_ms = started.elapsed().as_millis() as u64;
         Ok(obs)
     }
@@ -612,6 +521,130 @@ impl Probe for HttpProbe {
     fn render(&self, obs: &Observation) -> Option<String> {
         Some(render(obs))
     }
+}
+
+/// The requests and what they show, for each target form. `Err` when the target's own response
+/// cannot be had (refused, timed out, a redirect loop on a URL target).
+async fn observe_live(
+    parsed: &Target,
+    fetcher: &Fetcher,
+    timeout: Duration,
+    obs: &mut Observation,
+) -> Result<(), ProbeError> {
+    let bad_url = |e: <Url as std::str::FromStr>::Err| {
+        ProbeError::new(ProbeErrorKind::InvalidTarget, e.to_string())
+    };
+    match parsed {
+        Target::Domain(domain) => {
+            let https_url = Url::parse(&format!("https://{domain}/")).map_err(bad_url)?;
+            let http_url = Url::parse(&format!("http://{domain}/")).map_err(bad_url)?;
+            let domain_issues = hsts::domain_issues(domain);
+            let registrable = !domain_issues.has_errors();
+            let (https_chain, http_chain, www, security_txt) = tokio::join!(
+                fetcher.follow(&https_url, MAX_HOPS, false),
+                fetcher.follow(&http_url, MAX_HOPS, false),
+                async {
+                    if registrable {
+                        fetcher.check_www(domain).await
+                    } else {
+                        WwwResult::Skipped
+                    }
+                },
+                fetch_security_txt(fetcher, Some(&https_url)),
+            );
+            obs.evidence("requests.https", https_chain.evidence_json());
+            obs.evidence("requests.http", http_chain.evidence_json());
+            obs.evidence("www", serde_json::to_value(&www).unwrap_or_default());
+            // Without a first HTTPS response there is nothing to read HSTS from.
+            let Some(first) = https_chain.responses.first() else {
+                let err = match &https_chain.end {
+                    End::Failed(e) => e.clone(),
+                    _ => FetchError::Protocol(format!("{https_url}: no response")),
+                };
+                return Err(err.into_probe_error(timeout));
+            };
+            record_final(obs, &https_chain);
+            obs.fact("redirect.chain", http_chain.hops_json());
+            let http_as_chain = http_chain.as_chain();
+            obs.fact(
+                "redirect.http_to_https",
+                hsts::http_to_https(&http_url, &http_as_chain),
+            );
+            record_hsts(obs, &hsts::browser_reading(&first.sts), Some(first));
+
+            let mut issues = domain_issues;
+            let response_issues = hsts::preloadable_response(&first.sts);
+            let response_ok = !response_issues.has_errors();
+            issues.extend(response_issues);
+            let (general, first_redirect) = hsts::http_redirect_issues(&http_url, &http_as_chain);
+            issues.extend(general);
+            // Redundant when the HTTPS response's own header already fails (as on the site).
+            if response_ok {
+                issues.extend(first_redirect);
+            }
+            issues.extend(hsts::https_redirect_issues(
+                &https_url,
+                &https_chain.as_chain(),
+            ));
+            issues.extend(hsts::www_issues(domain, &www));
+            record_issues(obs, &issues);
+            record_security_txt(obs, security_txt);
+        }
+        Target::Url(url) if url.scheme() == "https" => {
+            let origin = url.join("/").ok();
+            let (chain, security_txt) = tokio::join!(
+                fetcher.follow(url, MAX_HOPS, false),
+                fetch_security_txt(fetcher, origin.as_ref()),
+            );
+            obs.evidence("requests.https", chain.evidence_json());
+            if let Some(e) = chain_error(&chain, timeout) {
+                return Err(e);
+            }
+            let first = &chain.responses[0];
+            record_final(obs, &chain);
+            obs.fact("redirect.chain", chain.hops_json());
+            obs.unobserved(
+                "redirect.http_to_https",
+                "the target is an https:// URL; give the domain or an http:// URL to check the plain-HTTP redirect",
+            );
+            record_hsts(obs, &hsts::browser_reading(&first.sts), Some(first));
+            record_issues(obs, &hsts::preloadable_response(&first.sts));
+            record_security_txt(obs, security_txt);
+        }
+        Target::Url(url) => {
+            let chain = fetcher.follow(url, MAX_HOPS, false).await;
+            obs.evidence("requests.http", chain.evidence_json());
+            if let Some(e) = chain_error(&chain, timeout) {
+                return Err(e);
+            }
+            record_final(obs, &chain);
+            obs.fact("redirect.chain", chain.hops_json());
+            let as_chain = chain.as_chain();
+            obs.fact(
+                "redirect.http_to_https",
+                hsts::http_to_https(url, &as_chain),
+            );
+            // The policy a browser records is the one on the first HTTPS response it meets.
+            let first_https = chain.responses.iter().find(|r| r.url.scheme() == "https");
+            match first_https {
+                Some(r) => record_hsts(obs, &hsts::browser_reading(&r.sts), Some(r)),
+                None => {
+                    let mut reading = hsts::browser_reading(&[]);
+                    reading.errors = vec![
+                        "no HTTPS response in the redirect chain (HSTS only counts over HTTPS)"
+                            .into(),
+                    ];
+                    record_hsts(obs, &reading, None);
+                }
+            }
+            let (mut issues, first_redirect) = hsts::http_redirect_issues(url, &as_chain);
+            issues.extend(first_redirect);
+            record_issues(obs, &issues);
+            let origin = first_https.and_then(|r| r.url.join("/").ok());
+            record_security_txt(obs, fetch_security_txt(fetcher, origin.as_ref()).await);
+        }
+    }
+    Ok(())
 }
 
 fn fact_str(obs: &Observation, path: &str) -> Option<String> {
