@@ -9,6 +9,7 @@
 //! Adding a probe is one module here plus one line in [`Registry::builtin`].
 
 pub mod attestation;
+pub mod http;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -311,6 +312,7 @@ impl Registry {
         Registry {
             probes: vec![
                 Arc::new(attestation::AttestationProbe::default()),
+                Arc::new(http::HttpProbe::default()),
                 Arc::new(tls::TlsProbe),
             ],
         }

@@ -5,5 +5,6 @@ mod cli;
 mod compliance;
 mod controls;
 mod engine;
+mod http;
 mod support;
 mod tls;
