@@ -10,6 +10,8 @@
 
 pub mod attestation;
 pub mod aws;
+pub mod http;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -314,6 +316,8 @@ impl Registry {
         Registry {
             probes: vec![
                 Arc::new(attestation::AttestationProbe::default()),
+                Arc::new(http::HttpProbe::default()),
+                Arc::new(tls::TlsProbe),
                 Arc::new(aws::s3::S3Probe::new(aws.clone())),
                 Arc::new(aws::kms::KmsProbe::new(aws.clone())),
             ],

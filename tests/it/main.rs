@@ -2,6 +2,10 @@
 //! module per area, helpers in `support`. Tests talk to real servers on loopback.
 
 mod aws;
+mod cli;
+mod compliance;
 mod controls;
 mod engine;
+mod http;
 mod support;
+mod tls;
