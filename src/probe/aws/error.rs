@@ -215,7 +215,10 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     }
     let mut out = parts.join(": ");
     if out.len() > 400 {
-        let cut = (0..=400).rev().find(|i| out.is_char_boundary(*i)).unwrap_or(0);
+        let cut = (0..=400)
+            .rev()
+            .find(|i| out.is_char_boundary(*i))
+            .unwrap_or(0);
         out.truncate(cut);
         out.push('…');
     }
