@@ -563,12 +563,15 @@ const AUDITOR: &str = "arn:aws:iam::111122223333:role/auditor";
 struct Reply {
     status: u16,
     body: String,
+    /// S3's `x-amz-bucket-region` header, when the answer carries one.
+    bucket_region: Option<&'static str>,
 }
 
 fn ok(body: impl Into<String>) -> Reply {
     Reply {
         status: 200,
         body: body.into(),
+        bucket_region: None,
     }
 }
 
@@ -576,6 +579,7 @@ fn kms_error(code: &str, message: &str) -> Reply {
     Reply {
         status: 400,
         body: json!({"__type": code, "message": message}).to_string(),
+        bucket_region: None,
     }
 }
 
@@ -690,12 +694,15 @@ impl FakeAws {
         };
         let reply = reply.unwrap_or_else(|| panic!("unscripted AWS call {action}"));
         let n = self.seen.lock().unwrap().len();
-        http::Response::builder()
+        let response = http::Response::builder()
             .status(reply.status)
             .header("x-amzn-requestid", format!("req-{action}-{n}"))
-            .header("x-amz-request-id", format!("req-{action}-{n}"))
-            .body(SdkBody::from(reply.body))
-            .unwrap()
+            .header("x-amz-request-id", format!("req-{action}-{n}"));
+        let response = match reply.bucket_region {
+            Some(r) => response.header("x-amz-bucket-region", r),
+            None => response,
+        };
+        response.body(SdkBody::from(reply.body)).unwrap()
     }
 
     /// A factory whose HTTP client is this fake (everything else is the production path).
@@ -996,6 +1003,7 @@ fn s3_error(status: u16, code: &str, message: &str) -> Reply {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
              <Message>{message}</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>"
         ),
+        bucket_region: None,
     }
 }
 
@@ -1096,6 +1104,7 @@ async fn s3_head_bucket_denied_without_a_region_is_an_error_for_that_bucket() {
         vec![Reply {
             status: 403,
             body: String::new(),
+            bucket_region: None,
         }],
     );
     let err = S3Probe::new(fake.factory())
@@ -1383,4 +1392,21 @@ async fn closed_endpoint_is_unreachable_with_a_hint() {
         .unwrap_err();
     assert_eq!(err.kind, ProbeErrorKind::Unreachable, "{err}");
     assert!(err.hint.as_deref().unwrap().contains("endpoint"), "{err}");
+}
+
+#[tokio::test]
+async fn s3_head_bucket_redirect_names_the_buckets_region() {
+    // S3 answers a HeadBucket sent to the wrong region with 301 and the bucket's region.
+    let fake = bare_bucket(Arc::new(FakeAws::default())).on(
+        "HeadBucket",
+        vec![Reply {
+            status: 301,
+            body: String::new(),
+            bucket_region: Some("ap-northeast-1"),
+        }],
+    );
+    let obs = observe(&S3Probe::new(fake.factory()), "elsewhere", &fake_ctx()).await;
+    assert_eq!(fact(&obs, "region"), &json!("ap-northeast-1"));
+    let uri = &fake.uris("GetBucketPolicy")[0];
+    assert!(uri.contains("ap-northeast-1"), "{uri}");
 }
