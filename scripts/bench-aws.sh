@@ -98,22 +98,25 @@ run() {
   local before after start end rc=0
   before=$(requests)
   start=$(date +%s.%N)
-  "$vouch" "$@" > "$work/out" 2> "$work/err" || rc=$?
+  /usr/bin/time -o "$work/cpu" -f "%U %S" "$vouch" "$@" > "$work/out" 2> "$work/err" || rc=$?
   end=$(date +%s.%N)
   sleep 0.2
   after=$(requests)
   local calls=$(( after - before ))
+  read -r user sys < <(tail -1 "$work/cpu")
   awk -v l="$label" -v s="$start" -v e="$end" -v c="$calls" -v n="$resources" -v rc="$rc" \
-    'BEGIN { printf "%-28s %7.2fs  %6d API calls  %5.2f calls/resource  exit %d\n", l, e - s, c, c / n, rc }'
+    -v cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" \
+    'BEGIN { printf "%-28s %7.2fs wall  %6.2fs vouch CPU  %6d API calls  %5.2f calls/resource  exit %d\n", l, e - s, cpu, c, c / n, rc }'
 }
 
-echo "==> timing ($PROFILE build, --aws-concurrency 8, moto on loopback)"
-run "probe aws.s3 '*'" "$BUCKETS" probe aws.s3 '*' --inventory "$work/vouch.toml" --format json
+echo "==> timing ($PROFILE build, --aws-concurrency ${AWS_CONCURRENCY:-8}, moto on loopback)"
+conc=(--aws-concurrency "${AWS_CONCURRENCY:-8}")
+run "probe aws.s3 '*'" "$BUCKETS" probe aws.s3 '*' --inventory "$work/vouch.toml" --format json "${conc[@]}"
 jq -e "length == $BUCKETS" "$work/out" > /dev/null 2>&1 \
   || python3 -c "import json,sys; d=json.load(open('$work/out')); assert len(d)==$BUCKETS, len(d)"
-run "probe aws.kms '*'" "$KEYS" probe aws.kms '*' --inventory "$work/vouch.toml" --format json
+run "probe aws.kms '*'" "$KEYS" probe aws.kms '*' --inventory "$work/vouch.toml" --format json "${conc[@]}"
 run "check (s3 + kms controls)" "$(( BUCKETS + KEYS ))" check --controls examples/aws/controls.toml \
-  --inventory "$work/vouch.toml" --format json
+  --inventory "$work/vouch.toml" --format json "${conc[@]}"
 python3 - "$work/out" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -1066,6 +1066,11 @@ async fn s3_discovery_follows_continuation_tokens_and_keeps_each_buckets_region(
     assert_eq!(pages.len(), 2);
     assert!(pages[0].contains("max-buckets=2"), "{pages:?}");
     assert!(pages[1].contains("continuation-token=t1"), "{pages:?}");
+    // Where the population came from is kept for the report's run section.
+    let provenance = &ctx.run_info()["aws.s3.discovery"];
+    assert_eq!(provenance["buckets"], 3);
+    assert_eq!(provenance["api_calls"].as_array().unwrap().len(), 2);
+    assert!(provenance["api_calls"][1]["request_id"].is_string());
 
     // The region learnt from the listing is used: no HeadBucket, calls go to that region.
     let obs = observe(&probe, "gamma", &ctx).await;

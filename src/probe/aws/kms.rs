@@ -131,9 +131,6 @@ impl Probe for KmsProbe {
             Err("a key id (1234abcd-…), a key ARN, alias/NAME, an alias ARN, or `*`".into())
         }
     }
-    fn host_key(&self, _target: &str) -> String {
-        "aws:kms".into()
-    }
     fn is_pattern(&self, target: &str) -> bool {
         target == "*"
     }
@@ -173,6 +170,10 @@ impl Probe for KmsProbe {
         }
         ids.sort();
         ids.dedup();
+        ctx.record_run_info(
+            &format!("aws.kms.discovery.{}", session.region()),
+            json!({"keys": ids.len(), "api_calls": calls.into_summaries()}),
+        );
         Ok(ids)
     }
 
@@ -213,6 +214,8 @@ impl Probe for KmsProbe {
             )
         })?;
         let key_id = meta.key_id().to_string();
+        // The ARN works for keys of other accounts too, where a bare id would not.
+        let key_ref = meta.arn().unwrap_or(&key_id).to_string();
         let created = meta.creation_date().and_then(timestamp);
 
         let mut obs = Observation::new(self.kind(), target);
@@ -240,7 +243,7 @@ impl Probe for KmsProbe {
             CANNOT_ROTATE,
             |c| {
                 kms.get_key_rotation_status()
-                    .key_id(&key_id)
+                    .key_id(&key_ref)
                     .customize()
                     .interceptor(c)
                     .send()
@@ -260,7 +263,7 @@ impl Probe for KmsProbe {
                         CANNOT_ROTATE,
                         |c| {
                             kms.list_key_rotations()
-                                .key_id(&key_id)
+                                .key_id(&key_ref)
                                 .limit(self.page_size)
                                 .set_marker(marker.clone())
                                 .customize()

@@ -181,10 +181,6 @@ impl Probe for S3Probe {
             )
         }
     }
-    fn host_key(&self, _target: &str) -> String {
-        // One account's API, whatever the bucket: the per-service semaphore does the limiting.
-        "aws:s3".into()
-    }
     fn is_pattern(&self, target: &str) -> bool {
         target == "*"
     }
@@ -226,9 +222,14 @@ impl Probe for S3Probe {
                 _ => break,
             }
         }
-        tracing::debug!("aws.s3: {} buckets in {} pages", names.len(), calls.len());
         names.sort();
         names.dedup();
+        // The population's provenance, for the report's run section (bodies left out: the
+        // names are the targets themselves).
+        ctx.record_run_info(
+            "aws.s3.discovery",
+            json!({"buckets": names.len(), "api_calls": calls.into_summaries()}),
+        );
         Ok(names)
     }
 
