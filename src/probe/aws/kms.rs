@@ -12,8 +12,7 @@ use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use serde_json::json;
 
-use super::s3::{show, unobserved, unobserved_notes};
-use super::{ApiCalls, Aws, age_days, timestamp};
+use super::{ApiCalls, Aws, age_days, show, timestamp, unobserved, unobserved_notes};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };

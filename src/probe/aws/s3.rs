@@ -13,7 +13,7 @@ use aws_sdk_s3::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
 use serde_json::{Value, json};
 
-use super::{ApiCalls, Aws, Session};
+use super::{ApiCalls, Aws, Session, show, unobserved, unobserved_notes};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -460,34 +460,6 @@ impl Probe for S3Probe {
             ]);
         }
         Some(format!("{t}\n{}", unobserved_notes(observations)))
-    }
-}
-
-/// Lines naming each fact a table shows as `?`, and why.
-pub(super) fn unobserved_notes(observations: &[Observation]) -> String {
-    let mut out = String::new();
-    for obs in observations {
-        for (path, why) in &obs.unobserved {
-            out.push_str(&format!("not observed: {} {path}: {why}\n", obs.target));
-        }
-    }
-    out
-}
-
-/// A fact's value for a table cell: `—` for null, `?` for not observed.
-pub(super) fn show(obs: &Observation, path: &str) -> String {
-    match obs.facts.get(path) {
-        None => "?".into(),
-        Some(Value::Null) => "—".into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-    }
-}
-
-/// Marks facts unobserved because the call that feeds them failed.
-pub(super) fn unobserved(obs: &mut Observation, paths: &[&str], e: &ProbeError) {
-    for p in paths {
-        obs.unobserved(p, e.to_string());
     }
 }
 
