@@ -4,6 +4,7 @@
 mod cli;
 mod compliance;
 mod controls;
+mod demo;
 mod engine;
 mod http;
 mod support;
