@@ -294,6 +294,11 @@ pub trait Probe: Send + Sync {
     fn render(&self, _observation: &Observation) -> Option<String> {
         None
     }
+    /// One readable table of many observations (`vouch probe KIND '*'`); `None` renders each
+    /// with [`Probe::render`].
+    fn render_all(&self, _observations: &[Observation]) -> Option<String> {
+        None
+    }
 
     /// Looks up a declared fact.
     fn fact_spec(&self, path: &str) -> Option<&'static FactSpec> {

@@ -584,8 +584,12 @@ fn kms_error(code: &str, message: &str) -> Reply {
 #[derive(Default)]
 struct FakeAws {
     script: Mutex<HashMap<String, VecDeque<Reply>>>,
+    /// Answers computed from (action, request body), for several resources at once.
+    by_request: Mutex<Option<Responder>>,
     seen: Mutex<Vec<(String, String)>>,
 }
+
+type Responder = Arc<dyn Fn(&str, &str) -> Reply + Send + Sync>;
 
 impl FakeAws {
     fn on(self: &Arc<Self>, action: &str, replies: Vec<Reply>) -> Arc<Self> {
@@ -594,6 +598,10 @@ impl FakeAws {
             .unwrap()
             .insert(action.to_string(), replies.into());
         self.clone()
+    }
+
+    fn by_request(&self, responder: Responder) {
+        *self.by_request.lock().unwrap() = Some(responder);
     }
 
     fn count(&self, action: &str) -> usize {
@@ -654,7 +662,15 @@ impl FakeAws {
             .lock()
             .unwrap()
             .push((action.clone(), req.uri().to_string()));
-        let reply = {
+        let body = req
+            .body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        let responder = self.by_request.lock().unwrap().clone();
+        let reply = if let Some(r) = responder.filter(|_| action != "GetCallerIdentity") {
+            Some(r(&action, &body))
+        } else {
             let mut script = self.script.lock().unwrap();
             match script.get_mut(&action) {
                 Some(q) if q.len() > 1 => q.pop_front(),
@@ -1088,4 +1104,283 @@ async fn s3_head_bucket_denied_without_a_region_is_an_error_for_that_bucket() {
         .unwrap_err();
     assert_eq!(err.kind, ProbeErrorKind::Denied, "{err}");
     assert!(err.message.contains("s3:HeadBucket"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// End to end: the shipped example controls, through the engine and the CLI.
+
+/// The example inventory pointed at `endpoint`, with the given groups.
+fn example_inventory(dir: &std::path::Path, endpoint: &str, buckets: &[&str], keys: &[&str]) {
+    let list = |items: &[&str]| {
+        items
+            .iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    std::fs::write(
+        dir.join("vouch.toml"),
+        format!(
+            "[targets]\ns3_buckets = [{}]\nkms_keys = [{}]\n\n[aws]\nregion = \"{REGION}\"\n\
+             endpoint_url = \"{endpoint}\"\n",
+            list(buckets),
+            list(keys)
+        ),
+    )
+    .unwrap();
+}
+
+fn verdicts(report: &Value, control: &str) -> HashMap<String, String> {
+    report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == control)
+        .unwrap_or_else(|| panic!("no control {control}"))["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["target"].as_str().unwrap().to_string(),
+                r["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn vouch_check_on_moto_passes_and_fails_the_right_buckets_and_keys() {
+    let url = moto_url();
+    let cfg = seed_config(&url).await;
+    let s3 = seed_s3(&cfg, REGION);
+    let encrypted = unique("e2e-enc");
+    let plain = unique("e2e-plain");
+    create_bucket(&s3, &encrypted, REGION).await;
+    create_bucket(&s3, &plain, REGION).await;
+    set_encryption(
+        &s3,
+        &encrypted,
+        ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(
+                ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(ServerSideEncryption::Aes256)
+                    .build()
+                    .unwrap(),
+            )
+            .build(),
+    )
+    .await;
+    let kms = aws_sdk_kms::Client::new(&cfg);
+    let create = |spec: KeySpec, usage: KeyUsageType| {
+        let kms = kms.clone();
+        async move {
+            kms.create_key()
+                .key_spec(spec)
+                .key_usage(usage)
+                .send()
+                .await
+                .unwrap()
+                .key_metadata()
+                .unwrap()
+                .key_id()
+                .to_string()
+        }
+    };
+    let not_rotating = create(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).await;
+    let signing = create(KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    example_inventory(
+        dir.path(),
+        &url,
+        &[&encrypted, &plain],
+        &[&not_rotating, &signing],
+    );
+    let out = support::vouch()
+        .args(["check", "--controls"])
+        .arg(support::repo().join("examples/aws/controls.toml"))
+        .arg("--inventory")
+        .arg(dir.path().join("vouch.toml"))
+        .args(["--format", "json"])
+        // Dummy credentials through the standard chain's environment provider.
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(out.status.code(), Some(1), "something fails");
+
+    let enc = verdicts(&report, "ENC-REST-S3");
+    assert_eq!(enc[&encrypted], "pass");
+    assert_eq!(enc[&plain], "fail");
+    let rot = verdicts(&report, "KEY-ROTATION-ON");
+    assert_eq!(rot[&not_rotating], "fail");
+    // An asymmetric key cannot rotate: outside the control's scope, shown, not dropped.
+    assert_eq!(rot[&signing], "n/a");
+    let age = verdicts(&report, "KEY-ROTATION-AGE");
+    assert_eq!(age[&not_rotating], "pass", "created just now");
+    // The account examined is in the run section.
+    assert_eq!(
+        report["run"]["context"][CALLER_IDENTITY]["account"],
+        "123456789012"
+    );
+}
+
+#[tokio::test]
+async fn vouch_check_through_the_engine_fails_a_key_whose_material_is_old() {
+    // moto cannot backdate a key; the API-reference shapes can: one key rotated 40 days ago
+    // (rotation on, 90-day period) and one created 400 days ago and never rotated.
+    let fresh_id = "11111111-1111-1111-1111-111111111111";
+    let stale_id = "22222222-2222-2222-2222-222222222222";
+    let describe = |id: &str, created: i64| {
+        json!({"KeyMetadata": {"KeyId": id, "Arn": format!("arn:aws:kms:eu-west-1:111122223333:key/{id}"),
+            "CreationDate": created, "Enabled": true, "KeyUsage": "ENCRYPT_DECRYPT",
+            "KeyState": "Enabled", "Origin": "AWS_KMS", "KeyManager": "CUSTOMER",
+            "KeySpec": "SYMMETRIC_DEFAULT"}})
+        .to_string()
+    };
+    let fresh_describe = describe(fresh_id, days_ago(500));
+    let stale_describe = describe(stale_id, days_ago(400));
+    let answers: Responder = Arc::new(move |action, body| {
+        let fresh = body.contains(fresh_id);
+        match action {
+            "DescribeKey" if fresh => ok(fresh_describe.clone()),
+            "DescribeKey" => ok(stale_describe.clone()),
+            "GetKeyRotationStatus" if fresh => ok(json!({"KeyRotationEnabled": true,
+                "RotationPeriodInDays": 90, "NextRotationDate": days_ago(-50)})
+            .to_string()),
+            "GetKeyRotationStatus" => ok(json!({"KeyRotationEnabled": false}).to_string()),
+            "ListKeyRotations" if fresh => ok(json!({"Rotations": [{"KeyId": fresh_id,
+                "RotationDate": days_ago(40), "RotationType": "AUTOMATIC"}], "Truncated": false})
+            .to_string()),
+            "ListKeyRotations" => ok(json!({"Rotations": [], "Truncated": false}).to_string()),
+            other => panic!("unexpected {other}"),
+        }
+    });
+    let fake = Arc::new(FakeAws::default());
+    fake.by_request(answers);
+    let aws = fake.factory();
+    let registry = vouch::probe::Registry::with(vec![Arc::new(KmsProbe::new(aws))]);
+    let mut diags = vouch::diag::Diagnostics::new();
+    let controls = vouch::control::load_controls(
+        &[vouch::control::Source::Path(
+            support::repo().join("examples/aws/controls.toml"),
+        )],
+        &registry,
+        None,
+        &mut diags,
+    )
+    .into_iter()
+    .filter(|c| c.probe == "aws.kms")
+    .collect::<Vec<_>>();
+    assert_eq!(controls.len(), 2, "{}", diags.render(false));
+    let mut inv = Inventory::default();
+    inv.aws.region = Some(REGION.into());
+    inv.targets.insert(
+        "kms_keys".into(),
+        vec![fresh_id.to_string(), stale_id.to_string()],
+    );
+    let ctx = ProbeContext::new(Arc::new(inv), ProbeOptions::default());
+    let report = vouch::engine::run(
+        &controls,
+        &registry,
+        &ctx,
+        &vouch::engine::EngineOptions::default(),
+        None,
+        None,
+    )
+    .await;
+    let report = serde_json::to_value(&report).unwrap();
+    let age = verdicts(&report, "KEY-ROTATION-AGE");
+    assert_eq!(age[fresh_id], "pass");
+    assert_eq!(age[stale_id], "fail");
+    let on = verdicts(&report, "KEY-ROTATION-ON");
+    assert_eq!(on[fresh_id], "pass");
+    assert_eq!(on[stale_id], "fail");
+}
+
+#[tokio::test]
+async fn vouch_probe_star_prints_one_table_of_every_key() {
+    let url = moto_url();
+    let cfg = seed_config(&url).await;
+    let kms = aws_sdk_kms::Client::new(&cfg);
+    let key = kms
+        .create_key()
+        .description("probe-star")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    example_inventory(dir.path(), &url, &[], &[]);
+    let out = support::vouch()
+        .args(["probe", "aws.kms", "*", "--inventory"])
+        .arg(dir.path().join("vouch.toml"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout.matches("last rotated").count(),
+        1,
+        "one header: {stdout}"
+    );
+    assert!(stdout.contains(&key), "{stdout}");
+    assert!(
+        stderr.contains("observed, 0 could not be observed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn vouch_probe_without_credentials_says_how_to_provide_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens here: the credential chain must fail before any request is sent.
+    example_inventory(dir.path(), "http://127.0.0.1:1", &[], &[]);
+    let mut cmd = support::vouch();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args(["probe", "aws.kms", "alias/anything", "--inventory"])
+        .arg(dir.path().join("vouch.toml"))
+        .env("HOME", dir.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("no usable AWS credentials"), "{stderr}");
+    assert!(stderr.contains("aws sso login"), "{stderr}");
+}
+
+#[tokio::test]
+async fn closed_endpoint_is_unreachable_with_a_hint() {
+    let mut inv = Inventory::default();
+    inv.aws.region = Some(REGION.into());
+    inv.aws.endpoint_url = Some("http://127.0.0.1:1".into());
+    let ctx = ProbeContext::new(Arc::new(inv), ProbeOptions::default());
+    let err = S3Probe::new(moto_aws())
+        .observe("some-bucket", &Params::new(), &ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ProbeErrorKind::Unreachable, "{err}");
+    assert!(err.hint.as_deref().unwrap().contains("endpoint"), "{err}");
 }

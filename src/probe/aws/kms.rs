@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use serde_json::json;
 
-use super::s3::{show, unobserved};
+use super::s3::{show, unobserved, unobserved_notes};
 use super::{ApiCalls, Aws, age_days, timestamp};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
@@ -365,14 +365,10 @@ impl Probe for KmsProbe {
     }
 
     fn render(&self, obs: &Observation) -> Option<String> {
-        let f = |k: &str| show(obs, k);
-        let key_id = obs
-            .evidence
-            .get("key")
-            .and_then(|k| k.get("key_id"))
-            .and_then(|v| v.as_str())
-            .unwrap_or(&obs.target)
-            .to_string();
+        self.render_all(std::slice::from_ref(obs))
+    }
+
+    fn render_all(&self, observations: &[Observation]) -> Option<String> {
         let mut t = comfy_table::Table::new();
         t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
             .set_header(vec![
@@ -386,10 +382,18 @@ impl Probe for KmsProbe {
                 "last rotated",
                 "age (d)",
                 "next rotation",
-            ])
-            .add_row(vec![
+            ]);
+        for obs in observations {
+            let f = |k: &str| show(obs, k);
+            let key_id = obs
+                .evidence
+                .get("key")
+                .and_then(|k| k.get("key_id"))
+                .and_then(|v| v.as_str())
+                .unwrap_or(&obs.target);
+            t.add_row(vec![
                 if key_id == obs.target {
-                    key_id
+                    key_id.to_string()
                 } else {
                     format!("{} ({key_id})", obs.target)
                 },
@@ -407,11 +411,8 @@ impl Probe for KmsProbe {
                 f("rotation.age_days"),
                 date_part(&f("rotation.next_rotation")),
             ]);
-        let mut out = format!("{t}\n");
-        for (path, why) in &obs.unobserved {
-            out.push_str(&format!("not observed: {path}: {why}\n"));
         }
-        Some(out)
+        Some(format!("{t}\n{}", unobserved_notes(observations)))
     }
 }
 

@@ -83,8 +83,11 @@ pub struct Aws {
     overrides: AwsOverrides,
     /// A failed build is kept too: with no credentials every call would fail the same way,
     /// and asking the credential chain again for each of 1,000 buckets would only be slow.
-    sessions: Mutex<HashMap<SessionKey, Arc<OnceCell<Result<Arc<Session>, ProbeError>>>>>,
+    sessions: Mutex<HashMap<SessionKey, Arc<SessionCell>>>,
 }
+
+/// A session built once (or the reason it could not be).
+type SessionCell = OnceCell<Result<Arc<Session>, ProbeError>>;
 
 /// What tests and embedders may replace in the factory; everything else (region, profile,
 /// endpoint, path-style, retry mode, timeouts) stays the real thing.

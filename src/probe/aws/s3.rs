@@ -427,7 +427,10 @@ impl Probe for S3Probe {
     }
 
     fn render(&self, obs: &Observation) -> Option<String> {
-        let f = |k: &str| show(obs, k);
+        self.render_all(std::slice::from_ref(obs))
+    }
+
+    fn render_all(&self, observations: &[Observation]) -> Option<String> {
         let mut t = comfy_table::Table::new();
         t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
             .set_header(vec![
@@ -440,8 +443,10 @@ impl Probe for S3Probe {
                 "public access block",
                 "TLS-only policy",
                 "object lock",
-            ])
-            .add_row(vec![
+            ]);
+        for obs in observations {
+            let f = |k: &str| show(obs, k);
+            t.add_row(vec![
                 obs.target.clone(),
                 f("region"),
                 f("encryption.algorithm"),
@@ -452,12 +457,20 @@ impl Probe for S3Probe {
                 f("policy.denies_insecure_transport"),
                 f("object_lock.enabled"),
             ]);
-        let mut out = format!("{t}\n");
-        for (path, why) in &obs.unobserved {
-            out.push_str(&format!("not observed: {path}: {why}\n"));
         }
-        Some(out)
+        Some(format!("{t}\n{}", unobserved_notes(observations)))
     }
+}
+
+/// Lines naming each fact a table shows as `?`, and why.
+pub(super) fn unobserved_notes(observations: &[Observation]) -> String {
+    let mut out = String::new();
+    for obs in observations {
+        for (path, why) in &obs.unobserved {
+            out.push_str(&format!("not observed: {} {path}: {why}\n", obs.target));
+        }
+    }
+    out
 }
 
 /// A fact's value for a table cell: `—` for null, `?` for not observed.
