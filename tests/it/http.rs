@@ -39,6 +39,7 @@ const CERT_NAMES: &[&str] = &[
     "chain.test",
     "expired.test",
     "alt.test",
+    "bigtxt.test",
 ];
 
 /// What a site answers: status, headers, body.
@@ -64,6 +65,8 @@ fn route(scheme: &str, host: &str, path: &str) -> (u16, Vec<(&'static str, Strin
         return match host {
             "ready.test" => plain(SECURITY_TXT),
             "expired.test" => plain(EXPIRED_TXT),
+            // 2 MiB: read up to the 1 MiB cap, never all of it.
+            "bigtxt.test" => plain(&format!("{SECURITY_TXT}{}", "#".repeat(2 * 1024 * 1024))),
             _ => (404, vec![], "not found".into()),
         };
     }
@@ -160,6 +163,35 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, scheme: &'static str
     let _ = s.shutdown().await;
 }
 
+/// A peer that answers plain-HTTP requests with what no HTTP client should accept, by Host.
+async fn hostile(mut s: tokio::net::TcpStream) {
+    let mut buf = vec![0u8; 8192];
+    let n = s.read(&mut buf).await.unwrap_or(0);
+    let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+    if head.contains("host: garbage.test") {
+        let _ = s
+            .write_all(b"SSH-2.0-OpenSSH_9.6\r\n\x00\x01\x02 not http\r\n\r\n")
+            .await;
+    } else if head.contains("host: manyheaders.test") {
+        let mut out = String::from("HTTP/1.1 200 OK\r\n");
+        for i in 0..1000 {
+            out.push_str(&format!("X-Junk-{i}: {i}\r\n"));
+        }
+        out.push_str("Content-Length: 0\r\n\r\n");
+        let _ = s.write_all(out.as_bytes()).await;
+    } else if head.contains("host: endlessheader.test") {
+        // One header that never ends: the client must give up, not buffer forever.
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nX-Endless: ").await;
+        let chunk = vec![b'a'; 64 * 1024];
+        for _ in 0..256 {
+            if s.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    }
+    let _ = s.shutdown().await;
+}
+
 /// The servers of one test, and an inventory that points the test names at them.
 struct Sites {
     inventory: Inventory,
@@ -234,6 +266,12 @@ async fn start() -> Sites {
             });
         }
     });
+    let (hostile_listener, hostile_addr) = listener().await;
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = hostile_listener.accept().await {
+            tokio::spawn(hostile(tcp));
+        }
+    });
     // Nothing listens here: connection refused.
     let closed_addr = listener().await.1;
 
@@ -265,6 +303,9 @@ async fn start() -> Sites {
         inventory
             .resolve
             .insert(format!("closed.test:{port}"), closed_addr);
+    }
+    for name in ["garbage.test", "manyheaders.test", "endlessheader.test"] {
+        inventory.resolve.insert(format!("{name}:80"), hostile_addr);
     }
     inventory.tls.ca_file = Some(ca_file);
     inventory.http.preload_list = Some(support::fixture("http/preload-list.json"));
@@ -533,6 +574,41 @@ async fn refused_connection_is_an_error() {
         .unwrap_err();
     assert_eq!(e.kind, ProbeErrorKind::Unreachable, "{e}");
     assert!(e.hint.is_some());
+}
+
+#[tokio::test]
+async fn hostile_peers_are_errors_within_the_timeout() {
+    let sites = start().await;
+    for target in [
+        "http://garbage.test/",
+        "http://manyheaders.test/",
+        "http://endlessheader.test/",
+    ] {
+        let started = std::time::Instant::now();
+        let e = observe_with(&sites, target, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ProbeErrorKind::Protocol, "{target}: {e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{target} took too long"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_security_txt_is_read_up_to_the_cap() {
+    let obs = observe("bigtxt.test").await;
+    assert_eq!(f(&obs, "security_txt.present"), &json!(true));
+    let errors = f(&obs, "security_txt.errors").to_string();
+    assert!(errors.contains("larger than 1 MiB"), "{errors}");
+    let kept = &obs
+        .attachments
+        .iter()
+        .find(|a| a.name == "security.txt")
+        .unwrap()
+        .content;
+    assert_eq!(kept.len(), 1024 * 1024);
 }
 
 #[tokio::test]
