@@ -40,6 +40,7 @@ const CERT_NAMES: &[&str] = &[
     "expired.test",
     "alt.test",
     "bigtxt.test",
+    "sso.test",
 ];
 
 /// What a site answers: status, headers, body.
@@ -110,6 +111,18 @@ fn route(scheme: &str, host: &str, path: &str) -> (u16, Vec<(&'static str, Strin
                 None => (200, sts(GOOD), "end".into()),
             }
         }
+        "sso.test" if path == "/" => (
+            302,
+            [
+                sts(GOOD),
+                vec![(
+                    "Location",
+                    "https://user:pa55word@sso.test/cb?code=topsecret&state=1".into(),
+                )],
+            ]
+            .concat(),
+            String::new(),
+        ),
         _ => (200, sts(GOOD), "hello".into()),
     }
 }
@@ -574,6 +587,21 @@ async fn refused_connection_is_an_error() {
         .unwrap_err();
     assert_eq!(e.kind, ProbeErrorKind::Unreachable, "{e}");
     assert!(e.hint.is_some());
+}
+
+#[tokio::test]
+async fn secrets_in_redirect_urls_never_reach_the_observation() {
+    let obs = observe("sso.test").await;
+    assert_eq!(f(&obs, "response.status"), &json!(200));
+    assert_eq!(
+        f(&obs, "response.final_url"),
+        &json!("https://sso.test/cb?code=%5Bredacted%5D&state=1")
+    );
+    let all = serde_json::to_string(&obs).unwrap();
+    assert!(
+        !all.contains("topsecret") && !all.contains("pa55word"),
+        "{all}"
+    );
 }
 
 #[tokio::test]

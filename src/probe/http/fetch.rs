@@ -77,6 +77,57 @@ pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientCon
     Ok(config)
 }
 
+/// Query parameters whose values are secrets in practice (sign-in redirects, signed URLs).
+const SECRET_PARAMS: &[&str] = &[
+    "access_token",
+    "api_key",
+    "apikey",
+    "auth",
+    "client_secret",
+    "code",
+    "id_token",
+    "jwt",
+    "key",
+    "password",
+    "passwd",
+    "pwd",
+    "refresh_token",
+    "secret",
+    "session",
+    "sessionid",
+    "sig",
+    "signature",
+    "token",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "x-amz-signature",
+];
+
+/// A URL fit for evidence: no user-info, and secret-looking query values replaced.
+pub fn redact_url(url: &Url) -> Url {
+    let mut u = url.clone();
+    if !u.username().is_empty() || u.password().is_some() {
+        let _ = u.set_username("");
+        let _ = u.set_password(None);
+    }
+    let secret = |k: &str| SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s));
+    if u.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "[redacted]".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u
+}
+
 /// Why a request got no response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FetchError {
@@ -131,9 +182,9 @@ impl Response {
     /// The hop as shown in `redirect.chain`.
     pub fn hop_json(&self) -> serde_json::Value {
         json!({
-            "url": self.url.as_str(),
+            "url": redact_url(&self.url).as_str(),
             "status": self.status,
-            "location": self.location.as_ref().map(Url::as_str),
+            "location": self.location.as_ref().map(|l| redact_url(l).to_string()),
         })
     }
 
@@ -156,9 +207,9 @@ impl Response {
             m
         };
         json!({
-            "url": self.url.as_str(),
+            "url": redact_url(&self.url).as_str(),
             "status": self.status,
-            "location": self.location.as_ref().map(Url::as_str),
+            "location": self.location.as_ref().map(|l| redact_url(l).to_string()),
             "headers": headers,
         })
     }
@@ -191,10 +242,11 @@ impl Followed {
             steps: self
                 .responses
                 .iter()
+                // Issue messages quote these URLs: keep secrets out of them too.
                 .map(|r| Step {
-                    url: r.url.clone(),
+                    url: redact_url(&r.url),
                     sts: r.sts.clone(),
-                    location: r.location.clone(),
+                    location: r.location.as_ref().map(redact_url),
                 })
                 .collect(),
             end: match &self.end {
@@ -211,7 +263,7 @@ impl Followed {
 
     pub fn evidence_json(&self) -> serde_json::Value {
         json!({
-            "start": self.start.as_str(),
+            "start": redact_url(&self.start).as_str(),
             "responses": self.responses.iter().map(Response::evidence_json).collect::<Vec<_>>(),
             "end": match &self.end {
                 End::Final => "final".to_string(),
@@ -256,7 +308,8 @@ impl Fetcher {
         match tokio::time::timeout(budget, self.get_inner(url, read_body, budget)).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout(format!(
-                "{url}: no answer within {}",
+                "{}: no answer within {}",
+                redact_url(url),
                 crate::probe::humantime(budget)
             ))),
         }
@@ -306,7 +359,7 @@ impl Fetcher {
             .headers(headers)
             .send()
             .await
-            .map_err(|e| classify(url, &e))?;
+            .map_err(|e| classify(url, e))?;
 
         let status = resp.status().as_u16();
         let mut recorded = Vec::new();
@@ -316,7 +369,14 @@ impl Fetcher {
             if name.as_str() == "strict-transport-security" {
                 sts.push(v.clone());
             }
-            let mut shown = redact_header(name.as_str(), &v);
+            let mut shown = match name.as_str() {
+                // Redirect targets carry sign-in codes and signed-URL signatures.
+                "location" | "content-location" => match url.join(&v) {
+                    Ok(target) => redact_url(&target).to_string(),
+                    Err(_) => "[unparseable]".to_string(),
+                },
+                other => redact_header(other, &v),
+            };
             if shown.len() > EVIDENCE_VALUE_CAP {
                 let mut cut = EVIDENCE_VALUE_CAP;
                 while !shown.is_char_boundary(cut) {
@@ -336,7 +396,10 @@ impl Fetcher {
                 Some(loc) => {
                     let loc = String::from_utf8_lossy(loc.as_bytes()).into_owned();
                     Some(url.join(&loc).map_err(|e| {
-                        FetchError::Protocol(format!("{url}: unusable Location `{loc}`: {e}"))
+                        FetchError::Protocol(format!(
+                            "{}: unusable Location header: {e}",
+                            redact_url(url)
+                        ))
                     })?)
                 }
                 None => None,
@@ -360,7 +423,7 @@ impl Fetcher {
                         buf.extend_from_slice(&chunk);
                     }
                     Ok(None) => break,
-                    Err(e) => return Err(classify(url, &e)),
+                    Err(e) => return Err(classify(url, e)),
                 }
             }
             body = Some(buf);
@@ -460,9 +523,11 @@ impl Fetcher {
 }
 
 /// Turns reqwest's error into vouch's, with the whole cause chain in the message.
-fn classify(url: &Url, e: &reqwest::Error) -> FetchError {
-    let mut msg = format!("{url}: {e}");
-    let mut source = std::error::Error::source(e);
+fn classify(url: &Url, e: reqwest::Error) -> FetchError {
+    // reqwest's own message names the URL as requested (maybe re-ported): use ours, redacted.
+    let e = e.without_url();
+    let mut msg = format!("{}: {e}", redact_url(url));
+    let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         let text = s.to_string();
         if !msg.contains(&text) {
@@ -477,5 +542,34 @@ fn classify(url: &Url, e: &reqwest::Error) -> FetchError {
         FetchError::Connect(msg)
     } else {
         FetchError::Protocol(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_in_evidence_carry_no_secrets() {
+        let cases = [
+            ("https://example.com/", "https://example.com/"),
+            ("https://user:pw@example.com/x", "https://example.com/x"),
+            (
+                "https://sso.example.com/cb?code=abc123&state=xyz",
+                "https://sso.example.com/cb?code=%5Bredacted%5D&state=xyz",
+            ),
+            (
+                "https://b.s3.amazonaws.com/o?X-Amz-Signature=deadbeef&X-Amz-Expires=60",
+                "https://b.s3.amazonaws.com/o?X-Amz-Signature=%5Bredacted%5D&X-Amz-Expires=60",
+            ),
+            ("https://example.com/?page=2", "https://example.com/?page=2"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(
+                redact_url(&Url::parse(raw).unwrap()).as_str(),
+                want,
+                "{raw}"
+            );
+        }
     }
 }

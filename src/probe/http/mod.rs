@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use self::fetch::{End, FetchError, Fetcher, Followed, MAX_HOPS};
+use self::fetch::{End, FetchError, Fetcher, Followed, MAX_HOPS, redact_url};
 use self::hsts::{BrowserReading, Issues, WwwResult};
 use self::preload::{PreloadCache, PreloadList};
 use super::{
@@ -253,13 +253,16 @@ fn chain_error(chain: &Followed, timeout: Duration) -> Option<ProbeError> {
     match &chain.end {
         End::Final => None,
         End::TooManyRedirects => {
-            let last = chain.last().map(|r| r.url.as_str()).unwrap_or_default();
+            let last = chain
+                .last()
+                .map(|r| redact_url(&r.url).to_string())
+                .unwrap_or_default();
             Some(
                 ProbeError::new(
                     ProbeErrorKind::Protocol,
                     format!(
                         "redirect loop or too many redirects: stopped after {MAX_HOPS} requests from {} (last: {last})",
-                        chain.start
+                        redact_url(&chain.start)
                     ),
                 )
                 .with_hint("fix the redirect configuration; vouch follows at most 10 hops"),
@@ -283,7 +286,7 @@ fn record_hsts(obs: &mut Observation, reading: &BrowserReading, source: Option<&
     if let Some(r) = source {
         obs.evidence(
             "hsts.source",
-            json!({ "url": r.url.as_str(), "headers": r.sts }),
+            json!({ "url": redact_url(&r.url).as_str(), "headers": r.sts }),
         );
     }
 }
@@ -305,15 +308,19 @@ fn record_final(obs: &mut Observation, chain: &Followed) {
     match (&chain.end, chain.last()) {
         (End::Final, Some(last)) => {
             obs.fact("response.status", last.status)
-                .fact("response.final_url", last.url.as_str());
+                .fact("response.final_url", redact_url(&last.url).as_str());
         }
         (end, _) => {
             let why = match end {
                 End::TooManyRedirects => format!(
                     "more than {MAX_HOPS} redirects from {}: no final response",
-                    chain.start
+                    redact_url(&chain.start)
                 ),
-                End::Failed(e) => format!("following {} failed: {}", chain.start, e.message()),
+                End::Failed(e) => format!(
+                    "following {} failed: {}",
+                    redact_url(&chain.start),
+                    e.message()
+                ),
                 End::Final => "no response".into(),
             };
             obs.unobserved("response.status", why.clone());
@@ -412,7 +419,10 @@ fn record_security_txt(obs: &mut Observation, fetched: Option<Followed>) {
             (End::Final, None) => return,
         };
         if let Some(off) = chain.responses.iter().find(|r| r.url.scheme() != "https") {
-            absent(obs, vec![format!("redirected off HTTPS to {}", off.url)]);
+            absent(
+                obs,
+                vec![format!("redirected off HTTPS to {}", redact_url(&off.url))],
+            );
             return;
         }
         if last.status == 404 || last.status == 410 {
@@ -422,7 +432,11 @@ fn record_security_txt(obs: &mut Observation, fetched: Option<Followed>) {
         if last.status != 200 {
             absent(
                 obs,
-                vec![format!("{} answered HTTP {}", last.url, last.status)],
+                vec![format!(
+                    "{} answered HTTP {}",
+                    redact_url(&last.url),
+                    last.status
+                )],
             );
             return;
         }
