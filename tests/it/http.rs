@@ -840,3 +840,49 @@ async fn hsts_preload_control_passes_only_on_the_ready_and_listed_domain() {
     let text = stdout.to_string();
     assert!(text.contains("Response error: No HSTS header is present on the response."));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vouch_probe_http_prints_the_spot_check_with_flags_for_list_and_trust() {
+    let sites = start().await;
+    // The servers listen on ephemeral ports, which curl-style --resolve cannot express: the map
+    // comes from an inventory file; the list and the CA come from the flags.
+    let inventory = write_inventory(&sites, &["wwwfirst.test"]);
+    std::fs::write(
+        &inventory,
+        std::fs::read_to_string(&inventory)
+            .unwrap()
+            .replace("[tls]\nca_file = \"ca.pem\"\n", "")
+            .replace("[http]\npreload_list", "# preload_list"),
+    )
+    .unwrap();
+    let written = std::fs::read_to_string(&inventory).unwrap();
+    assert!(!written.contains("ca_file") && !written.contains("[http]"), "{written}");
+    let list = support::fixture("http/preload-list.json");
+    let ca = sites._dir.path().join("ca.pem");
+    let out = tokio::task::spawn_blocking(move || {
+        support::vouch()
+            .args(["probe", "http", "wwwfirst.test", "--inventory"])
+            .arg(&inventory)
+            .arg("--preload-list")
+            .arg(&list)
+            .arg("--ca-file")
+            .arg(&ca)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "1. http://wwwfirst.test/  301 -> https://www.wwwfirst.test/",
+        "redirects.http.www_first",
+        "listed as wwwfirst.test (include_subdomains)",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
