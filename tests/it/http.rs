@@ -856,7 +856,10 @@ async fn vouch_probe_http_prints_the_spot_check_with_flags_for_list_and_trust() 
     )
     .unwrap();
     let written = std::fs::read_to_string(&inventory).unwrap();
-    assert!(!written.contains("ca_file") && !written.contains("[http]"), "{written}");
+    assert!(
+        !written.contains("ca_file") && !written.contains("[http]"),
+        "{written}"
+    );
     let list = support::fixture("http/preload-list.json");
     let ca = sites._dir.path().join("ca.pem");
     let out = tokio::task::spawn_blocking(move || {
