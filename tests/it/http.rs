@@ -307,6 +307,16 @@ async fn start() -> Sites {
     inventory
         .resolve
         .insert("www.short.test:443".into(), https_addr);
+    // Served with a certificate that does not name it.
+    inventory
+        .resolve
+        .insert("badcert.test:443".into(), https_addr);
+    inventory
+        .resolve
+        .insert("badcert.test:80".into(), http_addr);
+    inventory
+        .resolve
+        .insert("www.badcert.test:443".into(), closed_addr);
     // A plain-HTTP entry point on a non-default port.
     inventory.resolve.insert("alt.test:8080".into(), http_addr);
     for port in [443, 80] {
@@ -576,6 +586,27 @@ async fn slow_server_times_out_as_an_error() {
             started.elapsed() < Duration::from_secs(2),
             "{target} overran its timeout"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_browsers_reject_is_a_preload_issue_and_voids_hsts() {
+    for target in ["badcert.test", "https://badcert.test/"] {
+        let obs = observe(target).await;
+        assert_eq!(f(&obs, "hsts.present"), &json!(true), "{target}");
+        assert_eq!(f(&obs, "hsts.raw"), &json!(GOOD), "{target}");
+        assert_eq!(f(&obs, "hsts.valid"), &json!(false), "{target}");
+        let errors = f(&obs, "hsts.errors").to_string();
+        assert!(
+            errors.contains("certificate is not valid"),
+            "{target}: {errors}"
+        );
+        let codes = issues(&obs);
+        assert_eq!(
+            codes[0], "domain.tls.invalid_cert_chain",
+            "{target}: {codes:?}"
+        );
+        assert_eq!(f(&obs, "preload.eligible"), &json!(false));
     }
 }
 

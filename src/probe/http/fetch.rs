@@ -128,12 +128,80 @@ pub fn redact_url(url: &Url) -> Url {
     u
 }
 
+/// A configuration that completes handshakes whatever the certificate, for one purpose only:
+/// after a verified request failed on the certificate, to see what the site serves anyway (as
+/// hstspreload.org does) and report the certificate as the issue. Handshake signatures are still
+/// checked, so the peer holds the key of the certificate it shows.
+pub fn unverified_tls_config() -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = Arc::new(AcceptAnyCertificate(provider.clone()));
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("the default protocol versions are supported")
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config
+}
+
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 /// Why a request got no response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FetchError {
     Timeout(String),
-    /// Name resolution, TCP connect or TLS handshake failed.
+    /// Name resolution or TCP connect failed, or the TLS handshake failed for another reason
+    /// than the certificate.
     Connect(String),
+    /// The server's certificate is not valid for a browser (untrusted, expired, wrong name).
+    Certificate(String),
     /// The peer answered with something that is not HTTP vouch accepts (or too much of it).
     Protocol(String),
 }
@@ -141,7 +209,10 @@ pub enum FetchError {
 impl FetchError {
     pub fn message(&self) -> &str {
         match self {
-            FetchError::Timeout(m) | FetchError::Connect(m) | FetchError::Protocol(m) => m,
+            FetchError::Timeout(m)
+            | FetchError::Connect(m)
+            | FetchError::Certificate(m)
+            | FetchError::Protocol(m) => m,
         }
     }
 
@@ -155,6 +226,8 @@ impl FetchError {
             FetchError::Connect(m) => ProbeError::new(ProbeErrorKind::Unreachable, m).with_hint(
                 "check the name resolves (or map it in [resolve]), the port is open, and the certificate is trusted ([tls] ca_file for a private CA)",
             ),
+            FetchError::Certificate(m) => ProbeError::new(ProbeErrorKind::Unreachable, m)
+                .with_hint("the certificate is not valid for a browser; for a private CA, set [tls] ca_file in the inventory or pass --ca-file"),
             FetchError::Protocol(m) => ProbeError::new(ProbeErrorKind::Protocol, m)
                 .with_hint("the server's answer is not an HTTP response vouch can read"),
         }
@@ -285,6 +358,16 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
+    /// The same requests with certificate checks off (see [`unverified_tls_config`]).
+    pub fn unverified(&self) -> Fetcher {
+        Fetcher {
+            tls: Arc::new(unverified_tls_config()),
+            inventory: self.inventory.clone(),
+            per_request: self.per_request,
+            deadline: self.deadline,
+        }
+    }
+
     fn budget(&self) -> Result<Duration, FetchError> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -522,13 +605,26 @@ impl Fetcher {
     }
 }
 
+/// rustls' error inside (possibly nested) io::Errors, whose `source` skips their payload.
+fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(r) = e.downcast_ref::<rustls::Error>() {
+        return Some(r);
+    }
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    find_rustls_error(inner as &(dyn std::error::Error + 'static))
+}
+
 /// Turns reqwest's error into vouch's, with the whole cause chain in the message.
 fn classify(url: &Url, e: reqwest::Error) -> FetchError {
     // reqwest's own message names the URL as requested (maybe re-ported): use ours, redacted.
     let e = e.without_url();
     let mut msg = format!("{}: {e}", redact_url(url));
     let mut source = std::error::Error::source(&e);
+    let mut certificate = false;
     while let Some(s) = source {
+        if let Some(rustls::Error::InvalidCertificate(_)) = find_rustls_error(s) {
+            certificate = true;
+        }
         let text = s.to_string();
         if !msg.contains(&text) {
             msg.push_str(": ");
@@ -538,6 +634,8 @@ fn classify(url: &Url, e: reqwest::Error) -> FetchError {
     }
     if e.is_timeout() {
         FetchError::Timeout(msg)
+    } else if certificate {
+        FetchError::Certificate(msg)
     } else if e.is_connect() {
         FetchError::Connect(msg)
     } else {

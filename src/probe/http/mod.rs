@@ -537,6 +537,26 @@ impl Probe for HttpProbe {
     }
 }
 
+/// When a chain failed on its first request because of the certificate, follows it again with
+/// certificate checks off; returns the chain to use and the certificate error, if any.
+async fn retry_unverified(fetcher: &Fetcher, chain: Followed) -> (Followed, Option<String>) {
+    match (&chain.end, chain.responses.is_empty()) {
+        (End::Failed(FetchError::Certificate(why)), true) => {
+            let why = why.clone();
+            let again = fetcher
+                .unverified()
+                .follow(&chain.start, MAX_HOPS, false)
+                .await;
+            if again.responses.is_empty() {
+                (chain, None)
+            } else {
+                (again, Some(why))
+            }
+        }
+        _ => (chain, None),
+    }
+}
+
 /// The requests and what they show, for each target form. `Err` when the target's own response
 /// cannot be had (refused, timed out, a redirect loop on a URL target).
 async fn observe_live(
@@ -566,6 +586,9 @@ async fn observe_live(
                 },
                 fetch_security_txt(fetcher, Some(&https_url)),
             );
+            // A certificate a browser rejects: see what the site serves anyway, and report the
+            // certificate as the issue (hstspreload.org does the same).
+            let (https_chain, certificate_error) = retry_unverified(fetcher, https_chain).await;
             obs.evidence("requests.https", https_chain.evidence_json());
             obs.evidence("requests.http", http_chain.evidence_json());
             obs.evidence("www", serde_json::to_value(&www).unwrap_or_default());
@@ -584,9 +607,14 @@ async fn observe_live(
                 "redirect.http_to_https",
                 hsts::http_to_https(&http_url, &http_as_chain),
             );
-            record_hsts(obs, &hsts::browser_reading(&first.sts), Some(first));
-
+            let mut reading = hsts::browser_reading(&first.sts);
             let mut issues = domain_issues;
+            if let Some(why) = &certificate_error {
+                reading = hsts::ignored_for_certificate(reading, why);
+                issues.extend(hsts::invalid_certificate_issues(&https_url, why));
+            }
+            record_hsts(obs, &reading, Some(first));
+
             let response_issues = hsts::preloadable_response(&first.sts);
             let response_ok = !response_issues.has_errors();
             issues.extend(response_issues);
@@ -610,6 +638,7 @@ async fn observe_live(
                 fetcher.follow(url, MAX_HOPS, false),
                 fetch_security_txt(fetcher, origin.as_ref()),
             );
+            let (chain, certificate_error) = retry_unverified(fetcher, chain).await;
             obs.evidence("requests.https", chain.evidence_json());
             if let Some(e) = chain_error(&chain, timeout) {
                 return Err(e);
@@ -621,8 +650,15 @@ async fn observe_live(
                 "redirect.http_to_https",
                 "the target is an https:// URL; give the domain or an http:// URL to check the plain-HTTP redirect",
             );
-            record_hsts(obs, &hsts::browser_reading(&first.sts), Some(first));
-            record_issues(obs, &hsts::preloadable_response(&first.sts));
+            let mut reading = hsts::browser_reading(&first.sts);
+            let mut issues = Issues::default();
+            if let Some(why) = &certificate_error {
+                reading = hsts::ignored_for_certificate(reading, why);
+                issues.extend(hsts::invalid_certificate_issues(url, why));
+            }
+            record_hsts(obs, &reading, Some(first));
+            issues.extend(hsts::preloadable_response(&first.sts));
+            record_issues(obs, &issues);
             record_security_txt(obs, security_txt);
         }
         Target::Url(url) => {
