@@ -10,6 +10,7 @@
 
 pub mod attestation;
 pub mod http;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -312,6 +313,7 @@ impl Registry {
             probes: vec![
                 Arc::new(attestation::AttestationProbe::default()),
                 Arc::new(http::HttpProbe::default()),
+                Arc::new(tls::TlsProbe),
             ],
         }
     }
