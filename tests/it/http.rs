@@ -920,3 +920,38 @@ async fn vouch_probe_http_prints_the_spot_check_with_flags_for_list_and_trust() 
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_builtin_hsts_preload_control_reports_the_issue_codes_in_its_observations() {
+    let sites = start().await;
+    let domains = ["ready.test", "nohsts.test", "wwwfirst.test"];
+    let inventory = write_inventory(&sites, &domains);
+    let out = tokio::task::spawn_blocking(move || {
+        support::vouch()
+            .arg("check")
+            .arg("--inventory")
+            .arg(&inventory)
+            .args(["--only", "ENC-TRANSIT-HSTS-PRELOAD", "--format", "json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}; stderr: {}", String::from_utf8_lossy(&out.stderr)));
+    let control = &report["controls"][0];
+    assert_eq!(control["id"], json!("ENC-TRANSIT-HSTS-PRELOAD"));
+    for r in control["results"].as_array().unwrap() {
+        let target = r["target"].as_str().unwrap();
+        let key = r["observation"].as_str().unwrap();
+        let facts = &report["observations"][key]["facts"];
+        let (verdict, codes) = match target {
+            "ready.test" => ("pass", json!([])),
+            "nohsts.test" => ("fail", json!(["response.no_header"])),
+            "wwwfirst.test" => ("fail", json!(["redirects.http.www_first"])),
+            other => panic!("unexpected target {other}"),
+        };
+        assert_eq!(r["verdict"], json!(verdict), "{target}");
+        assert_eq!(facts["preload.issues"], codes, "{target}");
+    }
+}
