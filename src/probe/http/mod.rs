@@ -209,7 +209,7 @@ fn parse_target(t: &str) -> Result<Target, String> {
         });
     if !valid {
         return Err(format!(
-            "`{t}` is neither a domain name nor an http(s):// URL (e.g. \"example.com\", \"https://example.com/\", \"http://example.com:8080/\")"
+            "`{t}` is neither a domain name nor an http(s):// URL (e.g. \"example.com\", \"https://example.com/\", \"http://example.com:8080/\"; internationalised names in punycode, xn--…)"
         ));
     }
     Ok(Target::Domain(d.to_string()))
