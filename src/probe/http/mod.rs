@@ -388,89 +388,96 @@ async fn fetch_security_txt(fetcher: &Fetcher, origin: Option<&Url>) -> Option<F
 
 /// Records what `/.well-known/security.txt` gave (redirects must stay on HTTPS).
 fn record_security_txt(obs: &mut Observation, fetched: Option<Followed>) {
-    {
-        let Some(chain) = fetched else {
+    let Some(chain) = fetched else {
+        for f in SECURITY_TXT_FACTS {
+            obs.unobserved(f, "no HTTPS origin to fetch /.well-known/security.txt from");
+        }
+        return;
+    };
+    let url = redact_url(&chain.start);
+    obs.evidence("security_txt.requests", chain.evidence_json());
+    let absent = |obs: &mut Observation, errors: Vec<String>| {
+        obs.fact("security_txt.present", false)
+            .fact("security_txt.contact", Value::Null)
+            .fact("security_txt.expires", Value::Null)
+            .fact("security_txt.expired", Value::Null)
+            .fact("security_txt.errors", errors);
+    };
+    let last = match (&chain.end, chain.last()) {
+        (End::Final, Some(last)) => last,
+        (End::TooManyRedirects, _) => {
+            absent(obs, vec![format!("{url}: too many redirects")]);
+            return;
+        }
+        (End::Failed(e), _) => {
             for f in SECURITY_TXT_FACTS {
-                obs.unobserved(f, "no HTTPS origin to fetch /.well-known/security.txt from");
+                obs.unobserved(f, format!("{url} could not be fetched: {}", e.message()));
             }
             return;
-        };
-        let url = chain.start.clone();
-        obs.evidence("security_txt.requests", chain.evidence_json());
-        let absent = |obs: &mut Observation, errors: Vec<String>| {
-            obs.fact("security_txt.present", false)
-                .fact("security_txt.contact", Value::Null)
-                .fact("security_txt.expires", Value::Null)
-                .fact("security_txt.expired", Value::Null)
-                .fact("security_txt.errors", errors);
-        };
-        let last = match (&chain.end, chain.last()) {
-            (End::Final, Some(last)) => last,
-            (End::TooManyRedirects, _) => {
-                absent(obs, vec![format!("{url}: too many redirects")]);
-                return;
+        }
+        (End::Final, None) => {
+            for f in SECURITY_TXT_FACTS {
+                obs.unobserved(f, format!("{url}: no response"));
             }
-            (End::Failed(e), _) => {
-                for f in SECURITY_TXT_FACTS {
-                    obs.unobserved(f, format!("{url} could not be fetched: {}", e.message()));
-                }
-                return;
-            }
-            (End::Final, None) => return,
-        };
-        if let Some(off) = chain.responses.iter().find(|r| r.url.scheme() != "https") {
-            absent(
-                obs,
-                vec![format!("redirected off HTTPS to {}", redact_url(&off.url))],
-            );
             return;
         }
-        if last.status == 404 || last.status == 410 {
-            absent(obs, vec![]);
-            return;
-        }
-        if last.status != 200 {
-            absent(
-                obs,
-                vec![format!(
-                    "{} answered HTTP {}",
-                    redact_url(&last.url),
-                    last.status
-                )],
-            );
-            return;
-        }
-        let body = last.body.as_deref().unwrap_or_default();
-        let text = String::from_utf8_lossy(body);
-        let is_plain = last
-            .content_type
-            .as_deref()
-            .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("text/plain"));
-        let mut parsed = securitytxt::parse(&text, last.content_type.as_deref());
-        if std::str::from_utf8(body).is_err() {
+    };
+    if let Some(off) = chain.responses.iter().find(|r| r.url.scheme() != "https") {
+        absent(
+            obs,
+            vec![format!("redirected off HTTPS to {}", redact_url(&off.url))],
+        );
+        return;
+    }
+    if last.status == 404 || last.status == 410 {
+        absent(obs, vec![]);
+        return;
+    }
+    if last.status != 200 {
+        absent(
+            obs,
+            vec![format!(
+                "{} answered HTTP {}",
+                redact_url(&last.url),
+                last.status
+            )],
+        );
+        return;
+    }
+    let body = last.body.as_deref().unwrap_or_default();
+    let text = String::from_utf8_lossy(body);
+    let is_plain = last
+        .content_type
+        .as_deref()
+        .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("text/plain"));
+    let mut parsed = securitytxt::parse(&text, last.content_type.as_deref());
+    match std::str::from_utf8(body) {
+        // A cut at the cap may split a character: that is the cap's doing, not the file's.
+        Err(e) if !(last.body_truncated && e.error_len().is_none()) => {
             parsed.errors.push("the file is not UTF-8".into());
         }
-        if last.body_truncated {
-            parsed
-                .errors
-                .push("the file is larger than 1 MiB (read cut there)".into());
-        }
-        if !is_plain {
-            // A catch-all HTML page at that path is not a security.txt.
-            absent(obs, parsed.errors);
-            return;
-        }
-        let now = Timestamp::now();
-        obs.fact("security_txt.present", true)
-            .fact("security_txt.contact", parsed.contact.clone())
-            .fact(
-                "security_txt.expires",
-                parsed.expires.map(|t| t.to_string()),
-            )
-            .fact("security_txt.expired", parsed.expired(now))
-            .fact("security_txt.errors", parsed.errors.clone());
-        obs.attach("security.txt", "text/plain", text.into_owned());
+        _ => {}
     }
+    if last.body_truncated {
+        parsed
+            .errors
+            .push("the file is larger than 1 MiB (read cut there)".into());
+    }
+    if !is_plain {
+        // A catch-all HTML page at that path is not a security.txt.
+        absent(obs, parsed.errors);
+        return;
+    }
+    let now = Timestamp::now();
+    obs.fact("security_txt.present", true)
+        .fact("security_txt.contact", parsed.contact.clone())
+        .fact(
+            "security_txt.expires",
+            parsed.expires.map(|t| t.to_string()),
+        )
+        .fact("security_txt.expired", parsed.expired(now))
+        .fact("security_txt.errors", parsed.errors.clone());
+    obs.attach("security.txt", "text/plain", text.into_owned());
 }
 
 #[async_trait]
