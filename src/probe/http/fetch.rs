@@ -524,7 +524,7 @@ impl Fetcher {
     }
 
     /// Follows redirects from `start`, at most [`MAX_HOPS`] requests, recording each response.
-    /// `https_only` stops at the first redirect off HTTPS (security.txt must stay on HTTPS).
+    /// `read_body` reads each response's body (up to [`BODY_CAP`]).
     pub async fn follow(&self, start: &Url, max_hops: usize, read_body: bool) -> Followed {
         let mut responses: Vec<Response> = Vec::new();
         let mut url = start.clone();
