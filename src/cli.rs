@@ -446,6 +446,8 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
             Progress::Observed { .. } => {
                 if bar.is_hidden() && start.elapsed() > Duration::from_millis(300) {
                     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    // Keeps the spinner moving while a slow target holds up the rest.
+                    bar.enable_steady_tick(Duration::from_millis(120));
                 }
                 bar.inc(1);
             }
