@@ -5,6 +5,7 @@ mod aws;
 mod cli;
 mod compliance;
 mod controls;
+mod demo;
 mod engine;
 mod http;
 mod support;
