@@ -1233,14 +1233,14 @@ async fn vouch_check_on_moto_passes_and_fails_the_right_buckets_and_keys() {
     });
     assert_eq!(out.status.code(), Some(1), "something fails");
 
-    let enc = verdicts(&report, "ENC-REST-S3");
+    let enc = verdicts(&report, "AWS-S3-ENCRYPTED");
     assert_eq!(enc[&encrypted], "pass");
     assert_eq!(enc[&plain], "fail");
-    let rot = verdicts(&report, "KEY-ROTATION-ON");
+    let rot = verdicts(&report, "AWS-KMS-ROTATION-ON");
     assert_eq!(rot[&not_rotating], "fail");
     // An asymmetric key cannot rotate: outside the control's scope, shown, not dropped.
     assert_eq!(rot[&signing], "n/a");
-    let age = verdicts(&report, "KEY-ROTATION-AGE");
+    let age = verdicts(&report, "AWS-KMS-KEY-AGE");
     assert_eq!(age[&not_rotating], "pass", "created just now");
     // The account examined is in the run section.
     assert_eq!(
@@ -1314,10 +1314,10 @@ async fn vouch_check_through_the_engine_fails_a_key_whose_material_is_old() {
     )
     .await;
     let report = serde_json::to_value(&report).unwrap();
-    let age = verdicts(&report, "KEY-ROTATION-AGE");
+    let age = verdicts(&report, "AWS-KMS-KEY-AGE");
     assert_eq!(age[fresh_id], "pass");
     assert_eq!(age[stale_id], "fail");
-    let on = verdicts(&report, "KEY-ROTATION-ON");
+    let on = verdicts(&report, "AWS-KMS-ROTATION-ON");
     assert_eq!(on[fresh_id], "pass");
     assert_eq!(on[stale_id], "fail");
 }
