@@ -1415,3 +1415,24 @@ async fn s3_head_bucket_redirect_names_the_buckets_region() {
     let uri = &fake.uris("GetBucketPolicy")[0];
     assert!(uri.contains("ap-northeast-1"), "{uri}");
 }
+
+#[tokio::test]
+async fn kms_key_pending_deletion_rotates_no_more_and_its_history_is_not_guessed() {
+    let invalid = kms_error(
+        "KMSInvalidStateException",
+        &format!("arn:aws:kms:eu-west-1:111122223333:key/{KEY_ID} is pending deletion."),
+    );
+    let describe = json!({"KeyMetadata": {"KeyId": KEY_ID, "CreationDate": days_ago(30),
+        "Enabled": false, "KeyUsage": "ENCRYPT_DECRYPT", "KeyState": "PendingDeletion",
+        "DeletionDate": days_ago(-7), "Origin": "AWS_KMS", "KeyManager": "CUSTOMER",
+        "KeySpec": "SYMMETRIC_DEFAULT"}});
+    let fake = Arc::new(FakeAws::default())
+        .on("DescribeKey", vec![ok(describe.to_string())])
+        .on("GetKeyRotationStatus", vec![invalid.clone()])
+        .on("ListKeyRotations", vec![invalid]);
+    let obs = observe(&KmsProbe::new(fake.factory()), KEY_ID, &fake_ctx()).await;
+    assert_eq!(fact(&obs, "key.state"), &json!("PendingDeletion"));
+    assert_eq!(fact(&obs, "rotation.enabled"), &json!(false));
+    let why = &obs.unobserved["rotation.last_rotated"];
+    assert!(why.contains("KMSInvalidStateException"), "{why}");
+}

@@ -463,13 +463,14 @@ impl Probe for S3Probe {
     }
 }
 
+/// Today's rules (3–63 of `a-z 0-9 . -`) plus what old us-east-1 buckets may still be named
+/// (up to 255 characters, capitals and underscores): discovery returns those too.
 fn valid_bucket_name(name: &str) -> bool {
     let b = name.as_bytes();
-    (3..=63).contains(&b.len())
+    (3..=255).contains(&b.len())
         && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'-'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
         && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
 }
 
 /// Whether a bucket policy denies, to everyone, every S3 action on the bucket's objects when
@@ -579,8 +580,10 @@ mod tests {
     #[test]
     fn bucket_names_follow_s3_rules() {
         assert!(valid_bucket_name("my-bucket.logs"));
-        assert!(!valid_bucket_name("My_Bucket"));
+        assert!(valid_bucket_name("Legacy_Bucket"), "old us-east-1 names");
         assert!(!valid_bucket_name("ab"));
         assert!(!valid_bucket_name("-bucket"));
+        assert!(!valid_bucket_name("a bucket"));
+        assert!(!valid_bucket_name("bucket/key"));
     }
 }
