@@ -1436,3 +1436,87 @@ async fn kms_key_pending_deletion_rotates_no_more_and_its_history_is_not_guessed
     let why = &obs.unobserved["rotation.last_rotated"];
     assert!(why.contains("KMSInvalidStateException"), "{why}");
 }
+
+/// `vouch probe aws.s3 BUCKET` with the settings given only through the environment or a profile.
+fn probe_bucket_cli(bucket: &str, inventory: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = support::vouch();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(["probe", "aws.s3", bucket, "--format", "json", "--inventory"])
+        .arg(inventory)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+#[tokio::test]
+async fn aws_endpoint_url_from_the_environment_is_honoured_with_path_style_s3() {
+    let url = moto_url();
+    let cfg = seed_config(&url).await;
+    let bucket = unique("env-endpoint");
+    create_bucket(&seed_s3(&cfg, REGION), &bucket, REGION).await;
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("vouch.toml");
+    std::fs::write(&inv, format!("[aws]\nregion = \"{REGION}\"\n")).unwrap();
+    let out = probe_bucket_cli(&bucket, &inv)
+        .env("HOME", dir.path())
+        .env("AWS_ENDPOINT_URL", &url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let obs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(obs["facts"]["region"], REGION);
+    // Signatures and credentials never reach the evidence.
+    for secret in ["Signature=", "Credential=", "testing"] {
+        assert!(!stdout.contains(secret), "{secret} in {stdout}");
+    }
+}
+
+#[tokio::test]
+async fn a_named_profile_supplies_region_and_credentials() {
+    let url = moto_url();
+    let cfg = seed_config(&url).await;
+    let bucket = unique("profile");
+    create_bucket(&seed_s3(&cfg, "us-west-2"), &bucket, "us-west-2").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        format!("[profile audit]\nregion = us-west-2\nendpoint_url = {url}\n"),
+    )
+    .unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        "[audit]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .unwrap();
+    let inv = dir.path().join("vouch.toml");
+    std::fs::write(&inv, "[aws]\nprofile = \"audit\"\n").unwrap();
+    let out = probe_bucket_cli(&bucket, &inv)
+        .env("HOME", dir.path())
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let obs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(obs["facts"]["region"], "us-west-2");
+    let first = &obs["evidence"]["api_calls"][0];
+    assert_eq!(first["action"], "s3:HeadBucket");
+    assert_eq!(first["region"], "us-west-2", "the profile's region is home");
+}
