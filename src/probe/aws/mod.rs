@@ -219,12 +219,15 @@ impl Session {
                     .clone()
                     .unwrap_or_else(|| RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS)),
             )
-            .timeout_config(
+            .timeout_config({
+                // A third of the observation's budget per attempt, so a black-holed attempt
+                // still leaves room for the retries within the engine's timeout.
+                let attempt = (key.timeout / MAX_ATTEMPTS).max(Duration::from_secs(1));
                 TimeoutConfig::builder()
-                    .connect_timeout(key.timeout.min(Duration::from_secs(5)))
-                    .operation_attempt_timeout(key.timeout)
-                    .build(),
-            );
+                    .connect_timeout(attempt.min(Duration::from_secs(3)))
+                    .operation_attempt_timeout(attempt)
+                    .build()
+            });
         if let Some(profile) = &key.profile {
             loader = loader.profile_name(profile);
         }
