@@ -482,6 +482,12 @@ async fn kms_keys_on_moto_report_kind_state_and_rotation() {
     let obs = observe(&probe, &disabled, &ctx).await;
     assert_eq!(fact(&obs, "key.state"), &json!("Disabled"));
 
+    // By key ARN: the same key as by id.
+    let arn = format!("arn:aws:kms:{REGION}:123456789012:key/{still}");
+    let obs = observe(&probe, &arn, &ctx).await;
+    assert_eq!(obs.evidence["key"]["key_id"], json!(still));
+    assert_eq!(fact(&obs, "rotation.enabled"), &json!(false));
+
     // Asymmetric keys cannot rotate; they are still observed, so a control can scope them out.
     let obs = observe(&probe, &asymmetric, &ctx).await;
     assert_eq!(fact(&obs, "key.spec"), &json!("RSA_2048"));
