@@ -25,7 +25,7 @@
 //! - A [`Session`] holds the loaded `SdkConfig` (standard credential chain: environment, profiles
 //!   including SSO and assume-role, container and instance credentials, with one credential cache
 //!   shared by every client), the home region, one client per (service, region) made on first
-//!   use ([`ServiceClient`]; add a service with [`service_client!`]), one semaphore per service
+//!   use ([`ServiceClient`]; add a service with [`service_client!`](crate::service_client)), one semaphore per service
 //!   (`ctx.options.cloud_concurrency` calls in flight), and the caller identity (STS
 //!   GetCallerIdentity, made once, recorded into every run's `aws.caller_identity`).
 //! - [`Session::call`] is the only way probes talk to AWS: it waits for the service's permit,
@@ -39,6 +39,22 @@
 //!   verdict, while facts from calls that worked stay usable. A failure of the call that says
 //!   whether the resource exists at all is the observation's `Err`.
 //!
+//! # Adding a service (`aws.rds`, `aws.backup`, …)
+//!
+//! 1. `cargo add aws-sdk-rds`; in a new `src/probe/aws/rds.rs`: `service_client!(aws_sdk_rds,
+//!    "rds");` and a probe struct holding the `Arc<Aws>`.
+//! 2. `discover("*")`: every page of the list call (stop when the token is absent *or repeats*),
+//!    record where the population came from with
+//!    `ctx.record_run_info("aws.rds.discovery", json!({…, "api_calls": calls.into_summaries()}))`.
+//! 3. `observe`: the call that says whether the resource exists with [`Session::call`] (its
+//!    error is the observation's); the others with [`Session::call_optional`] and the service's
+//!    "not configured" codes, concurrently (`tokio::join!`), each failure marking only its facts
+//!    with [`unobserved`]. Name the region a resource lives in and ask there
+//!    (`session.client(Some(region))`).
+//! 4. One line in `Registry::builtin`: `Arc::new(aws::rds::RdsProbe::new(aws.clone()))`.
+//! 5. Tests in `tests/it/aws.rs` style: moto for what it implements, the fake endpoint behind
+//!    the SDK's test HTTP client for the rest, each gap listed in `docs/testing.md`.
+//!
 //! Retries use the SDK's adaptive mode (client-side rate limiting on throttling), so a scan of a
 //! production account backs off instead of competing with the account's own workloads.
 //! With an endpoint override (`[aws] endpoint_url` or `AWS_ENDPOINT_URL`, e.g. an emulator or a
@@ -49,7 +65,9 @@ mod error;
 mod evidence;
 pub mod guardduty;
 pub mod iam;
+pub mod kms;
 pub mod logs;
+pub mod s3;
 mod table;
 pub mod wafv2;
 
@@ -73,20 +91,26 @@ use tokio::sync::{OnceCell, Semaphore};
 pub use error::{ErrorClass, classify, map_sdk_error};
 pub use evidence::{ApiCalls, Capture, redact_json};
 
-use super::{ProbeContext, ProbeError, ProbeErrorKind};
+use super::{Observation, ProbeContext, ProbeError, ProbeErrorKind};
+use serde_json::Value;
 
 /// Key of the run-level fact naming the account examined.
 pub const CALLER_IDENTITY: &str = "aws.caller_identity";
 
 /// Attempts per call (first try + retries) before a throttled or failing call is an error.
-const MAX_ATTEMPTS: u32 = 5;
+const MAX_ATTEMPTS: u32 = 3;
 
 /// The shared handle every AWS probe holds: settings → [`Session`], each built once.
 #[derive(Default)]
 pub struct Aws {
     overrides: AwsOverrides,
-    sessions: Mutex<HashMap<SessionKey, Arc<OnceCell<Arc<Session>>>>>,
+    /// A failed build is kept too: with no credentials every call would fail the same way,
+    /// and asking the credential chain again for each of 1,000 buckets would only be slow.
+    sessions: Mutex<HashMap<SessionKey, Arc<SessionCell>>>,
 }
+
+/// A session built once (or the reason it could not be).
+type SessionCell = OnceCell<Result<Arc<Session>, ProbeError>>;
 
 /// What tests and embedders may replace in the factory; everything else (region, profile,
 /// endpoint, path-style, retry mode, timeouts) stays the real thing.
@@ -156,9 +180,9 @@ impl Aws {
             .or_default()
             .clone();
         let session = cell
-            .get_or_try_init(|| Session::build(&key, &self.overrides))
-            .await?
-            .clone();
+            .get_or_init(|| Session::build(&key, &self.overrides))
+            .await
+            .clone()?;
         ctx.record_run_info(CALLER_IDENTITY, session.identity_json());
         Ok(session)
     }
@@ -201,12 +225,15 @@ impl Session {
                     .clone()
                     .unwrap_or_else(|| RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS)),
             )
-            .timeout_config(
+            .timeout_config({
+                // A third of the observation's budget per attempt, so a black-holed attempt
+                // still leaves room for the retries within the engine's timeout.
+                let attempt = (key.timeout / MAX_ATTEMPTS).max(Duration::from_secs(1));
                 TimeoutConfig::builder()
-                    .connect_timeout(key.timeout.min(Duration::from_secs(5)))
-                    .operation_attempt_timeout(key.timeout)
-                    .build(),
-            );
+                    .connect_timeout(attempt.min(Duration::from_secs(3)))
+                    .operation_attempt_timeout(attempt)
+                    .build()
+            });
         if let Some(profile) = &key.profile {
             loader = loader.profile_name(profile);
         }
@@ -245,8 +272,13 @@ impl Session {
             identity: Err(ProbeError::new(ProbeErrorKind::Other, "not asked yet")),
         };
         session.identity = session.caller_identity().await;
-        if let Err(e) = &session.identity {
-            tracing::warn!("could not identify the AWS caller: {e}");
+        match &session.identity {
+            // No credentials at all: every client shares them, so every call would fail alike.
+            Err(e) if e.kind == ProbeErrorKind::Config => return Err(e.clone()),
+            // Otherwise go on (a network without an STS endpoint may still reach the others);
+            // the run section shows why the account is unknown.
+            Err(e) => tracing::warn!("could not identify the AWS caller: {e}"),
+            Ok(_) => {}
         }
         Ok(Arc::new(session))
     }
@@ -356,29 +388,63 @@ impl Session {
         Fut: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        let (result, attempts) = self.call_raw(calls, service, action, region, send).await;
+        match result {
+            Ok(out) => Ok(Some(out)),
+            Err(SdkError::ServiceError(se))
+                if se.err().code().is_some_and(|c| absent.contains(&c)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.map_error(&e, service, action, attempts)),
+        }
+    }
+
+    /// Like [`Session::call`] but hands back the SDK's own result (and the attempts made), for
+    /// the rare caller that must read an error's raw response (S3's `x-amz-bucket-region`).
+    /// The call is still limited and recorded; map errors with [`Session::map_error`].
+    pub async fn call_raw<O, E, Fut>(
+        &self,
+        calls: &ApiCalls,
+        service: &'static str,
+        action: &'static str,
+        region: &str,
+        send: impl FnOnce(Capture) -> Fut,
+    ) -> (Result<O, SdkError<E, HttpResponse>>, u32)
+    where
+        Fut: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
         let limit = self.limit(service);
         let _permit = limit.acquire().await.expect("semaphore never closed");
         let capture = Capture::default();
         let result = send(capture.clone()).await;
         let code = match &result {
-            Err(SdkError::ServiceError(se)) => se.err().code().map(str::to_string),
+            Err(SdkError::ServiceError(se)) => se.err().code(),
             _ => None,
         };
-        calls.record(&capture, service, action, region, code.as_deref());
-        match result {
-            Ok(out) => Ok(Some(out)),
-            Err(e) if code.as_deref().is_some_and(|c| absent.contains(&c)) => {
-                drop(e);
-                Ok(None)
-            }
-            Err(e) => Err(map_sdk_error(
-                &e,
-                service,
-                action,
-                self.identity().map(|i| i.arn.as_str()),
-                capture.attempts(),
-            )),
-        }
+        calls.record(&capture, service, action, region, code);
+        (result, capture.attempts())
+    }
+
+    /// [`map_sdk_error`] with this session's principal.
+    pub fn map_error<E>(
+        &self,
+        err: &SdkError<E, HttpResponse>,
+        service: &str,
+        action: &str,
+        attempts: u32,
+    ) -> ProbeError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        map_sdk_error(
+            err,
+            service,
+            action,
+            self.identity().map(|i| i.arn.as_str()),
+            attempts,
+        )
     }
 }
 
@@ -439,4 +505,32 @@ pub fn age_days(from: jiff::Timestamp) -> i64 {
 /// An SDK `DateTime` as a jiff timestamp (RFC 3339 in facts).
 pub fn timestamp(t: &aws_smithy_types::DateTime) -> Option<jiff::Timestamp> {
     jiff::Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok()
+}
+
+/// Lines naming each fact a table shows as `?`, and why.
+pub fn unobserved_notes(observations: &[Observation]) -> String {
+    let mut out = String::new();
+    for obs in observations {
+        for (path, why) in &obs.unobserved {
+            out.push_str(&format!("not observed: {} {path}: {why}\n", obs.target));
+        }
+    }
+    out
+}
+
+/// A fact's value for a table cell: `—` for null, `?` for not observed.
+pub fn show(obs: &Observation, path: &str) -> String {
+    match obs.facts.get(path) {
+        None => "?".into(),
+        Some(Value::Null) => "—".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// Marks facts unobserved because the call that feeds them failed.
+pub fn unobserved(obs: &mut Observation, paths: &[&str], e: &ProbeError) {
+    for p in paths {
+        obs.unobserved(p, e.to_string());
+    }
 }
