@@ -326,10 +326,7 @@ async fn cloudtrail_star_finds_every_trail_and_reads_each_ones_logging_and_selec
     assert_eq!(missing.kind, ProbeErrorKind::NotFound, "{missing:?}");
     assert!(missing.hint.is_some());
     assert!(
-        probe
-            .render(&audit)
-            .unwrap()
-            .contains("trail.management_events"),
+        probe.render(&audit).unwrap().contains("management events"),
         "the spot-check table lists the facts"
     );
 }
@@ -1527,6 +1524,37 @@ async fn vouch_check_of_the_logging_and_identity_controls_passes_and_fails_the_r
 
     // moto has no Account API, so `*` regions cannot be listed: an error, never a pass.
     assert_eq!(control_verdict(&report, "MON-GUARDDUTY"), "error");
+
+    // The spot check: one table of every trail, and of the log groups under a prefix.
+    let out = acct
+        .vouch()
+        .args(["probe", "aws.cloudtrail", "*", "--inventory"])
+        .arg(&inventory)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{table}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table.contains(&arn("org-audit")) && table.contains(&arn("app-debug")),
+        "{table}"
+    );
+    assert!(table.contains("WriteOnly"), "{table}");
+    let out = acct
+        .vouch()
+        .args(["probe", "aws.logs", "/sec/*", "--inventory"])
+        .arg(&inventory)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("/sec/audit") && table.contains("/sec/archive"),
+        "{table}"
+    );
+    assert!(!table.contains("/app/debug"), "{table}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

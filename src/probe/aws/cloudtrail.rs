@@ -13,13 +13,15 @@ use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::types::{AdvancedEventSelector, EventSelector, ReadWriteType};
 use serde_json::json;
 
-use super::table::{arn_region, plain_target, render_facts, unobserved};
-use super::{ApiCalls, Aws, timestamp};
+use super::table::{arn_region, plain_target, render_rows};
+use super::{ApiCalls, Aws, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
 
 const SERVICE: &str = "cloudtrail";
+
+crate::service_client!(aws_sdk_cloudtrail, "cloudtrail");
 
 const FACTS: &[FactSpec] = &[
     fact("trail.name", FactType::String, "the trail's name"),
@@ -174,6 +176,10 @@ impl Probe for CloudTrailProbe {
         }
         arns.sort();
         arns.dedup();
+        ctx.record_run_info(
+            "aws.cloudtrail.discovery",
+            json!({"trails": arns.len(), "api_calls": calls.into_summaries()}),
+        );
         Ok(arns)
     }
 
@@ -314,8 +320,25 @@ impl Probe for CloudTrailProbe {
     }
 
     fn render(&self, obs: &Observation) -> Option<String> {
-        let paths: Vec<&str> = FACTS.iter().map(|f| f.path).collect();
-        Some(render_facts(obs, &obs.target, &paths))
+        self.render_all(std::slice::from_ref(obs))
+    }
+
+    fn render_all(&self, observations: &[Observation]) -> Option<String> {
+        Some(render_rows(
+            observations,
+            "trail",
+            &[
+                ("multi-region", "trail.multi_region"),
+                ("logging", "trail.logging"),
+                ("validation", "trail.log_file_validation"),
+                ("KMS key", "trail.kms_key_id"),
+                ("management events", "trail.management_events_scope"),
+                ("excluded", "trail.management_events_excluded"),
+                ("last delivery", "trail.latest_delivery"),
+                ("delivery error", "trail.latest_delivery_error"),
+                ("bucket", "trail.s3_bucket"),
+            ],
+        ))
     }
 }
 

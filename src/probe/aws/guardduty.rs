@@ -13,13 +13,16 @@ use aws_sdk_guardduty::Client;
 use aws_sdk_guardduty::types::{DetectorStatus, FeatureStatus};
 use serde_json::{Value, json};
 
-use super::table::render_facts;
+use super::table::render_rows;
 use super::{ApiCalls, Aws};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
 
 const SERVICE: &str = "guardduty";
+
+crate::service_client!(aws_sdk_guardduty, "guardduty");
+crate::service_client!(aws_sdk_account, "account");
 
 const FACTS: &[FactSpec] = &[
     fact(
@@ -146,6 +149,10 @@ impl Probe for GuardDutyProbe {
         }
         regions.sort();
         regions.dedup();
+        ctx.record_run_info(
+            "aws.guardduty.discovery",
+            json!({"regions": regions, "api_calls": calls.into_summaries()}),
+        );
         Ok(regions)
     }
 
@@ -250,8 +257,21 @@ impl Probe for GuardDutyProbe {
     }
 
     fn render(&self, obs: &Observation) -> Option<String> {
-        let paths: Vec<&str> = FACTS.iter().map(|f| f.path).collect();
-        Some(render_facts(obs, &format!("region {}", obs.target), &paths))
+        self.render_all(std::slice::from_ref(obs))
+    }
+
+    fn render_all(&self, observations: &[Observation]) -> Option<String> {
+        Some(render_rows(
+            observations,
+            "region",
+            &[
+                ("enabled", "detector.enabled"),
+                ("status", "detector.status"),
+                ("findings every", "detector.finding_publishing_frequency"),
+                ("features on", "detector.features_enabled"),
+                ("detector", "detector.id"),
+            ],
+        ))
     }
 }
 

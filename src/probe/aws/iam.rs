@@ -16,13 +16,15 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{ReportStateType, SummaryKeyType};
 use serde_json::{Value, json};
 
-use super::table::{render_facts, unobserved};
-use super::{ApiCalls, Aws, timestamp};
+use super::table::render_facts;
+use super::{ApiCalls, Aws, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
 
 const SERVICE: &str = "iam";
+
+crate::service_client!(aws_sdk_iam, "iam");
 
 /// Default for `max_key_age_days` (CIS AWS Foundations: rotate access keys every 90 days).
 pub const DEFAULT_MAX_KEY_AGE_DAYS: i64 = 90;

@@ -17,13 +17,15 @@ use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 use serde_json::{Map, Value, json};
 
-use super::table::{arn_region, arn_resource, plain_target, render_facts};
+use super::table::{arn_region, arn_resource, plain_target, render_rows};
 use super::{ApiCalls, Aws, Session};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
 
 const SERVICE: &str = "logs";
+
+crate::service_client!(aws_sdk_cloudwatchlogs, "logs");
 
 /// Groups per DescribeLogGroups page (the API's maximum).
 const PAGE_SIZE: i32 = 50;
@@ -142,7 +144,8 @@ impl LogsProbe {
         )
     }
 
-    /// One DescribeLogGroups page: the groups and, for each, its own slice of the evidence.
+    /// One DescribeLogGroups page: the groups and, for each, its own slice of the evidence;
+    /// the next token; and the call's record without its body (run-level provenance).
     async fn page(
         &self,
         session: &Session,
@@ -150,7 +153,7 @@ impl LogsProbe {
         region: &str,
         prefix: Option<&str>,
         token: Option<String>,
-    ) -> Result<(Vec<(GroupFacts, Value)>, Option<String>), ProbeError> {
+    ) -> Result<(Vec<(GroupFacts, Value)>, Option<String>, Value), ProbeError> {
         let calls = ApiCalls::default();
         let out = session
             .call(&calls, SERVICE, "DescribeLogGroups", region, |c| {
@@ -201,7 +204,11 @@ impl LogsProbe {
             .next_token()
             .filter(|t| !t.is_empty())
             .map(str::to_string);
-        Ok((groups, next))
+        let mut summary = record;
+        if let Some(obj) = summary.as_object_mut() {
+            obj.remove("response");
+        }
+        Ok((groups, next, summary))
     }
 }
 
@@ -269,11 +276,13 @@ impl Probe for LogsProbe {
         let region = session.region().to_string();
         let logs: Client = session.client(None);
         let mut names = Vec::new();
+        let mut pages = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let (groups, next) = self
+            let (groups, next, summary) = self
                 .page(&session, &logs, &region, prefix, token.clone())
                 .await?;
+            pages.push(summary);
             {
                 let mut seen = self.seen.lock().expect("logs cache lock");
                 for (group, evidence) in groups {
@@ -296,6 +305,10 @@ impl Probe for LogsProbe {
         }
         names.sort();
         names.dedup();
+        ctx.record_run_info(
+            &format!("aws.logs.discovery.{region}.{pattern}"),
+            json!({"log_groups": names.len(), "api_calls": pages}),
+        );
         Ok(names)
     }
 
@@ -333,7 +346,7 @@ impl Probe for LogsProbe {
             None => {
                 let logs: Client = session.client(Some(&region));
                 // Names are listed in ASCII order, so the exact name is first among its prefix.
-                let (groups, _) = self
+                let (groups, _, _) = self
                     .page(&session, &logs, &region, Some(&name), None)
                     .await?;
                 let (group, evidence) = groups
@@ -408,8 +421,22 @@ impl Probe for LogsProbe {
     }
 
     fn render(&self, obs: &Observation) -> Option<String> {
-        let paths: Vec<&str> = FACTS.iter().map(|f| f.path).collect();
-        Some(render_facts(obs, &obs.target, &paths))
+        self.render_all(std::slice::from_ref(obs))
+    }
+
+    fn render_all(&self, observations: &[Observation]) -> Option<String> {
+        Some(render_rows(
+            observations,
+            "log group",
+            &[
+                ("retention (d)", "retention_days"),
+                ("never expires", "retention.never_expires"),
+                ("meets minimum", "retention.meets_minimum"),
+                ("KMS key", "kms_key_id"),
+                ("stored bytes", "stored_bytes"),
+                ("class", "log_group_class"),
+            ],
+        ))
     }
 }
 

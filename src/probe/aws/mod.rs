@@ -475,13 +475,6 @@ macro_rules! service_client {
 
 service_client!(aws_sdk_kms, "kms");
 service_client!(aws_sdk_sts, "sts");
-service_client!(aws_sdk_account, "account");
-service_client!(aws_sdk_cloudfront, "cloudfront");
-service_client!(aws_sdk_cloudtrail, "cloudtrail");
-service_client!(aws_sdk_cloudwatchlogs, "logs");
-service_client!(aws_sdk_guardduty, "guardduty");
-service_client!(aws_sdk_iam, "iam");
-service_client!(aws_sdk_wafv2, "wafv2");
 
 impl ServiceClient for aws_sdk_s3::Client {
     const SERVICE: &'static str = "s3";

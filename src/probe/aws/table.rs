@@ -3,16 +3,22 @@
 //! failed secondary call makes its facts unobserved, and the region in an ARN. Nothing here
 //! talks to AWS.
 
-use crate::expect::display_json;
-use crate::probe::{Observation, ProbeError};
+use super::{show, unobserved_notes};
+use crate::probe::Observation;
 
-/// A fact as a table cell: `?` when it was not observed, `none` when observed absent.
+/// A fact as a table cell: `yes`/`no` for booleans, lists comma-separated, `—` for an observed
+/// absence, `?` when not observed.
 pub fn cell(obs: &Observation, path: &str) -> String {
     match obs.facts.get(path) {
         Some(serde_json::Value::Bool(true)) => "yes".into(),
         Some(serde_json::Value::Bool(false)) => "no".into(),
-        Some(v) => display_json(v),
-        None => "?".into(),
+        Some(serde_json::Value::Array(items)) if items.is_empty() => "—".into(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => show(obs, path),
     }
 }
 
@@ -25,22 +31,27 @@ pub fn render_facts(obs: &Observation, title: &str, paths: &[&str]) -> String {
     for p in paths {
         t.add_row(vec![p.to_string(), cell(obs, p)]);
     }
-    let mut out = format!("{} {title}\n{t}\n", obs.probe);
-    for (path, why) in &obs.unobserved {
-        out.push_str(&format!("not observed: {path}: {why}\n"));
-    }
-    out
+    format!(
+        "{} {title}\n{t}\n{}",
+        obs.probe,
+        unobserved_notes(std::slice::from_ref(obs))
+    )
 }
 
-/// Marks `paths` unobserved because the call that feeds them failed with `e`.
-pub fn unobserved(obs: &mut Observation, paths: &[&str], e: &ProbeError) {
-    let reason = match &e.hint {
-        Some(h) => format!("{} (hint: {h})", e.message),
-        None => e.message.clone(),
-    };
-    for p in paths {
-        obs.unobserved(p, reason.clone());
+/// One row per observation (`vouch probe KIND '*'`): the target, then each `(header, fact)`
+/// column, then the reasons for anything not observed.
+pub fn render_rows(observations: &[Observation], first: &str, columns: &[(&str, &str)]) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
+    let mut header = vec![first.to_string()];
+    header.extend(columns.iter().map(|(h, _)| h.to_string()));
+    t.set_header(header);
+    for obs in observations {
+        let mut row = vec![obs.target.clone()];
+        row.extend(columns.iter().map(|(_, path)| cell(obs, path)));
+        t.add_row(row);
     }
+    format!("{t}\n{}", unobserved_notes(observations))
 }
 
 /// The region field of an ARN (`arn:aws:logs:eu-west-1:…` → `eu-west-1`); `None` for names

@@ -16,13 +16,16 @@ use async_trait::async_trait;
 use aws_sdk_wafv2::types::{Scope, WebAcl};
 use serde_json::{Value, json};
 
-use super::table::{arn_region, arn_resource, arn_service, plain_target, render_facts, unobserved};
-use super::{ApiCalls, Aws};
+use super::table::{arn_region, arn_resource, arn_service, plain_target, render_rows};
+use super::{ApiCalls, Aws, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
 
 const SERVICE: &str = "wafv2";
+
+crate::service_client!(aws_sdk_wafv2, "wafv2");
+crate::service_client!(aws_sdk_cloudfront, "cloudfront");
 
 /// CloudFront's web ACLs live in us-east-1, whatever the home region.
 const CLOUDFRONT_REGION: &str = "us-east-1";
@@ -355,8 +358,21 @@ impl Probe for Wafv2Probe {
     }
 
     fn render(&self, obs: &Observation) -> Option<String> {
-        let paths: Vec<&str> = FACTS.iter().map(|f| f.path).collect();
-        Some(render_facts(obs, &obs.target, &paths))
+        self.render_all(std::slice::from_ref(obs))
+    }
+
+    fn render_all(&self, observations: &[Observation]) -> Option<String> {
+        Some(render_rows(
+            observations,
+            "resource",
+            &[
+                ("web ACL", "web_acl.associated"),
+                ("name", "web_acl.name"),
+                ("managed rule groups", "web_acl.managed_rule_groups"),
+                ("rate rules", "web_acl.rate_based_rules"),
+                ("default", "web_acl.default_action"),
+            ],
+        ))
     }
 }
 
