@@ -283,6 +283,7 @@ pub async fn run(
             frameworks: c.frameworks.clone(),
             tags: c.tags.clone(),
             remediation: c.remediation.clone(),
+            max_age: c.max_age.map(crate::expect::format_duration),
             verdict: Verdict::NotApplicable,
             results: rs,
         });
@@ -302,6 +303,7 @@ pub async fn run(
         summary: Summary::default(),
         controls: results,
         observations,
+        coverage: Vec::new(),
     };
     report.summarise();
     report

@@ -2,7 +2,14 @@
 //! field in `docs/report-schema.md`), and one renderer per output format. Renderers only read the
 //! report; none of them talks to probes or the engine.
 
+pub mod coverage;
+pub mod csv;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod oscal;
+pub mod sarif;
 pub mod table;
 
 use std::collections::BTreeMap;
@@ -27,6 +34,10 @@ pub struct Report {
     pub controls: Vec<ControlResult>,
     /// Observation key (`sha256:` + digest of the observation's JSON) → observation.
     pub observations: BTreeMap<String, Observation>,
+    /// Per framework: which controls of this run evidence each criterion, and which criteria
+    /// none does. Filled by the CLI from `controls/frameworks/*.toml` ([`coverage`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<coverage::Coverage>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -96,6 +107,10 @@ pub struct ControlResult {
     pub tags: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub remediation: String,
+    /// How long its evidence stays fresh (`"92d"`), when the control sets `max_age`: a result's
+    /// evidence expires at the observation's `observed_at` plus this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<String>,
     /// The worst of its results: fail > error > waived > pass > n/a.
     pub verdict: Verdict,
     pub results: Vec<TargetResult>,
@@ -177,6 +192,16 @@ impl Report {
             .any(|c| c.results.iter().any(|r| r.verdict == Verdict::Error))
     }
 
+    /// When a result's evidence stops being fresh: the observation's time plus the control's
+    /// `max_age`. `None` when the control sets no `max_age` or nothing was observed.
+    pub fn expires_at(&self, control: &ControlResult, result: &TargetResult) -> Option<Timestamp> {
+        let secs = crate::expect::parse_duration(control.max_age.as_deref()?).ok()?;
+        let obs = self.observation(result)?;
+        obs.observed_at
+            .checked_add(jiff::SignedDuration::from_secs(i64::try_from(secs).ok()?))
+            .ok()
+    }
+
     /// The observation behind a result.
     pub fn observation(&self, result: &TargetResult) -> Option<&Observation> {
         result
@@ -208,6 +233,18 @@ fn bump(
 pub enum Format {
     Table,
     Json,
+    /// JUnit XML: one testcase per control × target.
+    Junit,
+    /// GitHub-flavoured Markdown that fits a pull-request comment.
+    Markdown,
+    /// One self-contained HTML file.
+    Html,
+    /// One row per control × target.
+    Csv,
+    /// SARIF 2.1.0: rules are controls, results are failures and errors.
+    Sarif,
+    /// NIST OSCAL assessment-results (JSON).
+    Oscal,
 }
 
 /// How a renderer should draw (table only; the data formats ignore it).
@@ -223,5 +260,11 @@ pub fn render(report: &Report, format: Format, style: Style) -> anyhow::Result<S
     Ok(match format {
         Format::Table => table::render(report, style),
         Format::Json => json::render(report)?,
+        Format::Junit => junit::render(report)?,
+        Format::Markdown => markdown::render(report),
+        Format::Html => html::render(report),
+        Format::Csv => csv::render(report)?,
+        Format::Sarif => sarif::render(report)?,
+        Format::Oscal => oscal::render(report)?,
     })
 }

@@ -5,4 +5,5 @@ mod cli;
 mod compliance;
 mod controls;
 mod engine;
+mod formats;
 mod support;
