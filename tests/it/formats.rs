@@ -484,3 +484,21 @@ fn coverage_lists_controls_per_criterion_and_the_criteria_with_none() {
         .code(i32::from(vouch::exit::INVALID))
         .stderr(predicates::str::contains("unknown framework `pci`"));
 }
+
+#[test]
+fn the_built_in_library_names_only_criteria_the_soc2_catalogue_lists() {
+    let out = vouch()
+        .args(["coverage", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let cov: vouch::report::coverage::Coverage = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        cov.unknown.is_empty(),
+        "unknown criteria: {:#?}",
+        cov.unknown
+    );
+    assert!(cov.criteria.iter().any(|c| c.has(Kind::Automated)));
+    assert!(cov.criteria.iter().any(|c| c.has(Kind::Attestation)));
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty());
+}

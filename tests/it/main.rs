@@ -6,4 +6,6 @@ mod compliance;
 mod controls;
 mod engine;
 mod formats;
+mod http;
 mod support;
+mod tls;
