@@ -298,10 +298,12 @@ pub async fn run(
             complete,
             fail_on: opts.fail_on,
             context: ctx.run_info(),
+            replay: None,
         },
         summary: Summary::default(),
         controls: results,
         observations,
+        unused_waivers: Vec::new(),
     };
     report.summarise();
     report
@@ -340,6 +342,7 @@ fn direct(verdict: Verdict, error: String, hint: Option<String>) -> TargetResult
         error: Some(error),
         hint,
         waiver: None,
+        expires_at: None,
     }
 }
 
@@ -385,6 +388,7 @@ fn population_result(found: usize, min: u64) -> TargetResult {
         error: Some(format!("discovery found {found} resources")),
         hint: None,
         waiver: None,
+        expires_at: None,
     }
 }
 
@@ -403,6 +407,7 @@ pub fn evaluate(
         error: None,
         hint: None,
         waiver: None,
+        expires_at: None,
     };
     for s in &c.scope {
         let check = s.evaluate(&obs.facts, &obs.unobserved, now);

@@ -27,6 +27,9 @@ pub struct Report {
     pub controls: Vec<ControlResult>,
     /// Observation key (`sha256:` + digest of the observation's JSON) → observation.
     pub observations: BTreeMap<String, Observation>,
+    /// Waivers that covered nothing in this run (stale), or that had expired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unused_waivers: Vec<UnusedWaiver>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -55,6 +58,20 @@ pub struct Run {
     /// Run-level facts recorded by probes (e.g. `aws.caller_identity`: which account was examined).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, serde_json::Value>,
+    /// Set when the report was re-evaluated from an evidence bundle (`--from-evidence`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<Replay>,
+}
+
+/// Where a replayed report's observations came from, and the time its checks were judged at.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Replay {
+    /// The bundle directory, as given.
+    pub bundle: String,
+    pub original_started_at: Timestamp,
+    pub original_finished_at: Timestamp,
+    /// The "now" of `within` checks and waiver expiry (the original run's end unless asked).
+    pub evaluated_at: Timestamp,
 }
 
 /// Counts of controls by verdict, plus results (control × target) by verdict.
@@ -116,6 +133,9 @@ pub struct TargetResult {
     /// The waiver that turned a fail or error into `waived`, with the original verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiver: Option<AppliedWaiver>,
+    /// When the evidence behind this result goes stale: `observed_at` + the control's `max_age`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -124,6 +144,21 @@ pub struct AppliedWaiver {
     pub reason: String,
     pub owner: String,
     pub approved_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    pub expires: jiff::civil::Date,
+}
+
+/// A waiver that did not apply: it matched no `fail` or `error` (`status = "unused"`), or it had
+/// expired (`status = "expired"`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct UnusedWaiver {
+    pub control: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    pub status: String,
+    pub reason: String,
+    pub owner: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
     pub expires: jiff::civil::Date,
