@@ -4,5 +4,8 @@
 mod cli;
 mod compliance;
 mod controls;
+mod diff;
 mod engine;
+mod evidence;
 mod support;
+mod waivers;
