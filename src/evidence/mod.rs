@@ -140,9 +140,12 @@ pub fn write_bundle(dir: &Path, report: &Report, key: Option<&SigningKey>) -> Re
     );
     for (id, obs) in &report.observations {
         let bytes = observation_bytes(obs);
-        // The key is the digest of these bytes; a mismatch would make the bundle lie.
-        debug_assert_eq!(crate::engine::observation_id(obs), *id);
-        files.insert(observation_path(&crate::engine::observation_id(obs)), bytes);
+        // The report's key must be the digest of these bytes, or the bundle would lie.
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        if digest != *id {
+            bail!("observation {id} does not serialise to its key ({digest}); no bundle written");
+        }
+        files.insert(observation_path(id), bytes);
         for a in &obs.attachments {
             files.insert(attachment_path(a), a.content.as_bytes().to_vec());
         }

@@ -46,7 +46,13 @@ pub fn generate() -> Result<SigningKey> {
 
 /// The PEM texts of a key pair: (private PKCS#8, public SPKI).
 pub fn to_pem(key: &SigningKey) -> Result<(String, String)> {
-    let private = key
+    // PKCS#8 v1 (the seed only, RFC 8410 section 7): v2 with the public key appended is valid too,
+    // but OpenSSL 3.0 cannot read it, and the public key is derived from the seed anyway.
+    let seed_only = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    let private = seed_only
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| anyhow!("encoding the private key: {e}"))?;
     let public = key

@@ -636,3 +636,179 @@ fn the_replay_library_never_calls_a_probe() {
     let replayed = serde_json::to_value(&report).unwrap();
     assert_eq!(verdicts(&replayed), verdicts(&original));
 }
+
+/// The attestation probe plus a verbatim artefact, as the TLS probe attaches certificate PEMs.
+struct WithAttachment(vouch::probe::attestation::AttestationProbe);
+
+const PEM: &str =
+    "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUDx\n-----END CERTIFICATE-----\n";
+
+#[async_trait::async_trait]
+impl vouch::probe::Probe for WithAttachment {
+    fn kind(&self) -> &'static str {
+        "attestation"
+    }
+    fn description(&self) -> &'static str {
+        self.0.description()
+    }
+    fn target_syntax(&self) -> &'static str {
+        self.0.target_syntax()
+    }
+    fn facts(&self) -> &'static [vouch::probe::FactSpec] {
+        self.0.facts()
+    }
+    async fn observe(
+        &self,
+        target: &str,
+        params: &vouch::probe::Params,
+        ctx: &vouch::probe::ProbeContext,
+    ) -> Result<vouch::probe::Observation, vouch::probe::ProbeError> {
+        let mut obs = self.0.observe(target, params, ctx).await?;
+        obs.attach("leaf.pem", "application/x-pem-file", PEM);
+        Ok(obs)
+    }
+}
+
+#[test]
+fn attachments_are_stored_by_their_digest_and_listed_in_the_manifest() {
+    let dir = example();
+    let registry = vouch::probe::Registry::with(vec![Arc::new(WithAttachment(Default::default()))]);
+    let mut diags = vouch::diag::Diagnostics::new();
+    let controls = vouch::control::load_controls(
+        &[vouch::control::Source::Path(
+            dir.path().join("controls.toml"),
+        )],
+        &registry,
+        None,
+        &mut diags,
+    );
+    assert!(!diags.has_errors(), "{}", diags.render_short());
+    let inventory = vouch::inventory::Inventory {
+        attestations: Some(dir.path().join("attestations.toml")),
+        ..Default::default()
+    };
+    let ctx = vouch::probe::ProbeContext::new(Arc::new(inventory), Default::default());
+    let report = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(vouch::engine::run(
+            &controls,
+            &registry,
+            &ctx,
+            &Default::default(),
+            None,
+            None,
+        ));
+    let ev = dir.path().join("ev");
+    let written = vouch::evidence::write_bundle(&ev, &report, None).unwrap();
+    let pem_path = format!(
+        "attachments/sha256-{}.pem",
+        hex::encode(Sha256::digest(PEM.as_bytes()))
+    );
+    assert_eq!(std::fs::read_to_string(ev.join(&pem_path)).unwrap(), PEM);
+    // Three observations, one shared attachment (one file), report.json; MANIFEST not counted.
+    assert_eq!(written.files, 3 + 1 + 1);
+    assert!(
+        std::fs::read_to_string(ev.join("MANIFEST"))
+            .unwrap()
+            .contains(&format!("  {}  {pem_path}\n", PEM.len()))
+    );
+    vouch()
+        .arg("verify")
+        .arg(&ev)
+        .assert()
+        .code(i32::from(exit::PASS));
+    std::fs::write(ev.join(&pem_path), PEM.replace("MII", "MIJ")).unwrap();
+    vouch()
+        .arg("verify")
+        .arg(&ev)
+        .assert()
+        .code(i32::from(exit::FAILED))
+        .stderr(predicate::str::contains(format!("modified: {pem_path}")));
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn keys_and_signatures_interoperate_with_openssl() {
+    let found = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    crate::support::require(
+        found,
+        "the openssl command",
+        "install it (scripts/setup.d/60-evidence.sh)",
+    );
+    let dir = example();
+    // A key made by OpenSSL signs a bundle that vouch verifies with OpenSSL's public key…
+    assert!(
+        openssl(
+            dir.path(),
+            &["genpkey", "-algorithm", "ed25519", "-out", "o.key"]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        openssl(
+            dir.path(),
+            &["pkey", "-in", "o.key", "-pubout", "-out", "o.pub"]
+        )
+        .status
+        .success()
+    );
+    let (ev, _) = bundle(dir.path(), "ev", &["--sign-key", "o.key"]);
+    vouch()
+        .current_dir(dir.path())
+        .args(["verify", "ev", "--public-key", "o.pub"])
+        .assert()
+        .code(i32::from(exit::PASS));
+    // …and OpenSSL verifies vouch's MANIFEST.sig as a plain Ed25519 signature of MANIFEST.
+    let sig = hex::decode(
+        std::fs::read_to_string(ev.join("MANIFEST.sig"))
+            .unwrap()
+            .trim_end(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("sig.bin"), sig).unwrap();
+    let out = openssl(
+        dir.path(),
+        &[
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            "o.pub",
+            "-rawin",
+            "-in",
+            "ev/MANIFEST",
+            "-sigfile",
+            "sig.bin",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Signature Verified Successfully"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `vouch keygen` keys are what OpenSSL expects, and the public key matches the private one.
+    vouch()
+        .current_dir(dir.path())
+        .args(["keygen", "--out", "v"])
+        .assert()
+        .code(i32::from(exit::PASS));
+    let derived = openssl(dir.path(), &["pkey", "-in", "v.key", "-pubout"]);
+    assert!(derived.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&derived.stdout),
+        std::fs::read_to_string(dir.path().join("v.pub")).unwrap()
+    );
+}
