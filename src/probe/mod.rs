@@ -9,6 +9,8 @@
 //! Adding a probe is one module here plus one line in [`Registry::builtin`].
 
 pub mod attestation;
+pub mod http;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -308,7 +310,11 @@ impl Registry {
     /// Every probe vouch ships. One line per probe.
     pub fn builtin() -> Registry {
         Registry {
-            probes: vec![Arc::new(attestation::AttestationProbe::default())],
+            probes: vec![
+                Arc::new(attestation::AttestationProbe::default()),
+                Arc::new(http::HttpProbe::default()),
+                Arc::new(tls::TlsProbe),
+            ],
         }
     }
 

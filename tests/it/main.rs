@@ -7,5 +7,7 @@ mod controls;
 mod diff;
 mod engine;
 mod evidence;
+mod http;
 mod support;
+mod tls;
 mod waivers;
