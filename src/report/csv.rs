@@ -57,10 +57,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
                 r.error.as_deref().unwrap_or(""),
                 r.hint.as_deref().unwrap_or(""),
                 &obs.map(|o| o.observed_at.to_string()).unwrap_or_default(),
-                &report
-                    .expires_at(c, r)
-                    .map(|t| t.to_string())
-                    .unwrap_or_default(),
+                &r.expires_at.map(|t| t.to_string()).unwrap_or_default(),
                 r.observation.as_deref().unwrap_or(""),
                 w_.map(|w| w.reason.as_str()).unwrap_or(""),
                 &w_.map(|w| w.expires.to_string()).unwrap_or_default(),

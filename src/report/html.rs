@@ -29,6 +29,11 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// A time for people to read: to the second (reports keep the full precision in JSON).
+pub fn when(t: jiff::Timestamp) -> String {
+    t.round(jiff::Unit::Second).unwrap_or(t).to_string()
+}
+
 const VERDICTS: [Verdict; 5] = [
     Verdict::Pass,
     Verdict::Fail,
@@ -143,8 +148,8 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(
         out,
         "<header>\n<h1>vouch report</h1>\n<p class=\"meta\">Run {} → {} ({secs:.1}s) · {} {} · fails on {} and above{}</p>\n</header>",
-        escape(&report.run.started_at.to_string()),
-        escape(&report.run.finished_at.to_string()),
+        when(report.run.started_at),
+        when(report.run.finished_at),
         escape(&report.tool.name),
         escape(&report.tool.version),
         report.run.fail_on,
@@ -360,9 +365,6 @@ fn control(out: &mut String, report: &Report, i: usize, c: &ControlResult) {
     if !c.tags.is_empty() {
         let _ = writeln!(out, "<dt>tags</dt><dd>{}</dd>", escape(&c.tags.join(", ")));
     }
-    if let Some(m) = &c.max_age {
-        let _ = writeln!(out, "<dt>evidence fresh for</dt><dd>{}</dd>", escape(m));
-    }
     if !c.remediation.is_empty() {
         let _ = writeln!(
             out,
@@ -372,12 +374,12 @@ fn control(out: &mut String, report: &Report, i: usize, c: &ControlResult) {
     }
     out.push_str("</dl>\n");
     for r in &c.results {
-        result(out, report, c, r);
+        result(out, report, r);
     }
     out.push_str("</section>\n");
 }
 
-fn result(out: &mut String, report: &Report, c: &ControlResult, r: &TargetResult) {
+fn result(out: &mut String, report: &Report, r: &TargetResult) {
     let _ = writeln!(
         out,
         "<div class=\"result {}\">\n<h3>{} <code>{}</code></h3>",
@@ -436,29 +438,22 @@ fn result(out: &mut String, report: &Report, c: &ControlResult, r: &TargetResult
         out.push_str("</table>\n");
     }
     if let (Some(key), Some(obs)) = (&r.observation, report.observation(r)) {
-        evidence(out, report, c, r, key, obs);
+        evidence(out, r, key, obs);
     }
     out.push_str("</div>\n");
 }
 
-fn evidence(
-    out: &mut String,
-    report: &Report,
-    c: &ControlResult,
-    r: &TargetResult,
-    key: &str,
-    obs: &Observation,
-) {
-    let expires = report
-        .expires_at(c, r)
-        .map(|t| format!(" · expires {}", escape(&t.to_string())))
+fn evidence(out: &mut String, r: &TargetResult, key: &str, obs: &Observation) {
+    let expires = r
+        .expires_at
+        .map(|t| format!(" · expires {}", when(t)))
         .unwrap_or_default();
     let _ = writeln!(
         out,
         "<p class=\"muted\">Evidence: <code>{}</code> {} observed {} in {} ms{expires} · <span class=\"mono\">{}</span></p>",
         escape(&obs.probe),
         escape(&obs.target),
-        escape(&obs.observed_at.to_string()),
+        when(obs.observed_at),
         obs.duration_ms,
         escape(key)
     );
@@ -520,9 +515,35 @@ fn waivers(out: &mut String, report: &Report) {
         .collect();
     out.push_str("<section id=\"waivers\">\n<h2>Waivers</h2>\n");
     if rows.is_empty() {
-        out.push_str("<p class=\"muted\">No waiver applied in this run.</p>\n</section>\n");
-        return;
+        out.push_str("<p class=\"muted\">No waiver applied in this run.</p>\n");
+    } else {
+        applied_waivers(out, &rows);
     }
+    if !report.unused_waivers.is_empty() {
+        out.push_str("<h3>Waivers that did not apply</h3>\n<table>\n<tr><th>status</th><th>control</th><th>targets</th><th>expires</th><th>reason</th><th>owner</th><th>ticket</th></tr>\n");
+        for w in &report.unused_waivers {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&w.status),
+                escape(&w.control),
+                escape(&if w.targets.is_empty() {
+                    "*".to_string()
+                } else {
+                    w.targets.join(", ")
+                }),
+                escape(&w.expires.to_string()),
+                escape(&w.reason),
+                escape(&w.owner),
+                escape(w.ticket.as_deref().unwrap_or("—"))
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+fn applied_waivers(out: &mut String, rows: &[(&ControlResult, &TargetResult)]) {
     out.push_str("<table>\n<tr><th>control</th><th>target</th><th>was</th><th>expires</th><th>reason</th><th>owner</th><th>approved by</th><th>ticket</th></tr>\n");
     for (c, r) in rows {
         let w = r.waiver.as_ref().expect("filtered");
@@ -539,7 +560,7 @@ fn waivers(out: &mut String, report: &Report) {
             escape(w.ticket.as_deref().unwrap_or("—"))
         );
     }
-    out.push_str("</table>\n</section>\n");
+    out.push_str("</table>\n");
 }
 
 fn coverage(out: &mut String, report: &Report, cov: &Coverage) {

@@ -100,6 +100,32 @@ pub fn render(report: &Report) -> String {
         }
         tail.push_str("\n</details>\n\n");
     }
+    if !report.unused_waivers.is_empty() {
+        let _ = writeln!(
+            tail,
+            "<details><summary>Waivers that did not apply ({})</summary>\n\n| status | control | targets | expires | reason | owner | ticket |\n|---|---|---|---|---|---|---|",
+            report.unused_waivers.len()
+        );
+        for w in &report.unused_waivers {
+            let targets = if w.targets.is_empty() {
+                "*".to_string()
+            } else {
+                w.targets.join(", ")
+            };
+            let _ = writeln!(
+                tail,
+                "| {} | `{}` | `{}` | {} | {} | {} | {} |",
+                cell(&w.status),
+                code(&w.control),
+                code(&targets),
+                w.expires,
+                cell(&w.reason),
+                cell(&w.owner),
+                cell(w.ticket.as_deref().unwrap_or("—"))
+            );
+        }
+        tail.push_str("\n</details>\n\n");
+    }
     for cov in &report.coverage {
         let _ = writeln!(
             tail,
@@ -142,8 +168,8 @@ pub fn render(report: &Report) -> String {
         out,
         "<sub>vouch {} · run {} → {}</sub>",
         cell(&report.tool.version),
-        report.run.started_at,
-        report.run.finished_at
+        super::html::when(report.run.started_at),
+        super::html::when(report.run.finished_at)
     );
     out
 }

@@ -38,6 +38,9 @@ pub struct Report {
     /// none does. Filled by the CLI from `controls/frameworks/*.toml` ([`coverage`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub coverage: Vec<coverage::Coverage>,
+    /// Waivers that covered nothing in this run (stale), or that had expired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unused_waivers: Vec<UnusedWaiver>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -66,6 +69,20 @@ pub struct Run {
     /// Run-level facts recorded by probes (e.g. `aws.caller_identity`: which account was examined).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, serde_json::Value>,
+    /// Set when the report was re-evaluated from an evidence bundle (`--from-evidence`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<Replay>,
+}
+
+/// Where a replayed report's observations came from, and the time its checks were judged at.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Replay {
+    /// The bundle directory, as given.
+    pub bundle: String,
+    pub original_started_at: Timestamp,
+    pub original_finished_at: Timestamp,
+    /// The "now" of `within` checks and waiver expiry (the original run's end unless asked).
+    pub evaluated_at: Timestamp,
 }
 
 /// Counts of controls by verdict, plus results (control × target) by verdict.
@@ -107,10 +124,6 @@ pub struct ControlResult {
     pub tags: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub remediation: String,
-    /// How long its evidence stays fresh (`"92d"`), when the control sets `max_age`: a result's
-    /// evidence expires at the observation's `observed_at` plus this.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_age: Option<String>,
     /// The worst of its results: fail > error > waived > pass > n/a.
     pub verdict: Verdict,
     pub results: Vec<TargetResult>,
@@ -131,6 +144,9 @@ pub struct TargetResult {
     /// The waiver that turned a fail or error into `waived`, with the original verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiver: Option<AppliedWaiver>,
+    /// When the evidence behind this result goes stale: `observed_at` + the control's `max_age`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -139,6 +155,21 @@ pub struct AppliedWaiver {
     pub reason: String,
     pub owner: String,
     pub approved_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    pub expires: jiff::civil::Date,
+}
+
+/// A waiver that did not apply: it matched no `fail` or `error` (`status = "unused"`), or it had
+/// expired (`status = "expired"`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct UnusedWaiver {
+    pub control: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    pub status: String,
+    pub reason: String,
+    pub owner: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
     pub expires: jiff::civil::Date,
@@ -190,16 +221,6 @@ impl Report {
         self.controls
             .iter()
             .any(|c| c.results.iter().any(|r| r.verdict == Verdict::Error))
-    }
-
-    /// When a result's evidence stops being fresh: the observation's time plus the control's
-    /// `max_age`. `None` when the control sets no `max_age` or nothing was observed.
-    pub fn expires_at(&self, control: &ControlResult, result: &TargetResult) -> Option<Timestamp> {
-        let secs = crate::expect::parse_duration(control.max_age.as_deref()?).ok()?;
-        let obs = self.observation(result)?;
-        obs.observed_at
-            .checked_add(jiff::SignedDuration::from_secs(i64::try_from(secs).ok()?))
-            .ok()
     }
 
     /// The observation behind a result.

@@ -1,6 +1,6 @@
 //! `--format oscal`: NIST OSCAL 1.2.3 assessment-results (JSON). One `result` for the run, with:
 //! - an `observation` per probe observation (`collected` = when it was made, `expires` = when the
-//!   earliest control relying on it stops accepting it, from the controls' `max_age`), linked to
+//!   earliest result relying on it stops accepting it, `expires_at` from the controls' `max_age`), linked to
 //!   its evidence in `back-matter`;
 //! - a `finding` per control (objective satisfied or not, the verdict per target, its criteria);
 //! - a `risk` per waiver (status `deviation-approved`, `deadline` = the waiver's expiry);
@@ -82,7 +82,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
     let mut expires: BTreeMap<&str, Timestamp> = BTreeMap::new();
     for c in &report.controls {
         for r in &c.results {
-            if let (Some(k), Some(t)) = (&r.observation, report.expires_at(c, r)) {
+            if let (Some(k), Some(t)) = (&r.observation, r.expires_at) {
                 expires
                     .entry(k.as_str())
                     .and_modify(|e| *e = (*e).min(t))
@@ -111,7 +111,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
             "title": line(&format!("Observation: {} {}", obs.probe, obs.target)),
             "props": [prop("observation", key)],
             "rlinks": [{
-                "href": format!("observations/sha256-{hex}.json"),
+                "href": crate::evidence::observation_path(key),
                 "media-type": "application/json",
                 "hashes": [{ "algorithm": "SHA-256", "value": hex }],
             }],
@@ -130,7 +130,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
                 "uuid": uuid,
                 "title": line(&format!("Attachment: {}", a.name)),
                 "rlinks": [{
-                    "href": format!("attachments/sha256-{digest}"),
+                    "href": crate::evidence::attachment_path(a),
                     "media-type": line(&a.media_type),
                     "hashes": [{ "algorithm": "SHA-256", "value": digest }],
                 }],

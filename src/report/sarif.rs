@@ -130,7 +130,7 @@ fn result(report: &Report, index: usize, c: &ControlResult, r: &TargetResult) ->
         props["observedAt"] = json!(obs.observed_at.to_string());
         props["observation"] = json!(r.observation);
     }
-    if let Some(t) = report.expires_at(c, r) {
+    if let Some(t) = r.expires_at {
         props["expiresAt"] = json!(t.to_string());
     }
     let mut res = json!({

@@ -147,7 +147,7 @@ fn csv_has_a_row_per_control_and_target() {
     assert_eq!(&legacy[8], "protocols.lowest >= TLSv1.2 (observed TLSv1.0)");
     assert_eq!(
         &legacy[12], "2026-12-28T09:00:02Z",
-        "observed_at + max_age 30d"
+        "observed_at + max_age 30d (expires_at)"
     );
 }
 
@@ -401,6 +401,7 @@ fn output_may_be_repeated_as_format_equals_file() {
         .args(["--output", "html=out/report.html"])
         .args(["--output", "junit=out/junit.xml"])
         .args(["--output", "sarif=out/vouch.sarif"])
+        .args(["--output", "oscal=out/oscal.json"])
         .args(["--output", "out/plain.json"])
         .assert()
         .stdout("");
@@ -409,6 +410,12 @@ fn output_may_be_repeated_as_format_equals_file() {
     assert!(read("out/junit.xml").contains("<testsuites"));
     let sarif: serde_json::Value = serde_json::from_str(&read("out/vouch.sarif")).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
+    let errors = validate(&sarif, "schemas/sarif-2.1.0.json");
+    assert!(errors.is_empty(), "{errors:#?}");
+    // A real run's OSCAL (nanosecond timestamps, attestation evidence) is valid too.
+    let oscal: serde_json::Value = serde_json::from_str(&read("out/oscal.json")).unwrap();
+    let errors = validate(&oscal, "schemas/oscal-1.2.3-assessment-results.json");
+    assert!(errors.is_empty(), "{errors:#?}");
     // A plain FILE takes --format; the report carries the coverage of the controls that ran.
     let json: serde_json::Value = serde_json::from_str(&read("out/plain.json")).unwrap();
     assert_eq!(json["schema"], "vouch.report/v1");

@@ -4,8 +4,11 @@
 mod cli;
 mod compliance;
 mod controls;
+mod diff;
 mod engine;
+mod evidence;
 mod formats;
 mod http;
 mod support;
 mod tls;
+mod waivers;
