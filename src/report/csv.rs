@@ -1,6 +1,8 @@
 //! `--format csv`: one row per control × target, for spreadsheets. Multi-valued cells (criteria,
 //! checks) are joined with `; ` so every row stays one line in a spreadsheet's eyes; the `csv`
-//! crate quotes whatever needs quoting.
+//! crate quotes whatever needs quoting. Text a spreadsheet would run as a formula (a cell starting
+//! with `=`, `+`, `-`, `@`, tab or CR: targets, errors and reasons can come from the systems
+//! observed) is prefixed with `'`, as OWASP advises against CSV injection.
 
 use super::Report;
 use crate::expect::Verdict;
@@ -24,6 +26,15 @@ const HEADER: [&str; 16] = [
     "waiver_expires",
 ];
 
+/// A cell a spreadsheet shows as text, never evaluates.
+fn inert(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    }
+}
+
 pub fn render(report: &Report) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(HEADER)?;
@@ -44,7 +55,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
                 .join("; ");
             let obs = report.observation(r);
             let w_ = r.waiver.as_ref();
-            w.write_record([
+            let record = [
                 c.id.as_str(),
                 c.title.as_str(),
                 c.severity.as_str(),
@@ -61,7 +72,8 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
                 r.observation.as_deref().unwrap_or(""),
                 w_.map(|w| w.reason.as_str()).unwrap_or(""),
                 &w_.map(|w| w.expires.to_string()).unwrap_or_default(),
-            ])?;
+            ];
+            w.write_record(record.iter().map(|c| inert(c).into_owned()))?;
         }
     }
     Ok(String::from_utf8(w.into_inner()?)?)

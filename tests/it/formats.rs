@@ -152,6 +152,18 @@ fn csv_has_a_row_per_control_and_target() {
 }
 
 #[test]
+fn csv_cells_never_run_as_spreadsheet_formulas() {
+    let mut r = sample();
+    r.controls[0].results[0].target = "=HYPERLINK(\"http://evil.example\",\"x\")".into();
+    r.controls[0].results[0].error = Some("+1-555".into());
+    let text = render(&r, Format::Csv, Style::default()).unwrap();
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let row = rd.records().next().unwrap().unwrap();
+    assert_eq!(&row[5], "'=HYPERLINK(\"http://evil.example\",\"x\")");
+    assert_eq!(&row[9], "'+1-555");
+}
+
+#[test]
 fn sarif_matches_the_published_sarif_2_1_0_schema() {
     let doc: serde_json::Value = serde_json::from_str(&rendered(Format::Sarif)).unwrap();
     let errors = validate(&doc, "schemas/sarif-2.1.0.json");
