@@ -1,8 +1,8 @@
 //! `--format markdown`: GitHub-flavoured Markdown that fits a pull-request comment. A summary line
 //! first, then failures and errors (worst severity first) in a table, then everything else
 //! folded into `<details>`: all results, waivers, framework coverage. Text from the report is
-//! escaped (HTML and table pipes), and the comment stays under GitHub's 65 536-character limit
-//! by cutting the longest part, the table of all results, with a note.
+//! escaped (HTML and table pipes), and the comment stays under GitHub's 65 536-character limit:
+//! each table has a budget, and rows past it are counted in a note instead of shown.
 
 use std::fmt::Write;
 
@@ -11,6 +11,39 @@ use crate::expect::Verdict;
 
 /// GitHub rejects comments longer than 65 536 characters; leave room for a CI bot's own text.
 const LIMIT: usize = 60_000;
+/// Budgets of the tables that grow with the estate; all results get what is left of [`LIMIT`].
+const FAILURES_BUDGET: usize = 28_000;
+const WAIVERS_BUDGET: usize = 6_000;
+const UNUSED_BUDGET: usize = 3_000;
+
+/// Appends `lines` to `out` while the section stays within `budget` bytes; notes how many were
+/// left out. Returns how many were shown.
+fn capped(out: &mut String, lines: Vec<String>, budget: usize, what: &str) -> usize {
+    let start = out.len();
+    let total = lines.len();
+    let mut shown = 0;
+    for line in lines {
+        if out.len() - start + line.len() > budget {
+            break;
+        }
+        out.push_str(&line);
+        shown += 1;
+    }
+    if shown < total {
+        let _ = writeln!(
+            out,
+            "\n_{} more {what} are in the full report (`--format html` or `json`)._",
+            total - shown
+        );
+    }
+    shown
+}
+
+fn row_line(c: &ControlResult, r: &TargetResult) -> String {
+    let mut line = String::new();
+    row(&mut line, c, r);
+    line
+}
 
 pub fn render(report: &Report) -> String {
     let s = &report.summary;
@@ -64,9 +97,8 @@ pub fn render(report: &Report) -> String {
     });
     if !problems.is_empty() {
         out.push_str("| verdict | severity | control | target | detail |\n|---|---|---|---|---|\n");
-        for (c, r) in &problems {
-            row(&mut out, c, r);
-        }
+        let lines = problems.iter().map(|(c, r)| row_line(c, r)).collect();
+        capped(&mut out, lines, FAILURES_BUDGET, "failures and errors");
         out.push('\n');
     }
 
@@ -83,21 +115,24 @@ pub fn render(report: &Report) -> String {
             "<details><summary>Waivers ({})</summary>\n\n| control | target | was | expires | reason | owner | approved by | ticket |\n|---|---|---|---|---|---|---|---|",
             waived.len()
         );
-        for (c, r) in waived {
-            let w = r.waiver.as_ref().expect("filtered");
-            let _ = writeln!(
-                tail,
-                "| `{}` | `{}` | {} | {} | {} | {} | {} | {} |",
-                code(&c.id),
-                code(&r.target),
-                w.original_verdict,
-                w.expires,
-                cell(&w.reason),
-                cell(&w.owner),
-                cell(&w.approved_by),
-                cell(w.ticket.as_deref().unwrap_or("—"))
-            );
-        }
+        let lines = waived
+            .iter()
+            .map(|(c, r)| {
+                let w = r.waiver.as_ref().expect("filtered");
+                format!(
+                    "| `{}` | `{}` | {} | {} | {} | {} | {} | {} |\n",
+                    code(&c.id),
+                    code(&r.target),
+                    w.original_verdict,
+                    w.expires,
+                    cell(&w.reason),
+                    cell(&w.owner),
+                    cell(&w.approved_by),
+                    cell(w.ticket.as_deref().unwrap_or("—"))
+                )
+            })
+            .collect();
+        capped(&mut tail, lines, WAIVERS_BUDGET, "waivers");
         tail.push_str("\n</details>\n\n");
     }
     if !report.unused_waivers.is_empty() {
@@ -106,24 +141,28 @@ pub fn render(report: &Report) -> String {
             "<details><summary>Waivers that did not apply ({})</summary>\n\n| status | control | targets | expires | reason | owner | ticket |\n|---|---|---|---|---|---|---|",
             report.unused_waivers.len()
         );
-        for w in &report.unused_waivers {
-            let targets = if w.targets.is_empty() {
-                "*".to_string()
-            } else {
-                w.targets.join(", ")
-            };
-            let _ = writeln!(
-                tail,
-                "| {} | `{}` | `{}` | {} | {} | {} | {} |",
-                cell(&w.status),
-                code(&w.control),
-                code(&targets),
-                w.expires,
-                cell(&w.reason),
-                cell(&w.owner),
-                cell(w.ticket.as_deref().unwrap_or("—"))
-            );
-        }
+        let lines = report
+            .unused_waivers
+            .iter()
+            .map(|w| {
+                let targets = if w.targets.is_empty() {
+                    "*".to_string()
+                } else {
+                    w.targets.join(", ")
+                };
+                format!(
+                    "| {} | `{}` | `{}` | {} | {} | {} | {} |\n",
+                    cell(&w.status),
+                    code(&w.control),
+                    code(&targets),
+                    w.expires,
+                    cell(&w.reason),
+                    cell(&w.owner),
+                    cell(w.ticket.as_deref().unwrap_or("—"))
+                )
+            })
+            .collect();
+        capped(&mut tail, lines, UNUSED_BUDGET, "waivers");
         tail.push_str("\n</details>\n\n");
     }
     for cov in &report.coverage {
@@ -141,26 +180,13 @@ pub fn render(report: &Report) -> String {
         "<details><summary>All results ({})</summary>\n\n| verdict | severity | control | target | detail |\n|---|---|---|---|---|\n",
         s.results.total
     );
-    let budget = LIMIT.saturating_sub(out.len() + tail.len() + 200);
-    let mut shown = 0;
-    'outer: for c in &report.controls {
-        for r in &c.results {
-            let mut line = String::new();
-            row(&mut line, c, r);
-            if all.len() + line.len() > budget {
-                break 'outer;
-            }
-            all.push_str(&line);
-            shown += 1;
-        }
-    }
-    if shown < s.results.total {
-        let _ = writeln!(
-            all,
-            "\n_{} more results are in the full report (`--format html` or `json`)._",
-            s.results.total - shown
-        );
-    }
+    let budget = LIMIT.saturating_sub(out.len() + tail.len() + all.len() + 400);
+    let lines = report
+        .controls
+        .iter()
+        .flat_map(|c| c.results.iter().map(move |r| row_line(c, r)))
+        .collect();
+    capped(&mut all, lines, budget, "results");
     all.push_str("\n</details>\n\n");
     out.push_str(&all);
     out.push_str(&tail);

@@ -262,6 +262,27 @@ fn markdown_puts_failures_first_and_fits_a_pull_request_comment() {
 }
 
 #[test]
+fn markdown_of_a_large_estate_still_fits_a_comment() {
+    let mut r = sample();
+    let base = r.controls.clone();
+    r.controls = (0..400)
+        .flat_map(|i| {
+            base.iter().cloned().map(move |mut c| {
+                c.id = format!("{}-{i:03}", c.id);
+                c
+            })
+        })
+        .collect();
+    r.summarise();
+    let md = render(&r, Format::Markdown, Style::default()).unwrap();
+    assert!(md.len() < 65_536, "{} bytes", md.len());
+    assert!(md.contains("more failures and errors are in the full report"));
+    assert!(md.contains("more results are in the full report"));
+    assert!(md.contains("SOC 2 trust services criteria coverage"));
+    assert!(md.trim_end().ends_with("</sub>"));
+}
+
+#[test]
 fn html_escapes_everything_that_comes_from_the_report() {
     let html = rendered(Format::Html);
     assert!(!html.to_lowercase().contains("<script"));
