@@ -289,3 +289,25 @@ pub fn render(report: &Report, format: Format, style: Style) -> anyhow::Result<S
         Format::Oscal => oscal::render(report)?,
     })
 }
+
+/// `v` with every object's keys in sorted order, recursively. serde_json keeps insertion order
+/// when any crate in the build enables its `preserve_order` feature (a dev-dependency does), and
+/// sorts otherwise; the SARIF and OSCAL renderers pass their documents through this so the same
+/// report gives the same bytes in every build.
+pub fn canonical_json(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, canonical_json(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(canonical_json).collect()),
+        other => other,
+    }
+}

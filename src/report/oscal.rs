@@ -74,7 +74,8 @@ fn hex_of(key: &str) -> &str {
 }
 
 pub fn render(report: &Report) -> anyhow::Result<String> {
-    let seed: [u8; 32] = Sha256::digest(serde_json::to_vec(report)?).into();
+    let canonical = super::canonical_json(serde_json::to_value(report)?);
+    let seed: [u8; 32] = Sha256::digest(serde_json::to_vec(&canonical)?).into();
     let ids = Uuids { seed };
 
     // When each observation stops being acceptable evidence: the earliest expiry of the results
@@ -241,7 +242,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
         "results": [result],
         "back-matter": { "resources": resources },
     }});
-    let mut out = serde_json::to_string_pretty(&doc)?;
+    let mut out = serde_json::to_string_pretty(&super::canonical_json(doc))?;
     out.push('\n');
     Ok(out)
 }

@@ -68,7 +68,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
             }},
         }],
     });
-    let mut out = serde_json::to_string_pretty(&doc)?;
+    let mut out = serde_json::to_string_pretty(&super::canonical_json(doc))?;
     out.push('\n');
     Ok(out)
 }
