@@ -519,15 +519,21 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
         fail_on: args.fail_on,
     };
     let bar = (!quiet && std::io::stderr().is_terminal()).then(progress_bar);
-    let progress = bar.clone().map(|(bar, start)| {
+    if let Some((bar, _)) = &bar {
+        // Shown only when the run takes more than a moment, even if no target has answered yet.
+        let bar = bar.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            if !bar.is_finished() {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.enable_steady_tick(Duration::from_millis(120));
+            }
+        });
+    }
+    let progress = bar.clone().map(|(bar, _)| {
         Arc::new(move |p: Progress| match p {
             Progress::Planned(n) => bar.set_length(n as u64),
-            Progress::Observed { .. } => {
-                if bar.is_hidden() && start.elapsed() > Duration::from_millis(300) {
-                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                }
-                bar.inc(1);
-            }
+            Progress::Observed { .. } => bar.inc(1),
         }) as engine::ProgressFn
     });
     let interrupt: engine::Interrupt = Box::pin(async {
@@ -554,6 +560,7 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
 }
 
 fn progress_bar() -> (indicatif::ProgressBar, Instant) {
+    // Hidden until the timer in `check` reveals it.
     let bar =
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::hidden());
     bar.set_style(

@@ -331,6 +331,86 @@ mod tests {
 
     const TODAY: Date = jiff::civil::date(2026, 11, 29);
 
+    fn report(rows: &[(&str, &str, Verdict)]) -> Report {
+        let mut r: Report = serde_json::from_value(serde_json::json!({
+            "schema": "vouch.report/v1",
+            "tool": {"name": "vouch", "version": "0"},
+            "run": {"started_at": "2026-11-29T00:00:00Z", "finished_at": "2026-11-29T00:00:00Z",
+                    "complete": true, "fail_on": "low"},
+            "summary": {"controls": 0, "pass": 0, "fail": 0, "error": 0, "waived": 0, "n/a": 0,
+                        "results": {"total": 0, "pass": 0, "fail": 0, "error": 0, "waived": 0, "n/a": 0}},
+            "controls": [], "observations": {}
+        }))
+        .unwrap();
+        for (id, target, v) in rows {
+            let result = serde_json::json!({"target": target, "verdict": v, "observation": null,
+                                            "checks": [], "error": null});
+            match r.controls.iter_mut().find(|c| c.id == *id) {
+                Some(c) => c.results.push(serde_json::from_value(result).unwrap()),
+                None => r.controls.push(
+                    serde_json::from_value(serde_json::json!({
+                        "id": id, "title": "t", "severity": "high", "probe": "tls",
+                        "frameworks": {}, "verdict": "pass", "results": [result]
+                    }))
+                    .unwrap(),
+                ),
+            }
+        }
+        r.summarise();
+        r
+    }
+
+    #[test]
+    fn apply_waives_fail_and_error_only_first_match_wins_and_lists_the_rest() {
+        let (w, d) = load_text(
+            "[[waiver]]\ncontrol = \"TLS-12\"\ntargets = [\"a*\"]\nreason = \"first\"\nowner = \"o\"\n\
+             approved_by = \"a\"\nexpires = 2026-12-01\n\n[[waiver]]\ncontrol = \"TLS-12\"\n\
+             reason = \"second\"\nowner = \"o\"\napproved_by = \"a\"\nexpires = 2026-12-01\n\n\
+             [[waiver]]\ncontrol = \"DR-TEST\"\nreason = \"old\"\nowner = \"o\"\napproved_by = \"a\"\n\
+             expires = 2026-11-28\n",
+            TODAY,
+        );
+        assert!(!d.has_errors(), "{}", d.render_short());
+        let mut r = report(&[
+            ("TLS-12", "a1", Verdict::Fail),
+            ("TLS-12", "a2", Verdict::Error),
+            ("TLS-12", "b1", Verdict::Fail),
+            ("TLS-12", "b2", Verdict::Pass),
+            ("TLS-12", "b3", Verdict::NotApplicable),
+            ("DR-TEST", "dr", Verdict::Fail),
+        ]);
+        let applied = apply(&mut r, &w, TODAY);
+        let tls = &r.controls[0].results;
+        let got: Vec<(Verdict, Option<&str>, Option<Verdict>)> = tls
+            .iter()
+            .map(|x| {
+                (
+                    x.verdict,
+                    x.waiver.as_ref().map(|w| w.reason.as_str()),
+                    x.waiver.as_ref().map(|w| w.original_verdict),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Verdict::Waived, Some("first"), Some(Verdict::Fail)),
+                (Verdict::Waived, Some("first"), Some(Verdict::Error)),
+                (Verdict::Waived, Some("second"), Some(Verdict::Fail)),
+                (Verdict::Pass, None, None),
+                (Verdict::NotApplicable, None, None),
+            ]
+        );
+        assert_eq!(r.controls[1].results[0].verdict, Verdict::Fail, "expired");
+        assert_eq!(applied.waived, 3);
+        assert_eq!(applied.expired.len(), 1);
+        assert!(applied.unused.is_empty());
+        assert_eq!(r.unused_waivers.len(), 1);
+        assert_eq!(r.unused_waivers[0].status, "expired");
+        assert_eq!(r.summary.results.waived, 3);
+        assert_eq!(r.controls[0].verdict, Verdict::Waived);
+    }
+
     #[test]
     fn a_valid_waiver_loads_with_its_globs() {
         let (w, d) = load_text(

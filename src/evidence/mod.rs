@@ -159,12 +159,16 @@ pub fn write_bundle(dir: &Path, report: &Report, key: Option<&SigningKey>) -> Re
     }
     let manifest = Manifest::new(entries).render();
     write_file(&tmp.path().join(MANIFEST), manifest.as_bytes())?;
+    let mut written: Vec<String> = files.keys().cloned().collect();
+    written.push(MANIFEST.into());
     if let Some(key) = key {
         write_file(
             &tmp.path().join(SIGNATURE),
             sign::sign(key, manifest.as_bytes()).as_bytes(),
         )?;
+        written.push(SIGNATURE.into());
     }
+    sync_tree(tmp.path(), &written)?;
     // An empty destination folder (made by the caller) is replaced by the rename.
     if dir.is_dir() {
         std::fs::remove_dir(dir).with_context(|| format!("replacing {}", dir.display()))?;
@@ -191,7 +195,41 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f =
         std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
     f.write_all(bytes)?;
-    f.sync_all()?;
+    Ok(())
+}
+
+/// Flushes every file of the new bundle, then its folders, to disk before the rename makes it
+/// visible: after a crash the bundle is complete or absent, never present with empty files.
+/// Files are flushed on a few threads, since one fsync after another dominates large bundles.
+fn sync_tree(root: &Path, files: &[String]) -> Result<()> {
+    let threads = std::thread::available_parallelism()
+        .map_or(4, |n| n.get())
+        .clamp(2, 8);
+    let chunk = files.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || -> std::io::Result<()> {
+                    for rel in part {
+                        std::fs::File::open(root.join(rel))?.sync_all()?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a flushing thread panicked"))?
+                .context("flushing the bundle to disk")?;
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    for dir in ["observations", "attachments", "."] {
+        if let Ok(d) = std::fs::File::open(root.join(dir)) {
+            let _ = d.sync_all();
+        }
+    }
     Ok(())
 }
 
@@ -410,6 +448,7 @@ fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn attachment_names_are_digests_with_a_sensible_extension() {
@@ -448,5 +487,38 @@ mod tests {
         // Reading the file back and serialising again gives the same bytes (replay relies on it).
         let back: Observation = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(observation_bytes(&back), bytes);
+    }
+
+    proptest! {
+        /// Whatever a probe records, reading an observation file and writing it again gives the
+        /// same bytes, so keys, file names and replayed reports always agree.
+        #[test]
+        fn observation_bytes_survive_a_round_trip(
+            facts in proptest::collection::btree_map(
+                "[a-z.]{1,12}",
+                prop_oneof![
+                    any::<i64>().prop_map(serde_json::Value::from),
+                    any::<f64>()
+                        .prop_filter("finite", |f| f.is_finite())
+                        .prop_map(serde_json::Value::from),
+                    any::<String>().prop_map(serde_json::Value::from),
+                    any::<bool>().prop_map(serde_json::Value::from),
+                    Just(serde_json::Value::Null),
+                ],
+                0..8,
+            ),
+            evidence in proptest::collection::btree_map("\\PC{0,8}", "\\PC{0,16}", 0..4),
+            content in "\\PC{0,64}",
+        ) {
+            let mut obs = Observation::new("tls", "example.com:443");
+            obs.facts = facts;
+            for (k, v) in evidence {
+                obs.evidence(&k, v);
+            }
+            obs.attach("x.pem", "application/x-pem-file", content);
+            let bytes = observation_bytes(&obs);
+            let back: Observation = serde_json::from_slice(&bytes).unwrap();
+            prop_assert_eq!(observation_bytes(&back), bytes);
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 #[path = "../../examples/demo/estate.rs"]
 mod estate;
 
-use crate::support::vouch;
+use crate::support::{require, vouch};
 
 fn verdicts(report: &serde_json::Value) -> BTreeMap<(String, String), String> {
     let mut out = BTreeMap::new();
@@ -40,15 +40,68 @@ fn result<'a>(report: &'a serde_json::Value, id: &str, target: &str) -> &'a serd
         .unwrap_or_else(|| panic!("no result for {id} on {target}"))
 }
 
+/// A moto server of the demo's own: the other AWS tests reset and fill the shared one.
+struct OwnMoto {
+    child: std::process::Child,
+    url: String,
+}
+
+impl OwnMoto {
+    fn start() -> OwnMoto {
+        let bin = crate::support::repo().join(".venv/moto/bin/moto_server");
+        let bin = require(
+            bin.exists().then_some(bin),
+            "moto's server",
+            "source scripts/setup.d/30-moto.sh",
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let moto = OwnMoto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "moto_server did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        moto
+    }
+}
+
+impl Drop for OwnMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_estate_shows_each_verdict_for_the_right_reason() {
+    let moto = OwnMoto::start();
     let dir = tempfile::tempdir().unwrap();
-    let estate = estate::start(dir.path(), None)
+    let estate = estate::start(dir.path(), Some(&moto.url))
         .await
         .expect("demo estate starts");
     let inventory = estate.inventory.clone();
     let out = tokio::task::spawn_blocking(move || {
         vouch()
+            // The emulator accepts any credentials.
+            .env("AWS_ACCESS_KEY_ID", "demo")
+            .env("AWS_SECRET_ACCESS_KEY", "demo")
+            .env_remove("AWS_PROFILE")
             .args([
                 "check",
                 "--format",
@@ -110,6 +163,24 @@ async fn the_demo_estate_shows_each_verdict_for_the_right_reason() {
     let dr = result(&report, "RES-DR-TEST-ANNUAL", "dr-test");
     assert_eq!(dr["checks"][0]["observed"], 421);
     expect("PEOPLE-SECURITY-TRAINING", "security-training", "pass");
+    // Storage and keys, seeded into the emulator through the SDK.
+    expect("ENC-REST-S3", "opendoors-customer-data", "pass");
+    expect("ENC-REST-S3", "opendoors-backups", "pass");
+    expect("ENC-REST-S3", "opendoors-legacy-exports", "fail");
+    expect("INFRA-BUCKETS-PRIVATE", "opendoors-customer-data", "pass");
+    expect("INFRA-BUCKETS-PRIVATE", "opendoors-legacy-exports", "fail");
+    let keys: Vec<&String> = v
+        .iter()
+        .filter(|((id, _), _)| id == "KEY-ROTATION")
+        .map(|(_, verdict)| verdict)
+        .collect();
+    let mut keys: Vec<&str> = keys.into_iter().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["fail", "pass"], "one key rotates, one does not");
+    assert!(
+        report["run"]["context"]["aws.caller_identity"].is_object(),
+        "the account examined is recorded"
+    );
     // Every attestation control ran against the file, and its evidence digest is recorded.
     for c in report["controls"]
         .as_array()
