@@ -1338,6 +1338,64 @@ async fn wafv2_reads_a_distributions_web_acl_from_its_configuration() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_discovery_stops_when_an_endpoint_repeats_its_page_token() {
+    let group = |name: &str, days: Option<i32>| {
+        let mut g = json!({
+            "logGroupName": name,
+            "creationTime": 1_700_000_000_000_i64,
+            "metricFilterCount": 0,
+            "arn": format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{name}:*"),
+            "logGroupArn": format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{name}"),
+            "storedBytes": 52_428_800,
+            "logGroupClass": "STANDARD"
+        });
+        if let Some(d) = days {
+            g["retentionInDays"] = json!(d);
+        }
+        g
+    };
+    let logs = "https://logs.us-east-1.amazonaws.com/";
+    let (aws, ctx, client) = replay(vec![
+        caller_identity(),
+        ReplayEvent::new(
+            request(logs),
+            json_response(
+                200,
+                json!({"logGroups": [group("/a", Some(365))], "nextToken": "same"}),
+            ),
+        ),
+        // A broken endpoint hands out the token it was given: discovery must not loop.
+        ReplayEvent::new(
+            request(logs),
+            json_response(
+                200,
+                json!({"logGroups": [group("/b", None)], "nextToken": "same"}),
+            ),
+        ),
+    ]);
+    let probe = LogsProbe::new(aws);
+    assert_eq!(probe.discover("*", &ctx).await.unwrap(), vec!["/a", "/b"]);
+    assert_eq!(
+        client.actual_requests().count(),
+        3,
+        "STS and two pages, then stop"
+    );
+    // Both groups are observed from those pages, with no further call.
+    let b = probe.observe("/b", &Params::new(), &ctx).await.unwrap();
+    assert_eq!(fact(&b, "retention.never_expires"), &json!(true));
+    assert_eq!(fact(&b, "stored_bytes"), &json!(52_428_800));
+    assert_eq!(client.actual_requests().count(), 3);
+    let run = ctx.run_info();
+    let provenance = run
+        .iter()
+        .find(|(k, _)| k.starts_with("aws.logs.discovery"))
+        .map(|(_, v)| v)
+        .expect("discovery provenance in the run section");
+    assert_eq!(provenance["log_groups"], json!(2));
+    assert_eq!(provenance["api_calls"].as_array().unwrap().len(), 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // End to end: `vouch check` with the example controls against moto
 
