@@ -384,7 +384,7 @@ async fn logs_star_reads_every_group_from_the_listing_pages_alone() {
             "/sec/forever"
         ]
     );
-    let p = params(json!({"min_retention_days": 365}));
+    let p = Params::new();
     let mut request_ids = std::collections::BTreeSet::new();
     let mut seen = std::collections::BTreeMap::new();
     for name in &found {
@@ -404,17 +404,15 @@ async fn logs_star_reads_every_group_from_the_listing_pages_alone() {
     let audit = &seen["/sec/audit"];
     assert_eq!(fact(audit, "retention_days"), &json!(400));
     assert_eq!(fact(audit, "retention.never_expires"), &json!(false));
-    assert_eq!(fact(audit, "retention.meets_minimum"), &json!(true));
     assert_eq!(fact(audit, "kms_key_id"), &json!(key));
     assert_eq!(fact(audit, "stored_bytes"), &json!(0));
     let forever = &seen["/sec/forever"];
     assert_eq!(fact(forever, "retention_days"), &Value::Null);
     assert_eq!(fact(forever, "retention.never_expires"), &json!(true));
-    assert_eq!(fact(forever, "retention.meets_minimum"), &json!(true));
     assert_eq!(fact(forever, "kms_key_id"), &Value::Null);
     let app = &seen["/sec/app"];
     assert_eq!(fact(app, "retention_days"), &json!(30));
-    assert_eq!(fact(app, "retention.meets_minimum"), &json!(false));
+    assert_eq!(fact(app, "retention.never_expires"), &json!(false));
 
     // A prefix discovers only its groups.
     assert_eq!(
@@ -422,15 +420,13 @@ async fn logs_star_reads_every_group_from_the_listing_pages_alone() {
         vec!["/sec/app", "/sec/audit", "/sec/forever"]
     );
 
-    // A group named directly (a fresh probe: nothing discovered) costs one call; without the
-    // param, retention.meets_minimum is unobserved (an `error` verdict), never guessed.
+    // A group named directly (a fresh probe: nothing discovered) costs one call.
     let direct = LogsProbe::new(acct.aws());
     let obs = direct
         .observe("/sec/app", &Params::new(), &ctx)
         .await
         .unwrap();
     assert_eq!(fact(&obs, "retention_days"), &json!(30));
-    assert!(obs.unobserved.contains_key("retention.meets_minimum"));
     let arn = format!("arn:aws:logs:us-east-1:{}:log-group:/sec/audit:*", acct.id);
     let by_arn = direct.observe(&arn, &Params::new(), &ctx).await.unwrap();
     assert_eq!(fact(&by_arn, "retention_days"), &json!(400));

@@ -45,11 +45,6 @@ const FACTS: &[FactSpec] = &[
         "no retention setting: events are kept forever",
     ),
     fact(
-        "retention.meets_minimum",
-        FactType::Bool,
-        "kept at least the min_retention_days param (never expiring counts); needs the param",
-    ),
-    fact(
         "kms_key_id",
         FactType::String,
         "the KMS key ARN encrypting the group; null when CloudWatch's own encryption",
@@ -67,12 +62,6 @@ const FACTS: &[FactSpec] = &[
     fact("created", FactType::Timestamp, "when the group was created"),
     fact("arn", FactType::String, "the log group's ARN"),
 ];
-
-const PARAMS: &[FactSpec] = &[fact(
-    "min_retention_days",
-    FactType::Integer,
-    "retention (days) that retention.meets_minimum compares with",
-)];
 
 /// What one DescribeLogGroups page said of one group: its record and the call around it.
 #[derive(Debug)]
@@ -241,9 +230,6 @@ impl Probe for LogsProbe {
     fn facts(&self) -> &'static [FactSpec] {
         FACTS
     }
-    fn params(&self) -> &'static [FactSpec] {
-        PARAMS
-    }
     fn check_target(&self, target: &str) -> Result<(), String> {
         let body = if is_arn(target) {
             target.strip_suffix(":*").unwrap_or(target)
@@ -315,7 +301,7 @@ impl Probe for LogsProbe {
     async fn observe(
         &self,
         target: &str,
-        params: &Params,
+        _params: &Params,
         ctx: &ProbeContext,
     ) -> Result<Observation, ProbeError> {
         self.check_target(target).map_err(|e| {
@@ -369,22 +355,6 @@ impl Probe for LogsProbe {
         let mut obs = Observation::new(self.kind(), target);
         obs.fact("retention_days", json!(group.retention_days));
         obs.fact("retention.never_expires", group.retention_days.is_none());
-        match params.get("min_retention_days").and_then(Value::as_i64) {
-            Some(min) => {
-                obs.fact(
-                    "retention.meets_minimum",
-                    group
-                        .retention_days
-                        .is_none_or(|days| i64::from(days) >= min),
-                );
-            }
-            None => {
-                obs.unobserved(
-                    "retention.meets_minimum",
-                    "the control gives no min_retention_days param",
-                );
-            }
-        }
         obs.fact("kms_key_id", json!(group.kms_key_id));
         match group.stored_bytes {
             Some(b) => obs.fact("stored_bytes", b),
@@ -431,7 +401,6 @@ impl Probe for LogsProbe {
             &[
                 ("retention (d)", "retention_days"),
                 ("never expires", "retention.never_expires"),
-                ("meets minimum", "retention.meets_minimum"),
                 ("KMS key", "kms_key_id"),
                 ("stored bytes", "stored_bytes"),
                 ("class", "log_group_class"),
