@@ -308,8 +308,16 @@ pub struct Registry {
 impl Registry {
     /// Every probe vouch ships. One line per probe.
     pub fn builtin() -> Registry {
+        // The AWS probes share one client factory: one credential load, one STS call, one
+        // set of per-service limits per run.
+        let aws = aws::Aws::new();
         Registry {
-            probes: vec![Arc::new(attestation::AttestationProbe::default())],
+            probes: vec![
+                Arc::new(attestation::AttestationProbe::default()),
+                Arc::new(aws::backup::BackupProbe::new(aws.clone())),
+                Arc::new(aws::rds::RdsProbe::new(aws.clone())),
+                Arc::new(aws::dynamodb::DynamoDbProbe::new(aws.clone())),
+            ],
         }
     }
 

@@ -44,8 +44,12 @@
 //! With an endpoint override (`[aws] endpoint_url` or `AWS_ENDPOINT_URL`, e.g. an emulator or a
 //! VPC endpoint), S3 is addressed path-style because virtual-host names do not resolve there.
 
+pub mod backup;
+pub mod dynamodb;
 mod error;
 mod evidence;
+pub mod rds;
+mod resilience;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
