@@ -599,6 +599,9 @@ fn probe(args: &ProbeArgs, color: bool) -> Result<u8> {
         return Ok(exit::INVALID);
     }
     let ctx = probe_context(inv, &args.inv);
+    if probe.is_pattern(target) {
+        return probe_pattern(probe, target, params, ctx, args, color);
+    }
     let timeout = args.inv.timeout;
     let started = Instant::now();
     let res = runtime()?.block_on(async {
@@ -637,6 +640,113 @@ fn probe(args: &ProbeArgs, color: bool) -> Result<u8> {
             Ok(exit::UNOBSERVED)
         }
     }
+}
+
+/// `vouch probe KIND '*'`: discover every resource, observe each (as `check` would: bounded,
+/// timed), and print them together — one table when the probe renders many at once.
+fn probe_pattern(
+    probe: Arc<dyn crate::probe::Probe>,
+    pattern: &str,
+    params: Params,
+    ctx: ProbeContext,
+    args: &ProbeArgs,
+    color: bool,
+) -> Result<u8> {
+    use crate::probe::{Observation, ProbeError};
+    use futures::StreamExt;
+    let timeout = args.inv.timeout;
+    let kind = probe.kind();
+    let res = runtime()?.block_on(async {
+        let found = match tokio::time::timeout(timeout, probe.discover(pattern, &ctx)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(ProbeError::timeout(timeout)),
+        };
+        let mut results: Vec<(String, Result<Observation, ProbeError>)> =
+            futures::stream::iter(found.into_iter().map(|target| {
+                let (probe, ctx, params) = (probe.clone(), ctx.clone(), params.clone());
+                async move {
+                    let started = Instant::now();
+                    let res =
+                        match tokio::time::timeout(timeout, probe.observe(&target, &params, &ctx))
+                            .await
+                        {
+                            Ok(r) => r,
+                            Err(_) => Err(ProbeError::timeout(timeout)),
+                        };
+                    let res = res.map(|mut obs| {
+                        obs.duration_ms = started.elapsed().as_millis() as u64;
+                        obs.params = params;
+                        obs
+                    });
+                    (target, res)
+                }
+            }))
+            .buffer_unordered(EngineOptions::default().concurrency)
+            .collect()
+            .await;
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(results)
+    });
+    let results = match res {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not discover {kind} {pattern}: {}", e.message);
+            if let Some(h) = &e.hint {
+                eprintln!("hint: {h}");
+            }
+            return Ok(exit::UNOBSERVED);
+        }
+    };
+    let (seen, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(|(_, r)| r.is_ok());
+    let seen: Vec<Observation> = seen.into_iter().filter_map(|(_, r)| r.ok()).collect();
+    let failed: Vec<(String, ProbeError)> = failed
+        .into_iter()
+        .filter_map(|(t, r)| r.err().map(|e| (t, e)))
+        .collect();
+    match args.format {
+        ProbeFormat::Json => {
+            let mut items: Vec<serde_json::Value> = seen
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()?;
+            items.extend(
+                failed
+                    .iter()
+                    .map(|(t, e)| serde_json::json!({"probe": kind, "target": t, "error": e})),
+            );
+            println!("{}", serde_json::to_string_pretty(&items)?);
+        }
+        ProbeFormat::Table => {
+            let text = probe.render_all(&seen).unwrap_or_else(|| {
+                seen.iter()
+                    .map(|o| {
+                        probe
+                            .render(o)
+                            .unwrap_or_else(|| report::table::observation(o, color))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            print!("{text}");
+        }
+    }
+    for (t, e) in &failed {
+        eprintln!("error: could not observe {t}: {}", e.message);
+        if let Some(h) = &e.hint {
+            eprintln!("hint: {h}");
+        }
+    }
+    eprintln!(
+        "{kind} {pattern}: {} found, {} observed, {} could not be observed",
+        seen.len() + failed.len(),
+        seen.len(),
+        failed.len()
+    );
+    Ok(if failed.is_empty() {
+        exit::PASS
+    } else {
+        exit::UNOBSERVED
+    })
 }
 
 fn facts_table(probe: &dyn crate::probe::Probe, json: bool) -> Result<String> {

@@ -4,15 +4,19 @@
 # server on a free loopback port for the whole run, and exports VOUCH_TEST_MOTO_URL.
 # The server's PID goes to "$VOUCH_TEST_PIDS" so scripts/test stops it on exit.
 
+# Pinned: moto 5.1+ answers GetBucketVersioning with a <GetBucketVersioningResponse> root, which
+# the Rust SDK (rightly, per the S3 API reference) refuses; 5.0.28 answers <VersioningConfiguration>.
+moto_version="5.0.28"
 moto_venv="${VOUCH_REPO:-$PWD}/.venv/moto"
-if [ ! -x "$moto_venv/bin/moto_server" ]; then
+if [ ! -e "$moto_venv/.installed-$moto_version" ]; then
   echo "    installing moto[server] into $moto_venv"
   if ! python3 -m venv "$moto_venv" 2>/dev/null; then
     # Debian splits venv out of the python3 package.
     apt-get update -qq && apt-get install -y -qq python3-venv python3-pip >/dev/null
     python3 -m venv "$moto_venv"
   fi
-  "$moto_venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+  "$moto_venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$moto_version"
+  touch "$moto_venv/.installed-$moto_version"
 fi
 
 # A free port: bind to 0, read the port the kernel chose, release it for moto.
@@ -38,4 +42,4 @@ else
   echo "    moto_server did not start; see $moto_log" >&2
   tail -n 20 "$moto_log" >&2 || true
 fi
-unset moto_venv moto_port moto_pid moto_ready
+unset moto_version moto_venv moto_port moto_pid moto_ready

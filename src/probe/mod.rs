@@ -10,6 +10,8 @@
 
 pub mod attestation;
 pub mod aws;
+pub mod http;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -292,6 +294,11 @@ pub trait Probe: Send + Sync {
     fn render(&self, _observation: &Observation) -> Option<String> {
         None
     }
+    /// One readable table of many observations (`vouch probe KIND '*'`); `None` renders each
+    /// with [`Probe::render`].
+    fn render_all(&self, _observations: &[Observation]) -> Option<String> {
+        None
+    }
 
     /// Looks up a declared fact.
     fn fact_spec(&self, path: &str) -> Option<&'static FactSpec> {
@@ -314,6 +321,10 @@ impl Registry {
         Registry {
             probes: vec![
                 Arc::new(attestation::AttestationProbe::default()),
+                Arc::new(http::HttpProbe::default()),
+                Arc::new(tls::TlsProbe),
+                Arc::new(aws::s3::S3Probe::new(aws.clone())),
+                Arc::new(aws::kms::KmsProbe::new(aws.clone())),
                 Arc::new(aws::backup::BackupProbe::new(aws.clone())),
                 Arc::new(aws::rds::RdsProbe::new(aws.clone())),
                 Arc::new(aws::dynamodb::DynamoDbProbe::new(aws.clone())),

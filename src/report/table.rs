@@ -29,7 +29,9 @@ fn new_table(style: Style) -> Table {
     if let Some(w) = style.width {
         t.set_width(w);
     }
-    if !style.color {
+    if style.color {
+        t.enforce_styling();
+    } else {
         t.force_no_tty();
     }
     t

@@ -5,7 +5,6 @@
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::probe::{ProbeError, ProbeErrorKind};
@@ -145,6 +144,12 @@ where
                          `*` lists what exists",
                     )
                 }
+                // No code usually means the SDK could not read the answer: say why.
+                ErrorClass::Other if code.is_none() => ProbeError::new(
+                    ProbeErrorKind::Protocol,
+                    format!("{api} failed ({said}; {})", chain(e)),
+                )
+                .with_hint("the endpoint answered in a shape the AWS SDK does not accept"),
                 ErrorClass::Other => ProbeError::new(
                     ProbeErrorKind::Protocol,
                     format!("{api} failed ({said})"),
@@ -158,11 +163,11 @@ where
         .with_hint("the AWS endpoint is slow or unreachable; raise --timeout or check the network"),
         SdkError::DispatchFailure(df) if df.is_timeout() => ProbeError::new(
             ProbeErrorKind::Timeout,
-            format!("{api} timed out: {}", DisplayErrorContext(err)),
+            format!("{api} timed out: {}", chain(err)),
         )
         .with_hint("the AWS endpoint is slow or unreachable; raise --timeout or check the network"),
         SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => {
-            let detail = DisplayErrorContext(err).to_string();
+            let detail = chain(err).to_string();
             if detail.to_ascii_lowercase().contains("credential") {
                 ProbeError::new(
                     ProbeErrorKind::Config,
@@ -186,14 +191,38 @@ where
         }
         SdkError::ResponseError(_) => ProbeError::new(
             ProbeErrorKind::Protocol,
-            format!("{api}: unreadable response ({})", DisplayErrorContext(err)),
+            format!("{api}: unreadable response ({})", chain(err)),
         )
         .with_hint("the endpoint may not be AWS or an emulator that speaks this API"),
         _ => ProbeError::new(
             ProbeErrorKind::Other,
-            format!("{api} failed: {}", DisplayErrorContext(err)),
+            format!("{api} failed: {}", chain(err)),
         ),
     }
+}
+
+/// An error and its sources, `outer: inner: innermost`, each message once, at most 400 chars
+/// (the SDK's Debug forms are for developers, not for a report).
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    let mut out = parts.join(": ");
+    if out.len() > 400 {
+        let cut = (0..=400)
+            .rev()
+            .find(|i| out.is_char_boundary(*i))
+            .unwrap_or(0);
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
 }
 
 #[cfg(test)]

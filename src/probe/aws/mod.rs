@@ -48,8 +48,10 @@ pub mod backup;
 pub mod dynamodb;
 mod error;
 mod evidence;
+pub mod kms;
 pub mod rds;
 mod resilience;
+pub mod s3;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -77,14 +79,19 @@ use super::{ProbeContext, ProbeError, ProbeErrorKind};
 pub const CALLER_IDENTITY: &str = "aws.caller_identity";
 
 /// Attempts per call (first try + retries) before a throttled or failing call is an error.
-const MAX_ATTEMPTS: u32 = 5;
+const MAX_ATTEMPTS: u32 = 3;
 
 /// The shared handle every AWS probe holds: settings → [`Session`], each built once.
 #[derive(Default)]
 pub struct Aws {
     overrides: AwsOverrides,
-    sessions: Mutex<HashMap<SessionKey, Arc<OnceCell<Arc<Session>>>>>,
+    /// A failed build is kept too: with no credentials every call would fail the same way,
+    /// and asking the credential chain again for each of 1,000 buckets would only be slow.
+    sessions: Mutex<HashMap<SessionKey, Arc<SessionCell>>>,
 }
+
+/// A session built once (or the reason it could not be).
+type SessionCell = OnceCell<Result<Arc<Session>, ProbeError>>;
 
 /// What tests and embedders may replace in the factory; everything else (region, profile,
 /// endpoint, path-style, retry mode, timeouts) stays the real thing.
@@ -154,9 +161,9 @@ impl Aws {
             .or_default()
             .clone();
         let session = cell
-            .get_or_try_init(|| Session::build(&key, &self.overrides))
-            .await?
-            .clone();
+            .get_or_init(|| Session::build(&key, &self.overrides))
+            .await
+            .clone()?;
         ctx.record_run_info(CALLER_IDENTITY, session.identity_json());
         Ok(session)
     }
@@ -243,8 +250,13 @@ impl Session {
             identity: Err(ProbeError::new(ProbeErrorKind::Other, "not asked yet")),
         };
         session.identity = session.caller_identity().await;
-        if let Err(e) = &session.identity {
-            tracing::warn!("could not identify the AWS caller: {e}");
+        match &session.identity {
+            // No credentials at all: every client shares them, so every call would fail alike.
+            Err(e) if e.kind == ProbeErrorKind::Config => return Err(e.clone()),
+            // Otherwise go on (a network without an STS endpoint may still reach the others);
+            // the run section shows why the account is unknown.
+            Err(e) => tracing::warn!("could not identify the AWS caller: {e}"),
+            Ok(_) => {}
         }
         Ok(Arc::new(session))
     }
@@ -354,29 +366,63 @@ impl Session {
         Fut: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        let (result, attempts) = self.call_raw(calls, service, action, region, send).await;
+        match result {
+            Ok(out) => Ok(Some(out)),
+            Err(SdkError::ServiceError(se))
+                if se.err().code().is_some_and(|c| absent.contains(&c)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.map_error(&e, service, action, attempts)),
+        }
+    }
+
+    /// Like [`Session::call`] but hands back the SDK's own result (and the attempts made), for
+    /// the rare caller that must read an error's raw response (S3's `x-amz-bucket-region`).
+    /// The call is still limited and recorded; map errors with [`Session::map_error`].
+    pub async fn call_raw<O, E, Fut>(
+        &self,
+        calls: &ApiCalls,
+        service: &'static str,
+        action: &'static str,
+        region: &str,
+        send: impl FnOnce(Capture) -> Fut,
+    ) -> (Result<O, SdkError<E, HttpResponse>>, u32)
+    where
+        Fut: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
         let limit = self.limit(service);
         let _permit = limit.acquire().await.expect("semaphore never closed");
         let capture = Capture::default();
         let result = send(capture.clone()).await;
         let code = match &result {
-            Err(SdkError::ServiceError(se)) => se.err().code().map(str::to_string),
+            Err(SdkError::ServiceError(se)) => se.err().code(),
             _ => None,
         };
-        calls.record(&capture, service, action, region, code.as_deref());
-        match result {
-            Ok(out) => Ok(Some(out)),
-            Err(e) if code.as_deref().is_some_and(|c| absent.contains(&c)) => {
-                drop(e);
-                Ok(None)
-            }
-            Err(e) => Err(map_sdk_error(
-                &e,
-                service,
-                action,
-                self.identity().map(|i| i.arn.as_str()),
-                capture.attempts(),
-            )),
-        }
+        calls.record(&capture, service, action, region, code);
+        (result, capture.attempts())
+    }
+
+    /// [`map_sdk_error`] with this session's principal.
+    pub fn map_error<E>(
+        &self,
+        err: &SdkError<E, HttpResponse>,
+        service: &str,
+        action: &str,
+        attempts: u32,
+    ) -> ProbeError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        map_sdk_error(
+            err,
+            service,
+            action,
+            self.identity().map(|i| i.arn.as_str()),
+            attempts,
+        )
     }
 }
 

@@ -1,0 +1,918 @@
+//! The `tls` probe: which protocol versions an endpoint accepts, proven one by one, and what its
+//! certificate chain is worth.
+//!
+//! It owns target parsing (`host`, `host:port`, `https://host[:port]`, IP literals), name
+//! resolution (every A/AAAA address, or the inventory's `[resolve]` override), the aggregation of
+//! per-address scans into facts, and the spot-check rendering. The wire work lives in the
+//! submodules: [`hello`] builds raw ClientHellos, [`reply`] reads answers, [`scan`] runs one
+//! address, [`chain`] does the rustls handshake and the trust verdict, [`cert`] reads a
+//! certificate. It observes; whether TLS 1.0 is acceptable is a control's business.
+
+pub mod cert;
+pub mod chain;
+pub mod hello;
+pub mod reply;
+pub mod scan;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::{
+    FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
+};
+use crate::expect::Protocol;
+use scan::{AddressScan, Budget, Verdict};
+
+/// The TLS probe.
+pub struct TlsProbe;
+
+const FACTS: &[FactSpec] = &[
+    fact(
+        "protocols.accepted",
+        FactType::StringList,
+        "versions proven accepted (at any address)",
+    ),
+    fact(
+        "protocols.rejected",
+        FactType::StringList,
+        "versions proven rejected (at every address)",
+    ),
+    fact(
+        "protocols.inconclusive",
+        FactType::StringList,
+        "versions neither proven accepted nor rejected",
+    ),
+    fact(
+        "protocols.lowest",
+        FactType::Protocol,
+        "lowest accepted version; observed only when every lower version was proven rejected (null: none accepted)",
+    ),
+    fact(
+        "protocols.highest",
+        FactType::Protocol,
+        "highest accepted version; observed only when every higher version was proven rejected (null: none accepted)",
+    ),
+    fact(
+        "versions.SSLv3",
+        FactType::String,
+        "accepted | rejected | inconclusive",
+    ),
+    fact(
+        "versions.TLSv1.0",
+        FactType::String,
+        "accepted | rejected | inconclusive",
+    ),
+    fact(
+        "versions.TLSv1.1",
+        FactType::String,
+        "accepted | rejected | inconclusive",
+    ),
+    fact(
+        "versions.TLSv1.2",
+        FactType::String,
+        "accepted | rejected | inconclusive",
+    ),
+    fact(
+        "versions.TLSv1.3",
+        FactType::String,
+        "accepted | rejected | inconclusive",
+    ),
+    fact(
+        "negotiated.protocol",
+        FactType::Protocol,
+        "version a TLS 1.2/1.3 client (rustls) negotiates; the highest accepted raw hello when rustls cannot connect",
+    ),
+    fact(
+        "negotiated.cipher",
+        FactType::String,
+        "IANA name of the negotiated cipher suite",
+    ),
+    fact(
+        "certificate.subject",
+        FactType::String,
+        "subject of the served leaf certificate",
+    ),
+    fact(
+        "certificate.issuer",
+        FactType::String,
+        "issuer of the leaf certificate",
+    ),
+    fact(
+        "certificate.sans",
+        FactType::StringList,
+        "subjectAltName DNS names and IP addresses",
+    ),
+    fact(
+        "certificate.not_before",
+        FactType::Timestamp,
+        "start of the leaf's validity",
+    ),
+    fact(
+        "certificate.not_after",
+        FactType::Timestamp,
+        "end of the leaf's validity",
+    ),
+    fact(
+        "certificate.days_remaining",
+        FactType::Integer,
+        "whole days until not_after (negative once expired)",
+    ),
+    fact(
+        "certificate.key_type",
+        FactType::String,
+        "RSA | EC | Ed25519 | Ed448 | DSA",
+    ),
+    fact(
+        "certificate.key_bits",
+        FactType::Integer,
+        "key size: RSA modulus bits, counted exactly; EC field size",
+    ),
+    fact(
+        "certificate.key_curve",
+        FactType::String,
+        "named curve of an EC key (P-256, P-384, P-521); null for other keys",
+    ),
+    fact(
+        "certificate.signature_algorithm",
+        FactType::String,
+        "the leaf's signature algorithm (sha256WithRSAEncryption, ecdsa-with-SHA256, …)",
+    ),
+    fact(
+        "certificate.self_signed",
+        FactType::Bool,
+        "the leaf is its own issuer",
+    ),
+    fact(
+        "certificate.hostname_matches",
+        FactType::Bool,
+        "the target's name is in the leaf's SANs (RFC 6125 wildcards)",
+    ),
+    fact(
+        "certificate.chain_trusted",
+        FactType::Bool,
+        "a path from the served certificates to a trusted root exists and every signature verifies (time and name aside)",
+    ),
+    fact(
+        "certificate.valid",
+        FactType::Bool,
+        "a strict client's verdict: trusted chain, inside validity, hostname matches, key >= RSA 2048 / EC 256",
+    ),
+    fact(
+        "certificate.chain_error",
+        FactType::String,
+        "why the certificate is not valid, in words (null when valid)",
+    ),
+    fact(
+        "certificate.sha256_fingerprint",
+        FactType::String,
+        "SHA-256 of the leaf's DER, lowercase hex",
+    ),
+];
+
+/// A parsed target: the name kept for SNI, checks and the report, and the port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    /// Whether the host is an IP literal (no SNI, SAN IP matching).
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.host.parse().ok()
+    }
+}
+
+/// Parses `host`, `host:port`, `https://host[:port][/…]`, `1.2.3.4[:port]`, `[::1][:port]`.
+pub fn parse_target(input: &str) -> Result<Target, String> {
+    let bad = |why: &str| {
+        format!(
+            "`{input}` is not a TLS target ({why}); write host, host:port, https://host[:port], an IPv4 address or [IPv6]"
+        )
+    };
+    let mut s = input.trim();
+    if let Some((scheme, rest)) = s.split_once("://") {
+        if !scheme.eq_ignore_ascii_case("https") {
+            return Err(bad("only https:// URLs carry TLS"));
+        }
+        s = rest;
+    }
+    let s = s.split(['/', '?', '#']).next().unwrap_or("");
+    let s = s.rsplit_once('@').map(|(_, h)| h).unwrap_or(s);
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (inner, after) = rest.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+        inner
+            .parse::<std::net::Ipv6Addr>()
+            .map_err(|_| bad("not an IPv6 address inside [ ]"))?;
+        let port = match after {
+            "" => 443,
+            p => p
+                .strip_prefix(':')
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(|| bad("bad port"))?,
+        };
+        (inner.to_string(), port)
+    } else if s.matches(':').count() > 1 {
+        let ip: std::net::Ipv6Addr = s.parse().map_err(|_| bad("write IPv6 addresses in [ ]"))?;
+        (ip.to_string(), 443)
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().map_err(|_| bad("bad port"))?),
+            None => (s.to_string(), 443),
+        }
+    };
+    if port == 0 {
+        return Err(bad("port 0"));
+    }
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    if !host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+    {
+        return Err(bad("a host name has letters, digits, '-' and '.' only"));
+    }
+    Ok(Target { host, port })
+}
+
+#[async_trait]
+impl Probe for TlsProbe {
+    fn kind(&self) -> &'static str {
+        "tls"
+    }
+    fn description(&self) -> &'static str {
+        "TLS endpoint: every protocol version proven accepted or rejected, the certificate chain read and judged"
+    }
+    fn target_syntax(&self) -> &'static str {
+        "host[:port] (default 443), https://host[:port], IPv4 or [IPv6]"
+    }
+    fn facts(&self) -> &'static [FactSpec] {
+        FACTS
+    }
+    fn check_target(&self, target: &str) -> Result<(), String> {
+        parse_target(target).map(|_| ())
+    }
+    fn host_key(&self, target: &str) -> String {
+        parse_target(target)
+            .map(|t| t.host)
+            .unwrap_or_else(|_| target.to_string())
+    }
+
+    async fn observe(
+        &self,
+        target: &str,
+        _params: &Params,
+        ctx: &ProbeContext,
+    ) -> Result<Observation, ProbeError> {
+        let started = Instant::now();
+        let t =
+            parse_target(target).map_err(|e| ProbeError::new(ProbeErrorKind::InvalidTarget, e))?;
+        let timeout = ctx.options.timeout.max(Duration::from_millis(300));
+        // Leave a tenth of the engine's timeout for the work after the wire.
+        let deadline = started + timeout.mul_f32(0.9);
+        let budget = Budget {
+            deadline,
+            per_connection: timeout.mul_f32(0.3),
+        };
+        let trust = chain::trust_store(ctx.inventory.tls.ca_file.as_deref()).map_err(|e| {
+            ProbeError::new(ProbeErrorKind::Config, e)
+                .with_hint("fix or remove `[tls] ca_file` in the inventory")
+        })?;
+        let addrs = resolve(&t, ctx, timeout.mul_f32(0.3)).await?;
+        let scans = futures::future::join_all(addrs.iter().map(|&addr| {
+            scan::scan_address(addr, &t.host, budget, ctx.options.connections_per_address)
+        }))
+        .await;
+        if scans.iter().all(AddressScan::unreachable) {
+            let why = scans
+                .first()
+                .and_then(|s| s.handshake.as_ref().err())
+                .map(|f| f.error.clone())
+                .unwrap_or_default();
+            return Err(ProbeError::new(
+                ProbeErrorKind::Unreachable,
+                format!(
+                    "{}:{} ({}): {why}",
+                    t.host,
+                    t.port,
+                    addrs
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .with_hint("check the host, the port and any firewall between here and there"));
+        }
+        let mut obs = Observation::new(self.kind(), target);
+        record_versions(&mut obs, &scans);
+        record_negotiated(&mut obs, &scans);
+        record_certificate(&mut obs, &t, &scans, &trust);
+        obs.evidence(
+            "target",
+            json!({"host": t.host, "port": t.port, "sni": t.ip().is_none().then_some(&t.host)}),
+        );
+        obs.evidence(
+            "addresses",
+            Value::Object(
+                scans
+                    .iter()
+                    .map(|s| (s.addr.to_string(), address_evidence(s)))
+                    .collect(),
+            ),
+        );
+        obs.evidence(
+            "connections",
+            json!(scans.iter().map(|s| s.connections).sum::<usize>()),
+        );
+        obs.duration_ms = started.elapsed().as_millis() as u64;
+        Ok(obs)
+    }
+
+    fn render(&self, o: &Observation) -> Option<String> {
+        Some(render(o))
+    }
+}
+
+/// The addresses to probe: the `[resolve]` override, the IP literal, or every A/AAAA record.
+async fn resolve(
+    t: &Target,
+    ctx: &ProbeContext,
+    limit: Duration,
+) -> Result<Vec<SocketAddr>, ProbeError> {
+    if let Some(addr) = ctx.inventory.resolve_override(&t.host, t.port) {
+        return Ok(vec![addr]);
+    }
+    if let Some(ip) = t.ip() {
+        return Ok(vec![SocketAddr::new(ip, t.port)]);
+    }
+    let found = tokio::time::timeout(limit, tokio::net::lookup_host((t.host.as_str(), t.port)))
+        .await
+        .map_err(|_| ProbeError::timeout(limit).with_hint("the DNS resolver did not answer"))?
+        .map_err(|e| {
+            ProbeError::new(
+                ProbeErrorKind::Unreachable,
+                format!("cannot resolve {}: {e}", t.host),
+            )
+            .with_hint("check the name, or map it with [resolve] in the inventory / --resolve")
+        })?;
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for a in found {
+        if !addrs.contains(&a) {
+            addrs.push(a);
+        }
+    }
+    if addrs.is_empty() {
+        return Err(ProbeError::new(
+            ProbeErrorKind::Unreachable,
+            format!("{} has no A or AAAA record", t.host),
+        )
+        .with_hint("check the name, or map it with [resolve] in the inventory / --resolve"));
+    }
+    Ok(addrs)
+}
+
+/// Aggregates one version over addresses: accepted anywhere wins; rejected needs every address.
+fn aggregate(scans: &[AddressScan], v: Protocol) -> (Verdict, String) {
+    let results: Vec<(&AddressScan, &scan::VersionResult)> = scans
+        .iter()
+        .filter_map(|s| s.versions.get(&v).map(|r| (s, r)))
+        .collect();
+    let pick = |verdict: Verdict| {
+        results
+            .iter()
+            .find(|(_, r)| r.verdict == verdict)
+            .map(|(s, r)| (verdict, with_addr(scans, s, &r.reason)))
+    };
+    if let Some(found) = pick(Verdict::Accepted) {
+        return found;
+    }
+    if let Some(found) = pick(Verdict::Inconclusive) {
+        return found;
+    }
+    if results.is_empty() {
+        return (Verdict::Inconclusive, "not probed".into());
+    }
+    pick(Verdict::Rejected).unwrap_or((Verdict::Inconclusive, "not probed".into()))
+}
+
+fn with_addr(scans: &[AddressScan], s: &AddressScan, reason: &str) -> String {
+    if scans.len() > 1 {
+        format!("{reason} (at {})", s.addr)
+    } else {
+        reason.to_string()
+    }
+}
+
+fn record_versions(obs: &mut Observation, scans: &[AddressScan]) {
+    let verdicts: BTreeMap<Protocol, (Verdict, String)> = Protocol::ALL
+        .iter()
+        .map(|&v| (v, aggregate(scans, v)))
+        .collect();
+    let list = |want: Verdict| -> Vec<String> {
+        verdicts
+            .iter()
+            .filter(|(_, (v, _))| *v == want)
+            .map(|(p, _)| p.as_str().to_string())
+            .collect()
+    };
+    obs.fact("protocols.accepted", list(Verdict::Accepted));
+    obs.fact("protocols.rejected", list(Verdict::Rejected));
+    obs.fact("protocols.inconclusive", list(Verdict::Inconclusive));
+    for (p, (v, _)) in &verdicts {
+        obs.fact(&format!("versions.{}", p.as_str()), v.as_str());
+    }
+    obs.evidence(
+        "versions",
+        Value::Object(
+            verdicts
+                .iter()
+                .map(|(p, (v, why))| {
+                    (
+                        p.as_str().to_string(),
+                        json!({"verdict": v.as_str(), "reason": why}),
+                    )
+                })
+                .collect(),
+        ),
+    );
+    let accepted: Vec<Protocol> = verdicts
+        .iter()
+        .filter(|(_, (v, _))| *v == Verdict::Accepted)
+        .map(|(p, _)| *p)
+        .collect();
+    let unproven = |range: &mut dyn Iterator<Item = &Protocol>| -> Vec<String> {
+        range
+            .filter(|p| verdicts[*p].0 != Verdict::Rejected)
+            .map(|p| format!("{p}: {}", verdicts[p].1))
+            .collect()
+    };
+    match (accepted.first(), accepted.last()) {
+        (Some(&lowest), Some(&highest)) => {
+            let below = unproven(&mut Protocol::ALL.iter().filter(|p| **p < lowest));
+            if below.is_empty() {
+                obs.fact("protocols.lowest", lowest.as_str());
+            } else {
+                obs.unobserved(
+                    "protocols.lowest",
+                    format!(
+                        "{lowest} is the lowest version accepted, but a lower one was not proven rejected ({})",
+                        below.join("; ")
+                    ),
+                );
+            }
+            let above = unproven(&mut Protocol::ALL.iter().filter(|p| **p > highest));
+            if above.is_empty() {
+                obs.fact("protocols.highest", highest.as_str());
+            } else {
+                obs.unobserved(
+                    "protocols.highest",
+                    format!(
+                        "{highest} is the highest version accepted, but a higher one was not proven rejected ({})",
+                        above.join("; ")
+                    ),
+                );
+            }
+        }
+        _ => {
+            let open = unproven(&mut Protocol::ALL.iter());
+            if open.is_empty() {
+                obs.fact("protocols.lowest", Value::Null);
+                obs.fact("protocols.highest", Value::Null);
+            } else {
+                let why = format!(
+                    "no version was proven accepted and some were not proven rejected ({})",
+                    open.join("; ")
+                );
+                obs.unobserved("protocols.lowest", why.clone());
+                obs.unobserved("protocols.highest", why);
+            }
+        }
+    }
+}
+
+fn record_negotiated(obs: &mut Observation, scans: &[AddressScan]) {
+    if let Some(h) = scans.iter().find_map(|s| s.handshake.as_ref().ok()) {
+        match h.protocol {
+            Some(p) => obs.fact("negotiated.protocol", p.as_str()),
+            None => obs.unobserved("negotiated.protocol", "rustls reported no version"),
+        };
+        match h.cipher {
+            Some(c) => obs.fact("negotiated.cipher", hello::suite_name(c)),
+            None => obs.unobserved("negotiated.cipher", "rustls reported no suite"),
+        };
+        obs.evidence("negotiated_by", "rustls handshake (TLS 1.2/1.3 client)");
+        return;
+    }
+    // rustls could not connect (a legacy-only server): what the server chose for vouch's own
+    // highest accepted hello is what an old client would get.
+    let best = scans
+        .iter()
+        .flat_map(|s| s.versions.iter())
+        .filter(|(_, r)| r.verdict == Verdict::Accepted)
+        .max_by_key(|(p, _)| **p);
+    let rustls_error = scans
+        .iter()
+        .find_map(|s| s.handshake.as_ref().err())
+        .map(|f| f.error.clone())
+        .unwrap_or_default();
+    match best {
+        Some((p, r)) => {
+            obs.fact("negotiated.protocol", p.as_str());
+            match r.suite {
+                Some(s) => obs.fact("negotiated.cipher", hello::suite_name(s)),
+                None => obs.unobserved("negotiated.cipher", "no suite recorded"),
+            };
+            obs.evidence(
+                "negotiated_by",
+                format!("raw {p} hello (rustls could not connect: {rustls_error})"),
+            );
+        }
+        None => {
+            let why = format!("no handshake succeeded: {rustls_error}");
+            obs.unobserved("negotiated.protocol", why.clone());
+            obs.unobserved("negotiated.cipher", why);
+        }
+    }
+}
+
+const CERT_FACTS: [&str; 17] = [
+    "certificate.subject",
+    "certificate.issuer",
+    "certificate.sans",
+    "certificate.not_before",
+    "certificate.not_after",
+    "certificate.days_remaining",
+    "certificate.key_type",
+    "certificate.key_bits",
+    "certificate.key_curve",
+    "certificate.signature_algorithm",
+    "certificate.self_signed",
+    "certificate.hostname_matches",
+    "certificate.chain_trusted",
+    "certificate.valid",
+    "certificate.chain_error",
+    "certificate.sha256_fingerprint",
+    "certificate.days_remaining",
+];
+
+fn record_certificate(
+    obs: &mut Observation,
+    t: &Target,
+    scans: &[AddressScan],
+    trust: &chain::TrustStore,
+) {
+    let Some(s) = scans.iter().find(|s| !s.chain().0.is_empty()) else {
+        let rustls_error = scans
+            .iter()
+            .find_map(|s| s.handshake.as_ref().err())
+            .map(|f| f.error.clone())
+            .unwrap_or_else(|| "no certificate".into());
+        for f in CERT_FACTS {
+            obs.unobserved(
+                f,
+                format!("no certificate was received (rustls: {rustls_error}; no accepted TLS ≤ 1.2 hello carried one)"),
+            );
+        }
+        return;
+    };
+    let (chain_der, source) = s.chain();
+    let facts: Vec<cert::CertFacts> = match chain_der.iter().map(|d| cert::read(d)).collect() {
+        Ok(f) => f,
+        Err(e) => {
+            for f in CERT_FACTS {
+                obs.unobserved(f, e.clone());
+            }
+            return;
+        }
+    };
+    let leaf = &facts[0];
+    let now = jiff::Timestamp::now().as_second();
+    let ts = |secs: i64| {
+        jiff::Timestamp::from_second(secs)
+            .map(|t| Value::String(t.to_string()))
+            .unwrap_or(Value::Null)
+    };
+    obs.fact("certificate.subject", leaf.subject.clone());
+    obs.fact("certificate.issuer", leaf.issuer.clone());
+    obs.fact("certificate.sans", leaf.sans());
+    obs.fact("certificate.not_before", ts(leaf.not_before));
+    obs.fact("certificate.not_after", ts(leaf.not_after));
+    obs.fact("certificate.days_remaining", leaf.days_remaining(now));
+    obs.fact("certificate.key_type", leaf.key_type.clone());
+    obs.fact("certificate.key_bits", json!(leaf.key_bits));
+    obs.fact("certificate.key_curve", json!(leaf.key_curve));
+    obs.fact(
+        "certificate.signature_algorithm",
+        leaf.signature_algorithm.clone(),
+    );
+    obs.fact("certificate.self_signed", leaf.self_signed);
+    let hostname_matches = leaf.matches_host(&t.host);
+    obs.fact("certificate.hostname_matches", hostname_matches);
+    obs.fact(
+        "certificate.sha256_fingerprint",
+        leaf.sha256_fingerprint.clone(),
+    );
+
+    let trusted = chain::chain_trusted(chain_der, &facts, trust);
+    obs.fact("certificate.chain_trusted", trusted.is_ok());
+    let mut problems = Vec::new();
+    if let Err(e) = &trusted {
+        problems.push(e.clone());
+    }
+    for (i, f) in facts.iter().enumerate() {
+        let which = if i == 0 {
+            "the certificate".to_string()
+        } else {
+            format!("chain certificate {i} ({})", f.subject)
+        };
+        if now > f.not_after {
+            problems.push(format!("{which} expired on {}", day(f.not_after)));
+        } else if now < f.not_before {
+            problems.push(format!("{which} is not valid before {}", day(f.not_before)));
+        }
+    }
+    if !hostname_matches {
+        problems.push(format!(
+            "{} is not among the certificate's names ({})",
+            t.host,
+            leaf.sans().join(", ")
+        ));
+    }
+    if !leaf.key_is_strong() {
+        problems.push(format!(
+            "{} key of {} bits is below the minimum (RSA 2048, EC 256)",
+            leaf.key_type,
+            leaf.key_bits
+                .map(|b| b.to_string())
+                .unwrap_or_else(|| "unknown".into())
+        ));
+    }
+    obs.fact("certificate.valid", problems.is_empty());
+    obs.fact(
+        "certificate.chain_error",
+        if problems.is_empty() {
+            Value::Null
+        } else {
+            Value::String(problems.join("; "))
+        },
+    );
+
+    obs.evidence("trust_store", trust.description.clone());
+    obs.evidence("chain_source", format!("{source} at {}", s.addr));
+    obs.evidence(
+        "chain",
+        Value::Array(
+            facts
+                .iter()
+                .map(|f| {
+                    json!({"subject": f.subject, "issuer": f.issuer, "not_before": ts(f.not_before),
+                       "not_after": ts(f.not_after), "key": format!("{} {}", f.key_type, f.key_bits.unwrap_or(0)),
+                       "signature_algorithm": f.signature_algorithm, "sha256": f.sha256_fingerprint})
+                })
+                .collect(),
+        ),
+    );
+    // Different certificates behind one name are worth knowing about.
+    let fingerprints: Vec<String> = scans
+        .iter()
+        .filter_map(|s| {
+            s.chain().0.first().map(|d| {
+                cert::read(d)
+                    .map(|f| f.sha256_fingerprint)
+                    .unwrap_or_default()
+            })
+        })
+        .collect();
+    if fingerprints.iter().any(|f| *f != leaf.sha256_fingerprint) {
+        obs.evidence("certificate_differs_between_addresses", true);
+    }
+    obs.attach(
+        "certificate.pem",
+        "application/x-pem-file",
+        cert::pem(&chain_der[0]),
+    );
+    obs.attach(
+        "chain.pem",
+        "application/x-pem-file",
+        chain_der.iter().map(|d| cert::pem(d)).collect::<String>(),
+    );
+}
+
+fn day(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| secs.to_string())
+}
+
+fn address_evidence(s: &AddressScan) -> Value {
+    let versions: serde_json::Map<String, Value> = s
+        .versions
+        .iter()
+        .map(|(p, r)| {
+            (
+                p.as_str().to_string(),
+                json!({
+                    "verdict": r.verdict.as_str(),
+                    "reason": r.reason,
+                    "hellos": r.attempts.iter().map(scan::attempt_evidence).collect::<Vec<_>>(),
+                }),
+            )
+        })
+        .collect();
+    let handshake = match &s.handshake {
+        Ok(h) => json!({
+            "protocol": h.protocol.map(|p| p.as_str()),
+            "cipher": h.cipher.map(hello::suite_name),
+            "certificates": h.chain.len(),
+        }),
+        Err(f) => json!({"error": f.error, "certificates": f.chain.len()}),
+    };
+    json!({
+        "connections": s.connections,
+        "versions": versions,
+        "handshake": handshake,
+        "legacy_certificates": s.legacy_chain.len(),
+    })
+}
+
+/// The spot-check table.
+fn render(o: &Observation) -> String {
+    let mut out = String::new();
+    let fact = |k: &str| o.facts.get(k);
+    let text = |k: &str| -> String {
+        match o.facts.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) => "none".into(),
+            Some(v) => v.to_string(),
+            None => "?".into(),
+        }
+    };
+    let _ = writeln!(out, "TLS  {}", o.target);
+    if let Some(Value::Object(addrs)) = o.evidence.get("addresses") {
+        let list: Vec<&String> = addrs.keys().collect();
+        let _ = writeln!(
+            out,
+            "  addresses  {}",
+            list.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let _ = writeln!(out, "\nProtocol versions");
+    for p in Protocol::ALL {
+        let key = format!("versions.{}", p.as_str());
+        let verdict = fact(&key).and_then(Value::as_str).unwrap_or("?");
+        let mark = match verdict {
+            "accepted" => "✓",
+            "rejected" => "✗",
+            _ => "?",
+        };
+        let reason = o
+            .evidence
+            .get("versions")
+            .and_then(|v| v.get(p.as_str()))
+            .and_then(|v| v.get("reason"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let _ = writeln!(out, "  {mark} {:<8} {:<13} {reason}", p.as_str(), verdict);
+    }
+    let lowest = match (
+        fact("protocols.lowest"),
+        o.unobserved.get("protocols.lowest"),
+    ) {
+        (Some(_), _) => text("protocols.lowest"),
+        (None, Some(why)) => format!("? ({why})"),
+        _ => "?".into(),
+    };
+    let _ = writeln!(
+        out,
+        "  lowest {lowest} · highest {}",
+        text("protocols.highest")
+    );
+    let _ = writeln!(
+        out,
+        "  negotiated {} {}",
+        text("negotiated.protocol"),
+        text("negotiated.cipher")
+    );
+    let _ = writeln!(out, "\nCertificate");
+    if fact("certificate.subject").is_none() {
+        let why = o
+            .unobserved
+            .get("certificate.subject")
+            .cloned()
+            .unwrap_or_default();
+        let _ = writeln!(out, "  not read: {why}");
+        return out;
+    }
+    let sans = match fact("certificate.sans") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => String::new(),
+    };
+    let days = fact("certificate.days_remaining")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let days_text = if days < 0 {
+        format!("expired {} days ago", -days)
+    } else {
+        format!("{days} days left")
+    };
+    let key = match fact("certificate.key_curve") {
+        Some(Value::String(c)) => format!("{} {c}", text("certificate.key_type")),
+        _ => format!(
+            "{} {} bits",
+            text("certificate.key_type"),
+            text("certificate.key_bits")
+        ),
+    };
+    let yes = |k: &str, y: &str, n: &str| -> String {
+        match fact(k) {
+            Some(Value::Bool(true)) => format!("✓ {y}"),
+            Some(Value::Bool(false)) => format!("✗ {n}"),
+            _ => "?".into(),
+        }
+    };
+    let rows = [
+        ("subject", text("certificate.subject")),
+        ("issuer", text("certificate.issuer")),
+        ("names", sans),
+        (
+            "validity",
+            format!(
+                "{} → {} ({days_text})",
+                text("certificate.not_before"),
+                text("certificate.not_after")
+            ),
+        ),
+        ("key", key),
+        ("signature", text("certificate.signature_algorithm")),
+        (
+            "hostname",
+            yes("certificate.hostname_matches", "matches", "does not match"),
+        ),
+        (
+            "chain",
+            yes("certificate.chain_trusted", "trusted", "not trusted"),
+        ),
+        ("verdict", yes("certificate.valid", "valid", "not valid")),
+        ("sha256", text("certificate.sha256_fingerprint")),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(out, "  {k:<10} {v}");
+    }
+    if let Some(Value::String(e)) = fact("certificate.chain_error") {
+        let _ = writeln!(out, "  {:<10} {e}", "why");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_in_every_documented_form() {
+        let t = |s: &str| parse_target(s).map(|t| (t.host, t.port));
+        assert_eq!(t("example.com"), Ok(("example.com".into(), 443)));
+        assert_eq!(t("Example.com:8443"), Ok(("example.com".into(), 8443)));
+        assert_eq!(t("https://example.com"), Ok(("example.com".into(), 443)));
+        assert_eq!(
+            t("https://example.com:9443/path?q"),
+            Ok(("example.com".into(), 9443))
+        );
+        assert_eq!(t("127.0.0.1:8443"), Ok(("127.0.0.1".into(), 8443)));
+        assert_eq!(t("[::1]"), Ok(("::1".into(), 443)));
+        assert_eq!(t("[::1]:8443"), Ok(("::1".into(), 8443)));
+        assert!(t("http://example.com").is_err());
+        assert!(t("example.com:http").is_err());
+        assert!(t("example.com:0").is_err());
+        assert!(t("").is_err());
+        assert!(t("[::1").is_err());
+        assert!(t("exa mple.com").is_err());
+    }
+
+    #[test]
+    fn every_fact_is_declared_once() {
+        let mut paths: Vec<&str> = FACTS.iter().map(|f| f.path).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), FACTS.len());
+        for f in CERT_FACTS {
+            assert!(paths.contains(&f), "{f}");
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The compliance suite every registered probe must pass, now and as probes are added: it
+//! declares its facts with types and docs, `vouch probe --facts` prints every one of them, and an
+//! unreachable target yields an `Err` with a hint within the timeout — never a hang or a panic.
+//!
+//! A new probe fails `every_probe_has_an_unreachable_target_here` until it is given one below:
+//! that is the harness telling its author what done means.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vouch::inventory::Inventory;
+use vouch::probe::{Params, ProbeContext, ProbeOptions, Registry};
+
+use crate::support::vouch;
+
+/// For each probe kind: a target that cannot be observed, and the inventory that makes it so.
+fn unreachable(kind: &str) -> Option<(&'static str, Inventory)> {
+    let mut inv = Inventory::default();
+    Some(match kind {
+        // No attestations file configured at all.
+        "attestation" => ("pentest-2026", inv),
+        // Port 1 on loopback: nothing listens there, the connection is refused at once.
+        "tls" => ("127.0.0.1:1", inv),
+        "http" => ("http://127.0.0.1:1/", inv),
+        k if k.starts_with("aws.") => {
+            inv.aws.endpoint_url = Some("http://127.0.0.1:1".into());
+            inv.aws.region = Some("us-east-1".into());
+            inv.aws.profile = Some("vouch-compliance-test-no-such-profile".into());
+            ("*", inv)
+        }
+        _ => return None,
+    })
+}
+
+#[test]
+fn every_probe_declares_typed_documented_unique_facts() {
+    for probe in Registry::builtin().all() {
+        let kind = probe.kind();
+        assert!(!probe.facts().is_empty(), "{kind} declares no facts");
+        assert!(
+            !probe.description().is_empty() && !probe.target_syntax().is_empty(),
+            "{kind}"
+        );
+        let mut seen = HashSet::new();
+        for f in probe.facts().iter().chain(probe.params()) {
+            assert!(seen.insert(f.path), "{kind} declares `{}` twice", f.path);
+            assert!(
+                f.doc.len() >= 8,
+                "{kind}: `{}` needs a one-line meaning",
+                f.path
+            );
+            assert!(
+                !f.path.is_empty()
+                    && f.path
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+                "{kind}: `{}` is not a fact path",
+                f.path
+            );
+        }
+    }
+}
+
+#[test]
+fn vouch_probe_facts_prints_every_declared_fact() {
+    for probe in Registry::builtin().all() {
+        let out = vouch()
+            .args(["probe", "--facts", probe.kind()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", probe.kind());
+        let text = String::from_utf8(out.stdout).unwrap();
+        for f in probe.facts() {
+            assert!(
+                text.contains(f.path),
+                "`vouch probe --facts {}` omits {}",
+                probe.kind(),
+                f.path
+            );
+            assert!(
+                text.contains(f.ty.name()),
+                "{}: type of {}",
+                probe.kind(),
+                f.path
+            );
+        }
+        let out = vouch()
+            .args(["probe", "--facts", probe.kind(), "--format", "json"])
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            json["facts"].as_array().unwrap().len(),
+            probe.facts().len(),
+            "{}",
+            probe.kind()
+        );
+    }
+}
+
+#[test]
+fn every_probe_has_an_unreachable_target_here() {
+    for probe in Registry::builtin().all() {
+        assert!(
+            unreachable(probe.kind()).is_some(),
+            "add an unreachable target for probe `{}` to tests/it/compliance.rs",
+            probe.kind()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_target_is_an_error_with_a_hint_within_the_timeout() {
+    for probe in Registry::builtin().all() {
+        let Some((target, inv)) = unreachable(probe.kind()) else {
+            continue;
+        };
+        let timeout = Duration::from_secs(5);
+        let ctx = ProbeContext::new(
+            Arc::new(inv),
+            ProbeOptions {
+                timeout,
+                ..ProbeOptions::default()
+            },
+        );
+        let start = Instant::now();
+        let target = if probe.is_pattern(target) {
+            // Discovery is where a pattern meets the network first.
+            match tokio::time::timeout(timeout * 2, probe.discover(target, &ctx)).await {
+                Ok(Err(e)) => {
+                    assert!(
+                        e.hint.is_some(),
+                        "{}: discovery error without a hint: {e:?}",
+                        probe.kind()
+                    );
+                    continue;
+                }
+                Ok(Ok(found)) => panic!(
+                    "{}: discovered {found:?} on an unreachable endpoint",
+                    probe.kind()
+                ),
+                Err(_) => panic!("{}: discovery hung past twice the timeout", probe.kind()),
+            }
+        } else {
+            target
+        };
+        let res =
+            tokio::time::timeout(timeout * 2, probe.observe(target, &Params::new(), &ctx)).await;
+        let elapsed = start.elapsed();
+        let err = match res {
+            Err(_) => panic!("{}: observe hung past twice the timeout", probe.kind()),
+            Ok(Ok(obs)) => panic!("{}: observed an unreachable target: {obs:?}", probe.kind()),
+            Ok(Err(e)) => e,
+        };
+        assert!(
+            err.hint.is_some(),
+            "{}: error without a hint: {err:?}",
+            probe.kind()
+        );
+        assert!(!err.message.is_empty());
+        assert!(elapsed < timeout * 2, "{}: took {elapsed:?}", probe.kind());
+    }
+}

@@ -1,0 +1,924 @@
+//! The `tls` probe against real servers on loopback: in-process tokio-rustls servers with rcgen
+//! certificates, `openssl s_server` for the legacy versions, and hostile TCP servers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rcgen::{CertificateParams, DnType, IsCa, Issuer, KeyPair, date_time_ymd};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use vouch::inventory::Inventory;
+use vouch::probe::tls::TlsProbe;
+use vouch::probe::{Observation, Params, Probe, ProbeContext, ProbeError, ProbeOptions};
+
+use crate::support::{fixture, require};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers: a test CA, rustls servers, openssl servers, hostile servers, running the probe.
+
+struct Ca {
+    params: CertificateParams,
+    key: KeyPair,
+    pem: String,
+}
+
+fn test_ca() -> Ca {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "vouch test CA");
+    params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let pem = params.self_signed(&key).unwrap().pem();
+    Ca { params, key, pem }
+}
+
+/// A leaf for `names`, signed by `ca` (or self-signed), with `tweak` applied to its params.
+fn leaf(
+    ca: Option<&Ca>,
+    names: &[&str],
+    key: KeyPair,
+    tweak: impl FnOnce(&mut CertificateParams),
+) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+    let mut params =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
+    tweak(&mut params);
+    let cert = match ca {
+        Some(ca) => params
+            .signed_by(&key, &Issuer::from_params(&ca.params, &ca.key))
+            .unwrap(),
+        None => params.self_signed(&key).unwrap(),
+    };
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    (vec![cert.der().clone()], key_der)
+}
+
+fn p256() -> KeyPair {
+    KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap()
+}
+
+/// The RSA 2048 key made by `fixtures/tls/make.sh` (rcgen's ring backend cannot make RSA keys).
+fn rsa2048() -> KeyPair {
+    let pem = std::fs::read_to_string(fixture("tls/rsa2048.key")).unwrap();
+    KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap()
+}
+
+/// A tokio-rustls server on a free loopback port speaking `versions`; each accepted connection
+/// completes the handshake and is closed.
+async fn rustls_server(
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    cert: (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>),
+    p256_only: bool,
+) -> SocketAddr {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    if p256_only {
+        provider.kx_groups = vec![rustls::crypto::aws_lc_rs::kx_group::SECP256R1];
+    }
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(cert.0, cert.1)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tls) = acceptor.accept(tcp).await {
+                    let _ = tls.write_all(b"hello\n").await;
+                    let _ = tls.shutdown().await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn ctx(
+    ca_file: Option<PathBuf>,
+    resolve: &[(&str, SocketAddr)],
+    timeout: Duration,
+) -> ProbeContext {
+    let mut inv = Inventory::default();
+    inv.tls.ca_file = ca_file;
+    for (name, addr) in resolve {
+        inv.resolve.insert(name.to_string(), *addr);
+    }
+    ProbeContext::new(
+        Arc::new(inv),
+        ProbeOptions {
+            timeout,
+            ..ProbeOptions::default()
+        },
+    )
+}
+
+async fn observe(target: &str, ctx: &ProbeContext) -> Result<Observation, ProbeError> {
+    // A hang guard, not a timing goal: the probe must end within its own timeout.
+    let limit = ctx.options.timeout + Duration::from_secs(2);
+    tokio::time::timeout(limit, TlsProbe.observe(target, &Params::new(), ctx))
+        .await
+        .unwrap_or_else(|_| panic!("the probe hung past {limit:?} on {target}"))
+}
+
+fn ca_file(ca: &Ca) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.pem");
+    std::fs::write(&path, &ca.pem).unwrap();
+    (dir, path)
+}
+
+fn versions(o: &Observation) -> (Value, Value, Value) {
+    (
+        o.facts["protocols.accepted"].clone(),
+        o.facts["protocols.rejected"].clone(),
+        o.facts["protocols.inconclusive"].clone(),
+    )
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+/// `openssl s_server` on a free port; killed when dropped.
+struct OpenSsl {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for OpenSsl {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn openssl_server(cert: &str, key: &str, version_args: &[&str]) -> OpenSsl {
+    let openssl = require(
+        which("openssl"),
+        "the openssl CLI",
+        "apt-get install openssl",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let child = Command::new(openssl)
+        .args(["s_server", "-accept", &addr.to_string(), "-www", "-quiet"])
+        .arg("-cert")
+        .arg(fixture(&format!("tls/{cert}")))
+        .arg("-key")
+        .arg(fixture(&format!("tls/{key}")))
+        .args(["-cipher", "DEFAULT:@SECLEVEL=0"])
+        .args(version_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_server starts");
+    let server = OpenSsl { child, addr };
+    let start = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "openssl s_server did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+const ALL_13: &[&str] = &[
+    "-ciphersuites",
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+];
+
+#[derive(Clone, Copy)]
+enum Hostile {
+    Silent,
+    Garbage,
+    Http400,
+    ResetAfterHello,
+    Trickle,
+    OversizedRecord,
+    Flood,
+}
+
+async fn hostile_server(kind: Hostile) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                if !matches!(kind, Hostile::Silent) {
+                    let _ = s.read(&mut buf).await;
+                }
+                match kind {
+                    Hostile::Silent => tokio::time::sleep(Duration::from_secs(60)).await,
+                    Hostile::Garbage => {
+                        let junk: Vec<u8> =
+                            (0..600u32).map(|i| (i * 131 % 251) as u8 | 0x80).collect();
+                        let _ = s.write_all(&junk).await;
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                    Hostile::Http400 => {
+                        let _ = s
+                            .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                            .await;
+                    }
+                    Hostile::ResetAfterHello => {
+                        // SO_LINGER 0: closing sends a TCP reset instead of a FIN.
+                        let _ = s.set_zero_linger();
+                        drop(s);
+                    }
+                    Hostile::Trickle => {
+                        let reply = [22u8, 3, 3, 0, 80, 2, 0, 0, 76, 3, 3];
+                        for b in reply.iter().cycle().take(60) {
+                            if s.write_all(&[*b]).await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                    Hostile::OversizedRecord => {
+                        let mut reply = vec![22u8, 3, 3, 0xff, 0xff];
+                        reply.extend(std::iter::repeat_n(0u8, 70_000));
+                        let _ = s.write_all(&reply).await;
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                    Hostile::Flood => {
+                        // Well-formed records holding one endless handshake message.
+                        let mut first = vec![22u8, 3, 3, 0x40, 0x00, 2, 0x00, 0xff, 0xf0];
+                        first.extend(std::iter::repeat_n(0u8, 0x4000 - 4));
+                        if s.write_all(&first).await.is_err() {
+                            return;
+                        }
+                        let mut next = vec![22u8, 3, 3, 0x40, 0x00];
+                        next.extend(std::iter::repeat_n(0u8, 0x4000));
+                        for _ in 0..1000 {
+                            if s.write_all(&next).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version enumeration against rustls servers.
+
+#[tokio::test]
+async fn tls13_only_server_accepts_exactly_tls13() {
+    let ca = test_ca();
+    let addr = rustls_server(
+        &[&rustls::version::TLS13],
+        leaf(Some(&ca), &["app.test"], p256(), |_| {}),
+        false,
+    )
+    .await;
+    let (_d, ca_path) = ca_file(&ca);
+    let o = observe(
+        "app.test:443",
+        &ctx(
+            Some(ca_path),
+            &[("app.test:443", addr)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        versions(&o),
+        (
+            json!(["TLSv1.3"]),
+            json!(["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2"]),
+            json!([])
+        )
+    );
+    assert_eq!(o.facts["protocols.lowest"], "TLSv1.3");
+    assert_eq!(o.facts["protocols.highest"], "TLSv1.3");
+    assert_eq!(o.facts["negotiated.protocol"], "TLSv1.3");
+    assert!(
+        o.facts["negotiated.cipher"]
+            .as_str()
+            .unwrap()
+            .starts_with("TLS_AES_")
+            || o.facts["negotiated.cipher"]
+                .as_str()
+                .unwrap()
+                .starts_with("TLS_CHACHA20")
+    );
+}
+
+#[tokio::test]
+async fn tls12_only_server_accepts_exactly_tls12() {
+    let ca = test_ca();
+    let addr = rustls_server(
+        &[&rustls::version::TLS12],
+        leaf(Some(&ca), &["app.test"], p256(), |_| {}),
+        false,
+    )
+    .await;
+    let (_d, ca_path) = ca_file(&ca);
+    let o = observe(
+        "app.test:443",
+        &ctx(
+            Some(ca_path),
+            &[("app.test:443", addr)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        versions(&o),
+        (
+            json!(["TLSv1.2"]),
+            json!(["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.3"]),
+            json!([])
+        )
+    );
+    assert_eq!(o.facts["protocols.lowest"], "TLSv1.2");
+    assert_eq!(o.facts["protocols.highest"], "TLSv1.2");
+    assert_eq!(o.facts["negotiated.protocol"], "TLSv1.2");
+    assert!(
+        o.facts["negotiated.cipher"]
+            .as_str()
+            .unwrap()
+            .starts_with("TLS_ECDHE_ECDSA_WITH_")
+    );
+}
+
+#[tokio::test]
+async fn tls12_and_tls13_server_with_a_valid_chain_from_the_inventory_ca() {
+    let ca = test_ca();
+    let addr = rustls_server(
+        &[&rustls::version::TLS13, &rustls::version::TLS12],
+        leaf(Some(&ca), &["app.test", "*.app.test"], p256(), |_| {}),
+        false,
+    )
+    .await;
+    let (_d, ca_path) = ca_file(&ca);
+    let o = observe(
+        "https://app.test",
+        &ctx(
+            Some(ca_path),
+            &[("app.test:443", addr)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        versions(&o),
+        (
+            json!(["TLSv1.2", "TLSv1.3"]),
+            json!(["SSLv3", "TLSv1.0", "TLSv1.1"]),
+            json!([])
+        )
+    );
+    assert_eq!(o.facts["protocols.lowest"], "TLSv1.2");
+    assert_eq!(o.facts["protocols.highest"], "TLSv1.3");
+    assert_eq!(o.facts["versions.TLSv1.0"], "rejected");
+    assert_eq!(o.facts["certificate.subject"], "CN=app.test");
+    assert_eq!(o.facts["certificate.issuer"], "CN=vouch test CA");
+    assert_eq!(
+        o.facts["certificate.sans"],
+        json!(["app.test", "*.app.test"])
+    );
+    assert_eq!(o.facts["certificate.hostname_matches"], true);
+    assert_eq!(
+        o.facts["certificate.chain_trusted"], true,
+        "{:?}",
+        o.facts["certificate.chain_error"]
+    );
+    assert_eq!(
+        o.facts["certificate.valid"], true,
+        "{:?}",
+        o.facts["certificate.chain_error"]
+    );
+    assert_eq!(o.facts["certificate.chain_error"], Value::Null);
+    assert_eq!(o.facts["certificate.self_signed"], false);
+    assert_eq!(o.facts["certificate.key_type"], "EC");
+    assert_eq!(o.facts["certificate.key_bits"], 256);
+    assert_eq!(o.facts["certificate.key_curve"], "P-256");
+    assert_eq!(
+        o.facts["certificate.signature_algorithm"],
+        "ecdsa-with-SHA256"
+    );
+    assert_eq!(
+        o.facts["certificate.sha256_fingerprint"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    assert!(o.facts["certificate.days_remaining"].as_i64().unwrap() > 365);
+    // Evidence: each hello's size, suite count and reply; the connection budget kept.
+    let addr_ev = &o.evidence["addresses"][addr.to_string()];
+    let hello = &addr_ev["versions"]["TLSv1.0"]["hellos"][0];
+    assert!(hello["hello_bytes"].as_u64().unwrap() >= 512);
+    assert!(hello["suites_offered"].as_u64().unwrap() > 10);
+    assert_eq!(hello["reply"]["type"], "alert");
+    assert_eq!(
+        addr_ev["versions"]["TLSv1.3"]["hellos"][0]["reply"]["type"],
+        "server_hello"
+    );
+    assert!(addr_ev["connections"].as_u64().unwrap() <= 8, "{addr_ev:#}");
+    assert!(
+        o.attachments
+            .iter()
+            .any(|a| a.name == "certificate.pem" && a.content.contains("BEGIN CERTIFICATE"))
+    );
+    assert!(o.attachments.iter().any(|a| a.name == "chain.pem"));
+    // The spot-check table.
+    let table = TlsProbe.render(&o).unwrap();
+    assert!(table.contains("✓ TLSv1.3"), "{table}");
+    assert!(table.contains("✗ TLSv1.0"), "{table}");
+    assert!(table.contains("days left"), "{table}");
+}
+
+#[tokio::test]
+async fn hello_retry_request_counts_as_tls13_acceptance() {
+    let ca = test_ca();
+    // Only P-256 on the server: vouch's x25519 key share draws a HelloRetryRequest.
+    let addr = rustls_server(
+        &[&rustls::version::TLS13],
+        leaf(Some(&ca), &["app.test"], p256(), |_| {}),
+        true,
+    )
+    .await;
+    let o = observe(
+        "app.test",
+        &ctx(None, &[("app.test:443", addr)], Duration::from_secs(10)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.facts["versions.TLSv1.3"], "accepted");
+    let reply =
+        &o.evidence["addresses"][addr.to_string()]["versions"]["TLSv1.3"]["hellos"][0]["reply"];
+    assert_eq!(reply["type"], "hello_retry_request");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates.
+
+async fn cert_observation(
+    names: &[&str],
+    key: KeyPair,
+    tweak: impl FnOnce(&mut CertificateParams),
+    signed: bool,
+) -> Observation {
+    let ca = test_ca();
+    let cert = leaf(signed.then_some(&ca), names, key, tweak);
+    let addr = rustls_server(
+        &[&rustls::version::TLS13, &rustls::version::TLS12],
+        cert,
+        false,
+    )
+    .await;
+    let (_d, ca_path) = ca_file(&ca);
+    observe(
+        "app.test",
+        &ctx(
+            Some(ca_path),
+            &[("app.test:443", addr)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn expired_certificate_is_trusted_but_not_valid() {
+    let o = cert_observation(
+        &["app.test"],
+        p256(),
+        |p| {
+            p.not_before = date_time_ymd(2020, 1, 1);
+            p.not_after = date_time_ymd(2021, 1, 1);
+        },
+        true,
+    )
+    .await;
+    assert_eq!(
+        o.facts["certificate.chain_trusted"], true,
+        "{:?}",
+        o.facts["certificate.chain_error"]
+    );
+    assert_eq!(o.facts["certificate.valid"], false);
+    assert!(o.facts["certificate.days_remaining"].as_i64().unwrap() < -1000);
+    assert_eq!(o.facts["certificate.not_after"], "2021-01-01T00:00:00Z");
+    let err = o.facts["certificate.chain_error"].as_str().unwrap();
+    assert!(err.contains("expired on 2021-01-01"), "{err}");
+}
+
+#[tokio::test]
+async fn not_yet_valid_certificate_is_trusted_but_not_valid() {
+    let o = cert_observation(
+        &["app.test"],
+        p256(),
+        |p| {
+            p.not_before = date_time_ymd(2090, 1, 1);
+            p.not_after = date_time_ymd(2091, 1, 1);
+        },
+        true,
+    )
+    .await;
+    assert_eq!(
+        o.facts["certificate.chain_trusted"], true,
+        "{:?}",
+        o.facts["certificate.chain_error"]
+    );
+    assert_eq!(o.facts["certificate.valid"], false);
+    let err = o.facts["certificate.chain_error"].as_str().unwrap();
+    assert!(err.contains("not valid before 2090-01-01"), "{err}");
+}
+
+#[tokio::test]
+async fn wrong_hostname_is_trusted_but_does_not_match() {
+    let o = cert_observation(&["other.test"], p256(), |_| {}, true).await;
+    assert_eq!(o.facts["certificate.hostname_matches"], false);
+    assert_eq!(o.facts["certificate.chain_trusted"], true);
+    assert_eq!(o.facts["certificate.valid"], false);
+    let err = o.facts["certificate.chain_error"].as_str().unwrap();
+    assert!(
+        err.contains("app.test is not among the certificate's names (other.test)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn self_signed_certificate_is_not_trusted() {
+    let o = cert_observation(&["app.test"], p256(), |_| {}, false).await;
+    assert_eq!(o.facts["certificate.self_signed"], true);
+    assert_eq!(o.facts["certificate.chain_trusted"], false);
+    assert_eq!(o.facts["certificate.valid"], false);
+    assert_eq!(o.facts["certificate.hostname_matches"], true);
+    let err = o.facts["certificate.chain_error"].as_str().unwrap();
+    assert!(err.contains("self-signed"), "{err}");
+}
+
+#[tokio::test]
+async fn rsa_2048_certificate_reads_exactly() {
+    let o = cert_observation(&["app.test"], rsa2048(), |_| {}, true).await;
+    assert_eq!(o.facts["certificate.key_type"], "RSA");
+    assert_eq!(o.facts["certificate.key_bits"], 2048);
+    assert_eq!(o.facts["certificate.key_curve"], Value::Null);
+    assert_eq!(
+        o.facts["certificate.valid"], true,
+        "{:?}",
+        o.facts["certificate.chain_error"]
+    );
+}
+
+#[tokio::test]
+async fn certificate_without_the_inventory_ca_is_untrusted() {
+    let ca = test_ca();
+    let addr = rustls_server(
+        &[&rustls::version::TLS13],
+        leaf(Some(&ca), &["app.test"], p256(), |_| {}),
+        false,
+    )
+    .await;
+    let o = observe(
+        "app.test",
+        &ctx(None, &[("app.test:443", addr)], Duration::from_secs(10)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.facts["certificate.chain_trusted"], false);
+    let err = o.facts["certificate.chain_error"].as_str().unwrap();
+    assert!(err.contains("no path to a trusted root"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legacy versions with openssl s_server.
+
+#[tokio::test]
+async fn openssl_tls10_only_server_is_read_with_raw_hellos_and_its_certificate() {
+    let server = openssl_server("legacy.pem", "legacy.key", &["-tls1"]);
+    let o = observe(
+        "legacy.test",
+        &ctx(
+            Some(fixture("tls/ca.pem")),
+            &[("legacy.test:443", server.addr)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap();
+    let (accepted, rejected, inconclusive) = versions(&o);
+    assert_eq!(accepted, json!(["TLSv1.0"]), "{:#}", o.evidence["versions"]);
+    assert_eq!(
+        rejected,
+        json!(["SSLv3", "TLSv1.3"]),
+        "{:#}",
+        o.evidence["versions"]
+    );
+    // Asked for 1.1 or 1.2, a 1.0-only server answers 1.0: a downgrade, which proves nothing
+    // about 1.1/1.2 by the probe's rules, so they stay inconclusive (and `highest` unobserved).
+    assert_eq!(inconclusive, json!(["TLSv1.1", "TLSv1.2"]));
+    assert!(
+        o.evidence["versions"]["TLSv1.1"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("downgrade")
+    );
+    assert_eq!(o.facts["protocols.lowest"], "TLSv1.0");
+    assert!(o.unobserved.contains_key("protocols.highest"));
+    // rustls cannot connect; the chain comes from the plaintext Certificate message.
+    assert_eq!(o.facts["certificate.subject"], "CN=legacy.test");
+    assert_eq!(
+        o.facts["certificate.chain_trusted"], true,
+        "{:?}",
+        o.facts["certificate.chain_error"]
+    );
+    assert_eq!(
+        o.facts["certificate.valid"], true,
+        "{:?}",
+        o.facts["certificate.chain_error"]
+    );
+    assert!(
+        o.evidence["chain_source"]
+            .as_str()
+            .unwrap()
+            .contains("plaintext Certificate")
+    );
+    assert_eq!(o.facts["negotiated.protocol"], "TLSv1.0");
+}
+
+#[tokio::test]
+async fn openssl_tls11_only_server_is_read_with_raw_hellos() {
+    let server = openssl_server("legacy.pem", "legacy.key", &["-tls1_1"]);
+    let o = observe(
+        "legacy.test",
+        &ctx(
+            Some(fixture("tls/ca.pem")),
+            &[("legacy.test:443", server.addr)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap();
+    let (accepted, rejected, _) = versions(&o);
+    assert_eq!(accepted, json!(["TLSv1.1"]), "{:#}", o.evidence["versions"]);
+    assert_eq!(
+        rejected,
+        json!(["SSLv3", "TLSv1.0", "TLSv1.3"]),
+        "{:#}",
+        o.evidence["versions"]
+    );
+    assert_eq!(o.facts["versions.TLSv1.2"], "inconclusive"); // a downgrade to 1.1
+    assert_eq!(o.facts["protocols.lowest"], "TLSv1.1");
+    assert_eq!(o.facts["certificate.subject"], "CN=legacy.test");
+}
+
+#[tokio::test]
+async fn openssl_tls10_to_tls13_server_accepts_all_four() {
+    let mut args = vec!["-min_protocol", "TLSv1"];
+    args.extend_from_slice(ALL_13);
+    let server = openssl_server("legacy.pem", "legacy.key", &args);
+    let o = observe(
+        "legacy.test",
+        &ctx(
+            Some(fixture("tls/ca.pem")),
+            &[("legacy.test:443", server.addr)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        versions(&o),
+        (
+            json!(["TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]),
+            json!(["SSLv3"]),
+            json!([])
+        ),
+        "{:#}",
+        o.evidence["versions"]
+    );
+    assert_eq!(o.facts["protocols.lowest"], "TLSv1.0");
+    assert_eq!(o.facts["protocols.highest"], "TLSv1.3");
+    assert_eq!(o.facts["negotiated.protocol"], "TLSv1.3");
+    assert_eq!(o.facts["certificate.key_bits"], 2048);
+    assert_eq!(
+        o.facts["certificate.signature_algorithm"],
+        "sha256WithRSAEncryption"
+    );
+}
+
+#[tokio::test]
+async fn rsa_1024_certificate_is_read_exactly_and_not_valid() {
+    let server = openssl_server("rsa1024.pem", "rsa1024.key", &[]);
+    let o = observe(
+        "weak.test",
+        &ctx(
+            Some(fixture("tls/ca.pem")),
+            &[("weak.test:443", server.addr)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.facts["certificate.key_type"], "RSA");
+    assert_eq!(o.facts["certificate.key_bits"], 1024);
+    assert_eq!(
+        o.facts["certificate.chain_trusted"], true,
+        "{:?}",
+        o.facts["certificate.chain_error"]
+    );
+    assert_eq!(o.facts["certificate.valid"], false);
+    let err = o.facts["certificate.chain_error"].as_str().unwrap();
+    assert!(err.contains("RSA key of 1024 bits"), "{err}");
+}
+
+#[tokio::test]
+async fn sha1_signed_certificate_is_named_and_not_trusted() {
+    let server = openssl_server("sha1.pem", "sha1.key", &[]);
+    let o = observe(
+        "sha1.test",
+        &ctx(
+            Some(fixture("tls/ca.pem")),
+            &[("sha1.test:443", server.addr)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        o.facts["certificate.signature_algorithm"],
+        "sha1WithRSAEncryption"
+    );
+    assert_eq!(o.facts["certificate.chain_trusted"], false);
+    let err = o.facts["certificate.chain_error"].as_str().unwrap();
+    assert!(err.contains("sha1WithRSAEncryption"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile peers: never a panic, never past the timeout, never unbounded memory.
+
+async fn hostile(kind: Hostile) -> Observation {
+    let addr = hostile_server(kind).await;
+    observe(&addr.to_string(), &ctx(None, &[], Duration::from_secs(3)))
+        .await
+        .expect("an observation with inconclusive facts")
+}
+
+#[tokio::test]
+async fn silent_server_is_inconclusive_within_the_timeout() {
+    let o = hostile(Hostile::Silent).await;
+    assert_eq!(o.facts["protocols.accepted"], json!([]));
+    assert_eq!(
+        o.facts["protocols.inconclusive"],
+        json!(["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"])
+    );
+    assert!(o.unobserved.contains_key("protocols.lowest"));
+    assert!(o.unobserved.contains_key("certificate.valid"));
+    assert!(
+        o.evidence["versions"]["TLSv1.2"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no answer")
+    );
+}
+
+#[tokio::test]
+async fn garbage_is_not_a_tls_port() {
+    let o = hostile(Hostile::Garbage).await;
+    assert_eq!(o.facts["protocols.accepted"], json!([]));
+    assert_eq!(o.facts["protocols.rejected"], json!([]));
+    assert!(
+        o.evidence["versions"]["TLSv1.2"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a TLS port")
+    );
+}
+
+#[tokio::test]
+async fn http_400_is_not_a_tls_port() {
+    let o = hostile(Hostile::Http400).await;
+    assert_eq!(
+        o.facts["protocols.inconclusive"],
+        json!(["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"])
+    );
+    let reason = o.evidence["versions"]["TLSv1.0"]["reason"]
+        .as_str()
+        .unwrap();
+    assert!(
+        reason.contains("not a TLS port") && reason.contains("HTTP/1.1 400"),
+        "{reason}"
+    );
+    assert!(o.unobserved.contains_key("protocols.lowest"));
+}
+
+#[tokio::test]
+async fn reset_after_hello_is_survived() {
+    let o = hostile(Hostile::ResetAfterHello).await;
+    assert_eq!(o.facts["protocols.accepted"], json!([]));
+    assert_eq!(
+        o.evidence["addresses"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()["versions"]["TLSv1.2"]["hellos"][0]["reply"]["type"],
+        "reset"
+    );
+}
+
+#[tokio::test]
+async fn one_byte_per_second_trickle_ends_at_the_timeout() {
+    let o = hostile(Hostile::Trickle).await;
+    assert_eq!(o.facts["protocols.accepted"], json!([]));
+    assert!(
+        o.evidence["versions"]["TLSv1.3"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("in time")
+    );
+}
+
+#[tokio::test]
+async fn record_longer_than_16k_is_refused() {
+    let o = hostile(Hostile::OversizedRecord).await;
+    let reason = o.evidence["versions"]["TLSv1.2"]["reason"]
+        .as_str()
+        .unwrap();
+    assert!(reason.contains("16 KiB"), "{reason}");
+}
+
+#[tokio::test]
+async fn endless_handshake_message_stops_at_the_read_cap() {
+    let o = hostile(Hostile::Flood).await;
+    assert_eq!(o.facts["protocols.accepted"], json!([]));
+    assert_eq!(o.facts["versions.TLSv1.2"], "inconclusive");
+}
+
+#[tokio::test]
+async fn closed_port_is_an_unreachable_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = observe(
+        &format!("127.0.0.1:{port}"),
+        &ctx(None, &[], Duration::from_secs(3)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind, vouch::probe::ProbeErrorKind::Unreachable);
+    assert!(err.hint.is_some());
+}
+
+#[test]
+fn tls_probe_is_registered_with_its_facts() {
+    let registry = vouch::probe::Registry::builtin();
+    let tls = registry.get("tls").expect("tls registered");
+    for f in [
+        "protocols.lowest",
+        "versions.TLSv1.0",
+        "certificate.chain_trusted",
+        "certificate.valid",
+    ] {
+        assert!(tls.fact_spec(f).is_some(), "{f}");
+    }
+    assert!(tls.check_target("https://app.example.com:8443").is_ok());
+    assert!(tls.check_target("ftp://x").is_err());
+}
