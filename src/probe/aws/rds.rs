@@ -12,9 +12,9 @@
 //! A cluster member's backups, point-in-time recovery, encryption and Multi-AZ belong to its
 //! cluster (an Aurora instance has no restorable time of its own, and is never "Multi-AZ"), so
 //! `*` examines each cluster once instead of each member wrongly. Exposure is per instance
-//! in Aurora; a cluster's `publicly_accessible` is therefore the cluster's own flag when it has
-//! one (Multi-AZ DB clusters) and otherwise whether *any* member instance is publicly
-//! accessible, with the members listed in the evidence. DescribeDBInstances and
+//! in Aurora; a cluster's `publicly_accessible` is therefore true when *any* member instance is
+//! publicly accessible or the cluster's own flag (Multi-AZ DB clusters) says so, with the
+//! members listed in the evidence. DescribeDBInstances and
 //! DescribeDBClusters also return Neptune and DocumentDB resources; `engine` lets a control's
 //! `where` scope them.
 
@@ -94,7 +94,7 @@ const FACTS: &[FactSpec] = &[
     fact(
         "publicly_accessible",
         FactType::Bool,
-        "reachable from the internet by DNS (a cluster: its own flag, else any member instance)",
+        "reachable from the internet by DNS (a cluster: its own flag or any member instance)",
     ),
     fact(
         "deletion_protection",
@@ -351,33 +351,33 @@ impl RdsProbe {
         obs.fact("multi_az", cluster.multi_az());
         obs.fact("deletion_protection", cluster.deletion_protection());
 
+        // Exposure is each member instance's (Aurora), and Multi-AZ DB clusters also carry a
+        // flag of their own: the cluster is exposed when either says so.
+        let own_flag = cluster.publicly_accessible();
         let mut members = Vec::new();
-        match cluster.publicly_accessible() {
-            // Multi-AZ DB clusters carry the flag themselves.
-            Some(flag) => {
-                obs.fact("publicly_accessible", flag);
+        match self
+            .instances(session, rds, calls, region, Some(&cluster_id))
+            .await
+        {
+            Ok(instances) => {
+                let mut any = own_flag == Some(true);
+                for db in &instances {
+                    any |= db.publicly_accessible() == Some(true);
+                    members.push(json!({
+                        "identifier": db.db_instance_identifier(),
+                        "publicly_accessible": db.publicly_accessible(),
+                        "availability_zone": db.availability_zone(),
+                    }));
+                }
+                obs.fact("publicly_accessible", any);
             }
-            // Aurora: exposure is each member instance's.
-            None => match self
-                .instances(session, rds, calls, region, Some(&cluster_id))
-                .await
-            {
-                Ok(instances) => {
-                    let mut any = false;
-                    for db in &instances {
-                        any |= db.publicly_accessible() == Some(true);
-                        members.push(json!({
-                            "identifier": db.db_instance_identifier(),
-                            "publicly_accessible": db.publicly_accessible(),
-                            "availability_zone": db.availability_zone(),
-                        }));
-                    }
-                    obs.fact("publicly_accessible", any);
-                }
-                Err(e) => {
-                    obs.unobserved("publicly_accessible", e.to_string());
-                }
-            },
+            // The cluster's own "yes" needs no members to be true; anything else does.
+            Err(_) if own_flag == Some(true) => {
+                obs.fact("publicly_accessible", true);
+            }
+            Err(e) => {
+                obs.unobserved("publicly_accessible", e.to_string());
+            }
         }
         obs.evidence(
             "database",
