@@ -8,6 +8,8 @@
 //! - `files.opendoors.ai`: `openssl s_server` still accepting TLS 1.0 (the one that fails);
 //! - `portal.opendoors.ai`: a certificate that expired last month;
 //! - `opendoors.io`: a second primary domain with no HSTS and no redirect;
+//! - `sso.opendoors.ai`: accepts connections and never answers (a black-holed load balancer),
+//!   so its TLS versions cannot be proven and its controls are `error`, never `pass`;
 //! - an attestations file dated relative to today: most fresh, the DR test expired;
 //! - with an AWS endpoint (moto's server), the cloud estate seeded through the AWS SDK
 //!   (see `aws.rs`).
@@ -163,6 +165,9 @@ fn respond(site: Site, host: &str, path: &str) -> String {
             vec![format!("Location: https://{host}{path}")],
             String::new(),
         ),
+        Site::PlainOk | Site::NoHsts if path.starts_with("/.well-known/") => {
+            ("404 Not Found", vec![], "not found".into())
+        }
         Site::PlainOk | Site::NoHsts => ("200 OK", vec![], "<h1>Open Doors</h1>".into()),
         Site::PrimaryHttps => {
             let hsts = "Strict-Transport-Security: max-age=63072000; includeSubDomains; preload"
@@ -370,6 +375,13 @@ pub async fn start(dir: &Path, aws_url: Option<&str>) -> Result<Estate> {
     let (l, second_http) = listen().await?;
     tasks.push(spawn_server(l, None, Site::PlainOk));
     let (child, legacy_addr) = legacy_server(dir, &legacy)?;
+    let (silent, silent_addr) = listen().await?;
+    tasks.push(tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = silent.accept().await {
+            held.push(sock); // accepted, never answered, never closed
+        }
+    }));
 
     let mut resolve: BTreeMap<String, SocketAddr> = BTreeMap::new();
     for n in GOOD_NAMES {
@@ -378,6 +390,7 @@ pub async fn start(dir: &Path, aws_url: Option<&str>) -> Result<Estate> {
     }
     resolve.insert("portal.opendoors.ai:443".into(), expired_https);
     resolve.insert("files.opendoors.ai:443".into(), legacy_addr);
+    resolve.insert("sso.opendoors.ai:443".into(), silent_addr);
     for n in ["opendoors.io", "www.opendoors.io"] {
         resolve.insert(format!("{n}:443"), second_https);
         resolve.insert(format!("{n}:80"), second_http);
@@ -401,7 +414,7 @@ pub async fn start(dir: &Path, aws_url: Option<&str>) -> Result<Estate> {
     );
     let _ = writeln!(inv, "attestations = \"attestations.toml\"\n");
     inv.push_str("[targets]\n");
-    inv.push_str("public_endpoints = [\"app.opendoors.ai:443\", \"api.opendoors.ai:443\", \"files.opendoors.ai:443\", \"portal.opendoors.ai:443\"]\n");
+    inv.push_str("public_endpoints = [\"app.opendoors.ai:443\", \"api.opendoors.ai:443\", \"files.opendoors.ai:443\", \"portal.opendoors.ai:443\", \"sso.opendoors.ai:443\"]\n");
     inv.push_str("primary_domains = [\"opendoors.ai\", \"opendoors.io\"]\n");
     inv.push_str("status_pages = [\"https://opendoors.ai/status\"]\n");
     if aws_url.is_some() {

@@ -81,7 +81,7 @@ pub fn render(report: &Report, style: Style) -> String {
         .as_secs_f64();
     let mut out = format!("{t}\n");
     out.push_str(&format!(
-        "{} controls: {} pass, {} fail, {} error, {} waived, {} n/a · {} results · {:.1}s{}\n",
+        "{} controls: {} pass, {} fail, {} error, {} waived, {} n/a · {} results: {} pass, {} fail, {} error · {:.1}s{}\n",
         s.controls,
         s.pass,
         s.fail,
@@ -89,6 +89,9 @@ pub fn render(report: &Report, style: Style) -> String {
         s.waived,
         s.not_applicable,
         s.results.total,
+        s.results.pass,
+        s.results.fail,
+        s.results.error,
         secs,
         if report.run.complete {
             ""

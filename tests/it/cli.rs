@@ -330,3 +330,26 @@ fn validate_counts_what_it_read() {
         .success()
         .stdout(predicate::str::contains("3 controls in 1 file are valid"));
 }
+
+#[test]
+fn the_commented_example_inventory_is_valid() {
+    let mut diags = vouch::diag::Diagnostics::new();
+    let inv = vouch::inventory::Inventory::load(&repo().join("examples/inventory.toml"), &mut diags);
+    assert!(!diags.has_errors(), "{}", diags.render_short());
+    let inv = inv.unwrap();
+    // Every group the built-in library names is shown in the example.
+    let mut lib = vouch::diag::Diagnostics::new();
+    let controls = vouch::control::load_controls(
+        &vouch::control::builtin::sources(),
+        &vouch::probe::Registry::builtin(),
+        None,
+        &mut lib,
+    );
+    for c in controls {
+        if let vouch::control::Targets::Group(g) = &c.targets {
+            assert!(inv.targets.contains_key(g), "examples/inventory.toml lacks group `{g}` ({})", c.id);
+        }
+    }
+    assert_eq!(inv.aws.region.as_deref(), Some("eu-west-1"));
+    assert!(inv.resolve.contains_key("app.opendoors.ai:443"));
+}

@@ -39,6 +39,8 @@ const CERT_NAMES: &[&str] = &[
     "chain.test",
     "expired.test",
     "alt.test",
+    "bigtxt.test",
+    "sso.test",
 ];
 
 /// What a site answers: status, headers, body.
@@ -64,6 +66,8 @@ fn route(scheme: &str, host: &str, path: &str) -> (u16, Vec<(&'static str, Strin
         return match host {
             "ready.test" => plain(SECURITY_TXT),
             "expired.test" => plain(EXPIRED_TXT),
+            // 2 MiB: read up to the 1 MiB cap, never all of it.
+            "bigtxt.test" => plain(&format!("{SECURITY_TXT}{}", "#".repeat(2 * 1024 * 1024))),
             _ => (404, vec![], "not found".into()),
         };
     }
@@ -107,6 +111,18 @@ fn route(scheme: &str, host: &str, path: &str) -> (u16, Vec<(&'static str, Strin
                 None => (200, sts(GOOD), "end".into()),
             }
         }
+        "sso.test" if path == "/" => (
+            302,
+            [
+                sts(GOOD),
+                vec![(
+                    "Location",
+                    "https://user:pa55word@sso.test/cb?code=topsecret&state=1".into(),
+                )],
+            ]
+            .concat(),
+            String::new(),
+        ),
         _ => (200, sts(GOOD), "hello".into()),
     }
 }
@@ -157,6 +173,35 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, scheme: &'static str
         body.len()
     ));
     let _ = s.write_all(out.as_bytes()).await;
+    let _ = s.shutdown().await;
+}
+
+/// A peer that answers plain-HTTP requests with what no HTTP client should accept, by Host.
+async fn hostile(mut s: tokio::net::TcpStream) {
+    let mut buf = vec![0u8; 8192];
+    let n = s.read(&mut buf).await.unwrap_or(0);
+    let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+    if head.contains("host: garbage.test") {
+        let _ = s
+            .write_all(b"SSH-2.0-OpenSSH_9.6\r\n\x00\x01\x02 not http\r\n\r\n")
+            .await;
+    } else if head.contains("host: manyheaders.test") {
+        let mut out = String::from("HTTP/1.1 200 OK\r\n");
+        for i in 0..1000 {
+            out.push_str(&format!("X-Junk-{i}: {i}\r\n"));
+        }
+        out.push_str("Content-Length: 0\r\n\r\n");
+        let _ = s.write_all(out.as_bytes()).await;
+    } else if head.contains("host: endlessheader.test") {
+        // One header that never ends: the client must give up, not buffer forever.
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nX-Endless: ").await;
+        let chunk = vec![b'a'; 64 * 1024];
+        for _ in 0..256 {
+            if s.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    }
     let _ = s.shutdown().await;
 }
 
@@ -234,6 +279,12 @@ async fn start() -> Sites {
             });
         }
     });
+    let (hostile_listener, hostile_addr) = listener().await;
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = hostile_listener.accept().await {
+            tokio::spawn(hostile(tcp));
+        }
+    });
     // Nothing listens here: connection refused.
     let closed_addr = listener().await.1;
 
@@ -256,6 +307,16 @@ async fn start() -> Sites {
     inventory
         .resolve
         .insert("www.short.test:443".into(), https_addr);
+    // Served with a certificate that does not name it.
+    inventory
+        .resolve
+        .insert("badcert.test:443".into(), https_addr);
+    inventory
+        .resolve
+        .insert("badcert.test:80".into(), http_addr);
+    inventory
+        .resolve
+        .insert("www.badcert.test:443".into(), closed_addr);
     // A plain-HTTP entry point on a non-default port.
     inventory.resolve.insert("alt.test:8080".into(), http_addr);
     for port in [443, 80] {
@@ -265,6 +326,9 @@ async fn start() -> Sites {
         inventory
             .resolve
             .insert(format!("closed.test:{port}"), closed_addr);
+    }
+    for name in ["garbage.test", "manyheaders.test", "endlessheader.test"] {
+        inventory.resolve.insert(format!("{name}:80"), hostile_addr);
     }
     inventory.tls.ca_file = Some(ca_file);
     inventory.http.preload_list = Some(support::fixture("http/preload-list.json"));
@@ -526,6 +590,27 @@ async fn slow_server_times_out_as_an_error() {
 }
 
 #[tokio::test]
+async fn a_certificate_browsers_reject_is_a_preload_issue_and_voids_hsts() {
+    for target in ["badcert.test", "https://badcert.test/"] {
+        let obs = observe(target).await;
+        assert_eq!(f(&obs, "hsts.present"), &json!(true), "{target}");
+        assert_eq!(f(&obs, "hsts.raw"), &json!(GOOD), "{target}");
+        assert_eq!(f(&obs, "hsts.valid"), &json!(false), "{target}");
+        let errors = f(&obs, "hsts.errors").to_string();
+        assert!(
+            errors.contains("certificate is not valid"),
+            "{target}: {errors}"
+        );
+        let codes = issues(&obs);
+        assert_eq!(
+            codes[0], "domain.tls.invalid_cert_chain",
+            "{target}: {codes:?}"
+        );
+        assert_eq!(f(&obs, "preload.eligible"), &json!(false));
+    }
+}
+
+#[tokio::test]
 async fn refused_connection_is_an_error() {
     let sites = start().await;
     let e = observe_with(&sites, "closed.test", Duration::from_secs(5))
@@ -533,6 +618,56 @@ async fn refused_connection_is_an_error() {
         .unwrap_err();
     assert_eq!(e.kind, ProbeErrorKind::Unreachable, "{e}");
     assert!(e.hint.is_some());
+}
+
+#[tokio::test]
+async fn secrets_in_redirect_urls_never_reach_the_observation() {
+    let obs = observe("sso.test").await;
+    assert_eq!(f(&obs, "response.status"), &json!(200));
+    assert_eq!(
+        f(&obs, "response.final_url"),
+        &json!("https://sso.test/cb?code=%5Bredacted%5D&state=1")
+    );
+    let all = serde_json::to_string(&obs).unwrap();
+    assert!(
+        !all.contains("topsecret") && !all.contains("pa55word"),
+        "{all}"
+    );
+}
+
+#[tokio::test]
+async fn hostile_peers_are_errors_within_the_timeout() {
+    let sites = start().await;
+    for target in [
+        "http://garbage.test/",
+        "http://manyheaders.test/",
+        "http://endlessheader.test/",
+    ] {
+        let started = std::time::Instant::now();
+        let e = observe_with(&sites, target, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ProbeErrorKind::Protocol, "{target}: {e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{target} took too long"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_security_txt_is_read_up_to_the_cap() {
+    let obs = observe("bigtxt.test").await;
+    assert_eq!(f(&obs, "security_txt.present"), &json!(true));
+    let errors = f(&obs, "security_txt.errors").to_string();
+    assert!(errors.contains("larger than 1 MiB"), "{errors}");
+    let kept = &obs
+        .attachments
+        .iter()
+        .find(|a| a.name == "security.txt")
+        .unwrap()
+        .content;
+    assert_eq!(kept.len(), 1024 * 1024);
 }
 
 #[tokio::test]
@@ -735,4 +870,88 @@ async fn hsts_preload_control_passes_only_on_the_ready_and_listed_domain() {
     // The codes are in the report's observations too, with their messages in the evidence.
     let text = stdout.to_string();
     assert!(text.contains("Response error: No HSTS header is present on the response."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vouch_probe_http_prints_the_spot_check_with_flags_for_list_and_trust() {
+    let sites = start().await;
+    // The servers listen on ephemeral ports, which curl-style --resolve cannot express: the map
+    // comes from an inventory file; the list and the CA come from the flags.
+    let inventory = write_inventory(&sites, &["wwwfirst.test"]);
+    std::fs::write(
+        &inventory,
+        std::fs::read_to_string(&inventory)
+            .unwrap()
+            .replace("[tls]\nca_file = \"ca.pem\"\n", "")
+            .replace("[http]\npreload_list", "# preload_list"),
+    )
+    .unwrap();
+    let written = std::fs::read_to_string(&inventory).unwrap();
+    assert!(
+        !written.contains("ca_file") && !written.contains("[http]"),
+        "{written}"
+    );
+    let list = support::fixture("http/preload-list.json");
+    let ca = sites._dir.path().join("ca.pem");
+    let out = tokio::task::spawn_blocking(move || {
+        support::vouch()
+            .args(["probe", "http", "wwwfirst.test", "--inventory"])
+            .arg(&inventory)
+            .arg("--preload-list")
+            .arg(&list)
+            .arg("--ca-file")
+            .arg(&ca)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "1. http://wwwfirst.test/  301 -> https://www.wwwfirst.test/",
+        "redirects.http.www_first",
+        "listed as wwwfirst.test (include_subdomains)",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_builtin_hsts_preload_control_reports_the_issue_codes_in_its_observations() {
+    let sites = start().await;
+    let domains = ["ready.test", "nohsts.test", "wwwfirst.test"];
+    let inventory = write_inventory(&sites, &domains);
+    let out = tokio::task::spawn_blocking(move || {
+        support::vouch()
+            .arg("check")
+            .arg("--inventory")
+            .arg(&inventory)
+            .args(["--only", "ENC-TRANSIT-HSTS-PRELOAD", "--format", "json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}; stderr: {}", String::from_utf8_lossy(&out.stderr)));
+    let control = &report["controls"][0];
+    assert_eq!(control["id"], json!("ENC-TRANSIT-HSTS-PRELOAD"));
+    for r in control["results"].as_array().unwrap() {
+        let target = r["target"].as_str().unwrap();
+        let key = r["observation"].as_str().unwrap();
+        let facts = &report["observations"][key]["facts"];
+        let (verdict, codes) = match target {
+            "ready.test" => ("pass", json!([])),
+            "nohsts.test" => ("fail", json!(["response.no_header"])),
+            "wwwfirst.test" => ("fail", json!(["redirects.http.www_first"])),
+            other => panic!("unexpected target {other}"),
+        };
+        assert_eq!(r["verdict"], json!(verdict), "{target}");
+        assert_eq!(facts["preload.issues"], codes, "{target}");
+    }
 }

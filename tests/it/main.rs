@@ -6,6 +6,7 @@ mod aws_resilience;
 mod cli;
 mod compliance;
 mod controls;
+mod demo;
 mod engine;
 mod http;
 mod support;

@@ -77,12 +77,131 @@ pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientCon
     Ok(config)
 }
 
+/// Query parameters whose values are secrets in practice (sign-in redirects, signed URLs).
+const SECRET_PARAMS: &[&str] = &[
+    "access_token",
+    "api_key",
+    "apikey",
+    "auth",
+    "client_secret",
+    "code",
+    "id_token",
+    "jwt",
+    "key",
+    "password",
+    "passwd",
+    "pwd",
+    "refresh_token",
+    "secret",
+    "session",
+    "sessionid",
+    "sig",
+    "signature",
+    "token",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "x-amz-signature",
+];
+
+/// A URL fit for evidence: no user-info, and secret-looking query values replaced.
+pub fn redact_url(url: &Url) -> Url {
+    let mut u = url.clone();
+    if !u.username().is_empty() || u.password().is_some() {
+        let _ = u.set_username("");
+        let _ = u.set_password(None);
+    }
+    let secret = |k: &str| SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s));
+    if u.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "[redacted]".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u
+}
+
+/// A configuration that completes handshakes whatever the certificate, for one purpose only:
+/// after a verified request failed on the certificate, to see what the site serves anyway (as
+/// hstspreload.org does) and report the certificate as the issue. Handshake signatures are still
+/// checked, so the peer holds the key of the certificate it shows.
+pub fn unverified_tls_config() -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = Arc::new(AcceptAnyCertificate(provider.clone()));
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("the default protocol versions are supported")
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config
+}
+
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 /// Why a request got no response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FetchError {
     Timeout(String),
-    /// Name resolution, TCP connect or TLS handshake failed.
+    /// Name resolution or TCP connect failed, or the TLS handshake failed for another reason
+    /// than the certificate.
     Connect(String),
+    /// The server's certificate is not valid for a browser (untrusted, expired, wrong name).
+    Certificate(String),
     /// The peer answered with something that is not HTTP vouch accepts (or too much of it).
     Protocol(String),
 }
@@ -90,7 +209,10 @@ pub enum FetchError {
 impl FetchError {
     pub fn message(&self) -> &str {
         match self {
-            FetchError::Timeout(m) | FetchError::Connect(m) | FetchError::Protocol(m) => m,
+            FetchError::Timeout(m)
+            | FetchError::Connect(m)
+            | FetchError::Certificate(m)
+            | FetchError::Protocol(m) => m,
         }
     }
 
@@ -104,6 +226,8 @@ impl FetchError {
             FetchError::Connect(m) => ProbeError::new(ProbeErrorKind::Unreachable, m).with_hint(
                 "check the name resolves (or map it in [resolve]), the port is open, and the certificate is trusted ([tls] ca_file for a private CA)",
             ),
+            FetchError::Certificate(m) => ProbeError::new(ProbeErrorKind::Unreachable, m)
+                .with_hint("the certificate is not valid for a browser; for a private CA, set [tls] ca_file in the inventory or pass --ca-file"),
             FetchError::Protocol(m) => ProbeError::new(ProbeErrorKind::Protocol, m)
                 .with_hint("the server's answer is not an HTTP response vouch can read"),
         }
@@ -131,9 +255,9 @@ impl Response {
     /// The hop as shown in `redirect.chain`.
     pub fn hop_json(&self) -> serde_json::Value {
         json!({
-            "url": self.url.as_str(),
+            "url": redact_url(&self.url).as_str(),
             "status": self.status,
-            "location": self.location.as_ref().map(Url::as_str),
+            "location": self.location.as_ref().map(|l| redact_url(l).to_string()),
         })
     }
 
@@ -156,9 +280,9 @@ impl Response {
             m
         };
         json!({
-            "url": self.url.as_str(),
+            "url": redact_url(&self.url).as_str(),
             "status": self.status,
-            "location": self.location.as_ref().map(Url::as_str),
+            "location": self.location.as_ref().map(|l| redact_url(l).to_string()),
             "headers": headers,
         })
     }
@@ -191,10 +315,11 @@ impl Followed {
             steps: self
                 .responses
                 .iter()
+                // Issue messages quote these URLs: keep secrets out of them too.
                 .map(|r| Step {
-                    url: r.url.clone(),
+                    url: redact_url(&r.url),
                     sts: r.sts.clone(),
-                    location: r.location.clone(),
+                    location: r.location.as_ref().map(redact_url),
                 })
                 .collect(),
             end: match &self.end {
@@ -211,7 +336,7 @@ impl Followed {
 
     pub fn evidence_json(&self) -> serde_json::Value {
         json!({
-            "start": self.start.as_str(),
+            "start": redact_url(&self.start).as_str(),
             "responses": self.responses.iter().map(Response::evidence_json).collect::<Vec<_>>(),
             "end": match &self.end {
                 End::Final => "final".to_string(),
@@ -233,6 +358,16 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
+    /// The same requests with certificate checks off (see [`unverified_tls_config`]).
+    pub fn unverified(&self) -> Fetcher {
+        Fetcher {
+            tls: Arc::new(unverified_tls_config()),
+            inventory: self.inventory.clone(),
+            per_request: self.per_request,
+            deadline: self.deadline,
+        }
+    }
+
     fn budget(&self) -> Result<Duration, FetchError> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -256,7 +391,8 @@ impl Fetcher {
         match tokio::time::timeout(budget, self.get_inner(url, read_body, budget)).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout(format!(
-                "{url}: no answer within {}",
+                "{}: no answer within {}",
+                redact_url(url),
                 crate::probe::humantime(budget)
             ))),
         }
@@ -306,7 +442,7 @@ impl Fetcher {
             .headers(headers)
             .send()
             .await
-            .map_err(|e| classify(url, &e))?;
+            .map_err(|e| classify(url, e))?;
 
         let status = resp.status().as_u16();
         let mut recorded = Vec::new();
@@ -316,7 +452,14 @@ impl Fetcher {
             if name.as_str() == "strict-transport-security" {
                 sts.push(v.clone());
             }
-            let mut shown = redact_header(name.as_str(), &v);
+            let mut shown = match name.as_str() {
+                // Redirect targets carry sign-in codes and signed-URL signatures.
+                "location" | "content-location" => match url.join(&v) {
+                    Ok(target) => redact_url(&target).to_string(),
+                    Err(_) => "[unparseable]".to_string(),
+                },
+                other => redact_header(other, &v),
+            };
             if shown.len() > EVIDENCE_VALUE_CAP {
                 let mut cut = EVIDENCE_VALUE_CAP;
                 while !shown.is_char_boundary(cut) {
@@ -336,7 +479,10 @@ impl Fetcher {
                 Some(loc) => {
                     let loc = String::from_utf8_lossy(loc.as_bytes()).into_owned();
                     Some(url.join(&loc).map_err(|e| {
-                        FetchError::Protocol(format!("{url}: unusable Location `{loc}`: {e}"))
+                        FetchError::Protocol(format!(
+                            "{}: unusable Location header: {e}",
+                            redact_url(url)
+                        ))
                     })?)
                 }
                 None => None,
@@ -360,7 +506,7 @@ impl Fetcher {
                         buf.extend_from_slice(&chunk);
                     }
                     Ok(None) => break,
-                    Err(e) => return Err(classify(url, &e)),
+                    Err(e) => return Err(classify(url, e)),
                 }
             }
             body = Some(buf);
@@ -378,7 +524,7 @@ impl Fetcher {
     }
 
     /// Follows redirects from `start`, at most [`MAX_HOPS`] requests, recording each response.
-    /// `https_only` stops at the first redirect off HTTPS (security.txt must stay on HTTPS).
+    /// `read_body` reads each response's body (up to [`BODY_CAP`]).
     pub async fn follow(&self, start: &Url, max_hops: usize, read_body: bool) -> Followed {
         let mut responses: Vec<Response> = Vec::new();
         let mut url = start.clone();
@@ -459,11 +605,26 @@ impl Fetcher {
     }
 }
 
+/// rustls' error inside (possibly nested) io::Errors, whose `source` skips their payload.
+fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(r) = e.downcast_ref::<rustls::Error>() {
+        return Some(r);
+    }
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    find_rustls_error(inner as &(dyn std::error::Error + 'static))
+}
+
 /// Turns reqwest's error into vouch's, with the whole cause chain in the message.
-fn classify(url: &Url, e: &reqwest::Error) -> FetchError {
-    let mut msg = format!("{url}: {e}");
-    let mut source = std::error::Error::source(e);
+fn classify(url: &Url, e: reqwest::Error) -> FetchError {
+    // reqwest's own message names the URL as requested (maybe re-ported): use ours, redacted.
+    let e = e.without_url();
+    let mut msg = format!("{}: {e}", redact_url(url));
+    let mut source = std::error::Error::source(&e);
+    let mut certificate = false;
     while let Some(s) = source {
+        if let Some(rustls::Error::InvalidCertificate(_)) = find_rustls_error(s) {
+            certificate = true;
+        }
         let text = s.to_string();
         if !msg.contains(&text) {
             msg.push_str(": ");
@@ -473,9 +634,40 @@ fn classify(url: &Url, e: &reqwest::Error) -> FetchError {
     }
     if e.is_timeout() {
         FetchError::Timeout(msg)
+    } else if certificate {
+        FetchError::Certificate(msg)
     } else if e.is_connect() {
         FetchError::Connect(msg)
     } else {
         FetchError::Protocol(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_in_evidence_carry_no_secrets() {
+        let cases = [
+            ("https://example.com/", "https://example.com/"),
+            ("https://user:pw@example.com/x", "https://example.com/x"),
+            (
+                "https://sso.example.com/cb?code=abc123&state=xyz",
+                "https://sso.example.com/cb?code=%5Bredacted%5D&state=xyz",
+            ),
+            (
+                "https://b.s3.amazonaws.com/o?X-Amz-Signature=deadbeef&X-Amz-Expires=60",
+                "https://b.s3.amazonaws.com/o?X-Amz-Signature=%5Bredacted%5D&X-Amz-Expires=60",
+            ),
+            ("https://example.com/?page=2", "https://example.com/?page=2"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(
+                redact_url(&Url::parse(raw).unwrap()).as_str(),
+                want,
+                "{raw}"
+            );
+        }
     }
 }

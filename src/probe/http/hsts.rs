@@ -60,6 +60,20 @@ pub fn browser_reading(values: &[String]) -> BrowserReading {
     reading
 }
 
+/// A browser ignores the header of a response whose certificate it rejects (RFC 6797 §8.1).
+pub fn ignored_for_certificate(reading: BrowserReading, why: &str) -> BrowserReading {
+    BrowserReading {
+        valid: false,
+        max_age: None,
+        include_subdomains: false,
+        preload: false,
+        errors: vec![format!(
+            "the certificate is not valid ({why}): browsers ignore Strict-Transport-Security on such a connection"
+        )],
+        ..reading
+    }
+}
+
 /// One `name[=value]` directive as split by the browser's grammar.
 #[derive(Debug, PartialEq, Eq)]
 struct Directive {
@@ -504,6 +518,17 @@ pub fn preloadable_header(value: &str) -> Issues {
         ),
         Some(_) => {}
     }
+    issues
+}
+
+/// The HTTPS response was only readable with certificate checks off.
+pub fn invalid_certificate_issues(url: &Url, why: &str) -> Issues {
+    let mut issues = Issues::default();
+    issues.error(
+        "domain.tls.invalid_cert_chain",
+        "Invalid Certificate Chain",
+        format!("{url} uses an incomplete or invalid certificate chain ({why})."),
+    );
     issues
 }
 
@@ -1057,6 +1082,20 @@ mod tests {
         assert!(!r.preload);
         let r = browser_reading(&["max-age=x".into(), "max-age=31536000".into()]);
         assert!(!r.valid);
+    }
+
+    #[test]
+    fn a_rejected_certificate_voids_the_policy_but_keeps_what_was_served() {
+        let r = ignored_for_certificate(browser_reading(&s(GOOD)), "expired");
+        assert!(r.present && !r.valid && !r.preload && !r.include_subdomains);
+        assert_eq!(r.max_age, None);
+        assert_eq!(r.raw.as_deref(), Some(GOOD));
+        assert!(r.errors[0].contains("expired"), "{:?}", r.errors);
+        let url = u("https://example.com/");
+        assert_eq!(
+            invalid_certificate_issues(&url, "expired").error_codes(),
+            ["domain.tls.invalid_cert_chain"]
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use self::fetch::{End, FetchError, Fetcher, Followed, MAX_HOPS};
+use self::fetch::{End, FetchError, Fetcher, Followed, MAX_HOPS, redact_url};
 use self::hsts::{BrowserReading, Issues, WwwResult};
 use self::preload::{PreloadCache, PreloadList};
 use super::{
@@ -209,7 +209,7 @@ fn parse_target(t: &str) -> Result<Target, String> {
         });
     if !valid {
         return Err(format!(
-            "`{t}` is neither a domain name nor an http(s):// URL (e.g. \"example.com\", \"https://example.com/\", \"http://example.com:8080/\")"
+            "`{t}` is neither a domain name nor an http(s):// URL (e.g. \"example.com\", \"https://example.com/\", \"http://example.com:8080/\"; internationalised names in punycode, xn--…)"
         ));
     }
     Ok(Target::Domain(d.to_string()))
@@ -253,13 +253,16 @@ fn chain_error(chain: &Followed, timeout: Duration) -> Option<ProbeError> {
     match &chain.end {
         End::Final => None,
         End::TooManyRedirects => {
-            let last = chain.last().map(|r| r.url.as_str()).unwrap_or_default();
+            let last = chain
+                .last()
+                .map(|r| redact_url(&r.url).to_string())
+                .unwrap_or_default();
             Some(
                 ProbeError::new(
                     ProbeErrorKind::Protocol,
                     format!(
                         "redirect loop or too many redirects: stopped after {MAX_HOPS} requests from {} (last: {last})",
-                        chain.start
+                        redact_url(&chain.start)
                     ),
                 )
                 .with_hint("fix the redirect configuration; vouch follows at most 10 hops"),
@@ -283,7 +286,7 @@ fn record_hsts(obs: &mut Observation, reading: &BrowserReading, source: Option<&
     if let Some(r) = source {
         obs.evidence(
             "hsts.source",
-            json!({ "url": r.url.as_str(), "headers": r.sts }),
+            json!({ "url": redact_url(&r.url).as_str(), "headers": r.sts }),
         );
     }
 }
@@ -305,15 +308,19 @@ fn record_final(obs: &mut Observation, chain: &Followed) {
     match (&chain.end, chain.last()) {
         (End::Final, Some(last)) => {
             obs.fact("response.status", last.status)
-                .fact("response.final_url", last.url.as_str());
+                .fact("response.final_url", redact_url(&last.url).as_str());
         }
         (end, _) => {
             let why = match end {
                 End::TooManyRedirects => format!(
                     "more than {MAX_HOPS} redirects from {}: no final response",
-                    chain.start
+                    redact_url(&chain.start)
                 ),
-                End::Failed(e) => format!("following {} failed: {}", chain.start, e.message()),
+                End::Failed(e) => format!(
+                    "following {} failed: {}",
+                    redact_url(&chain.start),
+                    e.message()
+                ),
                 End::Final => "no response".into(),
             };
             obs.unobserved("response.status", why.clone());
@@ -381,82 +388,96 @@ async fn fetch_security_txt(fetcher: &Fetcher, origin: Option<&Url>) -> Option<F
 
 /// Records what `/.well-known/security.txt` gave (redirects must stay on HTTPS).
 fn record_security_txt(obs: &mut Observation, fetched: Option<Followed>) {
-    {
-        let Some(chain) = fetched else {
+    let Some(chain) = fetched else {
+        for f in SECURITY_TXT_FACTS {
+            obs.unobserved(f, "no HTTPS origin to fetch /.well-known/security.txt from");
+        }
+        return;
+    };
+    let url = redact_url(&chain.start);
+    obs.evidence("security_txt.requests", chain.evidence_json());
+    let absent = |obs: &mut Observation, errors: Vec<String>| {
+        obs.fact("security_txt.present", false)
+            .fact("security_txt.contact", Value::Null)
+            .fact("security_txt.expires", Value::Null)
+            .fact("security_txt.expired", Value::Null)
+            .fact("security_txt.errors", errors);
+    };
+    let last = match (&chain.end, chain.last()) {
+        (End::Final, Some(last)) => last,
+        (End::TooManyRedirects, _) => {
+            absent(obs, vec![format!("{url}: too many redirects")]);
+            return;
+        }
+        (End::Failed(e), _) => {
             for f in SECURITY_TXT_FACTS {
-                obs.unobserved(f, "no HTTPS origin to fetch /.well-known/security.txt from");
+                obs.unobserved(f, format!("{url} could not be fetched: {}", e.message()));
             }
             return;
-        };
-        let url = chain.start.clone();
-        obs.evidence("security_txt.requests", chain.evidence_json());
-        let absent = |obs: &mut Observation, errors: Vec<String>| {
-            obs.fact("security_txt.present", false)
-                .fact("security_txt.contact", Value::Null)
-                .fact("security_txt.expires", Value::Null)
-                .fact("security_txt.expired", Value::Null)
-                .fact("security_txt.errors", errors);
-        };
-        let last = match (&chain.end, chain.last()) {
-            (End::Final, Some(last)) => last,
-            (End::TooManyRedirects, _) => {
-                absent(obs, vec![format!("{url}: too many redirects")]);
-                return;
+        }
+        (End::Final, None) => {
+            for f in SECURITY_TXT_FACTS {
+                obs.unobserved(f, format!("{url}: no response"));
             }
-            (End::Failed(e), _) => {
-                for f in SECURITY_TXT_FACTS {
-                    obs.unobserved(f, format!("{url} could not be fetched: {}", e.message()));
-                }
-                return;
-            }
-            (End::Final, None) => return,
-        };
-        if let Some(off) = chain.responses.iter().find(|r| r.url.scheme() != "https") {
-            absent(obs, vec![format!("redirected off HTTPS to {}", off.url)]);
             return;
         }
-        if last.status == 404 || last.status == 410 {
-            absent(obs, vec![]);
-            return;
-        }
-        if last.status != 200 {
-            absent(
-                obs,
-                vec![format!("{} answered HTTP {}", last.url, last.status)],
-            );
-            return;
-        }
-        let body = last.body.as_deref().unwrap_or_default();
-        let text = String::from_utf8_lossy(body);
-        let is_plain = last
-            .content_type
-            .as_deref()
-            .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("text/plain"));
-        let mut parsed = securitytxt::parse(&text, last.content_type.as_deref());
-        if std::str::from_utf8(body).is_err() {
+    };
+    if let Some(off) = chain.responses.iter().find(|r| r.url.scheme() != "https") {
+        absent(
+            obs,
+            vec![format!("redirected off HTTPS to {}", redact_url(&off.url))],
+        );
+        return;
+    }
+    if last.status == 404 || last.status == 410 {
+        absent(obs, vec![]);
+        return;
+    }
+    if last.status != 200 {
+        absent(
+            obs,
+            vec![format!(
+                "{} answered HTTP {}",
+                redact_url(&last.url),
+                last.status
+            )],
+        );
+        return;
+    }
+    let body = last.body.as_deref().unwrap_or_default();
+    let text = String::from_utf8_lossy(body);
+    let is_plain = last
+        .content_type
+        .as_deref()
+        .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("text/plain"));
+    let mut parsed = securitytxt::parse(&text, last.content_type.as_deref());
+    match std::str::from_utf8(body) {
+        // A cut at the cap may split a character: that is the cap's doing, not the file's.
+        Err(e) if !(last.body_truncated && e.error_len().is_none()) => {
             parsed.errors.push("the file is not UTF-8".into());
         }
-        if last.body_truncated {
-            parsed
-                .errors
-                .push("the file is larger than 1 MiB (read cut there)".into());
-        }
-        if !is_plain {
-            // A catch-all HTML page at that path is not a security.txt.
-            absent(obs, parsed.errors);
-            return;
-        }
-        let now = Timestamp::now();
-        obs.fact("security_txt.present", true)
-            .fact("security_txt.contact", parsed.contact.clone())
-            .fact(
-                "security_txt.expires",
-                parsed.expires.map(|t| t.to_string()),
-            )
-            .fact("security_txt.expired", parsed.expired(now))
-            .fact("security_txt.errors", parsed.errors.clone());
-        obs.attach("security.txt", "text/plain", text.into_owned());
+        _ => {}
     }
+    if last.body_truncated {
+        parsed
+            .errors
+            .push("the file is larger than 1 MiB (read cut there)".into());
+    }
+    if !is_plain {
+        // A catch-all HTML page at that path is not a security.txt.
+        absent(obs, parsed.errors);
+        return;
+    }
+    let now = Timestamp::now();
+    obs.fact("security_txt.present", true)
+        .fact("security_txt.contact", parsed.contact.clone())
+        .fact(
+            "security_txt.expires",
+            parsed.expires.map(|t| t.to_string()),
+        )
+        .fact("security_txt.expired", parsed.expired(now))
+        .fact("security_txt.errors", parsed.errors.clone());
+    obs.attach("security.txt", "text/plain", text.into_owned());
 }
 
 #[async_trait]
@@ -523,6 +544,26 @@ impl Probe for HttpProbe {
     }
 }
 
+/// When a chain failed on its first request because of the certificate, follows it again with
+/// certificate checks off; returns the chain to use and the certificate error, if any.
+async fn retry_unverified(fetcher: &Fetcher, chain: Followed) -> (Followed, Option<String>) {
+    match (&chain.end, chain.responses.is_empty()) {
+        (End::Failed(FetchError::Certificate(why)), true) => {
+            let why = why.clone();
+            let again = fetcher
+                .unverified()
+                .follow(&chain.start, MAX_HOPS, false)
+                .await;
+            if again.responses.is_empty() {
+                (chain, None)
+            } else {
+                (again, Some(why))
+            }
+        }
+        _ => (chain, None),
+    }
+}
+
 /// The requests and what they show, for each target form. `Err` when the target's own response
 /// cannot be had (refused, timed out, a redirect loop on a URL target).
 async fn observe_live(
@@ -552,6 +593,9 @@ async fn observe_live(
                 },
                 fetch_security_txt(fetcher, Some(&https_url)),
             );
+            // A certificate a browser rejects: see what the site serves anyway, and report the
+            // certificate as the issue (hstspreload.org does the same).
+            let (https_chain, certificate_error) = retry_unverified(fetcher, https_chain).await;
             obs.evidence("requests.https", https_chain.evidence_json());
             obs.evidence("requests.http", http_chain.evidence_json());
             obs.evidence("www", serde_json::to_value(&www).unwrap_or_default());
@@ -570,9 +614,14 @@ async fn observe_live(
                 "redirect.http_to_https",
                 hsts::http_to_https(&http_url, &http_as_chain),
             );
-            record_hsts(obs, &hsts::browser_reading(&first.sts), Some(first));
-
+            let mut reading = hsts::browser_reading(&first.sts);
             let mut issues = domain_issues;
+            if let Some(why) = &certificate_error {
+                reading = hsts::ignored_for_certificate(reading, why);
+                issues.extend(hsts::invalid_certificate_issues(&https_url, why));
+            }
+            record_hsts(obs, &reading, Some(first));
+
             let response_issues = hsts::preloadable_response(&first.sts);
             let response_ok = !response_issues.has_errors();
             issues.extend(response_issues);
@@ -596,6 +645,7 @@ async fn observe_live(
                 fetcher.follow(url, MAX_HOPS, false),
                 fetch_security_txt(fetcher, origin.as_ref()),
             );
+            let (chain, certificate_error) = retry_unverified(fetcher, chain).await;
             obs.evidence("requests.https", chain.evidence_json());
             if let Some(e) = chain_error(&chain, timeout) {
                 return Err(e);
@@ -607,8 +657,15 @@ async fn observe_live(
                 "redirect.http_to_https",
                 "the target is an https:// URL; give the domain or an http:// URL to check the plain-HTTP redirect",
             );
-            record_hsts(obs, &hsts::browser_reading(&first.sts), Some(first));
-            record_issues(obs, &hsts::preloadable_response(&first.sts));
+            let mut reading = hsts::browser_reading(&first.sts);
+            let mut issues = Issues::default();
+            if let Some(why) = &certificate_error {
+                reading = hsts::ignored_for_certificate(reading, why);
+                issues.extend(hsts::invalid_certificate_issues(url, why));
+            }
+            record_hsts(obs, &reading, Some(first));
+            issues.extend(hsts::preloadable_response(&first.sts));
+            record_issues(obs, &issues);
             record_security_txt(obs, security_txt);
         }
         Target::Url(url) => {
