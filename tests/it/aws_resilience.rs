@@ -621,6 +621,34 @@ async fn backup_vaults_on_moto_report_key_and_lock_and_leave_what_moto_lacks_uno
     assert!(e.message.contains("no backup vault `no-such-vault`"), "{e}");
 }
 
+#[tokio::test]
+async fn backup_discovery_on_moto_lists_every_vault() {
+    // A region of its own; moto returns every vault in one page (it ignores maxResults), so
+    // paging itself is proven by `backup_discovery_lists_every_vault_over_pages`.
+    let region = "sa-east-1";
+    let url = moto_url();
+    let cfg = seed_config(&url, region).await;
+    let backup = aws_sdk_backup::Client::new(&cfg);
+    let mut expected = BTreeSet::new();
+    for _ in 0..3 {
+        let name = unique("found");
+        create_vault(&backup, &name, None, None).await;
+        expected.insert(name);
+    }
+    let probe = BackupProbe::new(moto_aws()).with_page_size(2);
+    let found: BTreeSet<String> = probe
+        .discover("*", &ctx_for(region, Some(&url)))
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert!(
+        found.is_superset(&expected),
+        "missing: {:?}",
+        expected.difference(&found).collect::<Vec<_>>()
+    );
+}
+
 fn resilience_inventory(
     dir: &std::path::Path,
     endpoint: &str,

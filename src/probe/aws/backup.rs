@@ -33,7 +33,8 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::resilience::{
-    Arn, MAX_PAGES, next_token, plain_target, render_row, short_time, too_many_pages, unobserved,
+    Arn, Col, MAX_PAGES, col, next_token, plain_target, render_table, time_col, too_many_pages,
+    unobserved,
 };
 use super::{ApiCalls, Aws, Session, age_days, timestamp};
 use crate::probe::{
@@ -823,7 +824,9 @@ impl Probe for BackupProbe {
         let parsed = parse_target(target).ok_or_else(|| {
             ProbeError::new(
                 ProbeErrorKind::InvalidTarget,
-                self.check_target(target).err().unwrap_or_default(),
+                self.check_target(target)
+                    .err()
+                    .unwrap_or_else(|| super::resilience::PATTERN.to_string()),
             )
         })?;
         let started = Instant::now();
@@ -851,42 +854,34 @@ impl Probe for BackupProbe {
     }
 
     fn render(&self, obs: &Observation) -> Option<String> {
-        let mut out = render_row(
-            obs,
-            ("target", obs.target.clone()),
-            &[
-                ("restored (d ago)", "restore.age_days"),
-                ("in 92d", "restore.completed_in_window"),
-                ("last job", "restore.last_status"),
-                ("validation", "restore.validation_status"),
-                ("backup (d ago)", "recovery_point.age_days"),
-                ("points", "recovery_point.count"),
-                ("encrypted", "recovery_point.encrypted"),
-                ("locked", "vault.locked"),
-                ("min ret. (d)", "vault.min_retention_days"),
-            ],
-        );
-        if obs.facts.get("restore.last_completed") == Some(&Value::Null) {
-            out.push_str("no completed restore job\n");
-        } else if obs.facts.contains_key("restore.last_completed") {
-            out.push_str(&format!(
-                "last restore completed: {}\n",
-                short_time(obs, "restore.last_completed")
-            ));
+        self.render_all(std::slice::from_ref(obs))
+    }
+
+    fn render_all(&self, observations: &[Observation]) -> Option<String> {
+        let mut out = render_table(observations, "target", COLUMNS);
+        for obs in observations {
+            // The absence that matters most, said in words (the table shows "—").
+            if obs.facts.get("restore.last_completed") == Some(&Value::Null) {
+                out.push_str(&format!("{}: no completed restore job\n", obs.target));
+            }
         }
-        if obs.facts.contains_key("recovery_point.last_completed") {
-            out.push_str(&format!(
-                "newest recovery point: {}\n",
-                short_time(obs, "recovery_point.last_completed")
-            ));
-        }
-        out.push_str(&format!(
-            "vault key: {}\n",
-            super::resilience::show(obs, "vault.encryption_key_arn")
-        ));
         Some(out)
     }
 }
+
+/// The spot-check table's columns.
+const COLUMNS: &[Col] = &[
+    time_col("last restore", "restore.last_completed"),
+    col("age (d)", "restore.age_days"),
+    col("in 92d", "restore.completed_in_window"),
+    col("newest job", "restore.last_status"),
+    col("validation", "restore.validation_status"),
+    time_col("newest point", "recovery_point.last_completed"),
+    col("points", "recovery_point.count"),
+    col("encrypted", "recovery_point.encrypted"),
+    col("locked", "vault.locked"),
+    col("min ret. (d)", "vault.min_retention_days"),
+];
 
 #[cfg(test)]
 mod tests {

@@ -15,8 +15,8 @@ use aws_sdk_dynamodb::types::{PointInTimeRecoveryStatus, SseStatus};
 use serde_json::{Value, json};
 
 use super::resilience::{
-    Arn, MAX_PAGES, lag, next_token, plain_target, render_row, short_time, too_many_pages,
-    unobserved,
+    Arn, Col, MAX_PAGES, col, lag, next_token, plain_target, render_table, time_col,
+    too_many_pages, unobserved,
 };
 use super::{ApiCalls, Aws, timestamp};
 use crate::probe::{
@@ -172,6 +172,10 @@ impl Probe for DynamoDbProbe {
         ctx: &ProbeContext,
     ) -> Result<Observation, ProbeError> {
         self.check_target(target)
+            .and_then(|()| match target {
+                "*" => Err(super::resilience::PATTERN.to_string()),
+                _ => Ok(()),
+            })
             .map_err(|e| ProbeError::new(ProbeErrorKind::InvalidTarget, e))?;
         let started = Instant::now();
         let session = self.aws.session(ctx).await?;
@@ -292,27 +296,24 @@ impl Probe for DynamoDbProbe {
     }
 
     fn render(&self, obs: &Observation) -> Option<String> {
-        let mut out = render_row(
-            obs,
-            ("table", obs.target.clone()),
-            &[
-                ("status", "table.status"),
-                ("PITR", "pitr.enabled"),
-                ("lag", "pitr.lag"),
-                ("period (d)", "pitr.recovery_period_days"),
-                ("encryption", "encryption.type"),
-                ("KMS key", "encryption.kms_key_arn"),
-            ],
-        );
-        if obs.facts.contains_key("pitr.latest_restorable_time") {
-            out.push_str(&format!(
-                "latest restorable: {}\n",
-                short_time(obs, "pitr.latest_restorable_time")
-            ));
-        }
-        Some(out)
+        self.render_all(std::slice::from_ref(obs))
+    }
+
+    fn render_all(&self, observations: &[Observation]) -> Option<String> {
+        Some(render_table(observations, "table", COLUMNS))
     }
 }
+
+/// The spot-check table's columns.
+const COLUMNS: &[Col] = &[
+    col("status", "table.status"),
+    col("PITR", "pitr.enabled"),
+    col("lag", "pitr.lag"),
+    time_col("latest restorable", "pitr.latest_restorable_time"),
+    col("period (d)", "pitr.recovery_period_days"),
+    col("encryption", "encryption.type"),
+    col("KMS key", "encryption.kms_key_arn"),
+];
 
 #[cfg(test)]
 mod tests {

@@ -27,7 +27,7 @@ use aws_sdk_rds::types::Filter;
 use serde_json::{Value, json};
 
 use super::resilience::{
-    Arn, MAX_PAGES, lag, next_token, plain_target, render_row, short_time, too_many_pages,
+    Arn, Col, MAX_PAGES, col, lag, next_token, plain_target, render_table, too_many_pages,
 };
 use super::{ApiCalls, Aws, Session, timestamp};
 use crate::probe::{
@@ -507,7 +507,9 @@ impl Probe for RdsProbe {
         let parsed = parse_target(target).ok_or_else(|| {
             ProbeError::new(
                 ProbeErrorKind::InvalidTarget,
-                self.check_target(target).err().unwrap_or_default(),
+                self.check_target(target)
+                    .err()
+                    .unwrap_or_else(|| super::resilience::PATTERN.to_string()),
             )
         })?;
         let started = Instant::now();
@@ -535,28 +537,25 @@ impl Probe for RdsProbe {
     }
 
     fn render(&self, obs: &Observation) -> Option<String> {
-        let mut out = render_row(
-            obs,
-            ("database", obs.target.clone()),
-            &[
-                ("kind", "kind"),
-                ("engine", "engine"),
-                ("retention (d)", "backup.retention_days"),
-                ("PITR lag", "pitr.lag"),
-                ("encrypted", "storage.encrypted"),
-                ("multi-AZ", "multi_az"),
-                ("public", "publicly_accessible"),
-                ("del. protect", "deletion_protection"),
-            ],
-        );
-        out.push_str(&format!(
-            "latest restorable: {}; KMS key: {}\n",
-            short_time(obs, "pitr.latest_restorable_time"),
-            super::resilience::show(obs, "storage.kms_key_id"),
-        ));
-        Some(out)
+        self.render_all(std::slice::from_ref(obs))
+    }
+
+    fn render_all(&self, observations: &[Observation]) -> Option<String> {
+        Some(render_table(observations, "database", COLUMNS))
     }
 }
+
+/// The spot-check table's columns.
+const COLUMNS: &[Col] = &[
+    col("kind", "kind"),
+    col("engine", "engine"),
+    col("retention (d)", "backup.retention_days"),
+    col("PITR lag", "pitr.lag"),
+    col("encrypted", "storage.encrypted"),
+    col("multi-AZ", "multi_az"),
+    col("public", "publicly_accessible"),
+    col("del. protect", "deletion_protection"),
+];
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,9 @@ use crate::probe::{Observation, ProbeError, ProbeErrorKind};
 /// 100–1,000 items); it only stops an endpoint that hands out fresh tokens forever.
 pub(super) const MAX_PAGES: usize = 10_000;
 
+/// Why `*` cannot be observed as such.
+pub(super) const PATTERN: &str = "`*` is a pattern: discovery expands it into every resource (vouch check, vouch probe KIND '*')";
+
 /// The parts of an ARN: `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Arn<'a> {
@@ -88,25 +91,67 @@ pub(super) fn show(obs: &Observation, path: &str) -> String {
     }
 }
 
-/// A one-row table of `(header, fact path)` cells, followed by the facts not observed and why.
-pub(super) fn render_row(
-    obs: &Observation,
-    first: (&str, String),
-    cells: &[(&str, &str)],
-) -> String {
+/// One column of a spot-check table: a header and the fact it shows.
+#[derive(Clone, Copy)]
+pub(super) struct Col {
+    pub header: &'static str,
+    pub path: &'static str,
+    /// A timestamp fact, shown as `YYYY-MM-DD HH:MM`.
+    pub time: bool,
+}
+
+pub(super) const fn col(header: &'static str, path: &'static str) -> Col {
+    Col {
+        header,
+        path,
+        time: false,
+    }
+}
+
+pub(super) const fn time_col(header: &'static str, path: &'static str) -> Col {
+    Col {
+        header,
+        path,
+        time: true,
+    }
+}
+
+/// One table, one row per observation (`first` heads the target column), followed by the facts
+/// that were not observed, grouped by target and reason so a denied call is one line.
+pub(super) fn render_table(observations: &[Observation], first: &str, cols: &[Col]) -> String {
     let mut t = comfy_table::Table::new();
     t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-    let mut header = vec![first.0.to_string()];
-    let mut row = vec![first.1];
-    for (h, path) in cells {
-        header.push((*h).to_string());
-        row.push(show(obs, path));
+    let mut header = vec![first.to_string()];
+    header.extend(cols.iter().map(|c| c.header.to_string()));
+    t.set_header(header);
+    for obs in observations {
+        let mut row = vec![obs.target.clone()];
+        row.extend(cols.iter().map(|c| {
+            if c.time {
+                short_time(obs, c.path)
+            } else {
+                show(obs, c.path)
+            }
+        }));
+        t.add_row(row);
     }
-    t.set_header(header).add_row(row);
-    let mut out = format!("{} {}\n{t}\n", obs.probe, obs.target);
-    for (path, why) in &obs.unobserved {
-        out.push_str(&format!("not observed: {path}: {why}\n"));
+    let mut out = format!("{t}\n");
+    for obs in observations {
+        let mut by_reason: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (path, why) in &obs.unobserved {
+            match by_reason.iter_mut().find(|(w, _)| *w == why.as_str()) {
+                Some((_, paths)) => paths.push(path),
+                None => by_reason.push((why, vec![path])),
+            }
+        }
+        for (why, paths) in by_reason {
+            out.push_str(&format!(
+                "{}: not observed: {}: {why}\n",
+                obs.target,
+                paths.join(", ")
+            ));
+        }
     }
     out
 }
