@@ -185,17 +185,17 @@ struct Vault {
 
 /// What the restore jobs of one vault or resource add up to.
 #[derive(Debug, Default, PartialEq)]
-pub struct RestoreSummary {
+struct RestoreSummary {
     /// Jobs attributed to the target.
-    pub jobs: usize,
-    pub last_completed: Option<Timestamp>,
-    pub last_completed_job: Option<String>,
-    pub last_status: Option<String>,
-    pub last_job: Option<String>,
+    jobs: usize,
+    last_completed: Option<Timestamp>,
+    last_completed_job: Option<String>,
+    last_status: Option<String>,
+    last_job: Option<String>,
     last_created: Option<Timestamp>,
-    pub validation_status: Option<String>,
+    validation_status: Option<String>,
     validated_created: Option<Timestamp>,
-    pub completed_in_window: i64,
+    completed_in_window: i64,
 }
 
 impl RestoreSummary {
@@ -641,10 +641,11 @@ impl BackupProbe {
             .region_restore_jobs(session, backup, calls, region, |job| {
                 match (job.backup_vault_arn(), &vault_arn) {
                     (Some(job_vault), Some(ours)) => Some(job_vault == ours),
-                    _ => {
-                        let rp = job.recovery_point_arn()?;
-                        rp_arns.as_ref().map(|arns| arns.contains(rp))
-                    }
+                    _ => match job.recovery_point_arn() {
+                        Some(rp) => rp_arns.as_ref().map(|arns| arns.contains(rp)),
+                        // Names neither vault nor recovery point: nothing ties it to this vault.
+                        None => Some(false),
+                    },
                 }
             })
             .await;
