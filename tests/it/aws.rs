@@ -482,6 +482,12 @@ async fn kms_keys_on_moto_report_kind_state_and_rotation() {
     let obs = observe(&probe, &disabled, &ctx).await;
     assert_eq!(fact(&obs, "key.state"), &json!("Disabled"));
 
+    // By key ARN: the same key as by id.
+    let arn = format!("arn:aws:kms:{REGION}:123456789012:key/{still}");
+    let obs = observe(&probe, &arn, &ctx).await;
+    assert_eq!(obs.evidence["key"]["key_id"], json!(still));
+    assert_eq!(fact(&obs, "rotation.enabled"), &json!(false));
+
     // Asymmetric keys cannot rotate; they are still observed, so a control can scope them out.
     let obs = observe(&probe, &asymmetric, &ctx).await;
     assert_eq!(fact(&obs, "key.spec"), &json!("RSA_2048"));
@@ -1233,14 +1239,14 @@ async fn vouch_check_on_moto_passes_and_fails_the_right_buckets_and_keys() {
     });
     assert_eq!(out.status.code(), Some(1), "something fails");
 
-    let enc = verdicts(&report, "ENC-REST-S3");
+    let enc = verdicts(&report, "AWS-S3-ENCRYPTED");
     assert_eq!(enc[&encrypted], "pass");
     assert_eq!(enc[&plain], "fail");
-    let rot = verdicts(&report, "KEY-ROTATION-ON");
+    let rot = verdicts(&report, "AWS-KMS-ROTATION-ON");
     assert_eq!(rot[&not_rotating], "fail");
     // An asymmetric key cannot rotate: outside the control's scope, shown, not dropped.
     assert_eq!(rot[&signing], "n/a");
-    let age = verdicts(&report, "KEY-ROTATION-AGE");
+    let age = verdicts(&report, "AWS-KMS-KEY-AGE");
     assert_eq!(age[&not_rotating], "pass", "created just now");
     // The account examined is in the run section.
     assert_eq!(
@@ -1314,10 +1320,10 @@ async fn vouch_check_through_the_engine_fails_a_key_whose_material_is_old() {
     )
     .await;
     let report = serde_json::to_value(&report).unwrap();
-    let age = verdicts(&report, "KEY-ROTATION-AGE");
+    let age = verdicts(&report, "AWS-KMS-KEY-AGE");
     assert_eq!(age[fresh_id], "pass");
     assert_eq!(age[stale_id], "fail");
-    let on = verdicts(&report, "KEY-ROTATION-ON");
+    let on = verdicts(&report, "AWS-KMS-ROTATION-ON");
     assert_eq!(on[fresh_id], "pass");
     assert_eq!(on[stale_id], "fail");
 }
@@ -1414,4 +1420,109 @@ async fn s3_head_bucket_redirect_names_the_buckets_region() {
     assert_eq!(fact(&obs, "region"), &json!("ap-northeast-1"));
     let uri = &fake.uris("GetBucketPolicy")[0];
     assert!(uri.contains("ap-northeast-1"), "{uri}");
+}
+
+#[tokio::test]
+async fn kms_key_pending_deletion_rotates_no_more_and_its_history_is_not_guessed() {
+    let invalid = kms_error(
+        "KMSInvalidStateException",
+        &format!("arn:aws:kms:eu-west-1:111122223333:key/{KEY_ID} is pending deletion."),
+    );
+    let describe = json!({"KeyMetadata": {"KeyId": KEY_ID, "CreationDate": days_ago(30),
+        "Enabled": false, "KeyUsage": "ENCRYPT_DECRYPT", "KeyState": "PendingDeletion",
+        "DeletionDate": days_ago(-7), "Origin": "AWS_KMS", "KeyManager": "CUSTOMER",
+        "KeySpec": "SYMMETRIC_DEFAULT"}});
+    let fake = Arc::new(FakeAws::default())
+        .on("DescribeKey", vec![ok(describe.to_string())])
+        .on("GetKeyRotationStatus", vec![invalid.clone()])
+        .on("ListKeyRotations", vec![invalid]);
+    let obs = observe(&KmsProbe::new(fake.factory()), KEY_ID, &fake_ctx()).await;
+    assert_eq!(fact(&obs, "key.state"), &json!("PendingDeletion"));
+    assert_eq!(fact(&obs, "rotation.enabled"), &json!(false));
+    let why = &obs.unobserved["rotation.last_rotated"];
+    assert!(why.contains("KMSInvalidStateException"), "{why}");
+}
+
+/// `vouch probe aws.s3 BUCKET` with the settings given only through the environment or a profile.
+fn probe_bucket_cli(bucket: &str, inventory: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = support::vouch();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(["probe", "aws.s3", bucket, "--format", "json", "--inventory"])
+        .arg(inventory)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+#[tokio::test]
+async fn aws_endpoint_url_from_the_environment_is_honoured_with_path_style_s3() {
+    let url = moto_url();
+    let cfg = seed_config(&url).await;
+    let bucket = unique("env-endpoint");
+    create_bucket(&seed_s3(&cfg, REGION), &bucket, REGION).await;
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("vouch.toml");
+    std::fs::write(&inv, format!("[aws]\nregion = \"{REGION}\"\n")).unwrap();
+    let out = probe_bucket_cli(&bucket, &inv)
+        .env("HOME", dir.path())
+        .env("AWS_ENDPOINT_URL", &url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let obs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(obs["facts"]["region"], REGION);
+    // Signatures and credentials never reach the evidence.
+    for secret in ["Signature=", "Credential=", "testing"] {
+        assert!(!stdout.contains(secret), "{secret} in {stdout}");
+    }
+}
+
+#[tokio::test]
+async fn a_named_profile_supplies_region_and_credentials() {
+    let url = moto_url();
+    let cfg = seed_config(&url).await;
+    let bucket = unique("profile");
+    create_bucket(&seed_s3(&cfg, "us-west-2"), &bucket, "us-west-2").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        format!("[profile audit]\nregion = us-west-2\nendpoint_url = {url}\n"),
+    )
+    .unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        "[audit]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .unwrap();
+    let inv = dir.path().join("vouch.toml");
+    std::fs::write(&inv, "[aws]\nprofile = \"audit\"\n").unwrap();
+    let out = probe_bucket_cli(&bucket, &inv)
+        .env("HOME", dir.path())
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let obs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(obs["facts"]["region"], "us-west-2");
+    let first = &obs["evidence"]["api_calls"][0];
+    assert_eq!(first["action"], "s3:HeadBucket");
+    assert_eq!(first["region"], "us-west-2", "the profile's region is home");
 }

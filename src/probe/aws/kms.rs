@@ -12,8 +12,7 @@ use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use serde_json::json;
 
-use super::s3::{show, unobserved, unobserved_notes};
-use super::{ApiCalls, Aws, age_days, timestamp};
+use super::{ApiCalls, Aws, age_days, show, timestamp, unobserved, unobserved_notes};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -23,9 +22,15 @@ const SERVICE: &str = "kms";
 /// Keys per ListKeys page and rotations per ListKeyRotations page (the APIs' maximum).
 const PAGE_SIZE: i32 = 1000;
 
-/// Codes with which GetKeyRotationStatus / ListKeyRotations say "this key does not rotate":
-/// asymmetric, HMAC and custom-key-store keys, and keys pending deletion or import.
+/// Codes with which GetKeyRotationStatus says "this key does not rotate automatically":
+/// asymmetric, HMAC and custom-key-store keys (unsupported), and keys pending deletion or import
+/// (invalid state; AWS documents their rotation status as off).
 const CANNOT_ROTATE: &[&str] = &["UnsupportedOperationException", "KMSInvalidStateException"];
+
+/// The code with which ListKeyRotations says "this kind of key has no rotations". A key in the
+/// wrong state is *not* here: its history exists but could not be read, so the facts that need
+/// it stay unobserved rather than falling back to the creation date.
+const NO_ROTATIONS: &[&str] = &["UnsupportedOperationException"];
 
 const FACTS: &[FactSpec] = &[
     fact(
@@ -260,7 +265,7 @@ impl Probe for KmsProbe {
                         SERVICE,
                         "ListKeyRotations",
                         &region,
-                        CANNOT_ROTATE,
+                        NO_ROTATIONS,
                         |c| {
                             kms.list_key_rotations()
                                 .key_id(&key_ref)
