@@ -503,6 +503,16 @@ async fn rds_discovery_on_moto_reads_every_page_and_represents_members_by_their_
         !found.contains(&format!("{cluster}-0")),
         "a member is examined through its cluster"
     );
+    // The run section says where the population came from, members included.
+    let info = &ctx.run_info()[&format!("aws.rds.discovery.{region}")];
+    assert!(
+        info["cluster_members_examined_through_their_cluster"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("{cluster}-0"))),
+        "{info}"
+    );
+    assert!(info["api_calls"].as_array().unwrap().len() >= 3, "{info}");
 }
 
 #[tokio::test]

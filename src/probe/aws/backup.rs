@@ -34,9 +34,8 @@ use serde_json::{Value, json};
 
 use super::resilience::{
     Arn, Col, MAX_PAGES, col, next_token, plain_target, render_table, time_col, too_many_pages,
-    unobserved,
 };
-use super::{ApiCalls, Aws, Session, age_days, timestamp};
+use super::{ApiCalls, Aws, Session, age_days, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -813,6 +812,11 @@ impl Probe for BackupProbe {
             .await?;
         names.sort();
         names.dedup();
+        // Where the population came from, for the report's run section.
+        ctx.record_run_info(
+            &format!("aws.backup.discovery.{}", session.region()),
+            json!({"vaults": names.len(), "api_calls": calls.into_summaries()}),
+        );
         Ok(names)
     }
 

@@ -15,10 +15,9 @@ use aws_sdk_dynamodb::types::{PointInTimeRecoveryStatus, SseStatus};
 use serde_json::{Value, json};
 
 use super::resilience::{
-    Arn, Col, MAX_PAGES, col, lag, next_token, plain_target, render_table, time_col,
-    too_many_pages, unobserved,
+    Arn, Col, MAX_PAGES, col, lag, next_token, plain_target, render_table, time_col, too_many_pages,
 };
-use super::{ApiCalls, Aws, timestamp};
+use super::{ApiCalls, Aws, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -158,6 +157,11 @@ impl Probe for DynamoDbProbe {
                 None => {
                     names.sort();
                     names.dedup();
+                    // Where the population came from, for the report's run section.
+                    ctx.record_run_info(
+                        &format!("aws.dynamodb.discovery.{}", session.region()),
+                        json!({"tables": names.len(), "api_calls": calls.into_summaries()}),
+                    );
                     return Ok(names);
                 }
             }

@@ -495,6 +495,21 @@ impl Probe for RdsProbe {
         );
         targets.sort();
         targets.dedup();
+        // Where the population came from, for the report's run section; members are named so
+        // a reader sees they were examined through their cluster, not dropped.
+        let members: Vec<&str> = instances
+            .iter()
+            .filter(|db| db.db_cluster_identifier().is_some())
+            .filter_map(|db| db.db_instance_identifier())
+            .collect();
+        ctx.record_run_info(
+            &format!("aws.rds.discovery.{}", session.region()),
+            json!({
+                "targets": targets.len(),
+                "cluster_members_examined_through_their_cluster": members,
+                "api_calls": calls.into_summaries(),
+            }),
+        );
         Ok(targets)
     }
 

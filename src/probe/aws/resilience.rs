@@ -72,13 +72,6 @@ pub(super) fn lag(latest: Timestamp) -> String {
     format_duration(secs.max(0) as u64)
 }
 
-/// Marks facts unobserved because the call that feeds them failed.
-pub(super) fn unobserved(obs: &mut Observation, paths: &[&str], e: &ProbeError) {
-    for p in paths {
-        obs.unobserved(p, e.to_string());
-    }
-}
-
 /// A fact as a table cell: `?` when not observed, `—` for an observed absence.
 pub(super) fn show(obs: &Observation, path: &str) -> String {
     match obs.facts.get(path) {
