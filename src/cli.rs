@@ -19,6 +19,7 @@ use crate::expect::{display_json, parse_duration};
 use crate::inventory::Inventory;
 use crate::probe::{Params, ProbeContext, ProbeOptions, Registry, attestation};
 use crate::report::{self, Format, Report, Style};
+use crate::{diff, evidence, waiver};
 
 const CHECK_EXAMPLES: &str = "\
 Examples:
@@ -26,9 +27,22 @@ Examples:
   vouch check --controls controls/ --inventory prod.toml --format json --output report.json
   vouch check --only ENC-TRANSIT-TLS12 --target app.example.com:443
   vouch check --tag encryption --fail-on high --format junit --output junit.xml
+  vouch check --output html=report.html --output junit=junit.xml --output sarif=vouch.sarif
 
 Exit codes: 0 nothing failed at or above --fail-on; 1 something failed; 2 usage, configuration
-or validation error; 3 nothing failed but something could not be observed.";
+or validation error; 3 nothing failed but something could not be observed.
+
+Evidence, replay, waivers and drift:
+  vouch check --evidence-dir evidence/2026-11-29 --sign-key audit.key
+  vouch check --from-evidence evidence/2026-11-29   # replay the recorded observations, no probe
+  vouch check --waivers waivers.toml
+  vouch check --format json --output new.json --baseline old.json --fail-on-new";
+
+const COVERAGE_EXAMPLES: &str = "\
+Examples:
+  vouch coverage                               # SOC 2, built-in controls
+  vouch coverage --controls controls/ --controls extra.toml --format markdown
+  vouch coverage --framework my-framework.toml --format json";
 
 const PROBE_EXAMPLES: &str = "\
 Examples:
@@ -74,11 +88,25 @@ pub enum Command {
         after_help = "Examples:\n  vouch validate                   # the built-in library\n  vouch validate controls/ extra.toml --inventory vouch.toml"
     )]
     Validate(ValidateArgs),
+    /// Framework coverage: per criterion, the controls that evidence it, and the criteria none does.
+    #[command(after_help = COVERAGE_EXAMPLES)]
+    Coverage(CoverageArgs),
     /// List controls with their claims, probes, severities and framework mappings.
     #[command(
         after_help = "Examples:\n  vouch list\n  vouch list --controls controls/ --format json"
     )]
     List(ListArgs),
+    /// Check an evidence bundle: every file against MANIFEST, nothing missing or extra, and the
+    /// signature when a public key is given. Exit 0 only when all holds, else 1 naming each problem.
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
+    /// Make an Ed25519 key pair for signing evidence bundles (PREFIX.key 0600, PREFIX.pub).
+    #[command(after_help = KEYGEN_EXAMPLES)]
+    Keygen(KeygenArgs),
+    /// Compare two JSON reports: regressions, fixes, new and removed controls and targets.
+    /// Exit 1 when something regressed (pass → fail/error), else 0.
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
     /// Print shell completions.
     #[command(
         after_help = "Examples:\n  vouch completions bash > /etc/bash_completion.d/vouch\n  vouch completions zsh > ~/.zfunc/_vouch"
@@ -137,12 +165,13 @@ pub struct CheckArgs {
     /// Run the selected controls against this target instead of theirs (repeatable).
     #[arg(long, value_name = "TARGET")]
     pub target: Vec<String>,
-    /// Report format on stdout (or in --output).
+    /// Report format on stdout (or in a plain --output FILE).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Write the report to FILE (atomically) instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the report to FILE (atomically) instead of stdout; FORMAT=FILE writes that format
+    /// (repeatable: --output html=report.html --output junit=junit.xml).
+    #[arg(long, short, value_name = "[FORMAT=]FILE", value_parser = parse_output)]
+    pub output: Vec<(Option<Format>, PathBuf)>,
     /// Lowest severity whose failures make the exit code 1.
     #[arg(long, value_enum, default_value_t = Severity::Low)]
     pub fail_on: Severity,
@@ -152,6 +181,8 @@ pub struct CheckArgs {
     /// Observations in flight against one host at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub per_host: usize,
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +235,39 @@ pub enum ListFormat {
     Markdown,
 }
 
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// A built-in framework (soc2) or a catalogue file (`[[criterion]]` tables with id, title).
+    #[arg(long, value_name = "NAME", default_value = "soc2")]
+    pub framework: String,
+    /// Control file or folder (repeatable). Default: the built-in library.
+    #[arg(long, value_name = "PATH")]
+    pub controls: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = CoverageFormat::Table)]
+    pub format: CoverageFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CoverageFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+/// `--output FILE` or `--output FORMAT=FILE` (only when FORMAT names a format, so a file name
+/// with `=` in it still works).
+fn parse_output(s: &str) -> Result<(Option<Format>, PathBuf), String> {
+    if let Some((f, path)) = s.split_once('=') {
+        if let Ok(format) = Format::from_str(f, true) {
+            if path.is_empty() {
+                return Err(format!("give a file after `{f}=`"));
+            }
+            return Ok((Some(format), PathBuf::from(path)));
+        }
+    }
+    Ok((None, PathBuf::from(s)))
+}
+
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     let secs = parse_duration(s)?;
     if secs == 0 {
@@ -234,7 +298,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Check(args) => check(args, color, cli.quiet),
         Command::Probe(args) => probe(args, color),
         Command::Validate(args) => validate(args, color),
+        Command::Coverage(args) => coverage(args),
         Command::List(args) => list(args),
+        Command::Verify(args) => verify(args),
+        Command::Keygen(args) => keygen(args),
+        Command::Diff(args) => diff(args),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "vouch", &mut std::io::stdout());
             Ok(exit::PASS)
@@ -393,7 +461,11 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
         group_check,
         &mut diags,
     );
-    check_attestations(&controls, &inv, &mut diags);
+    if args.evidence.from_evidence.is_none() {
+        // A replay reads no attestation: the auditor need not have the files.
+        check_attestations(&controls, &inv, &mut diags);
+    }
+    let waivers = load_waivers(&args.evidence, &inv, &controls, &mut diags);
     if report_diagnostics(&diags, color) {
         return Ok(exit::INVALID);
     }
@@ -431,6 +503,13 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
         }
     }
 
+    let prep = prepare_evidence(&args.evidence)?;
+    if let Some(dir) = &args.evidence.from_evidence {
+        let recorded = evidence::replay::load(dir)?;
+        let at = args.evidence.replay_at;
+        let report = evidence::replay::replay(&controls, &registry, &inv, &recorded, dir, at);
+        return finish_check(args, &controls, report, &waivers, prep, color, quiet);
+    }
     let ctx = probe_context(inv, &args.inv);
     let opts = EngineOptions {
         concurrency: args.concurrency.max(1),
@@ -477,8 +556,7 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
     if let Some((bar, _)) = bar {
         bar.finish_and_clear();
     }
-    emit_report(&report, args.format, args.output.as_deref(), color)?;
-    Ok(outcome(&report, args.fail_on))
+    finish_check(args, &controls, report, &waivers, prep, color, quiet)
 }
 
 fn progress_bar() -> (indicatif::ProgressBar, Instant) {
@@ -868,6 +946,49 @@ fn list(args: &ListArgs) -> Result<u8> {
     Ok(exit::PASS)
 }
 
+fn coverage(args: &CoverageArgs) -> Result<u8> {
+    let registry = Registry::builtin();
+    let framework = match report::coverage::Framework::find(&args.framework) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: --framework: {e:#}");
+            return Ok(exit::INVALID);
+        }
+    };
+    let mut diags = Diagnostics::new();
+    let controls = control::load_controls(
+        &control_sources(&args.controls),
+        &registry,
+        None,
+        &mut diags,
+    );
+    if report_diagnostics(&diags, false) {
+        return Ok(exit::INVALID);
+    }
+    let cov = report::coverage::compute(&framework, &controls);
+    match args.format {
+        CoverageFormat::Json => println!("{}", serde_json::to_string_pretty(&cov)?),
+        CoverageFormat::Markdown => print!(
+            "### {}\n\n{}\n\n{}",
+            cov.name,
+            cov.summary.line(),
+            report::coverage::markdown_table(&cov)
+        ),
+        CoverageFormat::Table => print!("{}", report::coverage::table(&cov)),
+    }
+    for u in &cov.unknown {
+        let ids: Vec<&str> = u.controls.iter().map(|c| c.id.as_str()).collect();
+        eprintln!(
+            "warning: {} is not a {} criterion, but {} map{} to it",
+            u.id,
+            cov.framework,
+            ids.join(", "),
+            if ids.len() == 1 { "s" } else { "" }
+        );
+    }
+    Ok(exit::PASS)
+}
+
 /// The claims in the order the control files give them (the page's order for the built-in
 /// library), each with the controls behind it: probe and facts, or attestation and its age.
 pub fn claims_markdown(controls: &[Control]) -> String {
@@ -977,4 +1098,269 @@ fn list_entry(c: &Control) -> serde_json::Value {
 /// Renders a JSON value for a table cell.
 pub fn cell(v: &serde_json::Value) -> String {
     display_json(v)
+}
+
+// ---- Evidence bundles, verify, keygen, replay, waivers and drift (issue 8) --------------------
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  vouch verify evidence/2026-11-29                         # digests, sizes, missing and extra files
+  vouch verify evidence/2026-11-29 --public-key audit.pub  # and the Ed25519 signature
+
+Exit codes: 0 the bundle is intact (and signed by that key); 1 a problem, each one named;
+2 usage error (e.g. an unreadable public key).";
+
+const KEYGEN_EXAMPLES: &str = "\
+Examples:
+  vouch keygen --out audit          # writes audit.key (PKCS#8 PEM, mode 0600) and audit.pub
+  vouch check --evidence-dir evidence/today --sign-key audit.key
+  vouch verify evidence/today --public-key audit.pub";
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  vouch diff last-week.json today.json
+  vouch diff last-week.json today.json --format json
+
+Exit codes: 0 nothing regressed; 1 at least one result went from pass to fail or error;
+2 a report cannot be read.";
+
+/// `vouch check` flags for evidence bundles, replay, waivers and drift.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Evidence, replay, waivers and drift")]
+pub struct EvidenceArgs {
+    /// Write an evidence bundle (report, observations, attachments, MANIFEST) to the new folder
+    /// DIR, atomically: it is complete or absent.
+    #[arg(long, value_name = "DIR")]
+    pub evidence_dir: Option<PathBuf>,
+    /// Sign the bundle's MANIFEST with this Ed25519 private key (PKCS#8 PEM, see `vouch keygen`).
+    #[arg(long, value_name = "FILE", requires = "evidence_dir")]
+    pub sign_key: Option<PathBuf>,
+    /// Re-evaluate the controls against the observations recorded in a bundle: no probe runs.
+    #[arg(long, value_name = "DIR", conflicts_with = "target")]
+    pub from_evidence: Option<PathBuf>,
+    /// With --from-evidence: judge time-dependent checks (`within`, waiver expiry) at the
+    /// original run's end (an auditor re-performing it) or now.
+    #[arg(long, value_enum, default_value_t = evidence::replay::ReplayAt::Original,
+          requires = "from_evidence")]
+    pub replay_at: evidence::replay::ReplayAt,
+    /// Waivers file (overrides the inventory's `waivers = "…"`).
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// A previous JSON report: print what drifted against it on stderr.
+    #[arg(long, value_name = "OLD.json")]
+    pub baseline: Option<PathBuf>,
+    /// With --baseline: exit 1 only when a result regressed (pass → fail/error) at or above
+    /// --fail-on, else 0; existing failures do not fail the run.
+    #[arg(long, requires = "baseline")]
+    pub fail_on_new: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The bundle folder.
+    pub dir: PathBuf,
+    /// Ed25519 public key (PEM) the MANIFEST must be signed with.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Writes PREFIX.key and PREFIX.pub; never overwrites.
+    #[arg(long, value_name = "PREFIX", default_value = "vouch-signing")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier JSON report.
+    pub old: PathBuf,
+    /// The later JSON report.
+    pub new: PathBuf,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+/// What `check` loads before running, so a bad key or baseline stops it before any probe runs.
+struct Prepared {
+    key: Option<ed25519_dalek::SigningKey>,
+    baseline: Option<(PathBuf, Report)>,
+}
+
+fn prepare_evidence(args: &EvidenceArgs) -> Result<Prepared> {
+    if let Some(dir) = &args.evidence_dir {
+        evidence::check_destination(dir)?;
+    }
+    let key = match &args.sign_key {
+        Some(p) => Some(evidence::sign::load_signing_key(p)?),
+        None => None,
+    };
+    let baseline = match &args.baseline {
+        Some(p) => Some((p.clone(), read_report(p)?)),
+        None => None,
+    };
+    Ok(Prepared { key, baseline })
+}
+
+fn read_report(path: &Path) -> Result<Report> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{} is not a vouch JSON report (`vouch check --format json`)",
+            path.display()
+        )
+    })
+}
+
+/// Loads the waivers named by `--waivers` or the inventory, reporting problems to `diags`.
+fn load_waivers(
+    args: &EvidenceArgs,
+    inv: &Inventory,
+    controls: &[Control],
+    diags: &mut Diagnostics,
+) -> Vec<waiver::Waiver> {
+    let Some(path) = args.waivers.as_ref().or(inv.waivers.as_ref()) else {
+        return Vec::new();
+    };
+    let ids: Vec<&str> = controls.iter().map(|c| c.id.as_str()).collect();
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
+    waiver::load(path, &ids, today, diags)
+}
+
+/// After the run (or replay): expiry, waivers, the bundle, the report, drift, the exit code.
+fn finish_check(
+    args: &CheckArgs,
+    controls: &[Control],
+    mut report: Report,
+    waivers: &[waiver::Waiver],
+    prep: Prepared,
+    color: bool,
+    quiet: bool,
+) -> Result<u8> {
+    evidence::stamp_expiry(&mut report, controls);
+    report.coverage = report::coverage::builtin(controls);
+    let now = report
+        .run
+        .replay
+        .as_ref()
+        .map_or_else(jiff::Timestamp::now, |r| r.evaluated_at);
+    let applied = waiver::apply(
+        &mut report,
+        waivers,
+        now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date(),
+    );
+    for w in &applied.expired {
+        eprintln!(
+            "warning: the waiver of {} at {} expired on {}; it was ignored",
+            w.control, w.location, w.expires
+        );
+    }
+    for w in &applied.unused {
+        eprintln!(
+            "warning: the waiver of {} at {} covers no failing result; remove it or fix its targets",
+            w.control, w.location
+        );
+    }
+    if let Some(dir) = &args.evidence.evidence_dir {
+        let w = evidence::write_bundle(dir, &report, prep.key.as_ref())?;
+        if !quiet {
+            eprintln!(
+                "evidence: {} files, {} bytes, {} in {}",
+                w.files,
+                w.bytes,
+                if w.signed { "signed" } else { "unsigned" },
+                dir.display()
+            );
+        }
+    }
+    if args.output.is_empty() {
+        emit_report(&report, args.format, None, color)?;
+    }
+    for (format, path) in &args.output {
+        emit_report(&report, format.unwrap_or(args.format), Some(path), color)?;
+    }
+    if let Some((path, base)) = &prep.baseline {
+        let drift = diff::compare(base, &report);
+        eprintln!("drift against {}: {}", path.display(), drift.summary_line());
+        for c in &drift.regressions {
+            eprintln!(
+                "  regression: {} on {}: {} → {}",
+                c.control, c.target, c.old, c.new
+            );
+        }
+        if args.evidence.fail_on_new {
+            return Ok(if drift.regressions_at(args.fail_on) > 0 {
+                exit::FAILED
+            } else {
+                exit::PASS
+            });
+        }
+    }
+    Ok(outcome(&report, args.fail_on))
+}
+
+fn verify(args: &VerifyArgs) -> Result<u8> {
+    let key = match &args.public_key {
+        Some(p) => Some(evidence::sign::load_verifying_key(p)?),
+        None => None,
+    };
+    if !args.dir.is_dir() {
+        eprintln!("error: {} is not a folder", args.dir.display());
+        return Ok(exit::FAILED);
+    }
+    let v = evidence::verify(&args.dir, key.as_ref());
+    for p in &v.problems {
+        eprintln!("{p}");
+    }
+    if !v.ok() {
+        eprintln!(
+            "FAILED: {} problem{} in {}",
+            v.problems.len(),
+            if v.problems.len() == 1 { "" } else { "s" },
+            args.dir.display()
+        );
+        return Ok(exit::FAILED);
+    }
+    let sig = match (v.signature, &key) {
+        (Some(true), Some(k)) => {
+            format!("; signature valid (key {})", evidence::sign::fingerprint(k))
+        }
+        (Some(false), _) => {
+            "; signed, but the signature was not checked (give --public-key)".into()
+        }
+        _ => "; not signed".into(),
+    };
+    println!(
+        "ok: {} files match MANIFEST in {}{sig}",
+        v.files,
+        args.dir.display()
+    );
+    Ok(exit::PASS)
+}
+
+fn keygen(args: &KeygenArgs) -> Result<u8> {
+    let (private, public) = evidence::sign::keygen(&args.out)?;
+    println!(
+        "wrote {} (private, keep it secret) and {} (public, give it to auditors)",
+        private.display(),
+        public.display()
+    );
+    Ok(exit::PASS)
+}
+
+fn diff(args: &DiffArgs) -> Result<u8> {
+    let old = read_report(&args.old)?;
+    let new = read_report(&args.new)?;
+    let drift = diff::compare(&old, &new);
+    match args.format {
+        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&drift)?),
+        ListFormat::Table | ListFormat::Markdown => print!("{}", drift.render_table()),
+    }
+    Ok(if drift.regressions.is_empty() {
+        exit::PASS
+    } else {
+        exit::FAILED
+    })
 }

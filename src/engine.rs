@@ -298,10 +298,13 @@ pub async fn run(
             complete,
             fail_on: opts.fail_on,
             context: ctx.run_info(),
+            replay: None,
         },
         summary: Summary::default(),
         controls: results,
         observations,
+        coverage: Vec::new(),
+        unused_waivers: Vec::new(),
     };
     report.summarise();
     report
@@ -340,6 +343,7 @@ fn direct(verdict: Verdict, error: String, hint: Option<String>) -> TargetResult
         error: Some(error),
         hint,
         waiver: None,
+        expires_at: None,
     }
 }
 
@@ -386,6 +390,7 @@ fn population_result(found: usize, min: u64) -> TargetResult {
         error: Some(format!("discovery found {found} resources")),
         hint: None,
         waiver: None,
+        expires_at: None,
     }
 }
 
@@ -404,6 +409,7 @@ pub fn evaluate(
         error: None,
         hint: None,
         waiver: None,
+        expires_at: None,
     };
     for s in &c.scope {
         let check = s.evaluate(&obs.facts, &obs.unobserved, now);

@@ -815,7 +815,13 @@ pub struct Check {
     pub fact: String,
     pub op: Op,
     pub expected: serde_json::Value,
-    /// `None` when the fact was not observed at all (then the verdict is `error`).
+    /// `None` (the key absent in JSON) when the fact was not observed at all, and the verdict
+    /// is `error`; `Some(null)` when the probe looked and found nothing.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "observed_value"
+    )]
     pub observed: Option<serde_json::Value>,
     pub verdict: Verdict,
     /// Why the check is `error`, or other context a reader needs.
@@ -824,6 +830,13 @@ pub struct Check {
     /// The alternatives' checks, when the expectation has `or` and did not hold by itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub or: Vec<Check>,
+}
+
+/// Reads a present `observed` key, `null` included, as `Some`: only an absent key is `None`.
+fn observed_value<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 impl Check {

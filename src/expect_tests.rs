@@ -670,3 +670,23 @@ fn an_expectation_holds_when_any_alternative_holds() {
         "retention_days >= 365 or retention.never_expires == true"
     );
 }
+
+#[test]
+fn an_observed_absence_survives_a_json_round_trip_and_differs_from_not_observed() {
+    let nothing = eval(
+        FactType::Timestamp,
+        "within",
+        Some("\"92d\""),
+        Some(J::Null),
+    );
+    let unseen = eval(FactType::Timestamp, "within", Some("\"92d\""), None);
+    let nothing_json = serde_json::to_value(&nothing).unwrap();
+    let unseen_json = serde_json::to_value(&unseen).unwrap();
+    assert_eq!(nothing_json["observed"], J::Null);
+    assert!(nothing_json.as_object().unwrap().contains_key("observed"));
+    assert!(!unseen_json.as_object().unwrap().contains_key("observed"));
+    let back: Check = serde_json::from_value(nothing_json).unwrap();
+    assert_eq!(back, nothing, "null stays an observed absence");
+    let back: Check = serde_json::from_value(unseen_json).unwrap();
+    assert_eq!(back, unseen);
+}

@@ -57,9 +57,12 @@
 pub mod cli;
 pub mod control;
 pub mod diag;
+pub mod diff;
 pub mod engine;
+pub mod evidence;
 pub mod exit;
 pub mod expect;
 pub mod inventory;
 pub mod probe;
 pub mod report;
+pub mod waiver;

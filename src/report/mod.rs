@@ -2,7 +2,14 @@
 //! field in `docs/report-schema.md`), and one renderer per output format. Renderers only read the
 //! report; none of them talks to probes or the engine.
 
+pub mod coverage;
+pub mod csv;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod oscal;
+pub mod sarif;
 pub mod table;
 
 use std::collections::BTreeMap;
@@ -27,6 +34,13 @@ pub struct Report {
     pub controls: Vec<ControlResult>,
     /// Observation key (`sha256:` + digest of the observation's JSON) → observation.
     pub observations: BTreeMap<String, Observation>,
+    /// Per framework: which controls of this run evidence each criterion, and which criteria
+    /// none does. Filled by the CLI from `controls/frameworks/*.toml` ([`coverage`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<coverage::Coverage>,
+    /// Waivers that covered nothing in this run (stale), or that had expired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unused_waivers: Vec<UnusedWaiver>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -55,6 +69,20 @@ pub struct Run {
     /// Run-level facts recorded by probes (e.g. `aws.caller_identity`: which account was examined).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, serde_json::Value>,
+    /// Set when the report was re-evaluated from an evidence bundle (`--from-evidence`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<Replay>,
+}
+
+/// Where a replayed report's observations came from, and the time its checks were judged at.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Replay {
+    /// The bundle directory, as given.
+    pub bundle: String,
+    pub original_started_at: Timestamp,
+    pub original_finished_at: Timestamp,
+    /// The "now" of `within` checks and waiver expiry (the original run's end unless asked).
+    pub evaluated_at: Timestamp,
 }
 
 /// Counts of controls by verdict, plus results (control × target) by verdict.
@@ -116,6 +144,9 @@ pub struct TargetResult {
     /// The waiver that turned a fail or error into `waived`, with the original verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiver: Option<AppliedWaiver>,
+    /// When the evidence behind this result goes stale: `observed_at` + the control's `max_age`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -124,6 +155,21 @@ pub struct AppliedWaiver {
     pub reason: String,
     pub owner: String,
     pub approved_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    pub expires: jiff::civil::Date,
+}
+
+/// A waiver that did not apply: it matched no `fail` or `error` (`status = "unused"`), or it had
+/// expired (`status = "expired"`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct UnusedWaiver {
+    pub control: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    pub status: String,
+    pub reason: String,
+    pub owner: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
     pub expires: jiff::civil::Date,
@@ -208,6 +254,18 @@ fn bump(
 pub enum Format {
     Table,
     Json,
+    /// JUnit XML: one testcase per control × target.
+    Junit,
+    /// GitHub-flavoured Markdown that fits a pull-request comment.
+    Markdown,
+    /// One self-contained HTML file.
+    Html,
+    /// One row per control × target.
+    Csv,
+    /// SARIF 2.1.0: rules are controls, results are failures and errors.
+    Sarif,
+    /// NIST OSCAL assessment-results (JSON).
+    Oscal,
 }
 
 /// How a renderer should draw (table only; the data formats ignore it).
@@ -223,5 +281,33 @@ pub fn render(report: &Report, format: Format, style: Style) -> anyhow::Result<S
     Ok(match format {
         Format::Table => table::render(report, style),
         Format::Json => json::render(report)?,
+        Format::Junit => junit::render(report)?,
+        Format::Markdown => markdown::render(report),
+        Format::Html => html::render(report),
+        Format::Csv => csv::render(report)?,
+        Format::Sarif => sarif::render(report)?,
+        Format::Oscal => oscal::render(report)?,
     })
+}
+
+/// `v` with every object's keys in sorted order, recursively. serde_json keeps insertion order
+/// when any crate in the build enables its `preserve_order` feature (a dev-dependency does), and
+/// sorts otherwise; the SARIF and OSCAL renderers pass their documents through this so the same
+/// report gives the same bytes in every build.
+pub fn canonical_json(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, canonical_json(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(canonical_json).collect()),
+        other => other,
+    }
 }

@@ -1,0 +1,310 @@
+//! Drift between two reports (`vouch diff OLD NEW`, `vouch check --baseline OLD`): which results
+//! regressed (`pass` → `fail`/`error`), which were fixed (`fail`/`error` → `pass`), which changed
+//! otherwise, and which controls and targets appeared or disappeared. Results are matched by
+//! (control id, target). Only reads reports; judges nothing anew.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::control::Severity;
+use crate::expect::Verdict;
+use crate::report::Report;
+
+/// One result (control × target) whose verdict differs between the two reports.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Change {
+    pub control: String,
+    pub target: String,
+    pub severity: Severity,
+    pub old: Verdict,
+    pub new: Verdict,
+}
+
+/// A result present in only one of the reports.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Presence {
+    pub control: String,
+    pub target: String,
+    pub verdict: Verdict,
+}
+
+/// Everything that differs, each list sorted by control then target.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Drift {
+    pub schema: &'static str,
+    pub regressions: Vec<Change>,
+    pub fixes: Vec<Change>,
+    /// Other verdict changes (e.g. `pass` → `waived`, `fail` → `error`).
+    pub changed: Vec<Change>,
+    pub new_controls: Vec<String>,
+    pub removed_controls: Vec<String>,
+    /// Targets new in NEW, for controls present in both (results of new controls are not listed).
+    pub new_targets: Vec<Presence>,
+    pub removed_targets: Vec<Presence>,
+}
+
+fn is_bad(v: Verdict) -> bool {
+    matches!(v, Verdict::Fail | Verdict::Error)
+}
+
+/// Compares `old` with `new`.
+pub fn compare(old: &Report, new: &Report) -> Drift {
+    let mut d = Drift {
+        schema: "vouch.diff/v1",
+        ..Drift::default()
+    };
+    let index = |r: &Report| -> BTreeMap<String, (Severity, BTreeMap<String, Verdict>)> {
+        r.controls
+            .iter()
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    (
+                        c.severity,
+                        c.results
+                            .iter()
+                            .map(|t| (t.target.clone(), t.verdict))
+                            .collect(),
+                    ),
+                )
+            })
+            .collect()
+    };
+    let (o, n) = (index(old), index(new));
+    let ids: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
+    for id in ids {
+        match (o.get(id), n.get(id)) {
+            (None, Some(_)) => d.new_controls.push(id.clone()),
+            (Some(_), None) => d.removed_controls.push(id.clone()),
+            (Some((_, ot)), Some((sev, nt))) => {
+                let targets: BTreeSet<&String> = ot.keys().chain(nt.keys()).collect();
+                for t in targets {
+                    match (ot.get(t), nt.get(t)) {
+                        (Some(&a), Some(&b)) if a != b => {
+                            let change = Change {
+                                control: id.clone(),
+                                target: t.clone(),
+                                severity: *sev,
+                                old: a,
+                                new: b,
+                            };
+                            if a == Verdict::Pass && is_bad(b) {
+                                d.regressions.push(change);
+                            } else if is_bad(a) && b == Verdict::Pass {
+                                d.fixes.push(change);
+                            } else {
+                                d.changed.push(change);
+                            }
+                        }
+                        (None, Some(&v)) => d.new_targets.push(Presence {
+                            control: id.clone(),
+                            target: t.clone(),
+                            verdict: v,
+                        }),
+                        (Some(&v), None) => d.removed_targets.push(Presence {
+                            control: id.clone(),
+                            target: t.clone(),
+                            verdict: v,
+                        }),
+                        _ => {}
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    d
+}
+
+impl Drift {
+    /// Whether nothing differs.
+    pub fn is_empty(&self) -> bool {
+        self.regressions.is_empty()
+            && self.fixes.is_empty()
+            && self.changed.is_empty()
+            && self.new_controls.is_empty()
+            && self.removed_controls.is_empty()
+            && self.new_targets.is_empty()
+            && self.removed_targets.is_empty()
+    }
+
+    /// Regressions of controls at or above `threshold` (what `--fail-on-new` gates on).
+    pub fn regressions_at(&self, threshold: Severity) -> usize {
+        self.regressions
+            .iter()
+            .filter(|c| c.severity >= threshold)
+            .count()
+    }
+
+    /// One line of counts.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "{} regression{}, {} fix{}, {} other change{}, {} new and {} removed control{}, {} new and {} removed target{}",
+            self.regressions.len(),
+            plural(self.regressions.len(), "s"),
+            self.fixes.len(),
+            plural(self.fixes.len(), "es"),
+            self.changed.len(),
+            plural(self.changed.len(), "s"),
+            self.new_controls.len(),
+            self.removed_controls.len(),
+            plural(self.new_controls.len() + self.removed_controls.len(), "s"),
+            self.new_targets.len(),
+            self.removed_targets.len(),
+            plural(self.new_targets.len() + self.removed_targets.len(), "s"),
+        )
+    }
+
+    /// A table: one row per difference, regressions first.
+    pub fn render_table(&self) -> String {
+        if self.is_empty() {
+            return "no drift: every control and target has the same verdict\n".into();
+        }
+        let mut t = comfy_table::Table::new();
+        t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+            .set_header(vec!["change", "control", "target", "old", "new"]);
+        let rows = [
+            ("regression", &self.regressions),
+            ("fixed", &self.fixes),
+            ("changed", &self.changed),
+        ];
+        for (what, list) in rows {
+            for c in list {
+                t.add_row(vec![
+                    what,
+                    &c.control,
+                    &c.target,
+                    c.old.as_str(),
+                    c.new.as_str(),
+                ]);
+            }
+        }
+        for id in &self.new_controls {
+            t.add_row(vec!["new control", id, "", "", ""]);
+        }
+        for id in &self.removed_controls {
+            t.add_row(vec!["removed control", id, "", "", ""]);
+        }
+        for p in &self.new_targets {
+            t.add_row(vec![
+                "new target",
+                &p.control,
+                &p.target,
+                "",
+                p.verdict.as_str(),
+            ]);
+        }
+        for p in &self.removed_targets {
+            t.add_row(vec![
+                "removed target",
+                &p.control,
+                &p.target,
+                p.verdict.as_str(),
+                "",
+            ]);
+        }
+        format!("{t}\n{}\n", self.summary_line())
+    }
+}
+
+fn plural(n: usize, suffix: &'static str) -> &'static str {
+    if n == 1 { "" } else { suffix }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{ControlResult, Run, Summary, TargetResult, Tool};
+
+    fn report(rows: &[(&str, &str, Verdict)]) -> Report {
+        let mut controls: Vec<ControlResult> = Vec::new();
+        for (id, target, v) in rows {
+            let r = TargetResult {
+                target: target.to_string(),
+                verdict: *v,
+                observation: None,
+                checks: Vec::new(),
+                error: None,
+                hint: None,
+                waiver: None,
+                expires_at: None,
+            };
+            match controls.iter_mut().find(|c| c.id == *id) {
+                Some(c) => c.results.push(r),
+                None => controls.push(ControlResult {
+                    id: id.to_string(),
+                    title: String::new(),
+                    claim: String::new(),
+                    severity: Severity::High,
+                    probe: "tls".into(),
+                    frameworks: BTreeMap::new(),
+                    tags: Vec::new(),
+                    remediation: String::new(),
+                    verdict: Verdict::Pass,
+                    results: vec![r],
+                }),
+            }
+        }
+        Report {
+            schema: crate::report::SCHEMA.into(),
+            tool: Tool::default(),
+            run: Run {
+                started_at: jiff::Timestamp::UNIX_EPOCH,
+                finished_at: jiff::Timestamp::UNIX_EPOCH,
+                complete: true,
+                fail_on: Severity::Low,
+                context: BTreeMap::new(),
+                replay: None,
+            },
+            summary: Summary::default(),
+            controls,
+            observations: BTreeMap::new(),
+            unused_waivers: Vec::new(),
+            coverage: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn classifies_every_kind_of_drift() {
+        use Verdict::*;
+        let old = report(&[
+            ("A", "a1", Pass),
+            ("A", "a2", Fail),
+            ("A", "a3", Pass),
+            ("A", "gone", Pass),
+            ("B", "b", Pass),
+            ("C", "c", Error),
+        ]);
+        let new = report(&[
+            ("A", "a1", Fail),
+            ("A", "a2", Pass),
+            ("A", "a3", Waived),
+            ("A", "fresh", Fail),
+            ("C", "c", Pass),
+            ("D", "d", Fail),
+        ]);
+        let d = compare(&old, &new);
+        let pairs = |l: &[Change]| -> Vec<(String, String)> {
+            l.iter()
+                .map(|c| (c.control.clone(), c.target.clone()))
+                .collect()
+        };
+        assert_eq!(pairs(&d.regressions), [("A".into(), "a1".into())]);
+        assert_eq!(
+            pairs(&d.fixes),
+            [
+                ("A".to_string(), "a2".to_string()),
+                ("C".into(), "c".into())
+            ]
+        );
+        assert_eq!(pairs(&d.changed), [("A".into(), "a3".into())]);
+        assert_eq!(d.new_controls, ["D"]);
+        assert_eq!(d.removed_controls, ["B"]);
+        assert_eq!(d.new_targets[0].target, "fresh");
+        assert_eq!(d.removed_targets[0].target, "gone");
+        assert_eq!(d.regressions_at(Severity::Critical), 0);
+        assert_eq!(d.regressions_at(Severity::High), 1);
+        assert!(compare(&new, &new).is_empty());
+    }
+}

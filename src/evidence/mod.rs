@@ -1,0 +1,524 @@
+//! Evidence bundles: the folder `vouch check --evidence-dir DIR` writes for an auditor, the
+//! checks `vouch verify` runs on it, and the loading `vouch check --from-evidence` replays.
+//!
+//! ```text
+//! DIR/
+//!   MANIFEST                            every other file's SHA-256 and size (see `manifest`)
+//!   MANIFEST.sig                        optional Ed25519 signature of MANIFEST (see `sign`)
+//!   report.json                         the report, as `--format json` prints it
+//!   observations/sha256-<hex>.json      one per observation: the exact bytes whose digest is
+//!                                       the report's observation key `sha256:<hex>`
+//!   attachments/sha256-<hex>.<ext>      each attachment's content, named by its digest
+//! ```
+//!
+//! A bundle is written into a temporary sibling folder and renamed into place, so it is either
+//! complete or absent. This module does not run probes or judge anything: it stores and checks.
+
+pub mod manifest;
+pub mod replay;
+pub mod sign;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use jiff::SignedDuration;
+use sha2::{Digest, Sha256};
+
+use crate::control::Control;
+use crate::probe::{Attachment, Observation};
+use crate::report::Report;
+use manifest::{Entry, Manifest};
+
+pub const MANIFEST: &str = "MANIFEST";
+pub const SIGNATURE: &str = "MANIFEST.sig";
+pub const REPORT: &str = "report.json";
+
+/// The bytes of an observation file: the serialisation [`crate::engine::observation_id`] hashes.
+pub fn observation_bytes(obs: &Observation) -> Vec<u8> {
+    serde_json::to_vec(obs).unwrap_or_default()
+}
+
+/// The bundle path of the observation with key `id` (`sha256:<hex>`).
+pub fn observation_path(id: &str) -> String {
+    format!(
+        "observations/sha256-{}.json",
+        id.strip_prefix("sha256:").unwrap_or(id)
+    )
+}
+
+/// The bundle path of an attachment: its content's digest and an extension from its type.
+pub fn attachment_path(a: &Attachment) -> String {
+    let digest = hex::encode(Sha256::digest(a.content.as_bytes()));
+    let ext = match a.media_type.as_str() {
+        "application/x-pem-file" | "application/pem-certificate-chain" => "pem",
+        "application/json" => "json",
+        "text/plain" => "txt",
+        "text/html" => "html",
+        "message/http" => "http",
+        _ => Path::new(&a.name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .filter(|e| e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric()))
+            .unwrap_or("bin"),
+    };
+    format!("attachments/sha256-{digest}.{ext}")
+}
+
+/// Sets each result's `expires_at`: its observation's `observed_at` plus the control's `max_age`.
+pub fn stamp_expiry(report: &mut Report, controls: &[Control]) {
+    let max_ages: BTreeMap<&str, u64> = controls
+        .iter()
+        .filter_map(|c| c.max_age.map(|m| (c.id.as_str(), m)))
+        .collect();
+    for c in &mut report.controls {
+        let Some(max_age) = max_ages.get(c.id.as_str()) else {
+            continue;
+        };
+        for r in &mut c.results {
+            let observed_at = r
+                .observation
+                .as_ref()
+                .and_then(|k| report.observations.get(k))
+                .map(|o| o.observed_at);
+            r.expires_at = observed_at.and_then(|t| {
+                t.checked_add(SignedDuration::from_secs(
+                    i64::try_from(*max_age).unwrap_or(i64::MAX),
+                ))
+                .ok()
+            });
+        }
+    }
+}
+
+/// Refuses a destination that already holds something: evidence is never overwritten.
+pub fn check_destination(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let empty = dir.is_dir() && std::fs::read_dir(dir)?.next().is_none();
+        if !empty {
+            bail!(
+                "{} already exists; an evidence bundle is never overwritten, choose a new folder",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What was written.
+#[derive(Debug)]
+pub struct Written {
+    pub files: usize,
+    pub bytes: u64,
+    pub signed: bool,
+}
+
+/// Writes the bundle for `report` at `dir`, atomically; signs the manifest with `key` when given.
+pub fn write_bundle(dir: &Path, report: &Report, key: Option<&SigningKey>) -> Result<Written> {
+    check_destination(dir)?;
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bundle".into());
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.partial-"))
+        .tempdir_in(&parent)
+        .with_context(|| format!("creating a temporary folder in {}", parent.display()))?;
+
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    files.insert(
+        REPORT.into(),
+        crate::report::json::render(report)?.into_bytes(),
+    );
+    for (id, obs) in &report.observations {
+        let bytes = observation_bytes(obs);
+        // The report's key must be the digest of these bytes, or the bundle would lie.
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        if digest != *id {
+            bail!("observation {id} does not serialise to its key ({digest}); no bundle written");
+        }
+        files.insert(observation_path(id), bytes);
+        for a in &obs.attachments {
+            files.insert(attachment_path(a), a.content.as_bytes().to_vec());
+        }
+    }
+    let mut entries = Vec::with_capacity(files.len());
+    let mut total = 0u64;
+    for (rel, bytes) in &files {
+        write_file(&tmp.path().join(rel), bytes)?;
+        entries.push(Entry::of(rel, bytes));
+        total += bytes.len() as u64;
+    }
+    let manifest = Manifest::new(entries).render();
+    write_file(&tmp.path().join(MANIFEST), manifest.as_bytes())?;
+    let mut written: Vec<String> = files.keys().cloned().collect();
+    written.push(MANIFEST.into());
+    if let Some(key) = key {
+        write_file(
+            &tmp.path().join(SIGNATURE),
+            sign::sign(key, manifest.as_bytes()).as_bytes(),
+        )?;
+        written.push(SIGNATURE.into());
+    }
+    sync_tree(tmp.path(), &written)?;
+    // An empty destination folder (made by the caller) is replaced by the rename.
+    if dir.is_dir() {
+        std::fs::remove_dir(dir).with_context(|| format!("replacing {}", dir.display()))?;
+    }
+    let tmp_path = tmp.keep();
+    if let Err(e) = std::fs::rename(&tmp_path, dir) {
+        let _ = std::fs::remove_dir_all(&tmp_path);
+        return Err(e).with_context(|| format!("moving the bundle into {}", dir.display()));
+    }
+    if let Ok(d) = std::fs::File::open(&parent) {
+        let _ = d.sync_all();
+    }
+    Ok(Written {
+        files: files.len(),
+        bytes: total,
+        signed: key.is_some(),
+    })
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p)?;
+    }
+    let mut f =
+        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(bytes)?;
+    Ok(())
+}
+
+/// Flushes every file of the new bundle, then its folders, to disk before the rename makes it
+/// visible: after a crash the bundle is complete or absent, never present with empty files.
+/// Files are flushed on a few threads, since one fsync after another dominates large bundles.
+fn sync_tree(root: &Path, files: &[String]) -> Result<()> {
+    let threads = std::thread::available_parallelism()
+        .map_or(4, |n| n.get())
+        .clamp(2, 8);
+    let chunk = files.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || -> std::io::Result<()> {
+                    for rel in part {
+                        std::fs::File::open(root.join(rel))?.sync_all()?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a flushing thread panicked"))?
+                .context("flushing the bundle to disk")?;
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    for dir in ["observations", "attachments", "."] {
+        if let Ok(d) = std::fs::File::open(root.join(dir)) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// One thing wrong with a bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The manifest cannot be read or parsed.
+    Manifest(String),
+    Missing(String),
+    Extra(String),
+    /// Not a regular file (a symlink, a device): not followed.
+    NotAFile(String),
+    Modified {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    Size {
+        path: String,
+        expected: u64,
+        actual: u64,
+    },
+    /// A public key was given and there is no `MANIFEST.sig`.
+    Unsigned,
+    BadSignature(String),
+    /// The bundle holds no `report.json`, or an observation file whose name is not its digest.
+    Content(String),
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Manifest(m) => write!(f, "manifest: {m}"),
+            Problem::Missing(p) => write!(f, "missing: {p} is in MANIFEST but not in the bundle"),
+            Problem::Extra(p) => write!(f, "extra: {p} is in the bundle but not in MANIFEST"),
+            Problem::NotAFile(p) => write!(f, "not a regular file: {p}"),
+            Problem::Modified {
+                path,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "modified: {path} has SHA-256 {actual}, MANIFEST says {expected}"
+            ),
+            Problem::Size {
+                path,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "modified: {path} is {actual} bytes, MANIFEST says {expected}"
+            ),
+            Problem::Unsigned => write!(
+                f,
+                "unsigned: a public key was given but there is no {SIGNATURE}"
+            ),
+            Problem::BadSignature(m) => write!(f, "signature: {m}"),
+            Problem::Content(m) => write!(f, "content: {m}"),
+        }
+    }
+}
+
+/// The outcome of verifying a bundle.
+#[derive(Debug, Default)]
+pub struct Verification {
+    pub problems: Vec<Problem>,
+    /// Files listed in the manifest.
+    pub files: usize,
+    /// `Some(true)` signature checked and valid, `Some(false)` present but no key given,
+    /// `None` no signature and none asked for.
+    pub signature: Option<bool>,
+}
+
+impl Verification {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks every file of the bundle at `dir` against its manifest, and the signature with `key`.
+pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
+    let mut v = Verification::default();
+    let manifest_bytes = match std::fs::read(dir.join(MANIFEST)) {
+        Ok(b) => b,
+        Err(e) => {
+            v.problems.push(Problem::Manifest(format!(
+                "cannot read {}: {e}",
+                dir.join(MANIFEST).display()
+            )));
+            return v;
+        }
+    };
+    let manifest = match std::str::from_utf8(&manifest_bytes)
+        .map_err(|_| vec!["MANIFEST is not UTF-8".to_string()])
+        .and_then(Manifest::parse)
+    {
+        Ok(m) => m,
+        Err(problems) => {
+            v.problems
+                .extend(problems.into_iter().map(Problem::Manifest));
+            return v;
+        }
+    };
+    v.files = manifest.entries.len();
+
+    // The signature first: it says whether the manifest itself can be trusted.
+    let sig = std::fs::read_to_string(dir.join(SIGNATURE)).ok();
+    match (key, &sig) {
+        (Some(key), Some(sig)) => match sign::verify(key, &manifest_bytes, sig) {
+            Ok(()) => v.signature = Some(true),
+            Err(m) => v.problems.push(Problem::BadSignature(m)),
+        },
+        (Some(_), None) => v.problems.push(Problem::Unsigned),
+        (None, Some(_)) => v.signature = Some(false),
+        (None, None) => {}
+    }
+
+    let mut on_disk: BTreeMap<String, std::fs::Metadata> = BTreeMap::new();
+    walk(dir, dir, &mut on_disk, &mut v.problems);
+    let listed: BTreeMap<&str, &Entry> = manifest
+        .entries
+        .iter()
+        .map(|e| (e.path.as_str(), e))
+        .collect();
+    for e in &manifest.entries {
+        match on_disk.get(&e.path) {
+            None => v.problems.push(Problem::Missing(e.path.clone())),
+            Some(meta) if !meta.is_file() => v.problems.push(Problem::NotAFile(e.path.clone())),
+            Some(meta) => {
+                if meta.len() != e.size {
+                    v.problems.push(Problem::Size {
+                        path: e.path.clone(),
+                        expected: e.size,
+                        actual: meta.len(),
+                    });
+                    continue;
+                }
+                match std::fs::read(dir.join(&e.path)) {
+                    Ok(bytes) => {
+                        let actual = hex::encode(Sha256::digest(&bytes));
+                        if actual != e.sha256 {
+                            v.problems.push(Problem::Modified {
+                                path: e.path.clone(),
+                                expected: e.sha256.clone(),
+                                actual,
+                            });
+                        }
+                    }
+                    Err(err) => v
+                        .problems
+                        .push(Problem::Manifest(format!("cannot read {}: {err}", e.path))),
+                }
+            }
+        }
+    }
+    for path in on_disk.keys() {
+        if path != MANIFEST && path != SIGNATURE && !listed.contains_key(path.as_str()) {
+            v.problems.push(Problem::Extra(path.clone()));
+        }
+    }
+    if !listed.contains_key(REPORT) {
+        v.problems
+            .push(Problem::Content(format!("MANIFEST does not list {REPORT}")));
+    }
+    // Observation files are named by their own digest: check the name agrees with MANIFEST.
+    for e in &manifest.entries {
+        if let Some(rest) = e.path.strip_prefix("observations/sha256-")
+            && rest.strip_suffix(".json") != Some(e.sha256.as_str())
+        {
+            v.problems.push(Problem::Content(format!(
+                "{} is not named by its digest ({})",
+                e.path, e.sha256
+            )));
+        }
+    }
+    v
+}
+
+/// Every entry under `dir`, by '/'-separated relative path; symlinks are not followed.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    out: &mut BTreeMap<String, std::fs::Metadata>,
+    problems: &mut Vec<Problem>,
+) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(Problem::Manifest(format!(
+                "cannot list {}: {e}",
+                dir.display()
+            )));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        if meta.is_dir() {
+            walk(root, &path, out, problems);
+        } else {
+            out.insert(rel, meta);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn attachment_names_are_digests_with_a_sensible_extension() {
+        let a = Attachment {
+            name: "leaf.pem".into(),
+            media_type: "application/x-pem-file".into(),
+            content: "-----BEGIN CERTIFICATE-----\n".into(),
+        };
+        let p = attachment_path(&a);
+        assert!(
+            p.starts_with("attachments/sha256-") && p.ends_with(".pem"),
+            "{p}"
+        );
+        let b = Attachment {
+            media_type: "application/octet-stream".into(),
+            name: "../../x".into(),
+            ..a
+        };
+        assert!(attachment_path(&b).ends_with(".bin"));
+    }
+
+    #[test]
+    fn observation_files_are_named_by_the_report_key() {
+        let mut obs = Observation::new("attestation", "pentest");
+        obs.fact("age_days", 3)
+            .attach("note.txt", "text/plain", "hello");
+        let id = crate::engine::observation_id(&obs);
+        let bytes = observation_bytes(&obs);
+        assert_eq!(
+            observation_path(&id),
+            format!(
+                "observations/sha256-{}.json",
+                hex::encode(Sha256::digest(&bytes))
+            )
+        );
+        // Reading the file back and serialising again gives the same bytes (replay relies on it).
+        let back: Observation = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(observation_bytes(&back), bytes);
+    }
+
+    proptest! {
+        /// Whatever a probe records, reading an observation file and writing it again gives the
+        /// same bytes, so keys, file names and replayed reports always agree.
+        #[test]
+        fn observation_bytes_survive_a_round_trip(
+            facts in proptest::collection::btree_map(
+                "[a-z.]{1,12}",
+                prop_oneof![
+                    any::<i64>().prop_map(serde_json::Value::from),
+                    any::<f64>()
+                        .prop_filter("finite", |f| f.is_finite())
+                        .prop_map(serde_json::Value::from),
+                    any::<String>().prop_map(serde_json::Value::from),
+                    any::<bool>().prop_map(serde_json::Value::from),
+                    Just(serde_json::Value::Null),
+                ],
+                0..8,
+            ),
+            evidence in proptest::collection::btree_map("\\PC{0,8}", "\\PC{0,16}", 0..4),
+            content in "\\PC{0,64}",
+        ) {
+            let mut obs = Observation::new("tls", "example.com:443");
+            obs.facts = facts;
+            for (k, v) in evidence {
+                obs.evidence(&k, v);
+            }
+            obs.attach("x.pem", "application/x-pem-file", content);
+            let bytes = observation_bytes(&obs);
+            let back: Observation = serde_json::from_slice(&bytes).unwrap();
+            prop_assert_eq!(observation_bytes(&back), bytes);
+        }
+    }
+}
