@@ -330,6 +330,9 @@ impl Registry {
                 Arc::new(aws::iam::IamProbe::new(aws.clone())),
                 Arc::new(aws::guardduty::GuardDutyProbe::new(aws.clone())),
                 Arc::new(aws::wafv2::Wafv2Probe::new(aws.clone())),
+                Arc::new(aws::backup::BackupProbe::new(aws.clone())),
+                Arc::new(aws::rds::RdsProbe::new(aws.clone())),
+                Arc::new(aws::dynamodb::DynamoDbProbe::new(aws.clone())),
             ],
         }
     }

@@ -3,6 +3,7 @@
 
 mod aws;
 mod aws_audit;
+mod aws_resilience;
 mod cli;
 mod compliance;
 mod controls;

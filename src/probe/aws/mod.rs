@@ -60,13 +60,17 @@
 //! With an endpoint override (`[aws] endpoint_url` or `AWS_ENDPOINT_URL`, e.g. an emulator or a
 //! VPC endpoint), S3 is addressed path-style because virtual-host names do not resolve there.
 
+pub mod backup;
 pub mod cloudtrail;
+pub mod dynamodb;
 mod error;
 mod evidence;
 pub mod guardduty;
 pub mod iam;
 pub mod kms;
 pub mod logs;
+pub mod rds;
+mod resilience;
 pub mod s3;
 mod table;
 pub mod wafv2;

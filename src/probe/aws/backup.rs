@@ -1,0 +1,979 @@
+//! `aws.backup`: whether backups can really be restored. For one AWS Backup vault (or one
+//! protected resource) it observes when a restore last *succeeded* (the newest COMPLETED
+//! restore job, every page of the job listing), how many succeeded in the last 92 days, the
+//! newest job's status and restore-testing validation, the newest completed recovery point,
+//! whether every recovery point is encrypted, and the vault's key and Vault Lock; `*`
+//! discovers every vault in the region.
+//!
+//! # Targets
+//!
+//! - `NAME` or `arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME`: a backup vault. Restore jobs
+//!   are listed for the whole region (ListRestoreJobs has no vault filter) and attributed to
+//!   the vault by the job's `BackupVaultArn`, or, when a job does not carry one, by its
+//!   recovery point being one of the vault's.
+//! - any other ARN (`arn:aws:dynamodb:…:table/orders`, `arn:aws:rds:…:db:prod`): a protected
+//!   resource: its own restore jobs and recovery points, and the vault of its last backup.
+//!
+//! # Absences are facts
+//!
+//! A vault with no completed restore job observes `restore.last_completed` as `null`: a
+//! control expecting it `within "92d"` *fails* (the table shows "observed none"); it is never
+//! an error and never a pass. A listing that cannot be read (denied, throttled past the
+//! retries, or an emulator that does not implement it) leaves the facts it feeds unobserved,
+//! so a check on them is an `error`, while the vault's own facts stay usable.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use aws_sdk_backup::Client;
+use aws_sdk_backup::types::{RecoveryPointStatus, RestoreJobStatus, RestoreJobsListMember};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::resilience::{
+    Arn, Col, MAX_PAGES, col, next_token, plain_target, render_table, time_col, too_many_pages,
+};
+use super::{ApiCalls, Aws, Session, age_days, timestamp, unobserved};
+use crate::probe::{
+    FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
+};
+
+crate::service_client!(aws_sdk_backup, "backup");
+
+const SERVICE: &str = "backup";
+
+/// Items per page of the Backup listings (the APIs' maximum).
+const PAGE_SIZE: i32 = 1000;
+
+/// The window `restore.completed_in_window` counts over: a quarter, with a day to spare
+/// (SOC 2 A1.3 reviewers read "quarterly restore tests" as at most 92 days apart).
+pub const RESTORE_WINDOW_DAYS: i64 = 92;
+
+/// Unencrypted recovery points named in the evidence, at most.
+const MAX_LISTED: usize = 20;
+
+const FACTS: &[FactSpec] = &[
+    fact(
+        "restore.last_completed",
+        FactType::Timestamp,
+        "when the newest COMPLETED restore job finished; null when no restore has ever completed",
+    ),
+    fact(
+        "restore.age_days",
+        FactType::Integer,
+        "whole days since restore.last_completed; null when none",
+    ),
+    fact(
+        "restore.last_status",
+        FactType::String,
+        "status of the newest restore job of any status (COMPLETED, FAILED, ABORTED, RUNNING, PENDING); null when none",
+    ),
+    fact(
+        "restore.validation_status",
+        FactType::String,
+        "restore testing's verdict on the newest validated restore (SUCCESSFUL, FAILED, TIMED_OUT, VALIDATING); null when none",
+    ),
+    fact(
+        "restore.completed_in_window",
+        FactType::Integer,
+        "COMPLETED restore jobs that finished in the last 92 days",
+    ),
+    fact(
+        "recovery_point.last_completed",
+        FactType::Timestamp,
+        "creation time of the newest completed recovery point (the point in time it holds); null when none",
+    ),
+    fact(
+        "recovery_point.age_days",
+        FactType::Integer,
+        "whole days since recovery_point.last_completed; null when none",
+    ),
+    fact(
+        "recovery_point.encrypted",
+        FactType::Bool,
+        "every completed recovery point is encrypted; null when there is none",
+    ),
+    fact(
+        "recovery_point.count",
+        FactType::Integer,
+        "completed recovery points examined",
+    ),
+    fact(
+        "vault.encryption_key_arn",
+        FactType::String,
+        "the KMS key that encrypts the vault's backups (a resource target: the vault of its last backup); null when unknown",
+    ),
+    fact(
+        "vault.locked",
+        FactType::Bool,
+        "Vault Lock protects the recovery points from deletion and retention changes",
+    ),
+    fact(
+        "vault.min_retention_days",
+        FactType::Integer,
+        "the minimum retention Vault Lock enforces; null when none is set",
+    ),
+];
+
+const RESTORE: [&str; 5] = [
+    "restore.last_completed",
+    "restore.age_days",
+    "restore.last_status",
+    "restore.validation_status",
+    "restore.completed_in_window",
+];
+const RECOVERY_POINT: [&str; 4] = [
+    "recovery_point.last_completed",
+    "recovery_point.age_days",
+    "recovery_point.encrypted",
+    "recovery_point.count",
+];
+const VAULT: [&str; 3] = [
+    "vault.encryption_key_arn",
+    "vault.locked",
+    "vault.min_retention_days",
+];
+
+/// What a target names.
+#[derive(Debug, PartialEq, Eq)]
+enum Target<'a> {
+    Vault {
+        name: &'a str,
+        region: Option<&'a str>,
+    },
+    Resource {
+        arn: &'a str,
+        region: Option<&'a str>,
+    },
+}
+
+fn parse_target(target: &str) -> Option<Target<'_>> {
+    if !plain_target(target) || target == "*" {
+        return None;
+    }
+    match Arn::parse(target) {
+        Some(arn) if arn.service == "backup" => {
+            let name = arn.resource.strip_prefix("backup-vault:")?;
+            (!name.is_empty()).then_some(Target::Vault {
+                name,
+                region: arn.region(),
+            })
+        }
+        Some(arn) => Some(Target::Resource {
+            arn: target,
+            region: arn.region(),
+        }),
+        None if target.starts_with("arn:") || target.contains(['/', ':']) => None,
+        None => Some(Target::Vault {
+            name: target,
+            region: None,
+        }),
+    }
+}
+
+/// A vault as DescribeBackupVault describes it.
+struct Vault {
+    name: String,
+    arn: Option<String>,
+    encryption_key_arn: Option<String>,
+    locked: Option<bool>,
+    min_retention_days: Option<i64>,
+}
+
+/// What the restore jobs of one vault or resource add up to.
+#[derive(Debug, Default, PartialEq)]
+struct RestoreSummary {
+    /// Jobs attributed to the target.
+    jobs: usize,
+    last_completed: Option<Timestamp>,
+    last_completed_job: Option<String>,
+    last_status: Option<String>,
+    last_job: Option<String>,
+    last_created: Option<Timestamp>,
+    validation_status: Option<String>,
+    validated_created: Option<Timestamp>,
+    completed_in_window: i64,
+}
+
+impl RestoreSummary {
+    /// Folds one restore job in. `window_start` bounds `completed_in_window`.
+    fn add(&mut self, job: &RestoreJobsListMember, window_start: Timestamp) {
+        self.jobs += 1;
+        let created = job.creation_date().and_then(timestamp);
+        let id = job.restore_job_id().map(str::to_string);
+        // Newest by creation: a job still running or failed after a success is what an
+        // on-call engineer needs to see first.
+        if self.last_job.is_none() || created > self.last_created {
+            self.last_created = created;
+            self.last_job = id.clone();
+            self.last_status = job.status().map(|s| s.as_str().to_string());
+        }
+        if let Some(v) = job.validation_status() {
+            if self.validation_status.is_none() || created > self.validated_created {
+                self.validated_created = created;
+                self.validation_status = Some(v.as_str().to_string());
+            }
+        }
+        if job.status() == Some(&RestoreJobStatus::Completed) {
+            let done = job.completion_date().and_then(timestamp).or(created);
+            if let Some(done) = done {
+                if self.last_completed.is_none_or(|t| done > t) {
+                    self.last_completed = Some(done);
+                    self.last_completed_job = id;
+                }
+                if done >= window_start {
+                    self.completed_in_window += 1;
+                }
+            }
+        }
+    }
+
+    fn record(&self, obs: &mut Observation) {
+        match self.last_completed {
+            Some(t) => {
+                obs.fact("restore.last_completed", t.to_string());
+                obs.fact("restore.age_days", age_days(t));
+            }
+            None => {
+                obs.fact("restore.last_completed", Value::Null);
+                obs.fact("restore.age_days", Value::Null);
+            }
+        }
+        obs.fact("restore.last_status", self.last_status.clone());
+        obs.fact("restore.validation_status", self.validation_status.clone());
+        obs.fact("restore.completed_in_window", self.completed_in_window);
+        obs.evidence(
+            "restore_jobs",
+            json!({
+                "attributed": self.jobs,
+                "newest_job": self.last_job,
+                "newest_completed_job": self.last_completed_job,
+                "window_days": RESTORE_WINDOW_DAYS,
+                "note": if self.last_completed.is_none() { json!("no completed restore job") } else { Value::Null },
+            }),
+        );
+    }
+}
+
+/// What the completed recovery points of one vault or resource add up to.
+#[derive(Debug, Default)]
+struct RecoveryPoints {
+    count: i64,
+    newest: Option<Timestamp>,
+    newest_arn: Option<String>,
+    unencrypted: Vec<String>,
+    unencrypted_count: usize,
+}
+
+impl RecoveryPoints {
+    fn add(
+        &mut self,
+        status: Option<&RecoveryPointStatus>,
+        created: Option<Timestamp>,
+        arn: Option<&str>,
+        encrypted: bool,
+    ) {
+        if !matches!(
+            status,
+            Some(RecoveryPointStatus::Completed | RecoveryPointStatus::Available)
+        ) {
+            return;
+        }
+        self.count += 1;
+        if created.is_some() && (self.newest.is_none() || created > self.newest) {
+            self.newest = created;
+            self.newest_arn = arn.map(str::to_string);
+        }
+        if !encrypted {
+            self.unencrypted_count += 1;
+            if self.unencrypted.len() < MAX_LISTED {
+                self.unencrypted.extend(arn.map(str::to_string));
+            }
+        }
+    }
+
+    fn record(&self, obs: &mut Observation) {
+        match self.newest {
+            Some(t) => {
+                obs.fact("recovery_point.last_completed", t.to_string());
+                obs.fact("recovery_point.age_days", age_days(t));
+            }
+            None => {
+                obs.fact("recovery_point.last_completed", Value::Null);
+                obs.fact("recovery_point.age_days", Value::Null);
+            }
+        }
+        obs.fact(
+            "recovery_point.encrypted",
+            (self.count > 0).then_some(self.unencrypted_count == 0),
+        );
+        obs.fact("recovery_point.count", self.count);
+        obs.evidence(
+            "recovery_points",
+            json!({
+                "completed": self.count,
+                "newest": self.newest_arn,
+                "unencrypted": self.unencrypted_count,
+                "unencrypted_examples": self.unencrypted,
+            }),
+        );
+    }
+}
+
+/// The `aws.backup` probe.
+pub struct BackupProbe {
+    aws: Arc<Aws>,
+    page_size: i32,
+}
+
+impl BackupProbe {
+    pub fn new(aws: Arc<Aws>) -> BackupProbe {
+        BackupProbe {
+            aws,
+            page_size: PAGE_SIZE,
+        }
+    }
+
+    /// Lists with smaller pages (tests of pagination).
+    pub fn with_page_size(mut self, page_size: i32) -> BackupProbe {
+        self.page_size = page_size.clamp(1, PAGE_SIZE);
+        self
+    }
+
+    /// Every vault name, from every page of ListBackupVaults.
+    async fn vault_names(
+        &self,
+        session: &Session,
+        backup: &Client,
+        calls: &ApiCalls,
+        region: &str,
+    ) -> Result<Vec<String>, ProbeError> {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = session
+                .call(calls, SERVICE, "ListBackupVaults", region, |c| {
+                    backup
+                        .list_backup_vaults()
+                        .max_results(self.page_size)
+                        .set_next_token(token.clone())
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                })
+                .await?;
+            names.extend(
+                page.backup_vault_list()
+                    .iter()
+                    .filter_map(|v| v.backup_vault_name())
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string),
+            );
+            match next_token(token.as_deref(), page.next_token()) {
+                Some(next) => token = Some(next),
+                None => return Ok(names),
+            }
+        }
+        Err(too_many_pages("backup:ListBackupVaults"))
+    }
+
+    /// DescribeBackupVault: the vault's key and Vault Lock. `ResourceNotFoundException` (and
+    /// moto's and older APIs' variants) map to `NotFound`.
+    async fn describe_vault(
+        &self,
+        session: &Session,
+        backup: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        name: &str,
+    ) -> Result<Vault, ProbeError> {
+        let v = session
+            .call(calls, SERVICE, "DescribeBackupVault", region, |c| {
+                backup
+                    .describe_backup_vault()
+                    .backup_vault_name(name)
+                    .customize()
+                    .interceptor(c)
+                    .send()
+            })
+            .await
+            .map_err(|mut e| {
+                if e.kind == ProbeErrorKind::NotFound {
+                    e.message = format!("no backup vault `{name}` in {region} ({})", e.message);
+                }
+                e
+            })?;
+        Ok(Vault {
+            name: v.backup_vault_name().unwrap_or(name).to_string(),
+            arn: v.backup_vault_arn().map(str::to_string),
+            encryption_key_arn: v.encryption_key_arn().map(str::to_string),
+            locked: v.locked(),
+            min_retention_days: v.min_retention_days(),
+        })
+    }
+
+    async fn vault_recovery_points(
+        &self,
+        session: &Session,
+        backup: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        vault: &str,
+    ) -> Result<(RecoveryPoints, HashSet<String>), ProbeError> {
+        let mut points = RecoveryPoints::default();
+        let mut arns = HashSet::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = session
+                .call(
+                    calls,
+                    SERVICE,
+                    "ListRecoveryPointsByBackupVault",
+                    region,
+                    |c| {
+                        backup
+                            .list_recovery_points_by_backup_vault()
+                            .backup_vault_name(vault)
+                            .max_results(self.page_size)
+                            .set_next_token(token.clone())
+                            .customize()
+                            .interceptor(c)
+                            .send()
+                    },
+                )
+                .await?;
+            for rp in page.recovery_points() {
+                if let Some(arn) = rp.recovery_point_arn() {
+                    arns.insert(arn.to_string());
+                }
+                points.add(
+                    rp.status(),
+                    rp.creation_date().and_then(timestamp),
+                    rp.recovery_point_arn(),
+                    rp.is_encrypted(),
+                );
+            }
+            match next_token(token.as_deref(), page.next_token()) {
+                Some(next) => token = Some(next),
+                None => return Ok((points, arns)),
+            }
+        }
+        Err(too_many_pages("backup:ListRecoveryPointsByBackupVault"))
+    }
+
+    async fn resource_recovery_points(
+        &self,
+        session: &Session,
+        backup: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        resource: &str,
+    ) -> Result<RecoveryPoints, ProbeError> {
+        let mut points = RecoveryPoints::default();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = session
+                .call(
+                    calls,
+                    SERVICE,
+                    "ListRecoveryPointsByResource",
+                    region,
+                    |c| {
+                        backup
+                            .list_recovery_points_by_resource()
+                            .resource_arn(resource)
+                            .max_results(self.page_size)
+                            .set_next_token(token.clone())
+                            .customize()
+                            .interceptor(c)
+                            .send()
+                    },
+                )
+                .await?;
+            for rp in page.recovery_points() {
+                // This listing has no IsEncrypted: a recovery point with an encryption key
+                // (or key type) is encrypted; one with neither is counted as not.
+                let encrypted =
+                    rp.encryption_key_arn().is_some() || rp.encryption_key_type().is_some();
+                points.add(
+                    rp.status(),
+                    rp.creation_date().and_then(timestamp),
+                    rp.recovery_point_arn(),
+                    encrypted,
+                );
+            }
+            match next_token(token.as_deref(), page.next_token()) {
+                Some(next) => token = Some(next),
+                None => return Ok(points),
+            }
+        }
+        Err(too_many_pages("backup:ListRecoveryPointsByResource"))
+    }
+
+    /// Every page of ListRestoreJobs (the whole region), folding in the jobs `belongs` keeps.
+    /// `belongs` returns `None` when it cannot tell, which makes the summary unobservable.
+    async fn region_restore_jobs(
+        &self,
+        session: &Session,
+        backup: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        belongs: impl Fn(&RestoreJobsListMember) -> Option<bool>,
+    ) -> Result<(RestoreSummary, usize), ProbeError> {
+        let window_start = window_start();
+        let mut summary = RestoreSummary::default();
+        let mut listed = 0usize;
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = session
+                .call(calls, SERVICE, "ListRestoreJobs", region, |c| {
+                    backup
+                        .list_restore_jobs()
+                        .max_results(self.page_size)
+                        .set_next_token(token.clone())
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                })
+                .await?;
+            for job in page.restore_jobs() {
+                listed += 1;
+                match belongs(job) {
+                    Some(true) => summary.add(job, window_start),
+                    Some(false) => {}
+                    None => {
+                        return Err(ProbeError::new(
+                            ProbeErrorKind::Other,
+                            format!(
+                                "restore job {} names no backup vault and the vault's recovery \
+                                 points could not be listed, so it cannot be attributed",
+                                job.restore_job_id().unwrap_or("?")
+                            ),
+                        )
+                        .with_hint("allow backup:ListRecoveryPointsByBackupVault"));
+                    }
+                }
+            }
+            match next_token(token.as_deref(), page.next_token()) {
+                Some(next) => token = Some(next),
+                None => return Ok((summary, listed)),
+            }
+        }
+        Err(too_many_pages("backup:ListRestoreJobs"))
+    }
+
+    async fn resource_restore_jobs(
+        &self,
+        session: &Session,
+        backup: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        resource: &str,
+    ) -> Result<RestoreSummary, ProbeError> {
+        let window_start = window_start();
+        let mut summary = RestoreSummary::default();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = session
+                .call(
+                    calls,
+                    SERVICE,
+                    "ListRestoreJobsByProtectedResource",
+                    region,
+                    |c| {
+                        backup
+                            .list_restore_jobs_by_protected_resource()
+                            .resource_arn(resource)
+                            .max_results(self.page_size)
+                            .set_next_token(token.clone())
+                            .customize()
+                            .interceptor(c)
+                            .send()
+                    },
+                )
+                .await?;
+            for job in page.restore_jobs() {
+                summary.add(job, window_start);
+            }
+            match next_token(token.as_deref(), page.next_token()) {
+                Some(next) => token = Some(next),
+                None => return Ok(summary),
+            }
+        }
+        Err(too_many_pages("backup:ListRestoreJobsByProtectedResource"))
+    }
+
+    async fn observe_vault(
+        &self,
+        session: &Session,
+        backup: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        name: &str,
+        obs: &mut Observation,
+    ) -> Result<(), ProbeError> {
+        // The call that says whether the vault exists: its failure is the observation's.
+        let vault = self
+            .describe_vault(session, backup, calls, region, name)
+            .await?;
+        record_vault(obs, Some(&vault));
+
+        // Calls made one after another, not concurrently: the order of requests is then the
+        // same on every run, which the recorded-response tests rely on.
+        let points = self
+            .vault_recovery_points(session, backup, calls, region, &vault.name)
+            .await;
+        let rp_arns = match points {
+            Ok((points, arns)) => {
+                points.record(obs);
+                Some(arns)
+            }
+            Err(e) => {
+                unobserved(obs, &RECOVERY_POINT, &e);
+                None
+            }
+        };
+        let vault_arn = vault.arn.clone();
+        let jobs = self
+            .region_restore_jobs(session, backup, calls, region, |job| {
+                match (job.backup_vault_arn(), &vault_arn) {
+                    (Some(job_vault), Some(ours)) => Some(job_vault == ours),
+                    _ => match job.recovery_point_arn() {
+                        Some(rp) => rp_arns.as_ref().map(|arns| arns.contains(rp)),
+                        // Names neither vault nor recovery point: nothing ties it to this vault.
+                        None => Some(false),
+                    },
+                }
+            })
+            .await;
+        match jobs {
+            Ok((summary, listed)) => {
+                summary.record(obs);
+                if let Some(Value::Object(e)) = obs.evidence.get_mut("restore_jobs") {
+                    e.insert("listed_in_region".into(), json!(listed));
+                }
+            }
+            Err(e) => unobserved(obs, &RESTORE, &e),
+        }
+        obs.evidence(
+            "vault",
+            json!({"name": vault.name, "arn": vault.arn, "region": region}),
+        );
+        Ok(())
+    }
+
+    async fn observe_resource(
+        &self,
+        session: &Session,
+        backup: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        arn: &str,
+        obs: &mut Observation,
+    ) -> Result<(), ProbeError> {
+        let protected = session
+            .call(calls, SERVICE, "DescribeProtectedResource", region, |c| {
+                backup
+                    .describe_protected_resource()
+                    .resource_arn(arn)
+                    .customize()
+                    .interceptor(c)
+                    .send()
+            })
+            .await
+            .map_err(|mut e| {
+                if e.kind == ProbeErrorKind::NotFound {
+                    e.message = format!(
+                        "AWS Backup protects no resource `{arn}` in {region} ({})",
+                        e.message
+                    );
+                    e.hint = Some(
+                        "a resource appears once AWS Backup has backed it up; check the ARN and region"
+                            .into(),
+                    );
+                }
+                e
+            })?;
+        let last_vault = protected.last_backup_vault_arn().map(str::to_string);
+        match &last_vault {
+            Some(vault_arn) => {
+                let vault_region = Arn::parse(vault_arn)
+                    .and_then(|a| a.region())
+                    .unwrap_or(region)
+                    .to_string();
+                let vault_client: Client = session.client(Some(&vault_region));
+                let vault_name = Arn::parse(vault_arn)
+                    .and_then(|a| a.resource.strip_prefix("backup-vault:"))
+                    .unwrap_or(vault_arn);
+                match self
+                    .describe_vault(session, &vault_client, calls, &vault_region, vault_name)
+                    .await
+                {
+                    Ok(found) => record_vault(obs, Some(&found)),
+                    Err(e) => unobserved(obs, &VAULT, &e),
+                }
+            }
+            None => record_vault(obs, None),
+        }
+        match self
+            .resource_recovery_points(session, backup, calls, region, arn)
+            .await
+        {
+            Ok(points) => points.record(obs),
+            Err(e) => unobserved(obs, &RECOVERY_POINT, &e),
+        }
+        match self
+            .resource_restore_jobs(session, backup, calls, region, arn)
+            .await
+        {
+            Ok(summary) => summary.record(obs),
+            Err(e) => unobserved(obs, &RESTORE, &e),
+        }
+        obs.evidence(
+            "resource",
+            json!({
+                "arn": arn,
+                "type": protected.resource_type(),
+                "name": protected.resource_name(),
+                "last_backup_time": protected.last_backup_time().and_then(timestamp).map(|t| t.to_string()),
+                "last_backup_vault_arn": last_vault,
+                "last_recovery_point_arn": protected.last_recovery_point_arn(),
+            }),
+        );
+        Ok(())
+    }
+}
+
+/// The start of the `restore.completed_in_window` window.
+fn window_start() -> Timestamp {
+    Timestamp::now() - jiff::SignedDuration::from_hours(24 * RESTORE_WINDOW_DAYS)
+}
+
+/// Records the vault facts; `None` (a resource never backed up) is an observed absence.
+fn record_vault(obs: &mut Observation, vault: Option<&Vault>) {
+    match vault {
+        Some(v) => {
+            obs.fact("vault.encryption_key_arn", v.encryption_key_arn.clone());
+            // Locked absent means no Vault Lock configuration at all.
+            obs.fact("vault.locked", v.locked.unwrap_or(false));
+            obs.fact("vault.min_retention_days", v.min_retention_days);
+        }
+        None => {
+            for f in VAULT {
+                obs.fact(f, Value::Null);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Probe for BackupProbe {
+    fn kind(&self) -> &'static str {
+        "aws.backup"
+    }
+    fn description(&self) -> &'static str {
+        "AWS Backup: when a restore last succeeded, recovery point recency and encryption, Vault Lock"
+    }
+    fn target_syntax(&self) -> &'static str {
+        "a backup vault name or vault ARN, a protected resource's ARN, or `*` for every vault in the region"
+    }
+    fn facts(&self) -> &'static [FactSpec] {
+        FACTS
+    }
+    fn check_target(&self, target: &str) -> Result<(), String> {
+        if target == "*" || parse_target(target).is_some() {
+            Ok(())
+        } else {
+            Err(
+                "a backup vault name, a vault ARN (arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME), \
+                 a protected resource's ARN, or `*`"
+                    .into(),
+            )
+        }
+    }
+    fn host_key(&self, _target: &str) -> String {
+        "aws:backup".into()
+    }
+    fn is_pattern(&self, target: &str) -> bool {
+        target == "*"
+    }
+
+    async fn discover(&self, pattern: &str, ctx: &ProbeContext) -> Result<Vec<String>, ProbeError> {
+        if pattern != "*" {
+            return Ok(vec![pattern.to_string()]);
+        }
+        let session = self.aws.session(ctx).await?;
+        let backup: Client = session.client(None);
+        let calls = ApiCalls::default();
+        let mut names = self
+            .vault_names(&session, &backup, &calls, session.region())
+            .await?;
+        names.sort();
+        names.dedup();
+        // Where the population came from, for the report's run section.
+        ctx.record_run_info(
+            &format!("aws.backup.discovery.{}", session.region()),
+            json!({"vaults": names.len(), "api_calls": calls.into_summaries()}),
+        );
+        Ok(names)
+    }
+
+    async fn observe(
+        &self,
+        target: &str,
+        _params: &Params,
+        ctx: &ProbeContext,
+    ) -> Result<Observation, ProbeError> {
+        let parsed = parse_target(target).ok_or_else(|| {
+            ProbeError::new(
+                ProbeErrorKind::InvalidTarget,
+                self.check_target(target)
+                    .err()
+                    .unwrap_or_else(|| super::resilience::PATTERN.to_string()),
+            )
+        })?;
+        let started = Instant::now();
+        let session = self.aws.session(ctx).await?;
+        let (Target::Vault { region, .. } | Target::Resource { region, .. }) = &parsed;
+        let region = region.unwrap_or(session.region()).to_string();
+        let backup: Client = session.client(Some(&region));
+        let calls = ApiCalls::default();
+        let mut obs = Observation::new(self.kind(), target);
+        match parsed {
+            Target::Vault { name, .. } => {
+                self.observe_vault(&session, &backup, &calls, &region, name, &mut obs)
+                    .await?
+            }
+            Target::Resource { arn, .. } => {
+                self.observe_resource(&session, &backup, &calls, &region, arn, &mut obs)
+                    .await?
+            }
+        }
+        obs.evidence("region", region.as_str());
+        obs.evidence("account", json!(session.identity().map(|i| &i.account)));
+        calls.into_evidence(&mut obs);
+        obs.duration_ms = started.elapsed().as_millis() as u64;
+        Ok(obs)
+    }
+
+    fn render(&self, obs: &Observation) -> Option<String> {
+        self.render_all(std::slice::from_ref(obs))
+    }
+
+    fn render_all(&self, observations: &[Observation]) -> Option<String> {
+        let mut out = render_table(observations, "target", COLUMNS);
+        for obs in observations {
+            // The absence that matters most, said in words (the table shows "—").
+            if obs.facts.get("restore.last_completed") == Some(&Value::Null) {
+                out.push_str(&format!("{}: no completed restore job\n", obs.target));
+            }
+        }
+        Some(out)
+    }
+}
+
+/// The spot-check table's columns.
+const COLUMNS: &[Col] = &[
+    time_col("last restore", "restore.last_completed"),
+    col("age (d)", "restore.age_days"),
+    col("in 92d", "restore.completed_in_window"),
+    col("newest job", "restore.last_status"),
+    col("validation", "restore.validation_status"),
+    time_col("newest point", "recovery_point.last_completed"),
+    col("points", "recovery_point.count"),
+    col("encrypted", "recovery_point.encrypted"),
+    col("locked", "vault.locked"),
+    col("min ret. (d)", "vault.min_retention_days"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_backup::types::RestoreValidationStatus;
+    use aws_smithy_types::DateTime;
+
+    fn job(id: &str, status: RestoreJobStatus, days_ago: i64) -> RestoreJobsListMember {
+        let t = Timestamp::now().as_second() - days_ago * 86_400;
+        RestoreJobsListMember::builder()
+            .restore_job_id(id)
+            .status(status)
+            .creation_date(DateTime::from_secs(t - 600))
+            .completion_date(DateTime::from_secs(t))
+            .build()
+    }
+
+    #[test]
+    fn the_newest_completed_job_counts_not_the_newest_job() {
+        let mut s = RestoreSummary::default();
+        let start = window_start();
+        s.add(&job("old-ok", RestoreJobStatus::Completed, 40), start);
+        s.add(&job("new-failed", RestoreJobStatus::Failed, 1), start);
+        s.add(&job("ancient-ok", RestoreJobStatus::Completed, 200), start);
+        assert_eq!(s.jobs, 3);
+        assert_eq!(s.last_status.as_deref(), Some("FAILED"));
+        assert_eq!(s.last_job.as_deref(), Some("new-failed"));
+        assert_eq!(s.last_completed_job.as_deref(), Some("old-ok"));
+        assert_eq!(s.completed_in_window, 1);
+        assert_eq!(age_days(s.last_completed.unwrap()), 40);
+    }
+
+    #[test]
+    fn validation_status_comes_from_the_newest_validated_job() {
+        let mut s = RestoreSummary::default();
+        let start = window_start();
+        let mut a = job("a", RestoreJobStatus::Completed, 10);
+        a.validation_status = Some(RestoreValidationStatus::Successful);
+        let mut b = job("b", RestoreJobStatus::Completed, 5);
+        b.validation_status = Some(RestoreValidationStatus::Failed);
+        s.add(&a, start);
+        s.add(&b, start);
+        s.add(&job("c", RestoreJobStatus::Completed, 1), start);
+        assert_eq!(s.validation_status.as_deref(), Some("FAILED"));
+    }
+
+    #[test]
+    fn targets_are_vaults_resources_or_star() {
+        assert_eq!(
+            parse_target("Default"),
+            Some(Target::Vault {
+                name: "Default",
+                region: None
+            })
+        );
+        assert_eq!(
+            parse_target("arn:aws:backup:eu-west-1:111122223333:backup-vault:prod"),
+            Some(Target::Vault {
+                name: "prod",
+                region: Some("eu-west-1")
+            })
+        );
+        let table = "arn:aws:dynamodb:eu-west-1:111122223333:table/orders";
+        assert_eq!(
+            parse_target(table),
+            Some(Target::Resource {
+                arn: table,
+                region: Some("eu-west-1")
+            })
+        );
+        let bucket = "arn:aws:s3:::my-bucket";
+        assert_eq!(
+            parse_target(bucket),
+            Some(Target::Resource {
+                arn: bucket,
+                region: None
+            })
+        );
+        for bad in [
+            "",
+            "*",
+            "pro*",
+            "a b",
+            "arn:aws:backup:eu-west-1:1:backup-plan:x",
+            "vault/x",
+        ] {
+            assert_eq!(parse_target(bad), None, "{bad}");
+        }
+    }
+}

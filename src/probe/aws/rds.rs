@@ -1,0 +1,627 @@
+//! `aws.rds`: one RDS DB instance's or DB cluster's (Aurora, Multi-AZ DB cluster) recovery and
+//! exposure: automated-backup retention, the latest restorable time and how far it lags now,
+//! storage encryption, Multi-AZ, public accessibility, deletion protection and engine, plus
+//! discovery of every instance and cluster in the region (`*`, every page of both listings).
+//!
+//! # Targets
+//!
+//! - `NAME` or `arn:aws:rds:REGION:ACCOUNT:db:NAME`: a DB instance.
+//! - `cluster:NAME` or `arn:aws:rds:REGION:ACCOUNT:cluster:NAME`: a DB cluster.
+//! - `*`: every cluster (as `cluster:NAME`) and every instance that is not a cluster member.
+//!
+//! A cluster member's backups, point-in-time recovery, encryption and Multi-AZ belong to its
+//! cluster (an Aurora instance has no restorable time of its own, and is never "Multi-AZ"), so
+//! `*` examines each cluster once instead of each member wrongly. Exposure is per instance
+//! in Aurora; a cluster's `publicly_accessible` is therefore true when *any* member instance is
+//! publicly accessible or the cluster's own flag (Multi-AZ DB clusters) says so, with the
+//! members listed in the evidence. DescribeDBInstances and
+//! DescribeDBClusters also return Neptune and DocumentDB resources; `engine` lets a control's
+//! `where` scope them.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use aws_sdk_rds::Client;
+use aws_sdk_rds::types::Filter;
+use serde_json::{Value, json};
+
+use super::resilience::{
+    Arn, Col, MAX_PAGES, col, lag, next_token, plain_target, render_table, too_many_pages,
+};
+use super::{ApiCalls, Aws, Session, timestamp};
+use crate::probe::{
+    FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
+};
+
+crate::service_client!(aws_sdk_rds, "rds");
+
+const SERVICE: &str = "rds";
+
+/// Records per DescribeDBInstances / DescribeDBClusters page (the API takes 20–100).
+const PAGE_SIZE: i32 = 100;
+const MIN_PAGE_SIZE: i32 = 20;
+
+/// Prefix that makes a target a DB cluster.
+const CLUSTER: &str = "cluster:";
+
+const FACTS: &[FactSpec] = &[
+    fact(
+        "kind",
+        FactType::String,
+        "instance (a DB instance) or cluster (an Aurora or Multi-AZ DB cluster)",
+    ),
+    fact(
+        "engine",
+        FactType::String,
+        "postgres, mysql, aurora-postgresql, aurora-mysql, sqlserver-ee, neptune, docdb, …",
+    ),
+    fact(
+        "status",
+        FactType::String,
+        "available, creating, stopped, backing-up, …",
+    ),
+    fact(
+        "backup.retention_days",
+        FactType::Integer,
+        "days automated backups are kept (0: automated backups off)",
+    ),
+    fact(
+        "pitr.latest_restorable_time",
+        FactType::Timestamp,
+        "the latest time the database can be restored to; null when there is none (automated backups off, or none yet)",
+    ),
+    fact(
+        "pitr.lag",
+        FactType::Duration,
+        "how far the latest restorable time is behind now (a control says `within \"15m\"`); null when there is none",
+    ),
+    fact(
+        "storage.encrypted",
+        FactType::Bool,
+        "storage (and so its automated backups and snapshots) is encrypted at rest",
+    ),
+    fact(
+        "storage.kms_key_id",
+        FactType::String,
+        "the KMS key encrypting storage; null when unencrypted",
+    ),
+    fact(
+        "multi_az",
+        FactType::Bool,
+        "a standby or replicas in another Availability Zone (instance: MultiAZ; cluster: instances in several AZs)",
+    ),
+    fact(
+        "publicly_accessible",
+        FactType::Bool,
+        "reachable from the internet by DNS (a cluster: its own flag or any member instance)",
+    ),
+    fact(
+        "deletion_protection",
+        FactType::Bool,
+        "the database cannot be deleted until protection is turned off",
+    ),
+];
+
+/// What a target names.
+#[derive(Debug, PartialEq, Eq)]
+enum Target<'a> {
+    Instance {
+        id: &'a str,
+        region: Option<&'a str>,
+    },
+    Cluster {
+        id: &'a str,
+        region: Option<&'a str>,
+    },
+}
+
+fn parse_target(target: &str) -> Option<Target<'_>> {
+    if !plain_target(target) || target == "*" {
+        return None;
+    }
+    if let Some(arn) = Arn::parse(target) {
+        if arn.service != "rds" {
+            return None;
+        }
+        // The APIs take the whole ARN as the identifier; the region says where to ask.
+        return if let Some(name) = arn.resource.strip_prefix("db:") {
+            (!name.is_empty()).then_some(Target::Instance {
+                id: target,
+                region: arn.region(),
+            })
+        } else if let Some(name) = arn.resource.strip_prefix(CLUSTER) {
+            (!name.is_empty()).then_some(Target::Cluster {
+                id: target,
+                region: arn.region(),
+            })
+        } else {
+            None
+        };
+    }
+    if target.starts_with("arn:") {
+        return None;
+    }
+    match target.strip_prefix(CLUSTER) {
+        Some("") => None,
+        Some(id) => Some(Target::Cluster { id, region: None }),
+        None if target.contains(':') => None,
+        None => Some(Target::Instance {
+            id: target,
+            region: None,
+        }),
+    }
+}
+
+/// The `aws.rds` probe.
+pub struct RdsProbe {
+    aws: Arc<Aws>,
+    page_size: i32,
+}
+
+impl RdsProbe {
+    pub fn new(aws: Arc<Aws>) -> RdsProbe {
+        RdsProbe {
+            aws,
+            page_size: PAGE_SIZE,
+        }
+    }
+
+    /// Lists with smaller pages (tests of pagination; RDS takes no fewer than 20).
+    pub fn with_page_size(mut self, page_size: i32) -> RdsProbe {
+        self.page_size = page_size.clamp(MIN_PAGE_SIZE, PAGE_SIZE);
+        self
+    }
+
+    /// Every page of DescribeDBInstances, optionally only one cluster's members.
+    async fn instances(
+        &self,
+        session: &Session,
+        rds: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        cluster: Option<&str>,
+    ) -> Result<Vec<aws_sdk_rds::types::DbInstance>, ProbeError> {
+        let filter = cluster.map(|id| Filter::builder().name("db-cluster-id").values(id).build());
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = session
+                .call(calls, SERVICE, "DescribeDBInstances", region, |c| {
+                    rds.describe_db_instances()
+                        .set_filters(filter.clone().map(|f| vec![f]))
+                        .max_records(self.page_size)
+                        .set_marker(marker.clone())
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                })
+                .await?;
+            out.extend(page.db_instances().iter().cloned());
+            match next_token(marker.as_deref(), page.marker()) {
+                Some(next) => marker = Some(next),
+                None => return Ok(out),
+            }
+        }
+        Err(too_many_pages("rds:DescribeDBInstances"))
+    }
+
+    /// Every page of DescribeDBClusters.
+    async fn clusters(
+        &self,
+        session: &Session,
+        rds: &Client,
+        calls: &ApiCalls,
+    ) -> Result<Vec<String>, ProbeError> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = session
+                .call(
+                    calls,
+                    SERVICE,
+                    "DescribeDBClusters",
+                    session.region(),
+                    |c| {
+                        rds.describe_db_clusters()
+                            .max_records(self.page_size)
+                            .set_marker(marker.clone())
+                            .customize()
+                            .interceptor(c)
+                            .send()
+                    },
+                )
+                .await?;
+            out.extend(
+                page.db_clusters()
+                    .iter()
+                    .filter_map(|c| c.db_cluster_identifier())
+                    .map(|id| format!("{CLUSTER}{id}")),
+            );
+            match next_token(marker.as_deref(), page.marker()) {
+                Some(next) => marker = Some(next),
+                None => return Ok(out),
+            }
+        }
+        Err(too_many_pages("rds:DescribeDBClusters"))
+    }
+
+    async fn observe_instance(
+        &self,
+        session: &Session,
+        rds: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        id: &str,
+        obs: &mut Observation,
+    ) -> Result<(), ProbeError> {
+        let out = session
+            .call(calls, SERVICE, "DescribeDBInstances", region, |c| {
+                rds.describe_db_instances()
+                    .db_instance_identifier(id)
+                    .customize()
+                    .interceptor(c)
+                    .send()
+            })
+            .await
+            .map_err(|e| not_found(e, "DB instance", id, region))?;
+        let db = out.db_instances().first().ok_or_else(|| {
+            ProbeError::new(
+                ProbeErrorKind::NotFound,
+                format!("no DB instance `{id}` in {region} (DescribeDBInstances listed none)"),
+            )
+        })?;
+        obs.fact("kind", "instance");
+        obs.fact("engine", db.engine());
+        obs.fact("status", db.db_instance_status());
+        obs.fact("backup.retention_days", db.backup_retention_period());
+        restorable(
+            obs,
+            db.backup_retention_period(),
+            db.latest_restorable_time(),
+        );
+        obs.fact("storage.encrypted", db.storage_encrypted());
+        obs.fact(
+            "storage.kms_key_id",
+            db.kms_key_id()
+                .filter(|_| db.storage_encrypted() == Some(true)),
+        );
+        obs.fact("multi_az", db.multi_az());
+        obs.fact("publicly_accessible", db.publicly_accessible());
+        obs.fact("deletion_protection", db.deletion_protection());
+        obs.evidence(
+            "database",
+            json!({
+                "kind": "instance",
+                "identifier": db.db_instance_identifier(),
+                "arn": db.db_instance_arn(),
+                "engine_version": db.engine_version(),
+                "class": db.db_instance_class(),
+                "availability_zone": db.availability_zone(),
+                "secondary_availability_zone": db.secondary_availability_zone(),
+                // A member's backups and PITR are its cluster's: name it so a reader looks there.
+                "cluster": db.db_cluster_identifier(),
+            }),
+        );
+        Ok(())
+    }
+
+    async fn observe_cluster(
+        &self,
+        session: &Session,
+        rds: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        id: &str,
+        obs: &mut Observation,
+    ) -> Result<(), ProbeError> {
+        let out = session
+            .call(calls, SERVICE, "DescribeDBClusters", region, |c| {
+                rds.describe_db_clusters()
+                    .db_cluster_identifier(id)
+                    .customize()
+                    .interceptor(c)
+                    .send()
+            })
+            .await
+            .map_err(|e| not_found(e, "DB cluster", id, region))?;
+        let cluster = out.db_clusters().first().ok_or_else(|| {
+            ProbeError::new(
+                ProbeErrorKind::NotFound,
+                format!("no DB cluster `{id}` in {region} (DescribeDBClusters listed none)"),
+            )
+        })?;
+        let cluster_id = cluster.db_cluster_identifier().unwrap_or(id).to_string();
+        obs.fact("kind", "cluster");
+        obs.fact("engine", cluster.engine());
+        obs.fact("status", cluster.status());
+        obs.fact("backup.retention_days", cluster.backup_retention_period());
+        restorable(
+            obs,
+            cluster.backup_retention_period(),
+            cluster.latest_restorable_time(),
+        );
+        obs.fact("storage.encrypted", cluster.storage_encrypted());
+        obs.fact(
+            "storage.kms_key_id",
+            cluster
+                .kms_key_id()
+                .filter(|_| cluster.storage_encrypted() == Some(true)),
+        );
+        obs.fact("multi_az", cluster.multi_az());
+        obs.fact("deletion_protection", cluster.deletion_protection());
+
+        // Exposure is each member instance's (Aurora), and Multi-AZ DB clusters also carry a
+        // flag of their own: the cluster is exposed when either says so.
+        let own_flag = cluster.publicly_accessible();
+        let mut members = Vec::new();
+        match self
+            .instances(session, rds, calls, region, Some(&cluster_id))
+            .await
+        {
+            Ok(instances) => {
+                let mut any = own_flag == Some(true);
+                for db in &instances {
+                    any |= db.publicly_accessible() == Some(true);
+                    members.push(json!({
+                        "identifier": db.db_instance_identifier(),
+                        "publicly_accessible": db.publicly_accessible(),
+                        "availability_zone": db.availability_zone(),
+                    }));
+                }
+                obs.fact("publicly_accessible", any);
+            }
+            // The cluster's own "yes" needs no members to be true; anything else does.
+            Err(_) if own_flag == Some(true) => {
+                obs.fact("publicly_accessible", true);
+            }
+            Err(e) => {
+                obs.unobserved("publicly_accessible", e.to_string());
+            }
+        }
+        obs.evidence(
+            "database",
+            json!({
+                "kind": "cluster",
+                "identifier": cluster_id,
+                "arn": cluster.db_cluster_arn(),
+                "engine_version": cluster.engine_version(),
+                "engine_mode": cluster.engine_mode(),
+                "availability_zones": cluster.availability_zones(),
+                "members": if members.is_empty() {
+                    Value::Array(
+                        cluster
+                            .db_cluster_members()
+                            .iter()
+                            .map(|m| json!({
+                                "identifier": m.db_instance_identifier(),
+                                "writer": m.is_cluster_writer(),
+                            }))
+                            .collect(),
+                    )
+                } else {
+                    Value::Array(members)
+                },
+            }),
+        );
+        Ok(())
+    }
+}
+
+/// Records the restorable time and its lag. Nothing restorable is an observed absence, and so
+/// is a restorable time reported while automated backups are off (retention 0): point-in-time
+/// restore needs automated backups, whatever else the API says (the raw value stays in the
+/// evidence).
+fn restorable(
+    obs: &mut Observation,
+    retention_days: Option<i32>,
+    latest: Option<&aws_smithy_types::DateTime>,
+) {
+    let latest = latest.filter(|_| retention_days != Some(0));
+    match latest.and_then(timestamp) {
+        Some(t) => {
+            obs.fact("pitr.latest_restorable_time", t.to_string());
+            obs.fact("pitr.lag", lag(t));
+        }
+        None => {
+            obs.fact("pitr.latest_restorable_time", Value::Null);
+            obs.fact("pitr.lag", Value::Null);
+        }
+    }
+}
+
+fn not_found(mut e: ProbeError, what: &str, id: &str, region: &str) -> ProbeError {
+    if e.kind == ProbeErrorKind::NotFound {
+        e.message = format!("no {what} `{id}` in {region} ({})", e.message);
+        if what == "DB instance" {
+            e.hint = Some(
+                "check the name and region; an Aurora or Multi-AZ DB cluster is named `cluster:NAME`"
+                    .into(),
+            );
+        }
+    }
+    e
+}
+
+#[async_trait]
+impl Probe for RdsProbe {
+    fn kind(&self) -> &'static str {
+        "aws.rds"
+    }
+    fn description(&self) -> &'static str {
+        "an RDS DB instance's or cluster's backups, point-in-time recovery lag, encryption, Multi-AZ and exposure"
+    }
+    fn target_syntax(&self) -> &'static str {
+        "a DB instance identifier or ARN, `cluster:NAME` or a cluster ARN, or `*` for every cluster and non-member instance"
+    }
+    fn facts(&self) -> &'static [FactSpec] {
+        FACTS
+    }
+    fn check_target(&self, target: &str) -> Result<(), String> {
+        if target == "*" || parse_target(target).is_some() {
+            Ok(())
+        } else {
+            Err(
+                "a DB instance identifier (prod-db), `cluster:NAME`, an RDS ARN \
+                 (arn:aws:rds:REGION:ACCOUNT:db:NAME or …:cluster:NAME), or `*`"
+                    .into(),
+            )
+        }
+    }
+    fn host_key(&self, _target: &str) -> String {
+        "aws:rds".into()
+    }
+    fn is_pattern(&self, target: &str) -> bool {
+        target == "*"
+    }
+
+    async fn discover(&self, pattern: &str, ctx: &ProbeContext) -> Result<Vec<String>, ProbeError> {
+        if pattern != "*" {
+            return Ok(vec![pattern.to_string()]);
+        }
+        let session = self.aws.session(ctx).await?;
+        let rds: Client = session.client(None);
+        let calls = ApiCalls::default();
+        let mut targets = self.clusters(&session, &rds, &calls).await?;
+        let instances = self
+            .instances(&session, &rds, &calls, session.region(), None)
+            .await?;
+        targets.extend(
+            instances
+                .iter()
+                .filter(|db| db.db_cluster_identifier().is_none())
+                .filter_map(|db| db.db_instance_identifier())
+                .map(str::to_string),
+        );
+        targets.sort();
+        targets.dedup();
+        // Where the population came from, for the report's run section; members are named so
+        // a reader sees they were examined through their cluster, not dropped.
+        let members: Vec<&str> = instances
+            .iter()
+            .filter(|db| db.db_cluster_identifier().is_some())
+            .filter_map(|db| db.db_instance_identifier())
+            .collect();
+        ctx.record_run_info(
+            &format!("aws.rds.discovery.{}", session.region()),
+            json!({
+                "targets": targets.len(),
+                "cluster_members_examined_through_their_cluster": members,
+                "api_calls": calls.into_summaries(),
+            }),
+        );
+        Ok(targets)
+    }
+
+    async fn observe(
+        &self,
+        target: &str,
+        _params: &Params,
+        ctx: &ProbeContext,
+    ) -> Result<Observation, ProbeError> {
+        let parsed = parse_target(target).ok_or_else(|| {
+            ProbeError::new(
+                ProbeErrorKind::InvalidTarget,
+                self.check_target(target)
+                    .err()
+                    .unwrap_or_else(|| super::resilience::PATTERN.to_string()),
+            )
+        })?;
+        let started = Instant::now();
+        let session = self.aws.session(ctx).await?;
+        let (Target::Instance { region, .. } | Target::Cluster { region, .. }) = &parsed;
+        let region = region.unwrap_or(session.region()).to_string();
+        let rds: Client = session.client(Some(&region));
+        let calls = ApiCalls::default();
+        let mut obs = Observation::new(self.kind(), target);
+        match parsed {
+            Target::Instance { id, .. } => {
+                self.observe_instance(&session, &rds, &calls, &region, id, &mut obs)
+                    .await?
+            }
+            Target::Cluster { id, .. } => {
+                self.observe_cluster(&session, &rds, &calls, &region, id, &mut obs)
+                    .await?
+            }
+        }
+        obs.evidence("region", region.as_str());
+        obs.evidence("account", json!(session.identity().map(|i| &i.account)));
+        calls.into_evidence(&mut obs);
+        obs.duration_ms = started.elapsed().as_millis() as u64;
+        Ok(obs)
+    }
+
+    fn render(&self, obs: &Observation) -> Option<String> {
+        self.render_all(std::slice::from_ref(obs))
+    }
+
+    fn render_all(&self, observations: &[Observation]) -> Option<String> {
+        Some(render_table(observations, "database", COLUMNS))
+    }
+}
+
+/// The spot-check table's columns.
+const COLUMNS: &[Col] = &[
+    col("kind", "kind"),
+    col("engine", "engine"),
+    col("retention (d)", "backup.retention_days"),
+    col("PITR lag", "pitr.lag"),
+    col("encrypted", "storage.encrypted"),
+    col("multi-AZ", "multi_az"),
+    col("public", "publicly_accessible"),
+    col("del. protect", "deletion_protection"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_name_instances_or_clusters() {
+        assert_eq!(
+            parse_target("prod-db"),
+            Some(Target::Instance {
+                id: "prod-db",
+                region: None
+            })
+        );
+        assert_eq!(
+            parse_target("cluster:aurora-prod"),
+            Some(Target::Cluster {
+                id: "aurora-prod",
+                region: None
+            })
+        );
+        let arn = "arn:aws:rds:us-west-2:111122223333:cluster:aurora-prod";
+        assert_eq!(
+            parse_target(arn),
+            Some(Target::Cluster {
+                id: arn,
+                region: Some("us-west-2")
+            })
+        );
+        let arn = "arn:aws:rds:eu-west-1:111122223333:db:prod-db";
+        assert_eq!(
+            parse_target(arn),
+            Some(Target::Instance {
+                id: arn,
+                region: Some("eu-west-1")
+            })
+        );
+        for bad in [
+            "",
+            "*",
+            "cluster:",
+            "prod*",
+            "snapshot:x",
+            "arn:aws:rds:eu-west-1:1:snapshot:x",
+            "arn:aws:s3:::bucket",
+            "a b",
+        ] {
+            assert_eq!(parse_target(bad), None, "{bad}");
+        }
+        let p = RdsProbe::new(Aws::new());
+        assert!(p.check_target("*").is_ok());
+        assert!(p.check_target("snapshot:x").is_err());
+    }
+}
