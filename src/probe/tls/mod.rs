@@ -544,7 +544,7 @@ fn record_negotiated(obs: &mut Observation, scans: &[AddressScan]) {
     }
 }
 
-const CERT_FACTS: [&str; 17] = [
+const CERT_FACTS: [&str; 16] = [
     "certificate.subject",
     "certificate.issuer",
     "certificate.sans",
@@ -561,7 +561,6 @@ const CERT_FACTS: [&str; 17] = [
     "certificate.valid",
     "certificate.chain_error",
     "certificate.sha256_fingerprint",
-    "certificate.days_remaining",
 ];
 
 fn record_certificate(
@@ -998,6 +997,10 @@ mod tests {
         assert_eq!(paths.len(), FACTS.len());
         for f in CERT_FACTS {
             assert!(paths.contains(&f), "{f}");
+        }
+        // Every certificate fact is marked unobserved when no certificate is read.
+        for f in paths.iter().filter(|p| p.starts_with("certificate.")) {
+            assert!(CERT_FACTS.contains(f), "{f}");
         }
     }
 }
