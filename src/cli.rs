@@ -200,6 +200,8 @@ pub struct ListArgs {
 pub enum ListFormat {
     Table,
     Json,
+    /// The claims, each with the controls behind it and how they are checked (docs/claims.md).
+    Markdown,
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
@@ -599,6 +601,9 @@ fn probe(args: &ProbeArgs, color: bool) -> Result<u8> {
         return Ok(exit::INVALID);
     }
     let ctx = probe_context(inv, &args.inv);
+    if probe.is_pattern(target) {
+        return probe_pattern(probe, target, params, ctx, args, color);
+    }
     let timeout = args.inv.timeout;
     let started = Instant::now();
     let res = runtime()?.block_on(async {
@@ -637,6 +642,113 @@ fn probe(args: &ProbeArgs, color: bool) -> Result<u8> {
             Ok(exit::UNOBSERVED)
         }
     }
+}
+
+/// `vouch probe KIND '*'`: discover every resource, observe each (as `check` would: bounded,
+/// timed), and print them together — one table when the probe renders many at once.
+fn probe_pattern(
+    probe: Arc<dyn crate::probe::Probe>,
+    pattern: &str,
+    params: Params,
+    ctx: ProbeContext,
+    args: &ProbeArgs,
+    color: bool,
+) -> Result<u8> {
+    use crate::probe::{Observation, ProbeError};
+    use futures::StreamExt;
+    let timeout = args.inv.timeout;
+    let kind = probe.kind();
+    let res = runtime()?.block_on(async {
+        let found = match tokio::time::timeout(timeout, probe.discover(pattern, &ctx)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(ProbeError::timeout(timeout)),
+        };
+        let mut results: Vec<(String, Result<Observation, ProbeError>)> =
+            futures::stream::iter(found.into_iter().map(|target| {
+                let (probe, ctx, params) = (probe.clone(), ctx.clone(), params.clone());
+                async move {
+                    let started = Instant::now();
+                    let res =
+                        match tokio::time::timeout(timeout, probe.observe(&target, &params, &ctx))
+                            .await
+                        {
+                            Ok(r) => r,
+                            Err(_) => Err(ProbeError::timeout(timeout)),
+                        };
+                    let res = res.map(|mut obs| {
+                        obs.duration_ms = started.elapsed().as_millis() as u64;
+                        obs.params = params;
+                        obs
+                    });
+                    (target, res)
+                }
+            }))
+            .buffer_unordered(EngineOptions::default().concurrency)
+            .collect()
+            .await;
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(results)
+    });
+    let results = match res {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not discover {kind} {pattern}: {}", e.message);
+            if let Some(h) = &e.hint {
+                eprintln!("hint: {h}");
+            }
+            return Ok(exit::UNOBSERVED);
+        }
+    };
+    let (seen, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(|(_, r)| r.is_ok());
+    let seen: Vec<Observation> = seen.into_iter().filter_map(|(_, r)| r.ok()).collect();
+    let failed: Vec<(String, ProbeError)> = failed
+        .into_iter()
+        .filter_map(|(t, r)| r.err().map(|e| (t, e)))
+        .collect();
+    match args.format {
+        ProbeFormat::Json => {
+            let mut items: Vec<serde_json::Value> = seen
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()?;
+            items.extend(
+                failed
+                    .iter()
+                    .map(|(t, e)| serde_json::json!({"probe": kind, "target": t, "error": e})),
+            );
+            println!("{}", serde_json::to_string_pretty(&items)?);
+        }
+        ProbeFormat::Table => {
+            let text = probe.render_all(&seen).unwrap_or_else(|| {
+                seen.iter()
+                    .map(|o| {
+                        probe
+                            .render(o)
+                            .unwrap_or_else(|| report::table::observation(o, color))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            print!("{text}");
+        }
+    }
+    for (t, e) in &failed {
+        eprintln!("error: could not observe {t}: {}", e.message);
+        if let Some(h) = &e.hint {
+            eprintln!("hint: {h}");
+        }
+    }
+    eprintln!(
+        "{kind} {pattern}: {} found, {} observed, {} could not be observed",
+        seen.len() + failed.len(),
+        seen.len(),
+        failed.len()
+    );
+    Ok(if failed.is_empty() {
+        exit::PASS
+    } else {
+        exit::UNOBSERVED
+    })
 }
 
 fn facts_table(probe: &dyn crate::probe::Probe, json: bool) -> Result<String> {
@@ -722,6 +834,7 @@ fn list(args: &ListArgs) -> Result<u8> {
             let items: Vec<serde_json::Value> = controls.iter().map(list_entry).collect();
             println!("{}", serde_json::to_string_pretty(&items)?);
         }
+        ListFormat::Markdown => print!("{}", claims_markdown(&controls)),
         ListFormat::Table => {
             let mut t = comfy_table::Table::new();
             t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
@@ -746,6 +859,89 @@ fn list(args: &ListArgs) -> Result<u8> {
         }
     }
     Ok(exit::PASS)
+}
+
+/// The claims in the order the control files give them (the page's order for the built-in
+/// library), each with the controls behind it: probe and facts, or attestation and its age.
+pub fn claims_markdown(controls: &[Control]) -> String {
+    let mut ordered: Vec<&Control> = controls.iter().collect();
+    ordered.sort_by(|a, b| {
+        (&a.origin.path, a.origin.span.start).cmp(&(&b.origin.path, b.origin.span.start))
+    });
+    let mut claims: Vec<(&str, Vec<&Control>)> = Vec::new();
+    for c in ordered {
+        let claim = if c.claim.is_empty() {
+            c.title.as_str()
+        } else {
+            c.claim.as_str()
+        };
+        match claims.iter_mut().find(|(k, _)| *k == claim) {
+            Some((_, cs)) => cs.push(c),
+            None => claims.push((claim, vec![c])),
+        }
+    }
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::from(
+        "# Claims and the controls behind them\n\n\
+         Generated by `vouch list --format markdown` from the control library; a test keeps this\n\
+         file in step with `controls/`. Each claim is a sentence of the trust-center page\n\
+         (`docs/trust-center.txt`); each control says how it is checked: by a probe against the\n\
+         live system, or by an attestation whose evidence expires.\n",
+    );
+    for (claim, cs) in claims {
+        out.push_str(&format!("\n## {}\n\n", cell(claim)));
+        out.push_str("| Control | Severity | How it is checked | What must hold | SOC 2 |\n|---|---|---|---|---|\n");
+        for c in cs {
+            let (scope, expect) = c.describe_expectations();
+            let targets = match &c.targets {
+                Targets::Group(g) => format!("group `{g}`"),
+                Targets::List(l) => l
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            let how = if c.probe == "attestation" {
+                format!("attestation {targets}")
+            } else {
+                format!("probe `{}` on {targets}", c.probe)
+            };
+            let mut holds: Vec<String> = expect.iter().map(|e| format!("`{}`", cell(e))).collect();
+            if !scope.is_empty() {
+                holds.push(format!(
+                    "(only where {})",
+                    scope
+                        .iter()
+                        .map(|e| format!("`{}`", cell(e)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            let soc2 = c
+                .frameworks
+                .get("soc2")
+                .map(|ids| {
+                    ids.iter()
+                        .map(|id| match c.rationale.get(id) {
+                            Some(why) => format!("{id}: {}", cell(why)),
+                            None => id.clone(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("<br>")
+                })
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "| `{}` {} | {} | {} | {} | {} |\n",
+                c.id,
+                cell(&c.title),
+                c.severity,
+                how,
+                holds.join("; "),
+                soc2
+            ));
+        }
+    }
+    out
 }
 
 fn list_entry(c: &Control) -> serde_json::Value {

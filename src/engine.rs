@@ -371,6 +371,7 @@ fn population_result(found: usize, min: u64) -> TargetResult {
             Verdict::Fail
         },
         message: None,
+        or: Vec::new(),
     };
     let verdict = if min == 0 {
         Verdict::NotApplicable

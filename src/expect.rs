@@ -506,6 +506,9 @@ pub struct Expectation {
     pub ty: FactType,
     pub op: Op,
     pub expected: Expected,
+    /// Alternatives: the expectation holds when it or any of these holds
+    /// (`retention_days >= 365` or `retention.never_expires == true`).
+    pub or: Vec<Expectation>,
 }
 
 impl Expectation {
@@ -578,11 +581,21 @@ impl Expectation {
             ty,
             op,
             expected,
+            or: Vec::new(),
         })
     }
 
-    /// `fact op value`, as a report prints it.
+    /// `fact op value` (and its alternatives), as a report prints it.
     pub fn describe(&self) -> String {
+        let mut s = self.describe_one();
+        for alt in &self.or {
+            s.push_str(" or ");
+            s.push_str(&alt.describe());
+        }
+        s
+    }
+
+    fn describe_one(&self) -> String {
         match &self.expected {
             Expected::Nothing => format!("{} {}", self.fact, self.op),
             e => format!("{} {} {}", self.fact, self.op, display_json(&e.to_json())),
@@ -590,8 +603,36 @@ impl Expectation {
     }
 
     /// Evaluates against one observation's facts. `unobserved` maps facts the probe could not
-    /// observe to the reason, which the check carries as its message.
+    /// observe to the reason, which the check carries as its message. With alternatives, the
+    /// check passes when any of them passes; otherwise it is `error` when any could not be
+    /// observed (one might have held), and `fail` when all were seen to fail.
     pub fn evaluate(
+        &self,
+        facts: &BTreeMap<String, serde_json::Value>,
+        unobserved: &BTreeMap<String, String>,
+        now: Timestamp,
+    ) -> Check {
+        let mut check = self.evaluate_one(facts, unobserved, now);
+        if self.or.is_empty() || check.verdict == Verdict::Pass {
+            return check;
+        }
+        check.or = self
+            .or
+            .iter()
+            .map(|alt| alt.evaluate(facts, unobserved, now))
+            .collect();
+        let all = || std::iter::once(check.verdict).chain(check.or.iter().map(|c| c.verdict));
+        check.verdict = if all().any(|v| v == Verdict::Pass) {
+            Verdict::Pass
+        } else if all().any(|v| v == Verdict::Error) {
+            Verdict::Error
+        } else {
+            Verdict::Fail
+        };
+        check
+    }
+
+    fn evaluate_one(
         &self,
         facts: &BTreeMap<String, serde_json::Value>,
         unobserved: &BTreeMap<String, String>,
@@ -604,6 +645,7 @@ impl Expectation {
             observed: None,
             verdict: Verdict::Error,
             message: None,
+            or: Vec::new(),
         };
         let Some(raw) = facts.get(&self.fact) else {
             check.message = Some(match unobserved.get(&self.fact) {
@@ -779,6 +821,9 @@ pub struct Check {
     /// Why the check is `error`, or other context a reader needs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The alternatives' checks, when the expectation has `or` and did not hold by itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub or: Vec<Check>,
 }
 
 impl Check {
@@ -794,7 +839,12 @@ impl Check {
             (None, Some(m)) => m.clone(),
             (None, None) => "not observed".into(),
         };
-        format!("{} {}{expected} ({observed})", self.fact, self.op)
+        let mut s = format!("{} {}{expected} ({observed})", self.fact, self.op);
+        for alt in &self.or {
+            s.push_str(" or ");
+            s.push_str(&alt.describe());
+        }
+        s
     }
 }
 

@@ -614,3 +614,59 @@ fn the_worst_verdict_wins() {
     assert_eq!(Verdict::worst([Verdict::NotApplicable, Pass]), Pass);
     assert_eq!(Verdict::worst([]), Verdict::NotApplicable);
 }
+
+#[test]
+fn an_expectation_holds_when_any_alternative_holds() {
+    let days = toml::Value::Integer(365);
+    let yes = toml::Value::Boolean(true);
+    let mut e = Expectation::new("retention_days", FactType::Integer, Op::Ge, Some(&days)).unwrap();
+    e.or.push(
+        Expectation::new(
+            "retention.never_expires",
+            FactType::Bool,
+            Op::Eq,
+            Some(&yes),
+        )
+        .unwrap(),
+    );
+    let eval = |facts: &[(&str, J)]| {
+        let facts: BTreeMap<String, J> = facts
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        e.evaluate(&facts, &BTreeMap::new(), now())
+    };
+    let kept = eval(&[
+        ("retention_days", json!(400)),
+        ("retention.never_expires", json!(false)),
+    ]);
+    assert_eq!(
+        (kept.verdict, kept.or.len()),
+        (Pass, 0),
+        "the first holds: alternatives not needed"
+    );
+    let forever = eval(&[
+        ("retention_days", J::Null),
+        ("retention.never_expires", json!(true)),
+    ]);
+    assert_eq!(forever.verdict, Pass);
+    assert_eq!(forever.or[0].verdict, Pass);
+    let short = eval(&[
+        ("retention_days", json!(30)),
+        ("retention.never_expires", json!(false)),
+    ]);
+    assert_eq!(short.verdict, Fail);
+    assert_eq!(
+        short.describe(),
+        "retention_days >= 365 (observed 30) or retention.never_expires == true (observed false)"
+    );
+    let unknown = eval(&[("retention_days", json!(30))]);
+    assert_eq!(
+        unknown.verdict, Error,
+        "an alternative that could not be observed might have held"
+    );
+    assert_eq!(
+        e.describe(),
+        "retention_days >= 365 or retention.never_expires == true"
+    );
+}

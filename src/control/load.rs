@@ -659,7 +659,42 @@ impl ControlCtx<'_> {
         let fact = r.string(diags, "fact", true, "a fact path the probe declares");
         let op = r.string(diags, "op", true, "an operator");
         let value = r.get("value").map(|(_, v)| v);
-        r.finish(diags, &["fact", "op", "value"]);
+        let alternatives = r.get("or").map(|(_, v)| v);
+        r.finish(diags, &["fact", "op", "value", "or"]);
+        let mut or = Vec::new();
+        if let Some(v) = alternatives {
+            match v.get_ref() {
+                DeValue::Array(items) if !items.is_empty() => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::Table(t) => {
+                                if let Some(e) = self.expectation(item.span(), t, diags, probe) {
+                                    or.push(e);
+                                }
+                            }
+                            _ => {
+                                diags.error(
+                                    file,
+                                    item.span(),
+                                    "wrong-type",
+                                    "each alternative must be a check",
+                                    "{ fact = \"…\", op = \"…\", value = … }",
+                                );
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    diags.error(
+                        file,
+                        v.span(),
+                        "wrong-type",
+                        "`or` must be a non-empty list of checks",
+                        "or = [ { fact = \"…\", op = \"…\", value = … } ]",
+                    );
+                }
+            }
+        }
         let fact = fact?;
         let op_s = op?;
         let op = match Op::parse(op_s.get_ref()) {
@@ -699,7 +734,10 @@ impl ControlCtx<'_> {
         };
         let toml_value = value.map(|v| diag::to_toml(v.get_ref()));
         match Expectation::new(fact.get_ref(), spec.ty, op, toml_value.as_ref()) {
-            Ok(e) => Some(e),
+            Ok(mut e) => {
+                e.or = or;
+                Some(e)
+            }
             Err(ExpectError::Operator(msg)) => {
                 diags.error(
                     file,

@@ -9,6 +9,8 @@
 //! Adding a probe is one module here plus one line in [`Registry::builtin`].
 
 pub mod attestation;
+pub mod aws;
+pub mod http;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -292,6 +294,11 @@ pub trait Probe: Send + Sync {
     fn render(&self, _observation: &Observation) -> Option<String> {
         None
     }
+    /// One readable table of many observations (`vouch probe KIND '*'`); `None` renders each
+    /// with [`Probe::render`].
+    fn render_all(&self, _observations: &[Observation]) -> Option<String> {
+        None
+    }
 
     /// Looks up a declared fact.
     fn fact_spec(&self, path: &str) -> Option<&'static FactSpec> {
@@ -308,10 +315,16 @@ pub struct Registry {
 impl Registry {
     /// Every probe vouch ships. One line per probe.
     pub fn builtin() -> Registry {
+        // The AWS probes share one client factory: one credential load, one STS call, one
+        // set of per-service limits per run.
+        let aws = aws::Aws::new();
         Registry {
             probes: vec![
                 Arc::new(attestation::AttestationProbe::default()),
+                Arc::new(http::HttpProbe::default()),
                 Arc::new(tls::TlsProbe),
+                Arc::new(aws::s3::S3Probe::new(aws.clone())),
+                Arc::new(aws::kms::KmsProbe::new(aws.clone())),
             ],
         }
     }

@@ -1,9 +1,12 @@
 //! vouch's integration tests: one test binary (linking is the slow part of a Rust build), one
 //! module per area, helpers in `support`. Tests talk to real servers on loopback.
 
+mod aws;
 mod cli;
 mod compliance;
 mod controls;
+mod demo;
 mod engine;
+mod http;
 mod support;
 mod tls;

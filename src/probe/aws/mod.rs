@@ -1,0 +1,475 @@
+//! The AWS probes and the one factory they share: credentials, region, endpoint, retries,
+//! politeness, error mapping and evidence, so that each probe module holds only what its
+//! service is about (which calls to make, which facts they give).
+//!
+//! # The pattern every `aws.*` probe follows
+//!
+//! ```text
+//! Registry::builtin ── Arc<Aws> ──┬─> S3Probe::new(aws.clone())
+//!                                  ├─> KmsProbe::new(aws.clone())
+//!                                  └─> …one module per service, same Arc
+//!
+//! observe(target, params, ctx)
+//!   let session = self.aws.session(ctx).await?;       // built once per settings, shared
+//!   let kms: aws_sdk_kms::Client = session.client(None);   // home region (or Some("us-west-2"))
+//!   let calls = ApiCalls::default();                 // the evidence of this observation
+//!   let out = session.call(&calls, kms::SERVICE, "DescribeKey", &region, |capture| {
+//!       kms.describe_key().key_id(id).customize().interceptor(capture).send()
+//!   }).await?;                                       // permit, evidence, errors: all handled
+//!   calls.into_evidence(&mut observation);
+//! ```
+//!
+//! - [`Aws`] is the shared handle the registry gives every AWS probe. [`Aws::session`] builds a
+//!   [`Session`] once per distinct setting (`[aws] region/profile/endpoint_url`, concurrency,
+//!   timeout) and hands the same one to every later observation of the run.
+//! - A [`Session`] holds the loaded `SdkConfig` (standard credential chain: environment, profiles
+//!   including SSO and assume-role, container and instance credentials, with one credential cache
+//!   shared by every client), the home region, one client per (service, region) made on first
+//!   use ([`ServiceClient`]; add a service with [`service_client!`]), one semaphore per service
+//!   (`ctx.options.cloud_concurrency` calls in flight), and the caller identity (STS
+//!   GetCallerIdentity, made once, recorded into every run's `aws.caller_identity`).
+//! - [`Session::call`] is the only way probes talk to AWS: it waits for the service's permit,
+//!   attaches an interceptor that keeps the raw response (request id, status, body as JSON with
+//!   secrets redacted), records it in [`ApiCalls`], and maps an SDK error to a [`ProbeError`]
+//!   with [`map_sdk_error`]. [`Session::call_optional`] additionally turns the error codes a
+//!   service uses for "this configuration does not exist" into `Ok(None)`: a missing
+//!   configuration is an observed absence, never an error.
+//! - A secondary call that fails (a permission missing for one API) makes only the facts it
+//!   feeds unobserved (with the mapped error as the reason) so a check on them is an `error`
+//!   verdict, while facts from calls that worked stay usable. A failure of the call that says
+//!   whether the resource exists at all is the observation's `Err`.
+//!
+//! Retries use the SDK's adaptive mode (client-side rate limiting on throttling), so a scan of a
+//! production account backs off instead of competing with the account's own workloads.
+//! With an endpoint override (`[aws] endpoint_url` or `AWS_ENDPOINT_URL`, e.g. an emulator or a
+//! VPC endpoint), S3 is addressed path-style because virtual-host names do not resolve there.
+
+mod error;
+mod evidence;
+pub mod kms;
+pub mod s3;
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use serde::Serialize;
+use tokio::sync::{OnceCell, Semaphore};
+
+pub use error::{ErrorClass, classify, map_sdk_error};
+pub use evidence::{ApiCalls, Capture, redact_json};
+
+use super::{ProbeContext, ProbeError, ProbeErrorKind};
+
+/// Key of the run-level fact naming the account examined.
+pub const CALLER_IDENTITY: &str = "aws.caller_identity";
+
+/// Attempts per call (first try + retries) before a throttled or failing call is an error.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// The shared handle every AWS probe holds: settings → [`Session`], each built once.
+#[derive(Default)]
+pub struct Aws {
+    overrides: AwsOverrides,
+    /// A failed build is kept too: with no credentials every call would fail the same way,
+    /// and asking the credential chain again for each of 1,000 buckets would only be slow.
+    sessions: Mutex<HashMap<SessionKey, Arc<SessionCell>>>,
+}
+
+/// A session built once (or the reason it could not be).
+type SessionCell = OnceCell<Result<Arc<Session>, ProbeError>>;
+
+/// What tests and embedders may replace in the factory; everything else (region, profile,
+/// endpoint, path-style, retry mode, timeouts) stays the real thing.
+#[derive(Clone, Debug, Default)]
+pub struct AwsOverrides {
+    /// Credentials instead of the standard chain (tests against an emulator).
+    pub credentials: Option<SharedCredentialsProvider>,
+    /// An HTTP client instead of the default one (the SDK's replay client in tests).
+    pub http_client: Option<SharedHttpClient>,
+    /// A retry policy instead of adaptive retries with the SDK's back-off (tests shorten it).
+    pub retry: Option<RetryConfig>,
+}
+
+impl std::fmt::Debug for Aws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aws")
+            .field("overrides", &self.overrides)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct SessionKey {
+    region: Option<String>,
+    profile: Option<String>,
+    endpoint_url: Option<String>,
+    concurrency: usize,
+    timeout: Duration,
+}
+
+impl SessionKey {
+    fn of(ctx: &ProbeContext) -> SessionKey {
+        let aws = &ctx.inventory.aws;
+        SessionKey {
+            region: aws.region.clone(),
+            profile: aws.profile.clone(),
+            endpoint_url: aws.endpoint_url.clone(),
+            concurrency: ctx.options.cloud_concurrency.max(1),
+            timeout: ctx.options.timeout,
+        }
+    }
+}
+
+impl Aws {
+    /// A factory using the standard credential chain and HTTP client.
+    pub fn new() -> Arc<Aws> {
+        Arc::new(Aws::default())
+    }
+
+    /// A factory with some parts replaced (tests, embedding).
+    pub fn with_overrides(overrides: AwsOverrides) -> Arc<Aws> {
+        Arc::new(Aws {
+            overrides,
+            sessions: Mutex::default(),
+        })
+    }
+
+    /// The session for this run's settings, built on first use and shared afterwards. Records
+    /// the caller identity into `ctx` (cheap after the first call: STS is asked once).
+    pub async fn session(&self, ctx: &ProbeContext) -> Result<Arc<Session>, ProbeError> {
+        let key = SessionKey::of(ctx);
+        let cell = self
+            .sessions
+            .lock()
+            .expect("aws sessions lock")
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let session = cell
+            .get_or_init(|| Session::build(&key, &self.overrides))
+            .await
+            .clone()?;
+        ctx.record_run_info(CALLER_IDENTITY, session.identity_json());
+        Ok(session)
+    }
+}
+
+/// The account and principal whose credentials the run used.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+}
+
+/// One run's AWS settings made real: config, clients, limits and identity. See the module docs.
+pub struct Session {
+    config: SdkConfig,
+    region: String,
+    endpoint_overridden: bool,
+    concurrency: usize,
+    clients: Mutex<HashMap<(TypeId, String), Box<dyn Any + Send + Sync>>>,
+    limits: Mutex<HashMap<&'static str, Arc<Semaphore>>>,
+    identity: Result<CallerIdentity, ProbeError>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("region", &self.region)
+            .field("endpoint_overridden", &self.endpoint_overridden)
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    async fn build(key: &SessionKey, overrides: &AwsOverrides) -> Result<Arc<Session>, ProbeError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(
+                overrides
+                    .retry
+                    .clone()
+                    .unwrap_or_else(|| RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(key.timeout.min(Duration::from_secs(5)))
+                    .operation_attempt_timeout(key.timeout)
+                    .build(),
+            );
+        if let Some(profile) = &key.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &key.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        // Explicit inventory setting first; otherwise aws-config reads AWS_ENDPOINT_URL (and the
+        // per-service AWS_ENDPOINT_URL_<SERVICE>) and the profile's endpoint_url itself.
+        if let Some(url) = &key.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(creds) = &overrides.credentials {
+            loader = loader.credentials_provider(creds.clone());
+        }
+        if let Some(http) = &overrides.http_client {
+            loader = loader.http_client(http.clone());
+        }
+        let config = loader.load().await;
+        let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
+            ProbeError::new(ProbeErrorKind::Config, "no AWS region configured").with_hint(
+                "set [aws] region in vouch.toml, --aws-region, AWS_REGION, or a region in the profile",
+            )
+        })?;
+        let endpoint_overridden = config.endpoint_url().is_some()
+            || std::env::vars_os().any(|(k, _)| {
+                k.to_str()
+                    .is_some_and(|k| k.starts_with("AWS_ENDPOINT_URL_"))
+            });
+        let mut session = Session {
+            config,
+            region,
+            endpoint_overridden,
+            concurrency: key.concurrency,
+            clients: Mutex::default(),
+            limits: Mutex::default(),
+            identity: Err(ProbeError::new(ProbeErrorKind::Other, "not asked yet")),
+        };
+        session.identity = session.caller_identity().await;
+        match &session.identity {
+            // No credentials at all: every client shares them, so every call would fail alike.
+            Err(e) if e.kind == ProbeErrorKind::Config => return Err(e.clone()),
+            // Otherwise go on (a network without an STS endpoint may still reach the others);
+            // the run section shows why the account is unknown.
+            Err(e) => tracing::warn!("could not identify the AWS caller: {e}"),
+            Ok(_) => {}
+        }
+        Ok(Arc::new(session))
+    }
+
+    async fn caller_identity(&self) -> Result<CallerIdentity, ProbeError> {
+        let sts: aws_sdk_sts::Client = self.client(None);
+        let calls = ApiCalls::default();
+        let out = self
+            .call(&calls, "sts", "GetCallerIdentity", &self.region, |c| {
+                sts.get_caller_identity().customize().interceptor(c).send()
+            })
+            .await?;
+        Ok(CallerIdentity {
+            account: out.account().unwrap_or_default().to_string(),
+            arn: out.arn().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// The run's home region (inventory, flag, environment or profile).
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Whether an endpoint override is in force (an emulator or a VPC endpoint).
+    pub fn endpoint_overridden(&self) -> bool {
+        self.endpoint_overridden
+    }
+
+    /// The loaded configuration, for services that need more than [`Session::client`].
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
+
+    /// Who the run is: `None` when STS could not say (the reason is in the run section).
+    pub fn identity(&self) -> Option<&CallerIdentity> {
+        self.identity.as_ref().ok()
+    }
+
+    fn identity_json(&self) -> serde_json::Value {
+        match &self.identity {
+            Ok(id) => serde_json::json!({"account": id.account, "arn": id.arn}),
+            Err(e) => serde_json::json!({"account": null, "arn": null, "error": e.to_string()}),
+        }
+    }
+
+    /// The client of service `C` for `region` (the home region when `None`), made once.
+    pub fn client<C: ServiceClient>(&self, region: Option<&str>) -> C {
+        let region = region.unwrap_or(&self.region).to_string();
+        let mut clients = self.clients.lock().expect("aws clients lock");
+        let entry = clients
+            .entry((TypeId::of::<C>(), region.clone()))
+            .or_insert_with(|| {
+                Box::new(C::build(
+                    &self.config,
+                    Region::new(region),
+                    self.endpoint_overridden,
+                ))
+            });
+        entry
+            .downcast_ref::<C>()
+            .expect("client cache keyed by type")
+            .clone()
+    }
+
+    fn limit(&self, service: &'static str) -> Arc<Semaphore> {
+        self.limits
+            .lock()
+            .expect("aws limits lock")
+            .entry(service)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.concurrency)))
+            .clone()
+    }
+
+    /// Makes one API call: waits for the service's permit, records the response in `calls`,
+    /// and maps a failure to a [`ProbeError`] naming the action and the principal.
+    ///
+    /// `send` receives the [`Capture`] interceptor to attach with `.customize().interceptor(c)`.
+    pub async fn call<O, E, Fut>(
+        &self,
+        calls: &ApiCalls,
+        service: &'static str,
+        action: &'static str,
+        region: &str,
+        send: impl FnOnce(Capture) -> Fut,
+    ) -> Result<O, ProbeError>
+    where
+        Fut: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.call_optional(calls, service, action, region, &[], send)
+            .await?
+            .ok_or_else(|| ProbeError::new(ProbeErrorKind::Other, "unreachable: no absent codes"))
+    }
+
+    /// Like [`Session::call`], but a service error whose code is in `absent` (e.g.
+    /// `NoSuchBucketPolicy`) is `Ok(None)`: the configuration does not exist, which is a fact.
+    pub async fn call_optional<O, E, Fut>(
+        &self,
+        calls: &ApiCalls,
+        service: &'static str,
+        action: &'static str,
+        region: &str,
+        absent: &[&str],
+        send: impl FnOnce(Capture) -> Fut,
+    ) -> Result<Option<O>, ProbeError>
+    where
+        Fut: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let (result, attempts) = self.call_raw(calls, service, action, region, send).await;
+        match result {
+            Ok(out) => Ok(Some(out)),
+            Err(SdkError::ServiceError(se))
+                if se.err().code().is_some_and(|c| absent.contains(&c)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.map_error(&e, service, action, attempts)),
+        }
+    }
+
+    /// Like [`Session::call`] but hands back the SDK's own result (and the attempts made), for
+    /// the rare caller that must read an error's raw response (S3's `x-amz-bucket-region`).
+    /// The call is still limited and recorded; map errors with [`Session::map_error`].
+    pub async fn call_raw<O, E, Fut>(
+        &self,
+        calls: &ApiCalls,
+        service: &'static str,
+        action: &'static str,
+        region: &str,
+        send: impl FnOnce(Capture) -> Fut,
+    ) -> (Result<O, SdkError<E, HttpResponse>>, u32)
+    where
+        Fut: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let limit = self.limit(service);
+        let _permit = limit.acquire().await.expect("semaphore never closed");
+        let capture = Capture::default();
+        let result = send(capture.clone()).await;
+        let code = match &result {
+            Err(SdkError::ServiceError(se)) => se.err().code(),
+            _ => None,
+        };
+        calls.record(&capture, service, action, region, code);
+        (result, capture.attempts())
+    }
+
+    /// [`map_sdk_error`] with this session's principal.
+    pub fn map_error<E>(
+        &self,
+        err: &SdkError<E, HttpResponse>,
+        service: &str,
+        action: &str,
+        attempts: u32,
+    ) -> ProbeError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        map_sdk_error(
+            err,
+            service,
+            action,
+            self.identity().map(|i| i.arn.as_str()),
+            attempts,
+        )
+    }
+}
+
+/// An SDK client the session can build and cache: one per (service, region).
+pub trait ServiceClient: Clone + Send + Sync + 'static {
+    /// The IAM service prefix (`s3`, `kms`): names the semaphore and the actions in messages.
+    const SERVICE: &'static str;
+    fn build(config: &SdkConfig, region: Region, endpoint_overridden: bool) -> Self;
+}
+
+/// Implements [`ServiceClient`] for an SDK crate whose client needs nothing special:
+/// `service_client!(aws_sdk_rds, "rds");` in the probe's module.
+#[macro_export]
+macro_rules! service_client {
+    ($sdk:ident, $service:literal) => {
+        impl $crate::probe::aws::ServiceClient for $sdk::Client {
+            const SERVICE: &'static str = $service;
+            fn build(
+                config: &::aws_config::SdkConfig,
+                region: ::aws_config::Region,
+                _endpoint_overridden: bool,
+            ) -> Self {
+                $sdk::Client::from_conf($sdk::config::Builder::from(config).region(region).build())
+            }
+        }
+    };
+}
+
+service_client!(aws_sdk_kms, "kms");
+service_client!(aws_sdk_sts, "sts");
+
+impl ServiceClient for aws_sdk_s3::Client {
+    const SERVICE: &'static str = "s3";
+    fn build(config: &SdkConfig, region: Region, endpoint_overridden: bool) -> Self {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(config)
+                .region(region)
+                // Emulators and VPC endpoints do not serve bucket.host names.
+                .force_path_style(endpoint_overridden)
+                .build(),
+        )
+    }
+}
+
+/// Whole days from `from` to now (negative when `from` is in the future).
+pub fn age_days(from: jiff::Timestamp) -> i64 {
+    let secs = jiff::Timestamp::now().as_second() - from.as_second();
+    secs.div_euclid(86_400)
+}
+
+/// An SDK `DateTime` as a jiff timestamp (RFC 3339 in facts).
+pub fn timestamp(t: &aws_smithy_types::DateTime) -> Option<jiff::Timestamp> {
+    jiff::Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok()
+}

@@ -1,0 +1,130 @@
+//! The demo estate (`examples/demo/`), started in-process, checked with the built-in library:
+//! every control's verdict is the one the estate was built to show, each for the right reason.
+
+use std::collections::BTreeMap;
+
+#[path = "../../examples/demo/estate.rs"]
+mod estate;
+
+use crate::support::vouch;
+
+fn verdicts(report: &serde_json::Value) -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    for c in report["controls"].as_array().unwrap() {
+        for r in c["results"].as_array().unwrap() {
+            out.insert(
+                (
+                    c["id"].as_str().unwrap().to_string(),
+                    r["target"].as_str().unwrap().to_string(),
+                ),
+                r["verdict"].as_str().unwrap().to_string(),
+            );
+        }
+    }
+    out
+}
+
+fn result<'a>(report: &'a serde_json::Value, id: &str, target: &str) -> &'a serde_json::Value {
+    report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .and_then(|c| {
+            c["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["target"] == target)
+        })
+        .unwrap_or_else(|| panic!("no result for {id} on {target}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_estate_shows_each_verdict_for_the_right_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let estate = estate::start(dir.path(), None)
+        .await
+        .expect("demo estate starts");
+    let inventory = estate.inventory.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        vouch()
+            .args([
+                "check",
+                "--format",
+                "json",
+                "--timeout",
+                "5s",
+                "--inventory",
+            ])
+            .arg(&inventory)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "failures present: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = verdicts(&report);
+    let expect = |id: &str, target: &str, verdict: &str| {
+        assert_eq!(
+            v.get(&(id.to_string(), target.to_string()))
+                .map(String::as_str),
+            Some(verdict),
+            "{id} on {target}: {}",
+            result(&report, id, target)
+        );
+    };
+    // In transit.
+    expect("ENC-TRANSIT-TLS12", "app.opendoors.ai:443", "pass");
+    expect("ENC-TRANSIT-TLS12", "api.opendoors.ai:443", "pass");
+    expect("ENC-TRANSIT-TLS12", "files.opendoors.ai:443", "fail");
+    expect("ENC-TRANSIT-TLS12", "portal.opendoors.ai:443", "pass");
+    expect("ENC-TRANSIT-TLS12", "sso.opendoors.ai:443", "error");
+    let legacy = result(&report, "ENC-TRANSIT-TLS12", "files.opendoors.ai:443");
+    assert_eq!(legacy["checks"][0]["observed"], "TLSv1.0");
+    let silent = result(&report, "ENC-TRANSIT-TLS12", "sso.opendoors.ai:443");
+    assert!(
+        silent["checks"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not observed")
+    );
+    expect("ENC-TRANSIT-CERTIFICATE", "portal.opendoors.ai:443", "fail");
+    expect("ENC-TRANSIT-CERTIFICATE", "app.opendoors.ai:443", "pass");
+    expect("ENC-TRANSIT-HSTS-PRELOAD", "opendoors.ai", "pass");
+    expect("ENC-TRANSIT-HSTS-PRELOAD", "opendoors.io", "fail");
+    expect("ENC-TRANSIT-HTTPS-REDIRECT", "opendoors.ai", "pass");
+    expect("ENC-TRANSIT-HTTPS-REDIRECT", "opendoors.io", "fail");
+    expect("APPSEC-SECURITY-TXT", "opendoors.ai", "pass");
+    expect("APPSEC-SECURITY-TXT", "opendoors.io", "fail");
+    expect("RES-STATUS-PAGE", "https://opendoors.ai/status", "pass");
+    // Attestations: fresh ones pass, the DR test is 421 days old.
+    expect("APPSEC-PENTEST-ANNUAL", "pentest-annual", "pass");
+    expect("RES-DR-TEST-ANNUAL", "dr-test", "fail");
+    let dr = result(&report, "RES-DR-TEST-ANNUAL", "dr-test");
+    assert_eq!(dr["checks"][0]["observed"], 421);
+    expect("PEOPLE-SECURITY-TRAINING", "security-training", "pass");
+    // Every attestation control ran against the file, and its evidence digest is recorded.
+    for c in report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["probe"] == "attestation")
+    {
+        let r = &c["results"][0];
+        let obs = &report["observations"][r["observation"].as_str().unwrap()];
+        assert_eq!(
+            obs["facts"]["evidence.sha256"].as_str().unwrap().len(),
+            64,
+            "{}",
+            c["id"]
+        );
+    }
+    drop(estate);
+}
