@@ -492,6 +492,117 @@ async fn hello_retry_request_counts_as_tls13_acceptance() {
     assert_eq!(reply["type"], "hello_retry_request");
 }
 
+/// A front for `backend` that never answers hellos asking for `silent_version` (its wire value),
+/// and passes every other connection through: a server whose TLS 1.0 answer is lost.
+async fn selectively_silent_front(backend: SocketAddr, silent_version: u16) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut first = vec![0u8; 8192];
+                let Ok(n) = client.read(&mut first).await else {
+                    return;
+                };
+                first.truncate(n);
+                // Record header (5) + handshake header (4), then the client_version.
+                if first.len() > 10 && u16::from_be_bytes([first[9], first[10]]) == silent_version {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    return;
+                }
+                let Ok(mut server) = tokio::net::TcpStream::connect(backend).await else {
+                    return;
+                };
+                if server.write_all(&first).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_lost_tls10_answer_leaves_lowest_unobserved_never_a_silent_pass() {
+    let ca = test_ca();
+    let backend = rustls_server(
+        &[&rustls::version::TLS13, &rustls::version::TLS12],
+        leaf(Some(&ca), &["app.test"], p256(), |_| {}),
+        false,
+    )
+    .await;
+    let front = selectively_silent_front(backend, 0x0301).await;
+    let o = observe(
+        "app.test",
+        &ctx(None, &[("app.test:443", front)], Duration::from_secs(3)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.facts["protocols.accepted"], json!(["TLSv1.2", "TLSv1.3"]));
+    assert_eq!(o.facts["versions.TLSv1.0"], "inconclusive");
+    assert!(!o.facts.contains_key("protocols.lowest"));
+    let why = &o.unobserved["protocols.lowest"];
+    assert!(why.contains("TLSv1.0: no answer in time"), "{why}");
+    assert_eq!(o.facts["protocols.highest"], "TLSv1.3");
+}
+
+#[tokio::test]
+async fn ipv6_literal_target_is_probed_and_matched_against_ip_sans() {
+    let ca = test_ca();
+    let cert = leaf(Some(&ca), &["::1"], p256(), |_| {});
+    let mut provider_versions = vec![&rustls::version::TLS13];
+    provider_versions.push(&rustls::version::TLS12);
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_protocol_versions(&provider_versions)
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(cert.0, cert.1)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = require(
+        TcpListener::bind("[::1]:0").await.ok(),
+        "an IPv6 loopback address",
+        "enable IPv6 on lo",
+    );
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(tcp).await;
+            });
+        }
+    });
+    let (_d, ca_path) = ca_file(&ca);
+    let o = observe(
+        &format!("[::1]:{port}"),
+        &ctx(Some(ca_path), &[], Duration::from_secs(10)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.facts["protocols.lowest"], "TLSv1.2");
+    assert_eq!(o.facts["certificate.sans"], json!(["::1"]));
+    assert_eq!(o.facts["certificate.hostname_matches"], true);
+    assert_eq!(
+        o.facts["certificate.valid"], true,
+        "{:?}",
+        o.facts["certificate.chain_error"]
+    );
+    assert!(
+        o.evidence["addresses"]
+            .get(format!("[::1]:{port}"))
+            .is_some()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Certificates.
 
@@ -921,4 +1032,81 @@ fn tls_probe_is_registered_with_its_facts() {
     }
     assert!(tls.check_target("https://app.example.com:8443").is_ok());
     assert!(tls.check_target("ftp://x").is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// End to end: a control on `protocols.lowest`, run with `vouch check`.
+
+const MIN_TLS12_CONTROL: &str = r#"
+[[control]]
+id = "ENC-TRANSIT-TLS12"
+title = "Endpoints accept only TLS 1.2 or higher"
+claim = "In transit — TLS 1.2 or higher for every connection."
+severity = "high"
+probe = "tls"
+targets = "public_endpoints"
+remediation = "Disable SSLv3, TLS 1.0 and TLS 1.1 on the listener."
+expect = [
+  { fact = "protocols.lowest", op = ">=", value = "TLSv1.2" },
+]
+"#;
+
+fn check_min_tls12(server: &OpenSsl) -> (i32, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = server.addr.port();
+    std::fs::write(dir.path().join("controls.toml"), MIN_TLS12_CONTROL).unwrap();
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        format!(
+            "[targets]\npublic_endpoints = [\"legacy.test:{port}\"]\n\n[resolve]\n\"legacy.test:{port}\" = \"{}\"\n\n[tls]\nca_file = {:?}\n",
+            server.addr,
+            fixture("tls/ca.pem").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = crate::support::vouch()
+        .current_dir(dir.path())
+        .args([
+            "check",
+            "--controls",
+            "controls.toml",
+            "--inventory",
+            "vouch.toml",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap(), report)
+}
+
+#[test]
+fn min_tls12_control_passes_on_a_tls12_and_tls13_server() {
+    let mut args = vec!["-min_protocol", "TLSv1.2"];
+    args.extend_from_slice(ALL_13);
+    let server = openssl_server("legacy.pem", "legacy.key", &args);
+    let (code, report) = check_min_tls12(&server);
+    let result = &report["controls"][0]["results"][0];
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(result["verdict"], "pass");
+    assert_eq!(result["checks"][0]["observed"], "TLSv1.2");
+}
+
+#[test]
+fn min_tls12_control_fails_on_a_tls10_to_tls13_server_naming_the_version() {
+    let mut args = vec!["-min_protocol", "TLSv1"];
+    args.extend_from_slice(ALL_13);
+    let server = openssl_server("legacy.pem", "legacy.key", &args);
+    let (code, report) = check_min_tls12(&server);
+    let result = &report["controls"][0]["results"][0];
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(result["verdict"], "fail");
+    assert_eq!(result["checks"][0]["observed"], "TLSv1.0");
+    // The observation behind the verdict is in the report, with its per-version evidence.
+    let obs_id = result["observation"].as_str().unwrap();
+    let obs = &report["observations"][obs_id];
+    assert_eq!(obs["facts"]["versions.TLSv1.0"], "accepted");
+    assert!(obs["evidence"]["addresses"].is_object());
 }

@@ -349,6 +349,24 @@ mod tests {
     }
 
     #[test]
+    fn no_name_length_or_suite_count_lands_in_the_troublesome_sizes() {
+        for v in Protocol::ALL {
+            let (suites, _) = suite_lists(v);
+            for n in [0, 1, 5, 17, 40, 64, 100, 127] {
+                for len in [1usize, 10, 50, 100, 200, 253] {
+                    let name = "a".repeat(len);
+                    let h = client_hello(v, &suites[..n.min(suites.len())], Some(&name));
+                    let msg_len = h.bytes.len() - 5;
+                    assert!(
+                        !(256..512).contains(&msg_len) || v == Protocol::SslV3,
+                        "{v}, {n} suites, name of {len}: {msg_len} bytes"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn no_sni_for_ip_literals() {
         let h = client_hello(Protocol::TlsV1_2, &[0xc02f], Some("127.0.0.1"));
         assert!(!h.bytes.windows(9).any(|w| w == b"127.0.0.1"));

@@ -544,7 +544,7 @@ fn record_negotiated(obs: &mut Observation, scans: &[AddressScan]) {
     }
 }
 
-const CERT_FACTS: [&str; 17] = [
+const CERT_FACTS: [&str; 16] = [
     "certificate.subject",
     "certificate.issuer",
     "certificate.sans",
@@ -561,7 +561,6 @@ const CERT_FACTS: [&str; 17] = [
     "certificate.valid",
     "certificate.chain_error",
     "certificate.sha256_fingerprint",
-    "certificate.days_remaining",
 ];
 
 fn record_certificate(
@@ -905,6 +904,91 @@ mod tests {
         assert!(t("exa mple.com").is_err());
     }
 
+    fn synthetic(addr: &str, verdicts: [Verdict; 5]) -> AddressScan {
+        AddressScan {
+            addr: addr.parse().unwrap(),
+            versions: Protocol::ALL
+                .into_iter()
+                .zip(verdicts)
+                .map(|(p, verdict)| {
+                    let result = scan::VersionResult {
+                        verdict,
+                        reason: format!("{} at {addr}", verdict.as_str()),
+                        attempts: vec![],
+                        suite: None,
+                    };
+                    (p, result)
+                })
+                .collect(),
+            handshake: Err(chain::HandshakeFailure {
+                error: "synthetic".into(),
+                chain: vec![],
+                connect_failed: false,
+            }),
+            legacy_chain: vec![],
+            connections: 0,
+        }
+    }
+
+    #[test]
+    fn facts_aggregate_over_addresses_union_of_accepted_and_minimum_lowest() {
+        use Verdict::*;
+        let a = synthetic(
+            "192.0.2.1:443",
+            [Rejected, Accepted, Rejected, Rejected, Rejected],
+        );
+        let b = synthetic(
+            "[2001:db8::1]:443",
+            [Rejected, Rejected, Rejected, Accepted, Rejected],
+        );
+        let mut o = Observation::new("tls", "app.example.com");
+        record_versions(&mut o, &[a, b]);
+        assert_eq!(o.facts["protocols.accepted"], json!(["TLSv1.0", "TLSv1.2"]));
+        assert_eq!(
+            o.facts["protocols.rejected"],
+            json!(["SSLv3", "TLSv1.1", "TLSv1.3"])
+        );
+        assert_eq!(o.facts["protocols.lowest"], "TLSv1.0");
+        assert_eq!(o.facts["protocols.highest"], "TLSv1.2");
+        assert!(
+            o.evidence["versions"]["TLSv1.0"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("192.0.2.1")
+        );
+    }
+
+    #[test]
+    fn lowest_is_unobserved_when_a_lower_version_is_inconclusive_anywhere() {
+        use Verdict::*;
+        let a = synthetic(
+            "192.0.2.1:443",
+            [Rejected, Rejected, Rejected, Accepted, Accepted],
+        );
+        let b = synthetic(
+            "192.0.2.2:443",
+            [Rejected, Inconclusive, Rejected, Accepted, Accepted],
+        );
+        let mut o = Observation::new("tls", "app.example.com");
+        record_versions(&mut o, &[a, b]);
+        assert!(!o.facts.contains_key("protocols.lowest"));
+        let why = &o.unobserved["protocols.lowest"];
+        assert!(
+            why.contains("TLSv1.0") && why.contains("192.0.2.2"),
+            "{why}"
+        );
+        assert_eq!(o.facts["versions.TLSv1.0"], "inconclusive");
+        assert_eq!(o.facts["protocols.highest"], "TLSv1.3");
+    }
+
+    #[test]
+    fn nothing_accepted_and_everything_rejected_is_an_observed_null() {
+        let a = synthetic("192.0.2.1:443", [Verdict::Rejected; 5]);
+        let mut o = Observation::new("tls", "app.example.com");
+        record_versions(&mut o, &[a]);
+        assert_eq!(o.facts["protocols.lowest"], Value::Null);
+    }
+
     #[test]
     fn every_fact_is_declared_once() {
         let mut paths: Vec<&str> = FACTS.iter().map(|f| f.path).collect();
@@ -913,6 +997,10 @@ mod tests {
         assert_eq!(paths.len(), FACTS.len());
         for f in CERT_FACTS {
             assert!(paths.contains(&f), "{f}");
+        }
+        // Every certificate fact is marked unobserved when no certificate is read.
+        for f in paths.iter().filter(|p| p.starts_with("certificate.")) {
+            assert!(CERT_FACTS.contains(f), "{f}");
         }
     }
 }

@@ -104,6 +104,11 @@ pub fn parse(buf: &[u8], want_certificate: bool, eof: bool) -> Option<Reply> {
                     flight_over = true;
                     break;
                 }
+                // A warning before the ServerHello (typically unrecognized_name) is not a refusal:
+                // the server carries on with its hello.
+                if body.len() == 2 && body[0] == 1 && body[1] != 0 {
+                    continue;
+                }
                 return Some(match tls_parser::parse_tls_message_alert(body) {
                     Ok((_, TlsMessage::Alert(a))) => Reply::Alert {
                         level: a.severity.0,
@@ -357,6 +362,17 @@ mod tests {
                 description: 70
             })
         );
+    }
+
+    #[test]
+    fn warning_before_the_hello_is_not_a_refusal() {
+        let mut bytes = record(21, &[1, 112]); // warning unrecognized_name
+        assert_eq!(parse(&bytes, false, false), None);
+        bytes.extend(record(22, &server_hello_msg(0x0303, 0xc02f, &[])));
+        assert!(matches!(
+            parse(&bytes, false, false),
+            Some(Reply::ServerHello { suite: 0xc02f, .. })
+        ));
     }
 
     #[test]
