@@ -1032,6 +1032,7 @@ const DIFF_EXAMPLES: &str = "\
 Examples:
   vouch diff last-week.json today.json
   vouch diff last-week.json today.json --format json
+  vouch diff last-week.json today.json --format markdown >> pr-comment.md
 
 Exit codes: 0 nothing regressed; 1 at least one result went from pass to fail or error;
 2 a report cannot be read.";
@@ -1089,8 +1090,16 @@ pub struct DiffArgs {
     pub old: PathBuf,
     /// The later JSON report.
     pub new: PathBuf,
-    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
-    pub format: ListFormat,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+    pub format: DiffFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Table,
+    Json,
+    /// Fits a pull-request comment.
+    Markdown,
 }
 
 /// What `check` loads before running, so a bad key or baseline stops it before any probe runs.
@@ -1261,8 +1270,9 @@ fn diff(args: &DiffArgs) -> Result<u8> {
     let new = read_report(&args.new)?;
     let drift = diff::compare(&old, &new);
     match args.format {
-        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&drift)?),
-        ListFormat::Table => print!("{}", drift.render_table()),
+        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&drift)?),
+        DiffFormat::Table => print!("{}", drift.render_table()),
+        DiffFormat::Markdown => print!("{}", drift.render_markdown()),
     }
     Ok(if drift.regressions.is_empty() {
         exit::PASS

@@ -334,7 +334,8 @@ fn validate_counts_what_it_read() {
 #[test]
 fn the_commented_example_inventory_is_valid() {
     let mut diags = vouch::diag::Diagnostics::new();
-    let inv = vouch::inventory::Inventory::load(&repo().join("examples/inventory.toml"), &mut diags);
+    let inv =
+        vouch::inventory::Inventory::load(&repo().join("examples/inventory.toml"), &mut diags);
     assert!(!diags.has_errors(), "{}", diags.render_short());
     let inv = inv.unwrap();
     // Every group the built-in library names is shown in the example.
@@ -347,7 +348,11 @@ fn the_commented_example_inventory_is_valid() {
     );
     for c in controls {
         if let vouch::control::Targets::Group(g) = &c.targets {
-            assert!(inv.targets.contains_key(g), "examples/inventory.toml lacks group `{g}` ({})", c.id);
+            assert!(
+                inv.targets.contains_key(g),
+                "examples/inventory.toml lacks group `{g}` ({})",
+                c.id
+            );
         }
     }
     assert_eq!(inv.aws.region.as_deref(), Some("eu-west-1"));
