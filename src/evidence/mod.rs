@@ -367,9 +367,8 @@ pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
                     });
                     continue;
                 }
-                match std::fs::read(dir.join(&e.path)) {
-                    Ok(bytes) => {
-                        let actual = hex::encode(Sha256::digest(&bytes));
+                match sha256_file(&dir.join(&e.path)) {
+                    Ok(actual) => {
                         if actual != e.sha256 {
                             v.problems.push(Problem::Modified {
                                 path: e.path.clone(),
@@ -394,6 +393,37 @@ pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
         v.problems
             .push(Problem::Content(format!("MANIFEST does not list {REPORT}")));
     }
+    // The report's observation keys must each have their file (a bundle can be made consistent
+    // for MANIFEST after an observation was dropped; the report still names it).
+    let intact = |p: &str| {
+        listed.contains_key(p)
+            && !v.problems.iter().any(|x| {
+                matches!(x, Problem::Modified { path, .. } | Problem::Size { path, .. } if path == p)
+            })
+    };
+    if intact(REPORT)
+        && let Ok(bytes) = std::fs::read(dir.join(REPORT))
+    {
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(report) => {
+                let keys = report["observations"]
+                    .as_object()
+                    .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default();
+                for k in keys {
+                    let path = observation_path(&k);
+                    if !listed.contains_key(path.as_str()) {
+                        v.problems.push(Problem::Content(format!(
+                            "{REPORT} names observation {k}, but MANIFEST lists no {path}"
+                        )));
+                    }
+                }
+            }
+            Err(e) => v
+                .problems
+                .push(Problem::Content(format!("{REPORT} is not JSON: {e}"))),
+        }
+    }
     // Observation files are named by their own digest: check the name agrees with MANIFEST.
     for e in &manifest.entries {
         if let Some(rest) = e.path.strip_prefix("observations/sha256-")
@@ -406,6 +436,22 @@ pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
         }
     }
     v
+}
+
+/// The hex SHA-256 of a file, read in blocks (bundles may hold large attachments).
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Every entry under `dir`, by '/'-separated relative path; symlinks are not followed.

@@ -281,6 +281,20 @@ fn verify_accepts_an_intact_bundle_and_names_a_changed_byte_a_missing_and_an_ext
         .stderr(predicate::str::contains("modified: report.json is"))
         .stderr(predicate::str::contains("FAILED: 2 problems"));
 
+    // An observation dropped and MANIFEST rewritten to match: the report still names it.
+    let dropped = dir.path().join("dropped");
+    copy_dir(&ev, &dropped);
+    std::fs::remove_file(dropped.join(&obs_path)).unwrap();
+    rewrite_manifest(&dropped);
+    vouch()
+        .arg("verify")
+        .arg(&dropped)
+        .assert()
+        .code(i32::from(exit::FAILED))
+        .stderr(predicate::str::contains(format!(
+            "content: report.json names observation {key}, but MANIFEST lists no {obs_path}"
+        )));
+
     // No MANIFEST at all.
     let bare = dir.path().join("bare");
     copy_dir(&ev, &bare);
