@@ -9,6 +9,8 @@
 //!   observations/sha256-<hex>.json      one per observation: the exact bytes whose digest is
 //!                                       the report's observation key `sha256:<hex>`
 //!   attachments/sha256-<hex>.<ext>      each attachment's content, named by its digest
+//!   inputs/controls/NNN-<name>.toml     the control files the run loaded, in load order
+//!   inputs/waivers.toml                 the waivers file, when there was one
 //! ```
 //!
 //! A bundle is written into a temporary sibling folder and renamed into place, so it is either
@@ -68,6 +70,72 @@ pub fn attachment_path(a: &Attachment) -> String {
     format!("attachments/sha256-{digest}.{ext}")
 }
 
+/// The files a run read, as `(path under the bundle, bytes)`: the control sources in load order
+/// (`inputs/controls/NNN-<name>`) and the waivers file (`inputs/waivers.toml`), so a replay
+/// needs nothing but the bundle.
+pub fn collect_inputs(
+    sources: &[crate::control::Source],
+    waivers: Option<&Path>,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    use crate::control::Source;
+    let mut texts: Vec<(String, Vec<u8>)> = Vec::new();
+    let name_of = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "controls.toml".into())
+    };
+    for source in sources {
+        match source {
+            Source::Text { name, text } => texts.push((name_of(name), text.clone().into_bytes())),
+            Source::Path(p) if p.is_dir() => {
+                // The same files, in the same order, as the loader reads a folder.
+                let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                    .with_context(|| format!("reading {}", p.display()))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| f.is_file() && f.extension().is_some_and(|e| e == "toml"))
+                    .collect();
+                files.sort();
+                for f in files {
+                    let bytes =
+                        std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?;
+                    texts.push((name_of(&f), bytes));
+                }
+            }
+            Source::Path(p) => {
+                let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+                texts.push((name_of(p), bytes));
+            }
+        }
+    }
+    let mut out: Vec<(String, Vec<u8>)> = texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, bytes))| {
+            let safe: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            (format!("{INPUT_CONTROLS}/{i:03}-{safe}"), bytes)
+        })
+        .collect();
+    if let Some(w) = waivers {
+        let bytes = std::fs::read(w).with_context(|| format!("reading {}", w.display()))?;
+        out.push((INPUT_WAIVERS.into(), bytes));
+    }
+    Ok(out)
+}
+
+/// Where a bundle keeps the control files of its run.
+pub const INPUT_CONTROLS: &str = "inputs/controls";
+/// Where a bundle keeps the waivers file of its run.
+pub const INPUT_WAIVERS: &str = "inputs/waivers.toml";
+
 /// Sets each result's `expires_at`: its observation's `observed_at` plus the control's `max_age`.
 pub fn stamp_expiry(report: &mut Report, controls: &[Control]) {
     let max_ages: BTreeMap<&str, u64> = controls
@@ -116,8 +184,14 @@ pub struct Written {
     pub signed: bool,
 }
 
-/// Writes the bundle for `report` at `dir`, atomically; signs the manifest with `key` when given.
-pub fn write_bundle(dir: &Path, report: &Report, key: Option<&SigningKey>) -> Result<Written> {
+/// Writes the bundle for `report` (and the run's `inputs`, see [`collect_inputs`]) at `dir`,
+/// atomically; signs the manifest with `key` when given.
+pub fn write_bundle(
+    dir: &Path,
+    report: &Report,
+    inputs: &[(String, Vec<u8>)],
+    key: Option<&SigningKey>,
+) -> Result<Written> {
     check_destination(dir)?;
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -149,6 +223,9 @@ pub fn write_bundle(dir: &Path, report: &Report, key: Option<&SigningKey>) -> Re
         for a in &obs.attachments {
             files.insert(attachment_path(a), a.content.as_bytes().to_vec());
         }
+    }
+    for (rel, bytes) in inputs {
+        files.insert(rel.clone(), bytes.clone());
     }
     let mut entries = Vec::with_capacity(files.len());
     let mut total = 0u64;
@@ -225,7 +302,7 @@ fn sync_tree(root: &Path, files: &[String]) -> Result<()> {
         }
         Ok::<(), anyhow::Error>(())
     })?;
-    for dir in ["observations", "attachments", "."] {
+    for dir in ["observations", "attachments", INPUT_CONTROLS, "inputs", "."] {
         if let Ok(d) = std::fs::File::open(root.join(dir)) {
             let _ = d.sync_all();
         }
