@@ -27,6 +27,7 @@ Examples:
   vouch check --controls controls/ --inventory prod.toml --format json --output report.json
   vouch check --only ENC-TRANSIT-TLS12 --target app.example.com:443
   vouch check --tag encryption --fail-on high --format junit --output junit.xml
+  vouch check --output html=report.html --output junit=junit.xml --output sarif=vouch.sarif
 
 Exit codes: 0 nothing failed at or above --fail-on; 1 something failed; 2 usage, configuration
 or validation error; 3 nothing failed but something could not be observed.
@@ -36,6 +37,12 @@ Evidence, replay, waivers and drift:
   vouch check --from-evidence evidence/2026-11-29   # replay the recorded observations, no probe
   vouch check --waivers waivers.toml
   vouch check --format json --output new.json --baseline old.json --fail-on-new";
+
+const COVERAGE_EXAMPLES: &str = "\
+Examples:
+  vouch coverage                               # SOC 2, built-in controls
+  vouch coverage --controls controls/ --controls extra.toml --format markdown
+  vouch coverage --framework my-framework.toml --format json";
 
 const PROBE_EXAMPLES: &str = "\
 Examples:
@@ -81,6 +88,9 @@ pub enum Command {
         after_help = "Examples:\n  vouch validate                   # the built-in library\n  vouch validate controls/ extra.toml --inventory vouch.toml"
     )]
     Validate(ValidateArgs),
+    /// Framework coverage: per criterion, the controls that evidence it, and the criteria none does.
+    #[command(after_help = COVERAGE_EXAMPLES)]
+    Coverage(CoverageArgs),
     /// List controls with their claims, probes, severities and framework mappings.
     #[command(
         after_help = "Examples:\n  vouch list\n  vouch list --controls controls/ --format json"
@@ -155,12 +165,13 @@ pub struct CheckArgs {
     /// Run the selected controls against this target instead of theirs (repeatable).
     #[arg(long, value_name = "TARGET")]
     pub target: Vec<String>,
-    /// Report format on stdout (or in --output).
+    /// Report format on stdout (or in a plain --output FILE).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Write the report to FILE (atomically) instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the report to FILE (atomically) instead of stdout; FORMAT=FILE writes that format
+    /// (repeatable: --output html=report.html --output junit=junit.xml).
+    #[arg(long, short, value_name = "[FORMAT=]FILE", value_parser = parse_output)]
+    pub output: Vec<(Option<Format>, PathBuf)>,
     /// Lowest severity whose failures make the exit code 1.
     #[arg(long, value_enum, default_value_t = Severity::Low)]
     pub fail_on: Severity,
@@ -224,6 +235,39 @@ pub enum ListFormat {
     Markdown,
 }
 
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// A built-in framework (soc2) or a catalogue file (`[[criterion]]` tables with id, title).
+    #[arg(long, value_name = "NAME", default_value = "soc2")]
+    pub framework: String,
+    /// Control file or folder (repeatable). Default: the built-in library.
+    #[arg(long, value_name = "PATH")]
+    pub controls: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = CoverageFormat::Table)]
+    pub format: CoverageFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CoverageFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+/// `--output FILE` or `--output FORMAT=FILE` (only when FORMAT names a format, so a file name
+/// with `=` in it still works).
+fn parse_output(s: &str) -> Result<(Option<Format>, PathBuf), String> {
+    if let Some((f, path)) = s.split_once('=') {
+        if let Ok(format) = Format::from_str(f, true) {
+            if path.is_empty() {
+                return Err(format!("give a file after `{f}=`"));
+            }
+            return Ok((Some(format), PathBuf::from(path)));
+        }
+    }
+    Ok((None, PathBuf::from(s)))
+}
+
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     let secs = parse_duration(s)?;
     if secs == 0 {
@@ -254,6 +298,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Check(args) => check(args, color, cli.quiet),
         Command::Probe(args) => probe(args, color),
         Command::Validate(args) => validate(args, color),
+        Command::Coverage(args) => coverage(args),
         Command::List(args) => list(args),
         Command::Verify(args) => verify(args),
         Command::Keygen(args) => keygen(args),
@@ -901,6 +946,49 @@ fn list(args: &ListArgs) -> Result<u8> {
     Ok(exit::PASS)
 }
 
+fn coverage(args: &CoverageArgs) -> Result<u8> {
+    let registry = Registry::builtin();
+    let framework = match report::coverage::Framework::find(&args.framework) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: --framework: {e:#}");
+            return Ok(exit::INVALID);
+        }
+    };
+    let mut diags = Diagnostics::new();
+    let controls = control::load_controls(
+        &control_sources(&args.controls),
+        &registry,
+        None,
+        &mut diags,
+    );
+    if report_diagnostics(&diags, false) {
+        return Ok(exit::INVALID);
+    }
+    let cov = report::coverage::compute(&framework, &controls);
+    match args.format {
+        CoverageFormat::Json => println!("{}", serde_json::to_string_pretty(&cov)?),
+        CoverageFormat::Markdown => print!(
+            "### {}\n\n{}\n\n{}",
+            cov.name,
+            cov.summary.line(),
+            report::coverage::markdown_table(&cov)
+        ),
+        CoverageFormat::Table => print!("{}", report::coverage::table(&cov)),
+    }
+    for u in &cov.unknown {
+        let ids: Vec<&str> = u.controls.iter().map(|c| c.id.as_str()).collect();
+        eprintln!(
+            "warning: {} is not a {} criterion, but {} map{} to it",
+            u.id,
+            cov.framework,
+            ids.join(", "),
+            if ids.len() == 1 { "s" } else { "" }
+        );
+    }
+    Ok(exit::PASS)
+}
+
 /// The claims in the order the control files give them (the page's order for the built-in
 /// library), each with the controls behind it: probe and facts, or attestation and its age.
 pub fn claims_markdown(controls: &[Control]) -> String {
@@ -1202,6 +1290,7 @@ fn finish_check(
     quiet: bool,
 ) -> Result<u8> {
     evidence::stamp_expiry(&mut report, controls);
+    report.coverage = report::coverage::builtin(controls);
     let now = report
         .run
         .replay
@@ -1237,7 +1326,12 @@ fn finish_check(
             );
         }
     }
-    emit_report(&report, args.format, args.output.as_deref(), color)?;
+    if args.output.is_empty() {
+        emit_report(&report, args.format, None, color)?;
+    }
+    for (format, path) in &args.output {
+        emit_report(&report, format.unwrap_or(args.format), Some(path), color)?;
+    }
     if let Some((path, base)) = &prep.baseline {
         let drift = diff::compare(base, &report);
         eprintln!("drift against {}: {}", path.display(), drift.summary_line());

@@ -309,6 +309,7 @@ mod tests {
             controls,
             observations: BTreeMap::new(),
             unused_waivers: Vec::new(),
+            coverage: Vec::new(),
         }
     }
 

@@ -303,6 +303,7 @@ pub async fn run(
         summary: Summary::default(),
         controls: results,
         observations,
+        coverage: Vec::new(),
         unused_waivers: Vec::new(),
     };
     report.summarise();

@@ -213,6 +213,7 @@ pub fn replay(
         controls: results,
         observations: used,
         unused_waivers: Vec::new(),
+        coverage: Vec::new(),
     };
     report.summarise();
     report

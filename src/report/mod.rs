@@ -2,7 +2,14 @@
 //! field in `docs/report-schema.md`), and one renderer per output format. Renderers only read the
 //! report; none of them talks to probes or the engine.
 
+pub mod coverage;
+pub mod csv;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod oscal;
+pub mod sarif;
 pub mod table;
 
 use std::collections::BTreeMap;
@@ -27,6 +34,10 @@ pub struct Report {
     pub controls: Vec<ControlResult>,
     /// Observation key (`sha256:` + digest of the observation's JSON) → observation.
     pub observations: BTreeMap<String, Observation>,
+    /// Per framework: which controls of this run evidence each criterion, and which criteria
+    /// none does. Filled by the CLI from `controls/frameworks/*.toml` ([`coverage`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<coverage::Coverage>,
     /// Waivers that covered nothing in this run (stale), or that had expired.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unused_waivers: Vec<UnusedWaiver>,
@@ -243,6 +254,18 @@ fn bump(
 pub enum Format {
     Table,
     Json,
+    /// JUnit XML: one testcase per control × target.
+    Junit,
+    /// GitHub-flavoured Markdown that fits a pull-request comment.
+    Markdown,
+    /// One self-contained HTML file.
+    Html,
+    /// One row per control × target.
+    Csv,
+    /// SARIF 2.1.0: rules are controls, results are failures and errors.
+    Sarif,
+    /// NIST OSCAL assessment-results (JSON).
+    Oscal,
 }
 
 /// How a renderer should draw (table only; the data formats ignore it).
@@ -258,5 +281,33 @@ pub fn render(report: &Report, format: Format, style: Style) -> anyhow::Result<S
     Ok(match format {
         Format::Table => table::render(report, style),
         Format::Json => json::render(report)?,
+        Format::Junit => junit::render(report)?,
+        Format::Markdown => markdown::render(report),
+        Format::Html => html::render(report),
+        Format::Csv => csv::render(report)?,
+        Format::Sarif => sarif::render(report)?,
+        Format::Oscal => oscal::render(report)?,
     })
+}
+
+/// `v` with every object's keys in sorted order, recursively. serde_json keeps insertion order
+/// when any crate in the build enables its `preserve_order` feature (a dev-dependency does), and
+/// sorts otherwise; the SARIF and OSCAL renderers pass their documents through this so the same
+/// report gives the same bytes in every build.
+pub fn canonical_json(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, canonical_json(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(canonical_json).collect()),
+        other => other,
+    }
 }

@@ -482,6 +482,12 @@ async fn kms_keys_on_moto_report_kind_state_and_rotation() {
     let obs = observe(&probe, &disabled, &ctx).await;
     assert_eq!(fact(&obs, "key.state"), &json!("Disabled"));
 
+    // By key ARN: the same key as by id.
+    let arn = format!("arn:aws:kms:{REGION}:123456789012:key/{still}");
+    let obs = observe(&probe, &arn, &ctx).await;
+    assert_eq!(obs.evidence["key"]["key_id"], json!(still));
+    assert_eq!(fact(&obs, "rotation.enabled"), &json!(false));
+
     // Asymmetric keys cannot rotate; they are still observed, so a control can scope them out.
     let obs = observe(&probe, &asymmetric, &ctx).await;
     assert_eq!(fact(&obs, "key.spec"), &json!("RSA_2048"));
@@ -563,12 +569,15 @@ const AUDITOR: &str = "arn:aws:iam::111122223333:role/auditor";
 struct Reply {
     status: u16,
     body: String,
+    /// S3's `x-amz-bucket-region` header, when the answer carries one.
+    bucket_region: Option<&'static str>,
 }
 
 fn ok(body: impl Into<String>) -> Reply {
     Reply {
         status: 200,
         body: body.into(),
+        bucket_region: None,
     }
 }
 
@@ -576,6 +585,7 @@ fn kms_error(code: &str, message: &str) -> Reply {
     Reply {
         status: 400,
         body: json!({"__type": code, "message": message}).to_string(),
+        bucket_region: None,
     }
 }
 
@@ -690,12 +700,15 @@ impl FakeAws {
         };
         let reply = reply.unwrap_or_else(|| panic!("unscripted AWS call {action}"));
         let n = self.seen.lock().unwrap().len();
-        http::Response::builder()
+        let response = http::Response::builder()
             .status(reply.status)
             .header("x-amzn-requestid", format!("req-{action}-{n}"))
-            .header("x-amz-request-id", format!("req-{action}-{n}"))
-            .body(SdkBody::from(reply.body))
-            .unwrap()
+            .header("x-amz-request-id", format!("req-{action}-{n}"));
+        let response = match reply.bucket_region {
+            Some(r) => response.header("x-amz-bucket-region", r),
+            None => response,
+        };
+        response.body(SdkBody::from(reply.body)).unwrap()
     }
 
     /// A factory whose HTTP client is this fake (everything else is the production path).
@@ -996,6 +1009,7 @@ fn s3_error(status: u16, code: &str, message: &str) -> Reply {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
              <Message>{message}</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>"
         ),
+        bucket_region: None,
     }
 }
 
@@ -1058,6 +1072,11 @@ async fn s3_discovery_follows_continuation_tokens_and_keeps_each_buckets_region(
     assert_eq!(pages.len(), 2);
     assert!(pages[0].contains("max-buckets=2"), "{pages:?}");
     assert!(pages[1].contains("continuation-token=t1"), "{pages:?}");
+    // Where the population came from is kept for the report's run section.
+    let provenance = &ctx.run_info()["aws.s3.discovery"];
+    assert_eq!(provenance["buckets"], 3);
+    assert_eq!(provenance["api_calls"].as_array().unwrap().len(), 2);
+    assert!(provenance["api_calls"][1]["request_id"].is_string());
 
     // The region learnt from the listing is used: no HeadBucket, calls go to that region.
     let obs = observe(&probe, "gamma", &ctx).await;
@@ -1096,6 +1115,7 @@ async fn s3_head_bucket_denied_without_a_region_is_an_error_for_that_bucket() {
         vec![Reply {
             status: 403,
             body: String::new(),
+            bucket_region: None,
         }],
     );
     let err = S3Probe::new(fake.factory())
@@ -1219,14 +1239,14 @@ async fn vouch_check_on_moto_passes_and_fails_the_right_buckets_and_keys() {
     });
     assert_eq!(out.status.code(), Some(1), "something fails");
 
-    let enc = verdicts(&report, "ENC-REST-S3");
+    let enc = verdicts(&report, "AWS-S3-ENCRYPTED");
     assert_eq!(enc[&encrypted], "pass");
     assert_eq!(enc[&plain], "fail");
-    let rot = verdicts(&report, "KEY-ROTATION-ON");
+    let rot = verdicts(&report, "AWS-KMS-ROTATION-ON");
     assert_eq!(rot[&not_rotating], "fail");
     // An asymmetric key cannot rotate: outside the control's scope, shown, not dropped.
     assert_eq!(rot[&signing], "n/a");
-    let age = verdicts(&report, "KEY-ROTATION-AGE");
+    let age = verdicts(&report, "AWS-KMS-KEY-AGE");
     assert_eq!(age[&not_rotating], "pass", "created just now");
     // The account examined is in the run section.
     assert_eq!(
@@ -1300,10 +1320,10 @@ async fn vouch_check_through_the_engine_fails_a_key_whose_material_is_old() {
     )
     .await;
     let report = serde_json::to_value(&report).unwrap();
-    let age = verdicts(&report, "KEY-ROTATION-AGE");
+    let age = verdicts(&report, "AWS-KMS-KEY-AGE");
     assert_eq!(age[fresh_id], "pass");
     assert_eq!(age[stale_id], "fail");
-    let on = verdicts(&report, "KEY-ROTATION-ON");
+    let on = verdicts(&report, "AWS-KMS-ROTATION-ON");
     assert_eq!(on[fresh_id], "pass");
     assert_eq!(on[stale_id], "fail");
 }
@@ -1383,4 +1403,126 @@ async fn closed_endpoint_is_unreachable_with_a_hint() {
         .unwrap_err();
     assert_eq!(err.kind, ProbeErrorKind::Unreachable, "{err}");
     assert!(err.hint.as_deref().unwrap().contains("endpoint"), "{err}");
+}
+
+#[tokio::test]
+async fn s3_head_bucket_redirect_names_the_buckets_region() {
+    // S3 answers a HeadBucket sent to the wrong region with 301 and the bucket's region.
+    let fake = bare_bucket(Arc::new(FakeAws::default())).on(
+        "HeadBucket",
+        vec![Reply {
+            status: 301,
+            body: String::new(),
+            bucket_region: Some("ap-northeast-1"),
+        }],
+    );
+    let obs = observe(&S3Probe::new(fake.factory()), "elsewhere", &fake_ctx()).await;
+    assert_eq!(fact(&obs, "region"), &json!("ap-northeast-1"));
+    let uri = &fake.uris("GetBucketPolicy")[0];
+    assert!(uri.contains("ap-northeast-1"), "{uri}");
+}
+
+#[tokio::test]
+async fn kms_key_pending_deletion_rotates_no_more_and_its_history_is_not_guessed() {
+    let invalid = kms_error(
+        "KMSInvalidStateException",
+        &format!("arn:aws:kms:eu-west-1:111122223333:key/{KEY_ID} is pending deletion."),
+    );
+    let describe = json!({"KeyMetadata": {"KeyId": KEY_ID, "CreationDate": days_ago(30),
+        "Enabled": false, "KeyUsage": "ENCRYPT_DECRYPT", "KeyState": "PendingDeletion",
+        "DeletionDate": days_ago(-7), "Origin": "AWS_KMS", "KeyManager": "CUSTOMER",
+        "KeySpec": "SYMMETRIC_DEFAULT"}});
+    let fake = Arc::new(FakeAws::default())
+        .on("DescribeKey", vec![ok(describe.to_string())])
+        .on("GetKeyRotationStatus", vec![invalid.clone()])
+        .on("ListKeyRotations", vec![invalid]);
+    let obs = observe(&KmsProbe::new(fake.factory()), KEY_ID, &fake_ctx()).await;
+    assert_eq!(fact(&obs, "key.state"), &json!("PendingDeletion"));
+    assert_eq!(fact(&obs, "rotation.enabled"), &json!(false));
+    let why = &obs.unobserved["rotation.last_rotated"];
+    assert!(why.contains("KMSInvalidStateException"), "{why}");
+}
+
+/// `vouch probe aws.s3 BUCKET` with the settings given only through the environment or a profile.
+fn probe_bucket_cli(bucket: &str, inventory: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = support::vouch();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(["probe", "aws.s3", bucket, "--format", "json", "--inventory"])
+        .arg(inventory)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+#[tokio::test]
+async fn aws_endpoint_url_from_the_environment_is_honoured_with_path_style_s3() {
+    let url = moto_url();
+    let cfg = seed_config(&url).await;
+    let bucket = unique("env-endpoint");
+    create_bucket(&seed_s3(&cfg, REGION), &bucket, REGION).await;
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("vouch.toml");
+    std::fs::write(&inv, format!("[aws]\nregion = \"{REGION}\"\n")).unwrap();
+    let out = probe_bucket_cli(&bucket, &inv)
+        .env("HOME", dir.path())
+        .env("AWS_ENDPOINT_URL", &url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let obs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(obs["facts"]["region"], REGION);
+    // Signatures and credentials never reach the evidence.
+    for secret in ["Signature=", "Credential=", "testing"] {
+        assert!(!stdout.contains(secret), "{secret} in {stdout}");
+    }
+}
+
+#[tokio::test]
+async fn a_named_profile_supplies_region_and_credentials() {
+    let url = moto_url();
+    let cfg = seed_config(&url).await;
+    let bucket = unique("profile");
+    create_bucket(&seed_s3(&cfg, "us-west-2"), &bucket, "us-west-2").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        format!("[profile audit]\nregion = us-west-2\nendpoint_url = {url}\n"),
+    )
+    .unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        "[audit]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .unwrap();
+    let inv = dir.path().join("vouch.toml");
+    std::fs::write(&inv, "[aws]\nprofile = \"audit\"\n").unwrap();
+    let out = probe_bucket_cli(&bucket, &inv)
+        .env("HOME", dir.path())
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let obs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(obs["facts"]["region"], "us-west-2");
+    let first = &obs["evidence"]["api_calls"][0];
+    assert_eq!(first["action"], "s3:HeadBucket");
+    assert_eq!(first["region"], "us-west-2", "the profile's region is home");
 }

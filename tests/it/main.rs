@@ -9,6 +9,7 @@ mod demo;
 mod diff;
 mod engine;
 mod evidence;
+mod formats;
 mod http;
 mod support;
 mod tls;

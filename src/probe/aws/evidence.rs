@@ -124,6 +124,18 @@ impl ApiCalls {
         self.len() == 0
     }
 
+    /// The calls without their response bodies (for run-level provenance, where the bodies
+    /// would repeat what the targets already say).
+    pub fn into_summaries(self) -> Value {
+        let mut calls = self.0.into_inner().expect("api calls lock");
+        for c in &mut calls {
+            if let Some(map) = c.as_object_mut() {
+                map.remove("response");
+            }
+        }
+        Value::Array(calls)
+    }
+
     /// Files the calls as the observation's `api_calls` evidence.
     pub fn into_evidence(self, obs: &mut Observation) {
         let calls = self.0.into_inner().expect("api calls lock");

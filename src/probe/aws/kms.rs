@@ -12,8 +12,7 @@ use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use serde_json::json;
 
-use super::s3::{show, unobserved, unobserved_notes};
-use super::{ApiCalls, Aws, age_days, timestamp};
+use super::{ApiCalls, Aws, age_days, show, timestamp, unobserved, unobserved_notes};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -23,9 +22,15 @@ const SERVICE: &str = "kms";
 /// Keys per ListKeys page and rotations per ListKeyRotations page (the APIs' maximum).
 const PAGE_SIZE: i32 = 1000;
 
-/// Codes with which GetKeyRotationStatus / ListKeyRotations say "this key does not rotate":
-/// asymmetric, HMAC and custom-key-store keys, and keys pending deletion or import.
+/// Codes with which GetKeyRotationStatus says "this key does not rotate automatically":
+/// asymmetric, HMAC and custom-key-store keys (unsupported), and keys pending deletion or import
+/// (invalid state; AWS documents their rotation status as off).
 const CANNOT_ROTATE: &[&str] = &["UnsupportedOperationException", "KMSInvalidStateException"];
+
+/// The code with which ListKeyRotations says "this kind of key has no rotations". A key in the
+/// wrong state is *not* here: its history exists but could not be read, so the facts that need
+/// it stay unobserved rather than falling back to the creation date.
+const NO_ROTATIONS: &[&str] = &["UnsupportedOperationException"];
 
 const FACTS: &[FactSpec] = &[
     fact(
@@ -131,9 +136,6 @@ impl Probe for KmsProbe {
             Err("a key id (1234abcd-…), a key ARN, alias/NAME, an alias ARN, or `*`".into())
         }
     }
-    fn host_key(&self, _target: &str) -> String {
-        "aws:kms".into()
-    }
     fn is_pattern(&self, target: &str) -> bool {
         target == "*"
     }
@@ -173,6 +175,10 @@ impl Probe for KmsProbe {
         }
         ids.sort();
         ids.dedup();
+        ctx.record_run_info(
+            &format!("aws.kms.discovery.{}", session.region()),
+            json!({"keys": ids.len(), "api_calls": calls.into_summaries()}),
+        );
         Ok(ids)
     }
 
@@ -213,6 +219,8 @@ impl Probe for KmsProbe {
             )
         })?;
         let key_id = meta.key_id().to_string();
+        // The ARN works for keys of other accounts too, where a bare id would not.
+        let key_ref = meta.arn().unwrap_or(&key_id).to_string();
         let created = meta.creation_date().and_then(timestamp);
 
         let mut obs = Observation::new(self.kind(), target);
@@ -240,7 +248,7 @@ impl Probe for KmsProbe {
             CANNOT_ROTATE,
             |c| {
                 kms.get_key_rotation_status()
-                    .key_id(&key_id)
+                    .key_id(&key_ref)
                     .customize()
                     .interceptor(c)
                     .send()
@@ -257,10 +265,10 @@ impl Probe for KmsProbe {
                         SERVICE,
                         "ListKeyRotations",
                         &region,
-                        CANNOT_ROTATE,
+                        NO_ROTATIONS,
                         |c| {
                             kms.list_key_rotations()
-                                .key_id(&key_id)
+                                .key_id(&key_ref)
                                 .limit(self.page_size)
                                 .set_marker(marker.clone())
                                 .customize()

@@ -25,7 +25,7 @@
 //! - A [`Session`] holds the loaded `SdkConfig` (standard credential chain: environment, profiles
 //!   including SSO and assume-role, container and instance credentials, with one credential cache
 //!   shared by every client), the home region, one client per (service, region) made on first
-//!   use ([`ServiceClient`]; add a service with [`service_client!`]), one semaphore per service
+//!   use ([`ServiceClient`]; add a service with [`service_client!`](crate::service_client)), one semaphore per service
 //!   (`ctx.options.cloud_concurrency` calls in flight), and the caller identity (STS
 //!   GetCallerIdentity, made once, recorded into every run's `aws.caller_identity`).
 //! - [`Session::call`] is the only way probes talk to AWS: it waits for the service's permit,
@@ -38,6 +38,22 @@
 //!   feeds unobserved (with the mapped error as the reason) so a check on them is an `error`
 //!   verdict, while facts from calls that worked stay usable. A failure of the call that says
 //!   whether the resource exists at all is the observation's `Err`.
+//!
+//! # Adding a service (`aws.rds`, `aws.backup`, …)
+//!
+//! 1. `cargo add aws-sdk-rds`; in a new `src/probe/aws/rds.rs`: `service_client!(aws_sdk_rds,
+//!    "rds");` and a probe struct holding the `Arc<Aws>`.
+//! 2. `discover("*")`: every page of the list call (stop when the token is absent *or repeats*),
+//!    record where the population came from with
+//!    `ctx.record_run_info("aws.rds.discovery", json!({…, "api_calls": calls.into_summaries()}))`.
+//! 3. `observe`: the call that says whether the resource exists with [`Session::call`] (its
+//!    error is the observation's); the others with [`Session::call_optional`] and the service's
+//!    "not configured" codes, concurrently (`tokio::join!`), each failure marking only its facts
+//!    with [`unobserved`]. Name the region a resource lives in and ask there
+//!    (`session.client(Some(region))`).
+//! 4. One line in `Registry::builtin`: `Arc::new(aws::rds::RdsProbe::new(aws.clone()))`.
+//! 5. Tests in `tests/it/aws.rs` style: moto for what it implements, the fake endpoint behind
+//!    the SDK's test HTTP client for the rest, each gap listed in `docs/testing.md`.
 //!
 //! Retries use the SDK's adaptive mode (client-side rate limiting on throttling), so a scan of a
 //! production account backs off instead of competing with the account's own workloads.
@@ -69,7 +85,8 @@ use tokio::sync::{OnceCell, Semaphore};
 pub use error::{ErrorClass, classify, map_sdk_error};
 pub use evidence::{ApiCalls, Capture, redact_json};
 
-use super::{ProbeContext, ProbeError, ProbeErrorKind};
+use super::{Observation, ProbeContext, ProbeError, ProbeErrorKind};
+use serde_json::Value;
 
 /// Key of the run-level fact naming the account examined.
 pub const CALLER_IDENTITY: &str = "aws.caller_identity";
@@ -202,12 +219,15 @@ impl Session {
                     .clone()
                     .unwrap_or_else(|| RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS)),
             )
-            .timeout_config(
+            .timeout_config({
+                // A third of the observation's budget per attempt, so a black-holed attempt
+                // still leaves room for the retries within the engine's timeout.
+                let attempt = (key.timeout / MAX_ATTEMPTS).max(Duration::from_secs(1));
                 TimeoutConfig::builder()
-                    .connect_timeout(key.timeout.min(Duration::from_secs(5)))
-                    .operation_attempt_timeout(key.timeout)
-                    .build(),
-            );
+                    .connect_timeout(attempt.min(Duration::from_secs(3)))
+                    .operation_attempt_timeout(attempt)
+                    .build()
+            });
         if let Some(profile) = &key.profile {
             loader = loader.profile_name(profile);
         }
@@ -472,4 +492,32 @@ pub fn age_days(from: jiff::Timestamp) -> i64 {
 /// An SDK `DateTime` as a jiff timestamp (RFC 3339 in facts).
 pub fn timestamp(t: &aws_smithy_types::DateTime) -> Option<jiff::Timestamp> {
     jiff::Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok()
+}
+
+/// Lines naming each fact a table shows as `?`, and why.
+pub fn unobserved_notes(observations: &[Observation]) -> String {
+    let mut out = String::new();
+    for obs in observations {
+        for (path, why) in &obs.unobserved {
+            out.push_str(&format!("not observed: {} {path}: {why}\n", obs.target));
+        }
+    }
+    out
+}
+
+/// A fact's value for a table cell: `—` for null, `?` for not observed.
+pub fn show(obs: &Observation, path: &str) -> String {
+    match obs.facts.get(path) {
+        None => "?".into(),
+        Some(Value::Null) => "—".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// Marks facts unobserved because the call that feeds them failed.
+pub fn unobserved(obs: &mut Observation, paths: &[&str], e: &ProbeError) {
+    for p in paths {
+        obs.unobserved(p, e.to_string());
+    }
 }

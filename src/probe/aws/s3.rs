@@ -13,7 +13,7 @@ use aws_sdk_s3::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
 use serde_json::{Value, json};
 
-use super::{ApiCalls, Aws, Session};
+use super::{ApiCalls, Aws, Session, show, unobserved, unobserved_notes};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -181,10 +181,6 @@ impl Probe for S3Probe {
             )
         }
     }
-    fn host_key(&self, _target: &str) -> String {
-        // One account's API, whatever the bucket: the per-service semaphore does the limiting.
-        "aws:s3".into()
-    }
     fn is_pattern(&self, target: &str) -> bool {
         target == "*"
     }
@@ -226,9 +222,14 @@ impl Probe for S3Probe {
                 _ => break,
             }
         }
-        tracing::debug!("aws.s3: {} buckets in {} pages", names.len(), calls.len());
         names.sort();
         names.dedup();
+        // The population's provenance, for the report's run section (bodies left out: the
+        // names are the targets themselves).
+        ctx.record_run_info(
+            "aws.s3.discovery",
+            json!({"buckets": names.len(), "api_calls": calls.into_summaries()}),
+        );
         Ok(names)
     }
 
@@ -462,41 +463,14 @@ impl Probe for S3Probe {
     }
 }
 
-/// Lines naming each fact a table shows as `?`, and why.
-pub(super) fn unobserved_notes(observations: &[Observation]) -> String {
-    let mut out = String::new();
-    for obs in observations {
-        for (path, why) in &obs.unobserved {
-            out.push_str(&format!("not observed: {} {path}: {why}\n", obs.target));
-        }
-    }
-    out
-}
-
-/// A fact's value for a table cell: `—` for null, `?` for not observed.
-pub(super) fn show(obs: &Observation, path: &str) -> String {
-    match obs.facts.get(path) {
-        None => "?".into(),
-        Some(Value::Null) => "—".into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-    }
-}
-
-/// Marks facts unobserved because the call that feeds them failed.
-pub(super) fn unobserved(obs: &mut Observation, paths: &[&str], e: &ProbeError) {
-    for p in paths {
-        obs.unobserved(p, e.to_string());
-    }
-}
-
+/// Today's rules (3–63 of `a-z 0-9 . -`) plus what old us-east-1 buckets may still be named
+/// (up to 255 characters, capitals and underscores): discovery returns those too.
 fn valid_bucket_name(name: &str) -> bool {
     let b = name.as_bytes();
-    (3..=63).contains(&b.len())
+    (3..=255).contains(&b.len())
         && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'-'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
         && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
 }
 
 /// Whether a bucket policy denies, to everyone, every S3 action on the bucket's objects when
@@ -606,8 +580,10 @@ mod tests {
     #[test]
     fn bucket_names_follow_s3_rules() {
         assert!(valid_bucket_name("my-bucket.logs"));
-        assert!(!valid_bucket_name("My_Bucket"));
+        assert!(valid_bucket_name("Legacy_Bucket"), "old us-east-1 names");
         assert!(!valid_bucket_name("ab"));
         assert!(!valid_bucket_name("-bucket"));
+        assert!(!valid_bucket_name("a bucket"));
+        assert!(!valid_bucket_name("bucket/key"));
     }
 }

@@ -1,0 +1,544 @@
+//! Every report format, rendered from one fixed report (`fixtures/report/sample.json`: pass, fail,
+//! error, n/a and waived results, an observation with attachments, text that needs escaping):
+//! a snapshot per format, SARIF and OSCAL validated against their published JSON schemas
+//! (`fixtures/schemas/`), the HTML opened in headless Chromium, and the CLI's `--output
+//! FORMAT=FILE` and `vouch coverage`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use vouch::expect::Verdict;
+use vouch::report::coverage::{Framework, Kind};
+use vouch::report::{Format, Report, Style, render};
+
+use crate::support::{fixture, repo, require, vouch};
+
+fn sample() -> Report {
+    let text = std::fs::read_to_string(fixture("report/sample.json")).unwrap();
+    serde_json::from_str(&text).expect("the sample is a vouch.report/v1 document")
+}
+
+fn rendered(format: Format) -> String {
+    render(&sample(), format, Style::default()).unwrap()
+}
+
+fn validate(instance: &serde_json::Value, schema_file: &str) -> Vec<String> {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture(schema_file)).unwrap()).unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the schema itself is valid");
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn the_sample_report_is_a_valid_consistent_report_with_every_verdict() {
+    let text = std::fs::read_to_string(fixture("report/sample.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let errors = validate(&json, "../docs/report-schema.json");
+    assert!(errors.is_empty(), "{errors:#?}");
+
+    let r = sample();
+    let mut again = r.clone();
+    again.summarise();
+    assert_eq!(again.summary, r.summary, "the summary matches the results");
+    for (key, obs) in &r.observations {
+        assert_eq!(&vouch::engine::observation_id(obs), key, "keys are digests");
+    }
+    let verdicts: Vec<Verdict> = r
+        .controls
+        .iter()
+        .flat_map(|c| c.results.iter().map(|x| x.verdict))
+        .collect();
+    for v in [
+        Verdict::Pass,
+        Verdict::Fail,
+        Verdict::Error,
+        Verdict::NotApplicable,
+        Verdict::Waived,
+    ] {
+        assert!(verdicts.contains(&v), "the sample has a {v} result");
+    }
+    assert!(r.observations.values().any(|o| !o.attachments.is_empty()));
+    // The coverage section is what `coverage::compute` makes of these controls' mappings.
+    let soc2 = &r.coverage[0];
+    let fw = Framework::find("soc2").unwrap();
+    assert_eq!(soc2.criteria.len(), fw.criteria.len());
+    for c in &r.controls {
+        for id in c.frameworks.get("soc2").into_iter().flatten() {
+            let crit = soc2.criteria.iter().find(|k| &k.id == id).unwrap();
+            assert!(
+                crit.controls.iter().any(|m| m.id == c.id),
+                "{id} lists {}",
+                c.id
+            );
+        }
+    }
+}
+
+#[test]
+fn soc2_catalogue_lists_the_trust_services_criteria() {
+    let fw = Framework::find("soc2").unwrap();
+    let ids: Vec<&str> = fw.criteria.iter().map(|c| c.id.as_str()).collect();
+    for id in [
+        "CC1.1", "CC6.1", "CC6.7", "CC7.2", "CC9.2", "A1.3", "C1.2", "PI1.5", "P8.1",
+    ] {
+        assert!(ids.contains(&id), "{id}");
+    }
+    assert_eq!(ids.iter().filter(|i| i.starts_with("CC")).count(), 33);
+    assert!(fw.criteria.iter().all(|c| !c.title.is_empty()));
+}
+
+#[test]
+fn snapshot_junit() {
+    insta::assert_snapshot!(rendered(Format::Junit));
+}
+
+#[test]
+fn snapshot_markdown() {
+    insta::assert_snapshot!(rendered(Format::Markdown));
+}
+
+#[test]
+fn snapshot_html() {
+    insta::assert_snapshot!(rendered(Format::Html));
+}
+
+#[test]
+fn snapshot_csv() {
+    insta::assert_snapshot!(rendered(Format::Csv));
+}
+
+#[test]
+fn snapshot_sarif() {
+    insta::assert_snapshot!(rendered(Format::Sarif));
+}
+
+#[test]
+fn snapshot_oscal() {
+    insta::assert_snapshot!(rendered(Format::Oscal));
+}
+
+#[test]
+fn junit_has_one_testcase_per_control_and_target_with_failures_errors_and_skips() {
+    let xml = rendered(Format::Junit);
+    assert_eq!(xml.matches("<testcase ").count(), 8);
+    assert!(xml.contains("protocols.lowest &gt;= TLSv1.2 (observed TLSv1.0)"));
+    assert_eq!(xml.matches("<failure").count(), 1);
+    assert_eq!(xml.matches("<error").count(), 2);
+    assert_eq!(xml.matches("<skipped").count(), 2, "n/a and waived");
+}
+
+#[test]
+fn csv_has_a_row_per_control_and_target() {
+    let text = rendered(Format::Csv);
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), sample().summary.results.total);
+    let legacy = rows
+        .iter()
+        .find(|r| &r[5] == "legacy.example.com:443")
+        .unwrap();
+    assert_eq!(&legacy[6], "fail");
+    assert_eq!(&legacy[8], "protocols.lowest >= TLSv1.2 (observed TLSv1.0)");
+    assert_eq!(
+        &legacy[12], "2026-12-28T09:00:02Z",
+        "observed_at + max_age 30d (expires_at)"
+    );
+}
+
+#[test]
+fn csv_cells_never_run_as_spreadsheet_formulas() {
+    let mut r = sample();
+    r.controls[0].results[0].target = "=HYPERLINK(\"http://evil.example\",\"x\")".into();
+    r.controls[0].results[0].error = Some("+1-555".into());
+    let text = render(&r, Format::Csv, Style::default()).unwrap();
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let row = rd.records().next().unwrap().unwrap();
+    assert_eq!(&row[5], "'=HYPERLINK(\"http://evil.example\",\"x\")");
+    assert_eq!(&row[9], "'+1-555");
+}
+
+#[test]
+fn sarif_matches_the_published_sarif_2_1_0_schema() {
+    let doc: serde_json::Value = serde_json::from_str(&rendered(Format::Sarif)).unwrap();
+    let errors = validate(&doc, "schemas/sarif-2.1.0.json");
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The schema does bite: a level SARIF does not define is rejected.
+    let mut broken = doc.clone();
+    broken["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(!validate(&broken, "schemas/sarif-2.1.0.json").is_empty());
+    let run = &doc["runs"][0];
+    assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), 5);
+    let results = run["results"].as_array().unwrap();
+    // 1 fail + 2 errors + the waived fail (kept, suppressed).
+    assert_eq!(results.len(), 4);
+    let levels: Vec<(&str, &str)> = results
+        .iter()
+        .map(|r| (r["ruleId"].as_str().unwrap(), r["level"].as_str().unwrap()))
+        .collect();
+    assert!(
+        levels.contains(&("ENC-TRANSIT-TLS12", "error")),
+        "high → error"
+    );
+    assert!(
+        levels.contains(&("ENC-TRANSIT-HSTS", "warning")),
+        "medium → warning"
+    );
+    let suppressed = results
+        .iter()
+        .filter(|r| r["suppressions"].is_array())
+        .count();
+    assert_eq!(suppressed, 1);
+}
+
+#[test]
+fn oscal_matches_the_published_nist_assessment_results_schema() {
+    let doc: serde_json::Value = serde_json::from_str(&rendered(Format::Oscal)).unwrap();
+    let errors = validate(&doc, "schemas/oscal-1.2.3-assessment-results.json");
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The schema does bite: a version-1 UUID and a missing `collected` are rejected.
+    let mut broken = doc.clone();
+    broken["assessment-results"]["uuid"] = "00000000-0000-1000-8000-000000000000".into();
+    let obs = &mut broken["assessment-results"]["results"][0]["observations"][0];
+    obs.as_object_mut().unwrap().remove("collected");
+    assert_eq!(
+        validate(&broken, "schemas/oscal-1.2.3-assessment-results.json").len(),
+        2
+    );
+    let ar = &doc["assessment-results"];
+    let result = &ar["results"][0];
+    let r = sample();
+    assert_eq!(
+        result["observations"].as_array().unwrap().len(),
+        r.observations.len()
+    );
+    assert_eq!(
+        result["findings"].as_array().unwrap().len(),
+        r.controls.len()
+    );
+    let risks = result["risks"].as_array().unwrap();
+    assert_eq!(risks.len(), 1);
+    assert_eq!(risks[0]["status"], "deviation-approved");
+    assert_eq!(risks[0]["deadline"], "2027-03-31T00:00:00Z");
+    // Evidence hashes: every observation and attachment is in back-matter with its SHA-256.
+    let resources = ar["back-matter"]["resources"].as_array().unwrap();
+    for key in r.observations.keys() {
+        let hex = key.strip_prefix("sha256:").unwrap();
+        assert!(
+            resources
+                .iter()
+                .any(|res| res["rlinks"][0]["hashes"][0]["value"] == hex),
+            "{key}"
+        );
+    }
+    // `expires` from the control's max_age: the TLS observation of legacy is good for 30 days.
+    let legacy = result["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["title"] == "tls legacy.example.com:443")
+        .unwrap();
+    assert_eq!(legacy["collected"], "2026-11-28T09:00:02Z");
+    assert_eq!(legacy["expires"], "2026-12-28T09:00:02Z");
+    // Deterministic: the same report renders to the same document.
+    assert_eq!(rendered(Format::Oscal), rendered(Format::Oscal));
+}
+
+#[test]
+fn markdown_puts_failures_first_and_fits_a_pull_request_comment() {
+    let md = rendered(Format::Markdown);
+    assert!(md.starts_with("### vouch: ❌ 1 control failing, ⚠️ 2 could not be observed"));
+    let fail = md.find("legacy.example.com:443").unwrap();
+    let details = md.find("<details>").unwrap();
+    assert!(fail < details, "the failure is above the folded sections");
+    assert!(md.contains("SOC 2 trust services criteria coverage"));
+    assert!(md.len() < 65_536);
+    assert!(!md.contains("<script"), "report text is escaped");
+}
+
+#[test]
+fn markdown_of_a_large_estate_still_fits_a_comment() {
+    let mut r = sample();
+    let base = r.controls.clone();
+    r.controls = (0..400)
+        .flat_map(|i| {
+            base.iter().cloned().map(move |mut c| {
+                c.id = format!("{}-{i:03}", c.id);
+                c
+            })
+        })
+        .collect();
+    r.summarise();
+    let md = render(&r, Format::Markdown, Style::default()).unwrap();
+    assert!(md.len() < 65_536, "{} bytes", md.len());
+    assert!(md.contains("more failures and errors are in the full report"));
+    assert!(md.contains("more results are in the full report"));
+    assert!(md.contains("SOC 2 trust services criteria coverage"));
+    assert!(md.trim_end().ends_with("</sub>"));
+}
+
+#[test]
+fn html_escapes_everything_that_comes_from_the_report() {
+    let html = rendered(Format::Html);
+    assert!(!html.to_lowercase().contains("<script"));
+    assert!(html.contains("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp; friends"));
+    for external in ["src=\"http", "href=\"http", "@import", "url("] {
+        assert!(!html.contains(external), "no external asset: {external}");
+    }
+}
+
+/// Runs headless Chromium on `page` with `args`; returns (stdout, stderr).
+fn chromium(page: &Path, args: &[&str]) -> (String, String) {
+    let bin = require(
+        std::env::var_os("VOUCH_CHROMIUM")
+            .map(PathBuf::from)
+            .or_else(|| {
+                ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+                    .iter()
+                    .map(PathBuf::from)
+                    .find(|p| p.exists())
+            }),
+        "chromium",
+        "install Debian's chromium (scripts/setup.d/40-chromium.sh)",
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(out.status.success(), "chromium: {out:?}");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Lines where Chromium reports the page's console output (errors, CSP refusals, exceptions).
+fn console_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
+        .collect()
+}
+
+#[test]
+fn html_renders_in_headless_chromium_with_no_console_errors_and_the_json_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // The console check is not vacuous: a page with a script error is caught.
+    let bad = dir.path().join("bad.html");
+    std::fs::write(
+        &bad,
+        "<!DOCTYPE html><p>x</p><script>console.error('boom'); missing();</script>",
+    )
+    .unwrap();
+    let (_, err) = chromium(&bad, &["--dump-dom"]);
+    assert!(
+        console_lines(&err).iter().any(|l| l.contains("Uncaught")),
+        "the console scan sees errors: {err}"
+    );
+
+    let report = sample();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, rendered(Format::Html)).unwrap();
+    let (dom, err) = chromium(&page, &["--dump-dom"]);
+    assert!(console_lines(&err).is_empty(), "{:#?}", console_lines(&err));
+    assert!(dom.contains("<h1>vouch report</h1>"), "{dom}");
+    assert!(!dom.contains("<script"), "no script element appeared");
+
+    // The summary numbers in the rendered DOM are the report's.
+    let re = regex::Regex::new(r#"data-summary="([^"]+)">(\d+)<"#).unwrap();
+    let shown: std::collections::BTreeMap<String, usize> = re
+        .captures_iter(&dom)
+        .map(|c| (c[1].to_string(), c[2].parse().unwrap()))
+        .collect();
+    let json: serde_json::Value = serde_json::to_value(&report.summary).unwrap();
+    let mut expected = std::collections::BTreeMap::new();
+    for (k, v) in json.as_object().unwrap() {
+        if k == "results" {
+            for (k2, v2) in v.as_object().unwrap() {
+                expected.insert(format!("results.{k2}"), v2.as_u64().unwrap() as usize);
+            }
+        } else {
+            expected.insert(k.clone(), v.as_u64().unwrap() as usize);
+        }
+    }
+    assert_eq!(shown, expected);
+    // One section per control, the chart, the coverage table.
+    assert_eq!(dom.matches("<section class=\"control ").count(), 5);
+    assert!(dom.contains("<svg class=\"chart\""));
+    assert!(dom.contains("Coverage: SOC 2 trust services criteria"));
+
+    // A screenshot: a real PNG of the rendered page. `VOUCH_SCREENSHOT=path` keeps a copy (the
+    // one in docs/img/report.png was made so).
+    let png = dir.path().join("report.png");
+    let (_, err) = chromium(
+        &page,
+        &[
+            &format!("--screenshot={}", png.display()),
+            "--window-size=1280,1800",
+            "--hide-scrollbars",
+        ],
+    );
+    assert!(console_lines(&err).is_empty(), "{:#?}", console_lines(&err));
+    let bytes = std::fs::read(&png).expect("a screenshot was written");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 20_000);
+    if let Some(keep) = std::env::var_os("VOUCH_SCREENSHOT") {
+        std::fs::copy(&png, keep).unwrap();
+    }
+}
+
+fn attestation_example() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(repo().join("examples/attestations")).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            let sub = dir.path().join(e.file_name());
+            std::fs::create_dir_all(&sub).unwrap();
+            for f in std::fs::read_dir(e.path()).unwrap() {
+                let f = f.unwrap();
+                std::fs::copy(f.path(), sub.join(f.file_name())).unwrap();
+            }
+        } else {
+            std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn output_may_be_repeated_as_format_equals_file() {
+    let dir = attestation_example();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    vouch()
+        .current_dir(dir.path())
+        .args(["check", "--controls", "controls.toml", "--format", "json"])
+        .args(["--output", "html=out/report.html"])
+        .args(["--output", "junit=out/junit.xml"])
+        .args(["--output", "sarif=out/vouch.sarif"])
+        .args(["--output", "oscal=out/oscal.json"])
+        .args(["--output", "out/plain.json"])
+        .assert()
+        .stdout("");
+    let read = |p: &str| std::fs::read_to_string(dir.path().join(p)).unwrap();
+    assert!(read("out/report.html").starts_with("<!DOCTYPE html>"));
+    assert!(read("out/junit.xml").contains("<testsuites"));
+    let sarif: serde_json::Value = serde_json::from_str(&read("out/vouch.sarif")).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let errors = validate(&sarif, "schemas/sarif-2.1.0.json");
+    assert!(errors.is_empty(), "{errors:#?}");
+    // A real run's OSCAL (nanosecond timestamps, attestation evidence) is valid too.
+    let oscal: serde_json::Value = serde_json::from_str(&read("out/oscal.json")).unwrap();
+    let errors = validate(&oscal, "schemas/oscal-1.2.3-assessment-results.json");
+    assert!(errors.is_empty(), "{errors:#?}");
+    // A plain FILE takes --format; the report carries the coverage of the controls that ran.
+    let json: serde_json::Value = serde_json::from_str(&read("out/plain.json")).unwrap();
+    assert_eq!(json["schema"], "vouch.report/v1");
+    assert_eq!(json["coverage"][0]["framework"], "soc2");
+    let errors = validate(&json, "../docs/report-schema.json");
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn coverage_lists_controls_per_criterion_and_the_criteria_with_none() {
+    let dir = attestation_example();
+    let out = vouch()
+        .current_dir(dir.path())
+        .args([
+            "coverage",
+            "--controls",
+            "controls.toml",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let cov: vouch::report::coverage::Coverage = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cov.framework, "soc2");
+    let mapped: Vec<_> = cov
+        .criteria
+        .iter()
+        .filter(|c| !c.controls.is_empty())
+        .collect();
+    assert!(!mapped.is_empty());
+    assert!(
+        mapped
+            .iter()
+            .flat_map(|c| &c.controls)
+            .all(|m| m.kind == Kind::Attestation && m.probe == "attestation")
+    );
+    assert_eq!(
+        cov.summary.uncovered,
+        cov.criteria.len() - mapped.len(),
+        "the rest have no control"
+    );
+
+    let table = vouch()
+        .current_dir(dir.path())
+        .args(["coverage", "--controls", "controls.toml"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("CC9.2"), "{text}");
+    assert!(text.contains("with no control"), "{text}");
+
+    let md = vouch()
+        .current_dir(dir.path())
+        .args([
+            "coverage",
+            "--controls",
+            "controls.toml",
+            "--format",
+            "markdown",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8(md.stdout)
+            .unwrap()
+            .contains("| criterion | title | automated | attestation |")
+    );
+
+    vouch()
+        .args(["coverage", "--framework", "pci"])
+        .assert()
+        .code(i32::from(vouch::exit::INVALID))
+        .stderr(predicates::str::contains("unknown framework `pci`"));
+}
+
+#[test]
+fn the_built_in_library_names_only_criteria_the_soc2_catalogue_lists() {
+    let out = vouch()
+        .args(["coverage", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let cov: vouch::report::coverage::Coverage = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        cov.unknown.is_empty(),
+        "unknown criteria: {:#?}",
+        cov.unknown
+    );
+    assert!(cov.criteria.iter().any(|c| c.has(Kind::Automated)));
+    assert!(cov.criteria.iter().any(|c| c.has(Kind::Attestation)));
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty());
+}
