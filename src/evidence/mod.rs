@@ -39,9 +39,34 @@ pub const MANIFEST: &str = "MANIFEST";
 pub const SIGNATURE: &str = "MANIFEST.sig";
 pub const REPORT: &str = "report.json";
 
-/// The bytes of an observation file: the serialisation [`crate::engine::observation_id`] hashes.
+/// The bytes of an observation file, and what [`crate::engine::observation_id`] hashes: compact
+/// JSON, fields in declaration order, every JSON object inside (params, evidence, object facts)
+/// with its keys sorted. Sorting makes the key the same in every build: serde_json keeps
+/// insertion order when its `preserve_order` feature is on (as it is in test builds through a
+/// dev-dependency), and sorts otherwise.
 pub fn observation_bytes(obs: &Observation) -> Vec<u8> {
-    serde_json::to_vec(obs).unwrap_or_default()
+    let mut o = obs.clone();
+    sort_map(&mut o.params);
+    sort_map(&mut o.evidence);
+    o.facts.values_mut().for_each(sort_keys);
+    serde_json::to_vec(&o).unwrap_or_default()
+}
+
+fn sort_map(m: &mut serde_json::Map<String, serde_json::Value>) {
+    let mut entries: Vec<(String, serde_json::Value)> = std::mem::take(m).into_iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (k, mut v) in entries {
+        sort_keys(&mut v);
+        m.insert(k, v);
+    }
+}
+
+fn sort_keys(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => sort_map(m),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
 }
 
 /// The bundle path of the observation with key `id` (`sha256:<hex>`).
@@ -607,7 +632,26 @@ mod tests {
                 hex::encode(Sha256::digest(&bytes))
             )
         );
-        // Reading the file back and serialising again gives the same bytes (replay relies on it).
+        // Reading the file back and serialising again gives the same bytes (replay relies on it),
+        // and insertion order does not matter.
+        let mut reversed = Observation::new("attestation", "pentest");
+        reversed.observed_at = obs.observed_at;
+        reversed.facts = obs.facts.clone();
+        reversed.attachments = obs.attachments.clone();
+        reversed
+            .evidence("z", serde_json::json!({"b": 1, "a": [{"y": 2, "x": 1}]}))
+            .evidence("a", 1);
+        let mut sorted = reversed.clone();
+        sorted.evidence = serde_json::Map::new();
+        sorted
+            .evidence("a", 1)
+            .evidence("z", serde_json::json!({"a": [{"x": 1, "y": 2}], "b": 1}));
+        assert_eq!(observation_bytes(&reversed), observation_bytes(&sorted));
+        assert!(
+            String::from_utf8(observation_bytes(&reversed))
+                .unwrap()
+                .contains(r#""evidence":{"a":1,"z":{"a":[{"x":1,"y":2}],"b":1}}"#)
+        );
         let back: Observation = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(observation_bytes(&back), bytes);
     }
