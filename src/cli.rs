@@ -455,12 +455,8 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
     let group_check = (!args.controls.is_empty() && args.inv.inventory.is_some()
         || Path::new("vouch.toml").exists() && !args.controls.is_empty())
     .then_some(&inv);
-    let mut controls = control::load_controls(
-        &control_sources(&args.controls),
-        &registry,
-        group_check,
-        &mut diags,
-    );
+    let sources = evidence_sources(args);
+    let mut controls = control::load_controls(&sources, &registry, group_check, &mut diags);
     if args.evidence.from_evidence.is_none() {
         // A replay reads no attestation: the auditor need not have the files.
         check_attestations(&controls, &inv, &mut diags);
@@ -503,12 +499,16 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
         }
     }
 
-    let prep = prepare_evidence(&args.evidence)?;
+    let prep = prepare_evidence(&args.evidence, &inv, waivers, sources)?;
     if let Some(dir) = &args.evidence.from_evidence {
         let recorded = evidence::replay::load(dir)?;
+        if args.controls.is_empty() && args.only.is_empty() && args.tag.is_empty() {
+            // The bundle's own controls: judge exactly the controls the original run judged.
+            controls.retain(|c| recorded.report.controls.iter().any(|o| o.id == c.id));
+        }
         let at = args.evidence.replay_at;
         let report = evidence::replay::replay(&controls, &registry, &inv, &recorded, dir, at);
-        return finish_check(args, &controls, report, &waivers, prep, color, quiet);
+        return finish_check(args, &controls, report, prep, color, quiet);
     }
     let ctx = probe_context(inv, &args.inv);
     let opts = EngineOptions {
@@ -556,7 +556,7 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
     if let Some((bar, _)) = bar {
         bar.finish_and_clear();
     }
-    finish_check(args, &controls, report, &waivers, prep, color, quiet)
+    finish_check(args, &controls, report, prep, color, quiet)
 }
 
 fn progress_bar() -> (indicatif::ProgressBar, Instant) {
@@ -1120,6 +1120,7 @@ const DIFF_EXAMPLES: &str = "\
 Examples:
   vouch diff last-week.json today.json
   vouch diff last-week.json today.json --format json
+  vouch diff last-week.json today.json --format markdown >> pr-comment.md
 
 Exit codes: 0 nothing regressed; 1 at least one result went from pass to fail or error;
 2 a report cannot be read.";
@@ -1177,17 +1178,35 @@ pub struct DiffArgs {
     pub old: PathBuf,
     /// The later JSON report.
     pub new: PathBuf,
-    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
-    pub format: ListFormat,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+    pub format: DiffFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Table,
+    Json,
+    /// Fits a pull-request comment.
+    Markdown,
 }
 
 /// What `check` loads before running, so a bad key or baseline stops it before any probe runs.
 struct Prepared {
     key: Option<ed25519_dalek::SigningKey>,
+    /// The waivers file in effect, kept in the bundle.
+    waivers: Option<PathBuf>,
+    loaded_waivers: Vec<waiver::Waiver>,
+    /// The control sources, kept in the bundle.
+    sources: Vec<Source>,
     baseline: Option<(PathBuf, Report)>,
 }
 
-fn prepare_evidence(args: &EvidenceArgs) -> Result<Prepared> {
+fn prepare_evidence(
+    args: &EvidenceArgs,
+    inv: &Inventory,
+    loaded_waivers: Vec<waiver::Waiver>,
+    sources: Vec<Source>,
+) -> Result<Prepared> {
     if let Some(dir) = &args.evidence_dir {
         evidence::check_destination(dir)?;
     }
@@ -1199,7 +1218,13 @@ fn prepare_evidence(args: &EvidenceArgs) -> Result<Prepared> {
         Some(p) => Some((p.clone(), read_report(p)?)),
         None => None,
     };
-    Ok(Prepared { key, baseline })
+    Ok(Prepared {
+        key,
+        waivers: waivers_path(args, inv),
+        loaded_waivers,
+        sources,
+        baseline,
+    })
 }
 
 fn read_report(path: &Path) -> Result<Report> {
@@ -1212,6 +1237,32 @@ fn read_report(path: &Path) -> Result<Report> {
     })
 }
 
+/// The control sources of a check: `--controls`, else a replayed bundle's own controls, else the
+/// built-in library.
+fn evidence_sources(args: &CheckArgs) -> Vec<Source> {
+    if let Some(dir) = &args.evidence.from_evidence {
+        let recorded = dir.join(evidence::INPUT_CONTROLS);
+        if args.controls.is_empty() && recorded.is_dir() {
+            return vec![Source::Path(recorded)];
+        }
+    }
+    control_sources(&args.controls)
+}
+
+/// `--waivers`, else a replayed bundle's waivers, else the inventory's `waivers`.
+fn waivers_path(args: &EvidenceArgs, inv: &Inventory) -> Option<PathBuf> {
+    if let Some(p) = &args.waivers {
+        return Some(p.clone());
+    }
+    if let Some(dir) = &args.from_evidence {
+        let recorded = dir.join(evidence::INPUT_WAIVERS);
+        if recorded.is_file() {
+            return Some(recorded);
+        }
+    }
+    inv.waivers.clone()
+}
+
 /// Loads the waivers named by `--waivers` or the inventory, reporting problems to `diags`.
 fn load_waivers(
     args: &EvidenceArgs,
@@ -1219,14 +1270,14 @@ fn load_waivers(
     controls: &[Control],
     diags: &mut Diagnostics,
 ) -> Vec<waiver::Waiver> {
-    let Some(path) = args.waivers.as_ref().or(inv.waivers.as_ref()) else {
+    let Some(path) = waivers_path(args, inv) else {
         return Vec::new();
     };
     let ids: Vec<&str> = controls.iter().map(|c| c.id.as_str()).collect();
     let today = jiff::Timestamp::now()
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .date();
-    waiver::load(path, &ids, today, diags)
+    waiver::load(&path, &ids, today, diags)
 }
 
 /// After the run (or replay): expiry, waivers, the bundle, the report, drift, the exit code.
@@ -1234,7 +1285,6 @@ fn finish_check(
     args: &CheckArgs,
     controls: &[Control],
     mut report: Report,
-    waivers: &[waiver::Waiver],
     prep: Prepared,
     color: bool,
     quiet: bool,
@@ -1248,7 +1298,7 @@ fn finish_check(
         .map_or_else(jiff::Timestamp::now, |r| r.evaluated_at);
     let applied = waiver::apply(
         &mut report,
-        waivers,
+        &prep.loaded_waivers,
         now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date(),
     );
     for w in &applied.expired {
@@ -1264,7 +1314,8 @@ fn finish_check(
         );
     }
     if let Some(dir) = &args.evidence.evidence_dir {
-        let w = evidence::write_bundle(dir, &report, prep.key.as_ref())?;
+        let inputs = evidence::collect_inputs(&prep.sources, prep.waivers.as_deref())?;
+        let w = evidence::write_bundle(dir, &report, &inputs, prep.key.as_ref())?;
         if !quiet {
             eprintln!(
                 "evidence: {} files, {} bytes, {} in {}",
@@ -1355,8 +1406,9 @@ fn diff(args: &DiffArgs) -> Result<u8> {
     let new = read_report(&args.new)?;
     let drift = diff::compare(&old, &new);
     match args.format {
-        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&drift)?),
-        ListFormat::Table | ListFormat::Markdown => print!("{}", drift.render_table()),
+        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&drift)?),
+        DiffFormat::Table => print!("{}", drift.render_table()),
+        DiffFormat::Markdown => print!("{}", drift.render_markdown()),
     }
     Ok(if drift.regressions.is_empty() {
         exit::PASS

@@ -206,6 +206,54 @@ impl Drift {
         }
         format!("{t}\n{}\n", self.summary_line())
     }
+
+    /// A Markdown section for a pull-request comment: the summary line and one table row per
+    /// difference, regressions first.
+    pub fn render_markdown(&self) -> String {
+        let mut out = String::from("### vouch drift\n\n");
+        if self.is_empty() {
+            out.push_str("No drift: every control and target has the same verdict.\n");
+            return out;
+        }
+        out.push_str(&format!("{}\n\n", self.summary_line()));
+        out.push_str("| change | control | target | old | new |\n|---|---|---|---|---|\n");
+        let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+        let mut row = |what: &str, control: &str, target: &str, old: &str, new: &str| {
+            out.push_str(&format!(
+                "| {what} | `{}` | {} | {old} | {new} |\n",
+                cell(control),
+                cell(target)
+            ));
+        };
+        for (what, list) in [
+            ("**regression**", &self.regressions),
+            ("fixed", &self.fixes),
+            ("changed", &self.changed),
+        ] {
+            for c in list {
+                row(what, &c.control, &c.target, c.old.as_str(), c.new.as_str());
+            }
+        }
+        for id in &self.new_controls {
+            row("new control", id, "", "", "");
+        }
+        for id in &self.removed_controls {
+            row("removed control", id, "", "", "");
+        }
+        for p in &self.new_targets {
+            row("new target", &p.control, &p.target, "", p.verdict.as_str());
+        }
+        for p in &self.removed_targets {
+            row(
+                "removed target",
+                &p.control,
+                &p.target,
+                p.verdict.as_str(),
+                "",
+            );
+        }
+        out
+    }
 }
 
 fn plural(n: usize, suffix: &'static str) -> &'static str {
@@ -306,5 +354,12 @@ mod tests {
         assert_eq!(d.regressions_at(Severity::Critical), 0);
         assert_eq!(d.regressions_at(Severity::High), 1);
         assert!(compare(&new, &new).is_empty());
+        let md = d.render_markdown();
+        assert!(
+            md.contains("| **regression** | `A` | a1 | pass | fail |"),
+            "{md}"
+        );
+        assert!(md.contains("| new control | `D` |"), "{md}");
+        assert!(compare(&new, &new).render_markdown().contains("No drift"));
     }
 }

@@ -330,7 +330,8 @@ fn group_name(c: &Control) -> String {
 
 /// The key of an observation in the report: `sha256:` + the digest of its JSON.
 pub fn observation_id(obs: &Observation) -> String {
-    let bytes = serde_json::to_vec(obs).unwrap_or_default();
+    // The bundle's observation files hold exactly these bytes (sorted keys, any build).
+    let bytes = crate::evidence::observation_bytes(obs);
     format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
 }
 

@@ -9,6 +9,8 @@
 //!   observations/sha256-<hex>.json      one per observation: the exact bytes whose digest is
 //!                                       the report's observation key `sha256:<hex>`
 //!   attachments/sha256-<hex>.<ext>      each attachment's content, named by its digest
+//!   inputs/controls/NNN-<name>.toml     the control files the run loaded, in load order
+//!   inputs/waivers.toml                 the waivers file, when there was one
 //! ```
 //!
 //! A bundle is written into a temporary sibling folder and renamed into place, so it is either
@@ -37,9 +39,34 @@ pub const MANIFEST: &str = "MANIFEST";
 pub const SIGNATURE: &str = "MANIFEST.sig";
 pub const REPORT: &str = "report.json";
 
-/// The bytes of an observation file: the serialisation [`crate::engine::observation_id`] hashes.
+/// The bytes of an observation file, and what [`crate::engine::observation_id`] hashes: compact
+/// JSON, fields in declaration order, every JSON object inside (params, evidence, object facts)
+/// with its keys sorted. Sorting makes the key the same in every build: serde_json keeps
+/// insertion order when its `preserve_order` feature is on (as it is in test builds through a
+/// dev-dependency), and sorts otherwise.
 pub fn observation_bytes(obs: &Observation) -> Vec<u8> {
-    serde_json::to_vec(obs).unwrap_or_default()
+    let mut o = obs.clone();
+    sort_map(&mut o.params);
+    sort_map(&mut o.evidence);
+    o.facts.values_mut().for_each(sort_keys);
+    serde_json::to_vec(&o).unwrap_or_default()
+}
+
+fn sort_map(m: &mut serde_json::Map<String, serde_json::Value>) {
+    let mut entries: Vec<(String, serde_json::Value)> = std::mem::take(m).into_iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (k, mut v) in entries {
+        sort_keys(&mut v);
+        m.insert(k, v);
+    }
+}
+
+fn sort_keys(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => sort_map(m),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
 }
 
 /// The bundle path of the observation with key `id` (`sha256:<hex>`).
@@ -67,6 +94,72 @@ pub fn attachment_path(a: &Attachment) -> String {
     };
     format!("attachments/sha256-{digest}.{ext}")
 }
+
+/// The files a run read, as `(path under the bundle, bytes)`: the control sources in load order
+/// (`inputs/controls/NNN-<name>`) and the waivers file (`inputs/waivers.toml`), so a replay
+/// needs nothing but the bundle.
+pub fn collect_inputs(
+    sources: &[crate::control::Source],
+    waivers: Option<&Path>,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    use crate::control::Source;
+    let mut texts: Vec<(String, Vec<u8>)> = Vec::new();
+    let name_of = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "controls.toml".into())
+    };
+    for source in sources {
+        match source {
+            Source::Text { name, text } => texts.push((name_of(name), text.clone().into_bytes())),
+            Source::Path(p) if p.is_dir() => {
+                // The same files, in the same order, as the loader reads a folder.
+                let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                    .with_context(|| format!("reading {}", p.display()))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| f.is_file() && f.extension().is_some_and(|e| e == "toml"))
+                    .collect();
+                files.sort();
+                for f in files {
+                    let bytes =
+                        std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?;
+                    texts.push((name_of(&f), bytes));
+                }
+            }
+            Source::Path(p) => {
+                let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+                texts.push((name_of(p), bytes));
+            }
+        }
+    }
+    let mut out: Vec<(String, Vec<u8>)> = texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, bytes))| {
+            let safe: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            (format!("{INPUT_CONTROLS}/{i:03}-{safe}"), bytes)
+        })
+        .collect();
+    if let Some(w) = waivers {
+        let bytes = std::fs::read(w).with_context(|| format!("reading {}", w.display()))?;
+        out.push((INPUT_WAIVERS.into(), bytes));
+    }
+    Ok(out)
+}
+
+/// Where a bundle keeps the control files of its run.
+pub const INPUT_CONTROLS: &str = "inputs/controls";
+/// Where a bundle keeps the waivers file of its run.
+pub const INPUT_WAIVERS: &str = "inputs/waivers.toml";
 
 /// Sets each result's `expires_at`: its observation's `observed_at` plus the control's `max_age`.
 pub fn stamp_expiry(report: &mut Report, controls: &[Control]) {
@@ -116,8 +209,14 @@ pub struct Written {
     pub signed: bool,
 }
 
-/// Writes the bundle for `report` at `dir`, atomically; signs the manifest with `key` when given.
-pub fn write_bundle(dir: &Path, report: &Report, key: Option<&SigningKey>) -> Result<Written> {
+/// Writes the bundle for `report` (and the run's `inputs`, see [`collect_inputs`]) at `dir`,
+/// atomically; signs the manifest with `key` when given.
+pub fn write_bundle(
+    dir: &Path,
+    report: &Report,
+    inputs: &[(String, Vec<u8>)],
+    key: Option<&SigningKey>,
+) -> Result<Written> {
     check_destination(dir)?;
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -149,6 +248,9 @@ pub fn write_bundle(dir: &Path, report: &Report, key: Option<&SigningKey>) -> Re
         for a in &obs.attachments {
             files.insert(attachment_path(a), a.content.as_bytes().to_vec());
         }
+    }
+    for (rel, bytes) in inputs {
+        files.insert(rel.clone(), bytes.clone());
     }
     let mut entries = Vec::with_capacity(files.len());
     let mut total = 0u64;
@@ -225,7 +327,7 @@ fn sync_tree(root: &Path, files: &[String]) -> Result<()> {
         }
         Ok::<(), anyhow::Error>(())
     })?;
-    for dir in ["observations", "attachments", "."] {
+    for dir in ["observations", "attachments", INPUT_CONTROLS, "inputs", "."] {
         if let Ok(d) = std::fs::File::open(root.join(dir)) {
             let _ = d.sync_all();
         }
@@ -367,9 +469,8 @@ pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
                     });
                     continue;
                 }
-                match std::fs::read(dir.join(&e.path)) {
-                    Ok(bytes) => {
-                        let actual = hex::encode(Sha256::digest(&bytes));
+                match sha256_file(&dir.join(&e.path)) {
+                    Ok(actual) => {
                         if actual != e.sha256 {
                             v.problems.push(Problem::Modified {
                                 path: e.path.clone(),
@@ -394,6 +495,37 @@ pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
         v.problems
             .push(Problem::Content(format!("MANIFEST does not list {REPORT}")));
     }
+    // The report's observation keys must each have their file (a bundle can be made consistent
+    // for MANIFEST after an observation was dropped; the report still names it).
+    let intact = |p: &str| {
+        listed.contains_key(p)
+            && !v.problems.iter().any(|x| {
+                matches!(x, Problem::Modified { path, .. } | Problem::Size { path, .. } if path == p)
+            })
+    };
+    if intact(REPORT)
+        && let Ok(bytes) = std::fs::read(dir.join(REPORT))
+    {
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(report) => {
+                let keys = report["observations"]
+                    .as_object()
+                    .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default();
+                for k in keys {
+                    let path = observation_path(&k);
+                    if !listed.contains_key(path.as_str()) {
+                        v.problems.push(Problem::Content(format!(
+                            "{REPORT} names observation {k}, but MANIFEST lists no {path}"
+                        )));
+                    }
+                }
+            }
+            Err(e) => v
+                .problems
+                .push(Problem::Content(format!("{REPORT} is not JSON: {e}"))),
+        }
+    }
     // Observation files are named by their own digest: check the name agrees with MANIFEST.
     for e in &manifest.entries {
         if let Some(rest) = e.path.strip_prefix("observations/sha256-")
@@ -406,6 +538,22 @@ pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
         }
     }
     v
+}
+
+/// The hex SHA-256 of a file, read in blocks (bundles may hold large attachments).
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Every entry under `dir`, by '/'-separated relative path; symlinks are not followed.
@@ -484,7 +632,26 @@ mod tests {
                 hex::encode(Sha256::digest(&bytes))
             )
         );
-        // Reading the file back and serialising again gives the same bytes (replay relies on it).
+        // Reading the file back and serialising again gives the same bytes (replay relies on it),
+        // and insertion order does not matter.
+        let mut reversed = Observation::new("attestation", "pentest");
+        reversed.observed_at = obs.observed_at;
+        reversed.facts = obs.facts.clone();
+        reversed.attachments = obs.attachments.clone();
+        reversed
+            .evidence("z", serde_json::json!({"b": 1, "a": [{"y": 2, "x": 1}]}))
+            .evidence("a", 1);
+        let mut sorted = reversed.clone();
+        sorted.evidence = serde_json::Map::new();
+        sorted
+            .evidence("a", 1)
+            .evidence("z", serde_json::json!({"a": [{"x": 1, "y": 2}], "b": 1}));
+        assert_eq!(observation_bytes(&reversed), observation_bytes(&sorted));
+        assert!(
+            String::from_utf8(observation_bytes(&reversed))
+                .unwrap()
+                .contains(r#""evidence":{"a":1,"z":{"a":[{"x":1,"y":2}],"b":1}}"#)
+        );
         let back: Observation = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(observation_bytes(&back), bytes);
     }

@@ -78,6 +78,16 @@ fn diff_lists_regressions_fixes_and_new_and_removed_controls() {
         serde_json::json!(["RES-DR-TEST-ANNUAL"])
     );
 
+    // Markdown, for a pull-request comment.
+    vouch()
+        .current_dir(dir.path())
+        .args(["diff", "old.json", "new.json", "--format", "markdown"])
+        .assert()
+        .code(i32::from(exit::FAILED))
+        .stdout(predicate::str::starts_with("### vouch drift"))
+        .stdout(predicate::str::contains(
+            "| **regression** | `APPSEC-PENTEST-ANNUAL` | pentest-2026 | pass | fail |",
+        ));
     // No drift: exit 0 and a plain sentence.
     vouch()
         .current_dir(dir.path())

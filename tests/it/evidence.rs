@@ -149,7 +149,11 @@ fn a_bundle_holds_the_report_every_observation_by_its_digest_and_a_manifest_of_a
 
     let keys: Vec<&String> = report["observations"].as_object().unwrap().keys().collect();
     assert_eq!(keys.len(), 3);
-    let mut expected = vec!["MANIFEST".to_string(), "report.json".to_string()];
+    let mut expected = vec![
+        "MANIFEST".to_string(),
+        "report.json".to_string(),
+        "inputs/controls/000-controls.toml".to_string(),
+    ];
     for k in &keys {
         let hex = k.strip_prefix("sha256:").unwrap();
         let path = format!("observations/sha256-{hex}.json");
@@ -168,6 +172,11 @@ fn a_bundle_holds_the_report_every_observation_by_its_digest_and_a_manifest_of_a
         files(&ev),
         expected,
         "nothing else, no signature when unsigned"
+    );
+    assert_eq!(
+        std::fs::read(ev.join("inputs/controls/000-controls.toml")).unwrap(),
+        std::fs::read(dir.path().join("controls.toml")).unwrap(),
+        "the controls the run used are kept verbatim"
     );
 
     // MANIFEST: header, then `sha256  size  path` for every other file, sorted.
@@ -216,7 +225,7 @@ fn verify_accepts_an_intact_bundle_and_names_a_changed_byte_a_missing_and_an_ext
         .arg(&ev)
         .assert()
         .code(i32::from(exit::PASS))
-        .stdout(predicate::str::contains("ok: 4 files match MANIFEST"));
+        .stdout(predicate::str::contains("ok: 5 files match MANIFEST"));
 
     let key = report["observations"]
         .as_object()
@@ -280,6 +289,20 @@ fn verify_accepts_an_intact_bundle_and_names_a_changed_byte_a_missing_and_an_ext
         ))
         .stderr(predicate::str::contains("modified: report.json is"))
         .stderr(predicate::str::contains("FAILED: 2 problems"));
+
+    // An observation dropped and MANIFEST rewritten to match: the report still names it.
+    let dropped = dir.path().join("dropped");
+    copy_dir(&ev, &dropped);
+    std::fs::remove_file(dropped.join(&obs_path)).unwrap();
+    rewrite_manifest(&dropped);
+    vouch()
+        .arg("verify")
+        .arg(&dropped)
+        .assert()
+        .code(i32::from(exit::FAILED))
+        .stderr(predicate::str::contains(format!(
+            "content: report.json names observation {key}, but MANIFEST lists no {obs_path}"
+        )));
 
     // No MANIFEST at all.
     let bare = dir.path().join("bare");
@@ -511,6 +534,43 @@ fn replay_gives_the_original_verdicts_with_no_probe_and_no_inventory() {
 }
 
 #[test]
+fn a_bundle_replays_on_its_own_with_its_controls_and_waivers() {
+    let dir = example();
+    std::fs::write(
+        dir.path().join("waivers.toml"),
+        format!(
+            "[[waiver]]\ncontrol = \"RES-DR-TEST-ANNUAL\"\nreason = \"moved\"\nowner = \"o\"\n\
+             approved_by = \"a\"\nexpires = {}\n",
+            ago(-30)
+        ),
+    )
+    .unwrap();
+    let (_, original) = bundle(dir.path(), "ev", &["--waivers", "waivers.toml"]);
+    assert_eq!(original["summary"]["waived"], 1);
+    // The auditor has the bundle and nothing else: no control file, no waivers, no inventory.
+    let auditor = tempfile::tempdir().unwrap();
+    copy_dir(&dir.path().join("ev"), &auditor.path().join("ev"));
+    let out = vouch()
+        .current_dir(auditor.path())
+        .args(["check", "--from-evidence", "ev", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::FAILED)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replayed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdicts(&replayed), verdicts(&original));
+    assert_eq!(replayed["summary"], original["summary"]);
+    assert_eq!(
+        replayed["controls"][2]["results"][0]["waiver"],
+        original["controls"][2]["results"][0]["waiver"]
+    );
+}
+
+#[test]
 fn a_changed_control_is_judged_against_the_recorded_evidence() {
     let dir = example();
     bundle(dir.path(), "ev", &[]);
@@ -699,7 +759,7 @@ fn attachments_are_stored_by_their_digest_and_listed_in_the_manifest() {
             None,
         ));
     let ev = dir.path().join("ev");
-    let written = vouch::evidence::write_bundle(&ev, &report, None).unwrap();
+    let written = vouch::evidence::write_bundle(&ev, &report, &[], None).unwrap();
     let pem_path = format!(
         "attachments/sha256-{}.pem",
         hex::encode(Sha256::digest(PEM.as_bytes()))
