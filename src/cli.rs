@@ -168,8 +168,8 @@ pub struct CheckArgs {
     /// Report format on stdout (or in a plain --output FILE).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Write the report to FILE (atomically) instead of stdout; FORMAT=FILE writes that format
-    /// (repeatable: --output html=report.html --output junit=junit.xml).
+    /// Write the report to FILE (atomically) instead of stdout; FORMAT=FILE also writes that
+    /// format, beside stdout (repeatable: --output html=report.html --output junit=junit.xml).
     #[arg(long, short, value_name = "[FORMAT=]FILE", value_parser = parse_output)]
     pub output: Vec<(Option<Format>, PathBuf)>,
     /// Lowest severity whose failures make the exit code 1.
@@ -611,6 +611,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
+    // A report is for sharing: the temporary file's private mode would stick after the rename.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     tmp.persist(path)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
@@ -1326,7 +1333,8 @@ fn finish_check(
             );
         }
     }
-    if args.output.is_empty() {
+    // A plain `--output FILE` takes the place of stdout; FORMAT=FILE outputs are extra files.
+    if !args.output.iter().any(|(format, _)| format.is_none()) {
         emit_report(&report, args.format, None, color)?;
     }
     for (format, path) in &args.output {

@@ -1,7 +1,7 @@
 //! Seeds the demo's cloud estate into an AWS API emulator (moto's server) through the AWS SDK:
 //! the same calls an operator would make, so the probes meet real API shapes.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 
@@ -16,9 +16,19 @@ async fn config(url: &str) -> aws_config::SdkConfig {
         .await
 }
 
-/// Buckets encrypted and not, keys rotating and not.
+/// The whole cloud estate: storage, keys, databases, tables, a backup vault, the audit trail,
+/// log groups, the account's identity settings and threat detection.
 pub async fn seed(url: &str) -> Result<()> {
     let conf = config(url).await;
+    let vault_key = seed_storage_and_keys(&conf).await?;
+    seed_databases(&conf, &vault_key).await?;
+    seed_logging_and_identity(&conf).await?;
+    Ok(())
+}
+
+/// Buckets encrypted and not, keys rotating and not. Returns the customer key's ARN.
+async fn seed_storage_and_keys(conf: &aws_config::SdkConfig) -> Result<String> {
+    let conf = conf.clone();
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&conf)
             .force_path_style(true)
@@ -30,14 +40,15 @@ pub async fn seed(url: &str) -> Result<()> {
         ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
         ServerSideEncryptionRule,
     };
-    let key = kms
+    let meta = kms
         .create_key()
         .description("customer data")
         .send()
         .await?
         .key_metadata
-        .map(|m| m.key_id)
-        .unwrap_or_default();
+        .context("CreateKey returned no metadata")?;
+    let key = meta.key_id.clone();
+    let key_arn = meta.arn.clone().unwrap_or_default();
     kms.create_alias()
         .alias_name("alias/customer-data")
         .target_key_id(&key)
@@ -122,5 +133,181 @@ pub async fn seed(url: &str) -> Result<()> {
                 .await?;
         }
     }
+    Ok(key_arn)
+}
+
+/// Two databases (one private, encrypted, Multi-AZ with backups; one not), two tables (PITR on
+/// and off) and a backup vault encrypted with the customer key.
+async fn seed_databases(conf: &aws_config::SdkConfig, key_arn: &str) -> Result<()> {
+    let rds = aws_sdk_rds::Client::new(conf);
+    for (name, good) in [
+        ("opendoors-app-db", true),
+        ("opendoors-reporting-db", false),
+    ] {
+        rds.create_db_instance()
+            .db_instance_identifier(name)
+            .engine("postgres")
+            .db_instance_class("db.t3.medium")
+            .allocated_storage(50)
+            .master_username("opendoors")
+            .master_user_password("demo-password-not-a-secret")
+            .storage_encrypted(good)
+            .multi_az(good)
+            .publicly_accessible(!good)
+            .backup_retention_period(if good { 14 } else { 0 })
+            .send()
+            .await?;
+    }
+    let ddb = aws_sdk_dynamodb::Client::new(conf);
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType,
+        PointInTimeRecoverySpecification, ScalarAttributeType,
+    };
+    for (name, pitr) in [
+        ("opendoors-sessions", true),
+        ("opendoors-audit-events", false),
+    ] {
+        ddb.create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()?,
+            )
+            .send()
+            .await?;
+        if pitr {
+            ddb.update_continuous_backups()
+                .table_name(name)
+                .point_in_time_recovery_specification(
+                    PointInTimeRecoverySpecification::builder()
+                        .point_in_time_recovery_enabled(true)
+                        .build()?,
+                )
+                .send()
+                .await?;
+        }
+    }
+    aws_sdk_backup::Client::new(conf)
+        .create_backup_vault()
+        .backup_vault_name("opendoors-vault")
+        .encryption_key_arn(key_arn)
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// A multi-region trail logging every management event, log groups kept long and not, the
+/// account password policy, a console user without MFA, and GuardDuty in the home region.
+async fn seed_logging_and_identity(conf: &aws_config::SdkConfig) -> Result<()> {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(conf)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("opendoors-cloudtrail")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await?;
+    s3.put_bucket_encryption()
+        .bucket("opendoors-cloudtrail")
+        .server_side_encryption_configuration(
+            aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    aws_sdk_s3::types::ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(
+                            aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+                                .build()?,
+                        )
+                        .build(),
+                )
+                .build()?,
+        )
+        .send()
+        .await?;
+    s3.put_public_access_block()
+        .bucket("opendoors-cloudtrail")
+        .public_access_block_configuration(
+            aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await?;
+    let ct = aws_sdk_cloudtrail::Client::new(conf);
+    ct.create_trail()
+        .name("opendoors-audit")
+        .s3_bucket_name("opendoors-cloudtrail")
+        .is_multi_region_trail(true)
+        .enable_log_file_validation(true)
+        .send()
+        .await?;
+    ct.put_event_selectors()
+        .trail_name("opendoors-audit")
+        .event_selectors(
+            aws_sdk_cloudtrail::types::EventSelector::builder()
+                .read_write_type(aws_sdk_cloudtrail::types::ReadWriteType::All)
+                .include_management_events(true)
+                .build(),
+        )
+        .send()
+        .await?;
+    ct.start_logging().name("opendoors-audit").send().await?;
+
+    let logs = aws_sdk_cloudwatchlogs::Client::new(conf);
+    for (name, days) in [
+        ("/security/audit", Some(400)),
+        ("/security/vpc-flow", None),
+        ("/security/waf", Some(30)),
+    ] {
+        logs.create_log_group().log_group_name(name).send().await?;
+        if let Some(d) = days {
+            logs.put_retention_policy()
+                .log_group_name(name)
+                .retention_in_days(d)
+                .send()
+                .await?;
+        }
+    }
+
+    let iam = aws_sdk_iam::Client::new(conf);
+    iam.update_account_password_policy()
+        .minimum_password_length(14)
+        .require_symbols(true)
+        .require_numbers(true)
+        .require_uppercase_characters(true)
+        .require_lowercase_characters(true)
+        .password_reuse_prevention(24)
+        .send()
+        .await?;
+    iam.create_user().user_name("alice").send().await?;
+    iam.create_login_profile()
+        .user_name("alice")
+        .password("Demo-password-1!")
+        .send()
+        .await?;
+
+    aws_sdk_guardduty::Client::new(conf)
+        .create_detector()
+        .enable(true)
+        .send()
+        .await?;
     Ok(())
 }

@@ -48,11 +48,11 @@ struct OwnMoto {
 
 impl OwnMoto {
     fn start() -> OwnMoto {
-        let bin = crate::support::repo().join(".venv/moto/bin/moto_server");
+        let bin = crate::support::repo().join(".venv/moto-resilience/bin/moto_server");
         let bin = require(
             bin.exists().then_some(bin),
             "moto's server",
-            "source scripts/setup.d/30-moto.sh",
+            "source scripts/setup.d/31-moto-resilience.sh",
         );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
