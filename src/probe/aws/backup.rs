@@ -32,8 +32,8 @@ use aws_sdk_backup::types::{RecoveryPointStatus, RestoreJobStatus, RestoreJobsLi
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::resilience::{
-    Arn, Col, MAX_PAGES, col, next_token, plain_target, render_table, time_col, too_many_pages,
+use super::common::{
+    Arn, Col, MAX_PAGES, col, next_token, plain_name, render_table, time_col, too_many_pages,
 };
 use super::{ApiCalls, Aws, Session, age_days, timestamp, unobserved};
 use crate::probe::{
@@ -150,7 +150,7 @@ enum Target<'a> {
 }
 
 fn parse_target(target: &str) -> Option<Target<'_>> {
-    if !plain_target(target) || target == "*" {
+    if !plain_name(target) || target == "*" {
         return None;
     }
     match Arn::parse(target) {
@@ -831,7 +831,7 @@ impl Probe for BackupProbe {
                 ProbeErrorKind::InvalidTarget,
                 self.check_target(target)
                     .err()
-                    .unwrap_or_else(|| super::resilience::PATTERN.to_string()),
+                    .unwrap_or_else(|| super::common::PATTERN.to_string()),
             )
         })?;
         let started = Instant::now();

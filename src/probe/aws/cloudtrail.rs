@@ -13,7 +13,7 @@ use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::types::{AdvancedEventSelector, EventSelector, ReadWriteType};
 use serde_json::json;
 
-use super::table::{arn_region, plain_target, render_rows};
+use super::common::{arn_region, plain_target, render_rows};
 use super::{ApiCalls, Aws, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,

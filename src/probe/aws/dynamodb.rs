@@ -14,8 +14,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{PointInTimeRecoveryStatus, SseStatus};
 use serde_json::{Value, json};
 
-use super::resilience::{
-    Arn, Col, MAX_PAGES, col, lag, next_token, plain_target, render_table, time_col, too_many_pages,
+use super::common::{
+    Arn, Col, MAX_PAGES, col, lag, next_token, plain_name, render_table, time_col, too_many_pages,
 };
 use super::{ApiCalls, Aws, timestamp, unobserved};
 use crate::probe::{
@@ -110,7 +110,7 @@ impl Probe for DynamoDbProbe {
         FACTS
     }
     fn check_target(&self, target: &str) -> Result<(), String> {
-        let ok = plain_target(target)
+        let ok = plain_name(target)
             && match Arn::parse(target) {
                 Some(arn) => arn.service == "dynamodb" && arn.resource.starts_with("table/"),
                 None => !target.starts_with("arn:"),
@@ -177,7 +177,7 @@ impl Probe for DynamoDbProbe {
     ) -> Result<Observation, ProbeError> {
         self.check_target(target)
             .and_then(|()| match target {
-                "*" => Err(super::resilience::PATTERN.to_string()),
+                "*" => Err(super::common::PATTERN.to_string()),
                 _ => Ok(()),
             })
             .map_err(|e| ProbeError::new(ProbeErrorKind::InvalidTarget, e))?;

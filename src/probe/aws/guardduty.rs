@@ -13,7 +13,7 @@ use aws_sdk_guardduty::Client;
 use aws_sdk_guardduty::types::{DetectorStatus, FeatureStatus};
 use serde_json::{Value, json};
 
-use super::table::render_rows;
+use super::common::render_rows;
 use super::{ApiCalls, Aws};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,

@@ -16,7 +16,7 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{ReportStateType, SummaryKeyType};
 use serde_json::{Value, json};
 
-use super::table::render_facts;
+use super::common::render_facts;
 use super::{ApiCalls, Aws, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,

@@ -17,7 +17,7 @@ use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 use serde_json::{Map, Value, json};
 
-use super::table::{arn_region, arn_resource, plain_target, render_rows};
+use super::common::{arn_region, arn_resource, plain_target, render_rows};
 use super::{ApiCalls, Aws, Session};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,

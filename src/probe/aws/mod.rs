@@ -62,6 +62,7 @@
 
 pub mod backup;
 pub mod cloudtrail;
+mod common;
 pub mod dynamodb;
 mod error;
 mod evidence;
@@ -70,9 +71,7 @@ pub mod iam;
 pub mod kms;
 pub mod logs;
 pub mod rds;
-mod resilience;
 pub mod s3;
-mod table;
 pub mod wafv2;
 
 use std::any::{Any, TypeId};

@@ -26,8 +26,8 @@ use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Filter;
 use serde_json::{Value, json};
 
-use super::resilience::{
-    Arn, Col, MAX_PAGES, col, lag, next_token, plain_target, render_table, too_many_pages,
+use super::common::{
+    Arn, Col, MAX_PAGES, col, lag, next_token, plain_name, render_table, too_many_pages,
 };
 use super::{ApiCalls, Aws, Session, timestamp};
 use crate::probe::{
@@ -117,7 +117,7 @@ enum Target<'a> {
 }
 
 fn parse_target(target: &str) -> Option<Target<'_>> {
-    if !plain_target(target) || target == "*" {
+    if !plain_name(target) || target == "*" {
         return None;
     }
     if let Some(arn) = Arn::parse(target) {
@@ -524,7 +524,7 @@ impl Probe for RdsProbe {
                 ProbeErrorKind::InvalidTarget,
                 self.check_target(target)
                     .err()
-                    .unwrap_or_else(|| super::resilience::PATTERN.to_string()),
+                    .unwrap_or_else(|| super::common::PATTERN.to_string()),
             )
         })?;
         let started = Instant::now();

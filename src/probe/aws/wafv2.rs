@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use aws_sdk_wafv2::types::{Scope, WebAcl};
 use serde_json::{Value, json};
 
-use super::table::{arn_region, arn_resource, arn_service, plain_target, render_rows};
+use super::common::{arn_region, arn_resource, arn_service, plain_target, render_rows};
 use super::{ApiCalls, Aws, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,

@@ -1,10 +1,12 @@
-//! What the resilience probes (`aws.backup`, `aws.rds`, `aws.dynamodb`) share and the other
-//! AWS probes do not need: reading ARNs, walking token-paginated listings safely, turning a
-//! "latest restorable time" into a lag, and the small table helpers behind their `render()`.
+//! What the AWS probe modules share beyond the client factory, in one place: reading ARNs,
+//! walking token-paginated listings safely, turning a "latest restorable time" into a lag, the
+//! checks on a target's syntax, and the spot-check tables their `render()` draws. Nothing here
+//! talks to AWS.
 
 use jiff::Timestamp;
 use serde_json::Value;
 
+use super::show;
 use crate::expect::format_duration;
 use crate::probe::{Observation, ProbeError, ProbeErrorKind};
 
@@ -41,10 +43,26 @@ impl<'a> Arn<'a> {
         })
     }
 
-    /// The ARN's region, when it names one (S3 and IAM ARNs do not).
+    /// The ARN's region, when it names one (S3, IAM and CloudFront ARNs do not).
     pub fn region(&self) -> Option<&'a str> {
         (!self.region.is_empty()).then_some(self.region)
     }
+}
+
+/// The region field of an ARN (`arn:aws:logs:eu-west-1:…` → `eu-west-1`); `None` for names
+/// and for global ARNs whose region field is empty.
+pub fn arn_region(s: &str) -> Option<&str> {
+    Arn::parse(s)?.region()
+}
+
+/// The service field of an ARN (`arn:aws:cloudfront::…` → `cloudfront`).
+pub fn arn_service(s: &str) -> Option<&str> {
+    Arn::parse(s).map(|a| a.service)
+}
+
+/// The resource part of an ARN (everything after the fifth colon).
+pub fn arn_resource(s: &str) -> Option<&str> {
+    Arn::parse(s).map(|a| a.resource)
 }
 
 /// The token for the next page, or `None` when the listing is done. An empty token, or one
@@ -72,28 +90,52 @@ pub(super) fn lag(latest: Timestamp) -> String {
     format_duration(secs.max(0) as u64)
 }
 
-/// A fact as a table cell: `?` when not observed, `—` for an observed absence.
-pub(super) fn show(obs: &Observation, path: &str) -> String {
+/// Whether a target is free of whitespace and control characters and of sane length (a
+/// `prefix*` pattern included).
+pub fn plain_target(t: &str) -> bool {
+    !t.is_empty() && t.len() <= 2048 && !t.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// A plain resource name: [`plain_target`], and no wildcard other than a lone `*`.
+pub(super) fn plain_name(target: &str) -> bool {
+    plain_target(target) && (target == "*" || !target.contains('*'))
+}
+
+/// A fact as a table cell: `yes`/`no` for booleans, lists comma-separated, `—` for an observed
+/// absence or an empty list, `?` when not observed.
+pub fn cell(obs: &Observation, path: &str) -> String {
     match obs.facts.get(path) {
-        None => "?".into(),
-        Some(Value::Null) => "—".into(),
         Some(Value::Bool(true)) => "yes".into(),
         Some(Value::Bool(false)) => "no".into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
+        Some(Value::Array(items)) if items.is_empty() => "—".into(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => show(obs, path),
+    }
+}
+
+/// `2026-01-31T10:00:00Z` → `2026-01-31 10:00` (shorter table cells).
+pub(super) fn short_time(obs: &Observation, path: &str) -> String {
+    let s = cell(obs, path);
+    match s.parse::<Timestamp>() {
+        Ok(t) => t.strftime("%Y-%m-%d %H:%M").to_string(),
+        Err(_) => s,
     }
 }
 
 /// One column of a spot-check table: a header and the fact it shows.
 #[derive(Clone, Copy)]
-pub(super) struct Col {
-    pub header: &'static str,
-    pub path: &'static str,
+pub(super) struct Col<'a> {
+    pub header: &'a str,
+    pub path: &'a str,
     /// A timestamp fact, shown as `YYYY-MM-DD HH:MM`.
     pub time: bool,
 }
 
-pub(super) const fn col(header: &'static str, path: &'static str) -> Col {
+pub(super) const fn col<'a>(header: &'a str, path: &'a str) -> Col<'a> {
     Col {
         header,
         path,
@@ -101,7 +143,7 @@ pub(super) const fn col(header: &'static str, path: &'static str) -> Col {
     }
 }
 
-pub(super) const fn time_col(header: &'static str, path: &'static str) -> Col {
+pub(super) const fn time_col<'a>(header: &'a str, path: &'a str) -> Col<'a> {
     Col {
         header,
         path,
@@ -111,7 +153,7 @@ pub(super) const fn time_col(header: &'static str, path: &'static str) -> Col {
 
 /// One table, one row per observation (`first` heads the target column), followed by the facts
 /// that were not observed, grouped by target and reason so a denied call is one line.
-pub(super) fn render_table(observations: &[Observation], first: &str, cols: &[Col]) -> String {
+pub(super) fn render_table(observations: &[Observation], first: &str, cols: &[Col<'_>]) -> String {
     let mut t = comfy_table::Table::new();
     t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
@@ -124,7 +166,7 @@ pub(super) fn render_table(observations: &[Observation], first: &str, cols: &[Co
             if c.time {
                 short_time(obs, c.path)
             } else {
-                show(obs, c.path)
+                cell(obs, c.path)
             }
         }));
         t.add_row(row);
@@ -149,22 +191,26 @@ pub(super) fn render_table(observations: &[Observation], first: &str, cols: &[Co
     out
 }
 
-/// `2026-01-31T10:00:00Z` → `2026-01-31 10:00` (shorter table cells).
-pub(super) fn short_time(obs: &Observation, path: &str) -> String {
-    let s = show(obs, path);
-    match s.parse::<Timestamp>() {
-        Ok(t) => t.strftime("%Y-%m-%d %H:%M").to_string(),
-        Err(_) => s,
-    }
+/// [`render_table`] with `(header, fact)` columns.
+pub fn render_rows(observations: &[Observation], first: &str, columns: &[(&str, &str)]) -> String {
+    let cols: Vec<Col<'_>> = columns.iter().map(|(h, p)| col(h, p)).collect();
+    render_table(observations, first, &cols)
 }
 
-/// Whether a plain resource name is acceptable as a target: not empty, bounded, printable,
-/// and not a wildcard other than a lone `*`.
-pub(super) fn plain_target(target: &str) -> bool {
-    !target.is_empty()
-        && target.len() <= 2048
-        && !target.chars().any(|c| c.is_whitespace() || c.is_control())
-        && (target == "*" || !target.contains('*'))
+/// A two-column table (fact, value) of the given paths, headed by `title`, followed by the
+/// reasons for anything not observed: the readable `vouch probe` output of one resource.
+pub fn render_facts(obs: &Observation, title: &str, paths: &[&str]) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_header(vec!["fact", "value"]);
+    for p in paths {
+        t.add_row(vec![p.to_string(), cell(obs, p)]);
+    }
+    format!(
+        "{} {title}\n{t}\n{}",
+        obs.probe,
+        super::unobserved_notes(std::slice::from_ref(obs))
+    )
 }
 
 #[cfg(test)]
@@ -201,5 +247,21 @@ mod tests {
         assert!(l == "10m" || l == "10m1s", "{l}");
         let future = Timestamp::now() + jiff::SignedDuration::from_secs(600);
         assert_eq!(lag(future), "0s");
+    }
+
+    #[test]
+    fn arn_parts() {
+        let a = "arn:aws:cloudtrail:eu-west-1:123456789012:trail/main";
+        assert_eq!(arn_region(a), Some("eu-west-1"));
+        assert_eq!(arn_service(a), Some("cloudtrail"));
+        assert_eq!(arn_resource(a), Some("trail/main"));
+        let g = "arn:aws:cloudfront::123456789012:distribution/E1";
+        assert_eq!(arn_region(g), None);
+        assert_eq!(arn_resource(g), Some("distribution/E1"));
+        assert_eq!(arn_region("main"), None);
+        assert_eq!(
+            arn_resource("arn:aws:logs:us-east-1:1:log-group:/a/b:*"),
+            Some("log-group:/a/b:*")
+        );
     }
 }
