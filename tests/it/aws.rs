@@ -1150,25 +1150,6 @@ fn example_inventory(dir: &std::path::Path, endpoint: &str, buckets: &[&str], ke
     .unwrap();
 }
 
-fn verdicts(report: &Value, control: &str) -> HashMap<String, String> {
-    report["controls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == control)
-        .unwrap_or_else(|| panic!("no control {control}"))["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["target"].as_str().unwrap().to_string(),
-                r["verdict"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn vouch_check_on_moto_passes_and_fails_the_right_buckets_and_keys() {
     let url = moto_url();
@@ -1217,36 +1198,20 @@ async fn vouch_check_on_moto_passes_and_fails_the_right_buckets_and_keys() {
         &[&encrypted, &plain],
         &[&not_rotating, &signing],
     );
-    let out = support::vouch()
-        .args(["check", "--controls"])
-        .arg(support::repo().join("examples/aws/controls.toml"))
-        .arg("--inventory")
-        .arg(dir.path().join("vouch.toml"))
-        .args(["--format", "json"])
-        // Dummy credentials through the standard chain's environment provider.
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let (out, report) = support::check_json_with_dummy_aws(
+        &support::repo().join("examples/aws/controls.toml"),
+        &dir.path().join("vouch.toml"),
+    );
     assert_eq!(out.status.code(), Some(1), "something fails");
 
-    let enc = verdicts(&report, "AWS-S3-ENCRYPTED");
+    let enc = support::verdicts(&report, "AWS-S3-ENCRYPTED");
     assert_eq!(enc[&encrypted], "pass");
     assert_eq!(enc[&plain], "fail");
-    let rot = verdicts(&report, "AWS-KMS-ROTATION-ON");
+    let rot = support::verdicts(&report, "AWS-KMS-ROTATION-ON");
     assert_eq!(rot[&not_rotating], "fail");
     // An asymmetric key cannot rotate: outside the control's scope, shown, not dropped.
     assert_eq!(rot[&signing], "n/a");
-    let age = verdicts(&report, "AWS-KMS-KEY-AGE");
+    let age = support::verdicts(&report, "AWS-KMS-KEY-AGE");
     assert_eq!(age[&not_rotating], "pass", "created just now");
     // The account examined is in the run section.
     assert_eq!(
@@ -1320,10 +1285,10 @@ async fn vouch_check_through_the_engine_fails_a_key_whose_material_is_old() {
     )
     .await;
     let report = serde_json::to_value(&report).unwrap();
-    let age = verdicts(&report, "AWS-KMS-KEY-AGE");
+    let age = support::verdicts(&report, "AWS-KMS-KEY-AGE");
     assert_eq!(age[fresh_id], "pass");
     assert_eq!(age[stale_id], "fail");
-    let on = verdicts(&report, "AWS-KMS-ROTATION-ON");
+    let on = support::verdicts(&report, "AWS-KMS-ROTATION-ON");
     assert_eq!(on[fresh_id], "pass");
     assert_eq!(on[stale_id], "fail");
 }

@@ -25,7 +25,7 @@ use vouch::probe::aws::wafv2::Wafv2Probe;
 use vouch::probe::aws::{Aws, AwsOverrides};
 use vouch::probe::{Observation, Params, Probe, ProbeContext, ProbeErrorKind, ProbeOptions};
 
-use crate::support::{repo, require, vouch};
+use crate::support::{self, repo, require, vouch};
 
 // ---------------------------------------------------------------------------------------------
 // moto: one fresh account per test
@@ -1396,26 +1396,6 @@ async fn logs_discovery_stops_when_an_endpoint_repeats_its_page_token() {
 // End to end: `vouch check` with the example controls against moto
 
 /// Verdict of each result of control `id`, by target.
-fn verdicts(report: &Value, id: &str) -> std::collections::BTreeMap<String, String> {
-    let control = report["controls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no control {id} in the report"));
-    control["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["target"].as_str().unwrap().to_string(),
-                r["verdict"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 fn control_verdict(report: &Value, id: &str) -> String {
     report["controls"]
         .as_array()
@@ -1550,17 +1530,17 @@ async fn vouch_check_of_the_logging_and_identity_controls_passes_and_fails_the_r
     );
 
     let arn = |n: &str| format!("arn:aws:cloudtrail:us-east-1:{}:trail/{n}", acct.id);
-    let trail = verdicts(&report, "LOG-AUDIT-TRAIL");
+    let trail = support::verdicts(&report, "LOG-AUDIT-TRAIL");
     assert_eq!(trail[&arn("org-audit")], "pass", "{trail:?}");
     assert_eq!(trail[&arn("app-debug")], "fail", "{trail:?}");
-    let delivering = verdicts(&report, "LOG-AUDIT-DELIVERING");
+    let delivering = support::verdicts(&report, "LOG-AUDIT-DELIVERING");
     assert_eq!(delivering[&arn("org-audit")], "pass", "{delivering:?}");
     assert_eq!(delivering[&arn("app-debug")], "fail", "never delivered");
-    let encrypted = verdicts(&report, "LOG-AUDIT-TRAIL-ENCRYPTED");
+    let encrypted = support::verdicts(&report, "LOG-AUDIT-TRAIL-ENCRYPTED");
     assert_eq!(encrypted[&arn("org-audit")], "pass");
     assert_eq!(encrypted[&arn("app-debug")], "fail");
 
-    let retention = verdicts(&report, "LOG-RETENTION-365");
+    let retention = support::verdicts(&report, "LOG-RETENTION-365");
     assert_eq!(retention["/sec/audit"], "pass", "{retention:?}");
     assert_eq!(
         retention["/sec/archive"], "pass",
@@ -1568,11 +1548,20 @@ async fn vouch_check_of_the_logging_and_identity_controls_passes_and_fails_the_r
     );
     assert_eq!(retention["/app/debug"], "fail");
 
-    assert_eq!(verdicts(&report, "IAM-PASSWORD-POLICY")["account"], "fail");
-    assert_eq!(verdicts(&report, "IAM-MFA-ENFORCED")["account"], "fail");
-    assert_eq!(verdicts(&report, "IAM-ROOT-NO-KEYS")["account"], "pass");
+    assert_eq!(
+        support::verdicts(&report, "IAM-PASSWORD-POLICY")["account"],
+        "fail"
+    );
+    assert_eq!(
+        support::verdicts(&report, "IAM-MFA-ENFORCED")["account"],
+        "fail"
+    );
+    assert_eq!(
+        support::verdicts(&report, "IAM-ROOT-NO-KEYS")["account"],
+        "pass"
+    );
 
-    let edge = verdicts(&report, "EDGE-WAF");
+    let edge = support::verdicts(&report, "EDGE-WAF");
     assert_eq!(edge[&web], "pass", "{edge:?}");
     assert_eq!(edge[&bare], "fail");
 

@@ -13,7 +13,7 @@
 //!   deserialisers, retry strategy and vouch's error mapping run; only the socket is replaced.
 //!   The probes make their calls one after another, so the order of requests is fixed.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -94,26 +94,6 @@ fn fact<'a>(obs: &'a Observation, path: &str) -> &'a Value {
 /// Seconds of a duration fact (`"4m10s"`).
 fn lag_secs(obs: &Observation, path: &str) -> u64 {
     parse_duration(fact(obs, path).as_str().expect("a duration string")).unwrap()
-}
-
-/// `control → target → verdict` from a report's JSON.
-fn verdicts(report: &Value, control: &str) -> HashMap<String, String> {
-    report["controls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == control)
-        .unwrap_or_else(|| panic!("no control {control}"))["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["target"].as_str().unwrap().to_string(),
-                r["verdict"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 /// The failing check of `control` on `target`, as the table prints it.
@@ -743,45 +723,29 @@ async fn vouch_check_on_moto_passes_and_fails_the_right_databases_tables_and_vau
         &[&good, &bad, &cluster_target],
         &[&with_pitr, &without],
     );
-    let out = support::vouch()
-        .args(["check", "--controls"])
-        .arg(support::repo().join("examples/aws/resilience.toml"))
-        .arg("--inventory")
-        .arg(dir.path().join("vouch.toml"))
-        .args(["--format", "json"])
-        // Dummy credentials through the standard chain's environment provider.
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let (out, report) = support::check_json_with_dummy_aws(
+        &support::repo().join("examples/aws/resilience.toml"),
+        &dir.path().join("vouch.toml"),
+    );
     assert_eq!(out.status.code(), Some(1), "something fails");
 
-    let v = verdicts(&report, "RES-DB-PITR");
+    let v = support::verdicts(&report, "RES-DB-PITR");
     assert_eq!(v[&good], "pass");
     assert_eq!(v[&bad], "fail", "retention 0: no point-in-time recovery");
     assert_eq!(v[&cluster_target], "pass");
-    let v = verdicts(&report, "RES-DB-BACKUPS-ENCRYPTED");
+    let v = support::verdicts(&report, "RES-DB-BACKUPS-ENCRYPTED");
     assert_eq!(v[&good], "pass");
     assert_eq!(v[&bad], "fail");
     assert_eq!(v[&cluster_target], "pass");
-    let v = verdicts(&report, "RES-DB-MULTI-AZ");
+    let v = support::verdicts(&report, "RES-DB-MULTI-AZ");
     assert_eq!(v[&good], "pass");
     assert_eq!(v[&bad], "fail");
     assert_eq!(v[&cluster_target], "pass", "members in two AZs");
-    let v = verdicts(&report, "NET-DB-NOT-PUBLIC");
+    let v = support::verdicts(&report, "NET-DB-NOT-PUBLIC");
     assert_eq!(v[&good], "pass");
     assert_eq!(v[&bad], "fail");
     assert_eq!(v[&cluster_target], "fail", "one member is public");
-    let v = verdicts(&report, "RES-DYNAMODB-PITR");
+    let v = support::verdicts(&report, "RES-DYNAMODB-PITR");
     assert_eq!(v[&with_pitr], "pass");
     assert_eq!(v[&without], "fail");
     // moto implements no restore jobs or recovery points: those controls cannot be decided
@@ -791,7 +755,7 @@ async fn vouch_check_on_moto_passes_and_fails_the_right_databases_tables_and_vau
         "RES-BACKUP-RECOVERY-POINT-24H",
         "RES-BACKUP-ENCRYPTED",
     ] {
-        let v = verdicts(&report, control);
+        let v = support::verdicts(&report, control);
         assert_eq!(v[&vault], "error", "{control}");
         assert!(
             detail(&report, control, &vault).contains("404"),
@@ -1478,7 +1442,7 @@ async fn vouch_check_through_the_engine_passes_a_tested_vault_and_fails_a_stale_
     let report = engine::run(&controls, &registry, &ctx, &opts, None, None).await;
     let report = serde_json::to_value(&report).unwrap();
 
-    let v = verdicts(&report, "RES-BACKUP-RESTORE-TESTED");
+    let v = support::verdicts(&report, "RES-BACKUP-RESTORE-TESTED");
     assert_eq!(v["a-fresh"], "pass");
     assert_eq!(
         v["b-stale"],
@@ -1486,13 +1450,13 @@ async fn vouch_check_through_the_engine_passes_a_tested_vault_and_fails_a_stale_
         "{}",
         detail(&report, "RES-BACKUP-RESTORE-TESTED", "b-stale")
     );
-    let v = verdicts(&report, "RES-BACKUP-RECOVERY-POINT-24H");
+    let v = support::verdicts(&report, "RES-BACKUP-RECOVERY-POINT-24H");
     assert_eq!(v["a-fresh"], "pass");
     assert_eq!(
         v["b-stale"], "fail",
         "the 1-hour-old point is still being created"
     );
-    let v = verdicts(&report, "RES-BACKUP-ENCRYPTED");
+    let v = support::verdicts(&report, "RES-BACKUP-ENCRYPTED");
     assert_eq!(v["a-fresh"], "pass");
     assert_eq!(v["b-stale"], "fail");
     assert_eq!(

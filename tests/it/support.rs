@@ -30,3 +30,55 @@ pub fn require<T>(found: Option<T>, what: &str, how: &str) -> T {
         }
     }
 }
+
+/// Target → verdict of every result of control `id` in a JSON report.
+pub fn verdicts(
+    report: &serde_json::Value,
+    id: &str,
+) -> std::collections::BTreeMap<String, String> {
+    report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no control {id} in the report"))["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["target"].as_str().unwrap().to_string(),
+                r["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `vouch check --controls CONTROLS --inventory INVENTORY --format json` against an AWS
+/// emulator, with dummy credentials through the standard chain's environment provider; the
+/// process output and the parsed report (a parse failure shows stdout and stderr).
+pub fn check_json_with_dummy_aws(
+    controls: &std::path::Path,
+    inventory: &std::path::Path,
+) -> (std::process::Output, serde_json::Value) {
+    let out = vouch()
+        .args(["check", "--controls"])
+        .arg(controls)
+        .arg("--inventory")
+        .arg(inventory)
+        .args(["--format", "json"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out, report)
+}
