@@ -452,9 +452,8 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
     let inv = load_inventory(&args.inv, &mut diags)?;
     // Built-in controls name groups a given estate may not have: those become `n/a` with the
     // reason at run time. User-written controls must name groups the inventory defines.
-    let group_check = (!args.controls.is_empty() && args.inv.inventory.is_some()
-        || Path::new("vouch.toml").exists() && !args.controls.is_empty())
-    .then_some(&inv);
+    // `inv.path` is set exactly when an inventory file (given or ./vouch.toml) was read.
+    let group_check = (!args.controls.is_empty() && inv.path.is_some()).then_some(&inv);
     let sources = evidence_sources(args);
     let mut controls = control::load_controls(&sources, &registry, group_check, &mut diags);
     if args.evidence.from_evidence.is_none() {
@@ -674,16 +673,17 @@ fn probe(args: &ProbeArgs, color: bool) -> Result<u8> {
             eprintln!("error: probe `{kind}` takes no parameter `{name}`");
             return Ok(exit::INVALID);
         };
-        let v = toml::Value::try_from(value).ok();
-        let parsed = value
-            .parse::<toml::Value>()
+        // A TOML literal (`90`, `true`, `["a"]`) when it reads as one, else the bare string.
+        let literal = format!("v = {value}")
+            .parse::<toml::Table>()
             .ok()
-            .or(v)
-            .unwrap_or(toml::Value::String(value.into()));
-        let parsed = crate::expect::Value::from_toml(spec.ty, &parsed)
-            .or_else(|_| {
-                crate::expect::Value::from_toml(spec.ty, &toml::Value::String(value.into()))
-            })
+            .and_then(|mut t| t.remove("v"));
+        let parsed = literal
+            .and_then(|v| crate::expect::Value::from_toml(spec.ty, &v).ok())
+            .map_or_else(
+                || crate::expect::Value::from_toml(spec.ty, &toml::Value::String(value.into())),
+                Ok,
+            )
             .map_err(|e| anyhow::anyhow!("--param {name}: {e}"))?;
         params.insert(name.to_string(), parsed.to_json());
     }
