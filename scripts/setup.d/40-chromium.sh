@@ -6,6 +6,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core >/dev/null \
     || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
+  # The downloaded .debs are not needed once installed; keep the CI machine's disk free.
+  apt-get clean || true
 fi
 if command -v chromium >/dev/null 2>&1; then
   VOUCH_CHROMIUM="$(command -v chromium)"
