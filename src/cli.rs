@@ -138,6 +138,10 @@ pub struct InventoryArgs {
     /// AWS region (overrides `[aws] region`).
     #[arg(long, value_name = "REGION")]
     pub aws_region: Option<String>,
+    /// Regions a `*` target of a regional AWS service covers, comma-separated, or `enabled` for
+    /// every region enabled in the account (overrides `[aws] regions`; default: the home region).
+    #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
+    pub aws_regions: Option<Vec<String>>,
     /// AWS API endpoint, e.g. an emulator (overrides `[aws] endpoint_url` and AWS_ENDPOINT_URL).
     #[arg(long, value_name = "URL")]
     pub aws_endpoint_url: Option<String>,
@@ -380,6 +384,13 @@ fn load_inventory(args: &InventoryArgs, diags: &mut Diagnostics) -> Result<Inven
     }
     if let Some(u) = &args.aws_endpoint_url {
         inv.aws.endpoint_url = Some(u.clone());
+    }
+    if let Some(regions) = &args.aws_regions {
+        let regions: Vec<String> = regions.iter().map(|r| r.trim().to_string()).collect();
+        crate::inventory::check_regions(&regions)
+            .map_err(anyhow::Error::msg)
+            .context("--aws-regions")?;
+        inv.aws.regions = Some(regions);
     }
     Ok(inv)
 }

@@ -32,6 +32,49 @@ pub struct AwsSettings {
     pub profile: Option<String>,
     /// An emulator or VPC endpoint; `AWS_ENDPOINT_URL` works too.
     pub endpoint_url: Option<String>,
+    /// The regions a `*` target of a regional service (KMS, logs, RDS, DynamoDB, Backup,
+    /// GuardDuty) covers: names, or [`ENABLED_REGIONS`] alone for every region enabled in the
+    /// account. `None`: the home region (GuardDuty: every enabled region).
+    pub regions: Option<Vec<String>>,
+}
+
+/// `[aws] regions = "enabled"`: every region enabled in the account (Account ListRegions).
+pub const ENABLED_REGIONS: &str = "enabled";
+
+/// Checks an `[aws] regions` / `--aws-regions` list: region names (`eu-west-1`), or
+/// `"enabled"` alone. The error says what would be valid.
+pub fn check_regions(regions: &[String]) -> Result<(), String> {
+    if regions.is_empty() {
+        return Err("an empty list scans nothing: name regions, or \"enabled\"".into());
+    }
+    if regions.iter().any(|r| r == ENABLED_REGIONS) {
+        return if regions.len() == 1 {
+            Ok(())
+        } else {
+            Err("\"enabled\" stands alone: it already means every enabled region".into())
+        };
+    }
+    match regions.iter().find(|r| !is_region(r)) {
+        Some(bad) => Err(format!(
+            "`{bad}` is not a region name: expected e.g. \"eu-west-1\", or \"enabled\" alone"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `eu-west-1`, `us-gov-west-1`, `ap-southeast-4`, …: lower-case letters and digits in at least
+/// three dash-separated parts, the last a number.
+pub fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The parsed inventory. Relative paths are already resolved against the file's folder.
@@ -205,7 +248,29 @@ impl Inventory {
                     }
                     inv.aws.endpoint_url = Some(url.into_inner());
                 }
-                r.finish(diags, &["region", "profile", "endpoint_url"]);
+                if let Some(regions) = r.strings(diags, "regions") {
+                    let names: Vec<String> = regions.iter().map(|s| s.get_ref().clone()).collect();
+                    match check_regions(&names) {
+                        Ok(()) => inv.aws.regions = Some(names),
+                        Err(why) => {
+                            // Point at the first name that is not a region, else the list.
+                            let span = regions
+                                .iter()
+                                .find(|s| !is_region(s.get_ref()) && s.get_ref() != ENABLED_REGIONS)
+                                .or(regions.get(1).filter(|_| names.len() > 1))
+                                .map(|s| s.span())
+                                .unwrap_or_else(|| r.header_span());
+                            diags.error(
+                                file,
+                                span,
+                                "invalid-region",
+                                "`regions` must list region names, or be \"enabled\"",
+                                why,
+                            );
+                        }
+                    }
+                }
+                r.finish(diags, &["region", "profile", "endpoint_url", "regions"]);
             }
         }
         inv.attestations = top

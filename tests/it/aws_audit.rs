@@ -1641,3 +1641,197 @@ async fn vouch_check_fails_an_account_with_no_trail_at_all() {
     // No log groups and no min_population: reported as n/a, not as a silent pass.
     assert_eq!(control_verdict(&report, "LOG-RETENTION-365"), "n/a");
 }
+
+// ---------------------------------------------------------------------------------------------
+// `[aws] regions`: what a regional `*` covers, against moto
+
+impl Account {
+    /// This account's context, with `[aws] regions` set.
+    fn ctx_with_regions(&self, regions: &[&str]) -> ProbeContext {
+        let mut inv = Inventory::default();
+        inv.aws.endpoint_url = Some(self.url.clone());
+        inv.aws.region = Some(self.region.clone());
+        inv.aws.regions = Some(regions.iter().map(|r| r.to_string()).collect());
+        ProbeContext::new(Arc::new(inv), ProbeOptions::default())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_and_logs_star_cover_every_listed_region_and_only_the_home_region_by_default() {
+    use vouch::probe::aws::kms::KmsProbe;
+    let acct = Account::fresh("us-east-1").await;
+    let mut keys = Vec::new();
+    for region in ["us-east-1", "eu-west-1"] {
+        let cfg = acct.sdk_in(region).await;
+        let key = aws_sdk_kms::Client::new(&cfg)
+            .create_key()
+            .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata()
+            .unwrap()
+            .clone();
+        keys.push((key.key_id().to_string(), key.arn().unwrap().to_string()));
+        aws_sdk_cloudwatchlogs::Client::new(&cfg)
+            .create_log_group()
+            .log_group_name(format!("/app/{region}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let (home_id, _) = &keys[0];
+    let (far_id, far_arn) = &keys[1];
+    assert!(far_arn.contains(":eu-west-1:"), "{far_arn}");
+
+    // Default: the home region alone, and the run section says so.
+    let kms = KmsProbe::new(acct.aws());
+    let ctx = acct.ctx();
+    assert_eq!(
+        kms.discover("*", &ctx).await.unwrap(),
+        vec![home_id.clone()]
+    );
+    assert_eq!(
+        ctx.run_info()["aws.regions"],
+        json!({"from": "the home region", "regions": ["us-east-1"]})
+    );
+
+    // Listed: both regions; the far key by its ARN, observed in its own region.
+    let ctx = acct.ctx_with_regions(&["us-east-1", "eu-west-1"]);
+    let found = kms.discover("*", &ctx).await.unwrap();
+    assert_eq!(found, vec![home_id.clone(), far_arn.clone()]);
+    assert_eq!(
+        ctx.run_info()["aws.regions"],
+        json!({"from": "[aws] regions", "regions": ["us-east-1", "eu-west-1"]})
+    );
+    assert!(ctx.run_info().contains_key("aws.kms.discovery.eu-west-1"));
+    let far = kms.observe(far_arn, &Params::new(), &ctx).await.unwrap();
+    assert_eq!(far.evidence["region"], json!("eu-west-1"));
+    assert_eq!(far.evidence["key"]["key_id"], json!(far_id));
+    assert_eq!(fact(&far, "key.state"), &json!("Enabled"));
+    assert!(
+        actions(&far).iter().all(|a| a.starts_with("kms:")),
+        "{:?}",
+        actions(&far)
+    );
+
+    // Logs: the same rule; the far group by its ARN, read from the listing page.
+    let logs = LogsProbe::new(acct.aws());
+    let found = logs.discover("*", &ctx).await.unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0], "/app/us-east-1");
+    assert!(
+        found[1].starts_with(&format!(
+            "arn:aws:logs:eu-west-1:{}:log-group:/app/eu-west-1",
+            acct.id
+        )),
+        "{found:?}"
+    );
+    let far = logs.observe(&found[1], &Params::new(), &ctx).await.unwrap();
+    assert_eq!(far.evidence["region"], json!("eu-west-1"));
+    assert_eq!(fact(&far, "retention.never_expires"), &json!(true));
+    assert_eq!(
+        LogsProbe::new(acct.aws())
+            .discover("*", &acct.ctx())
+            .await
+            .unwrap(),
+        vec!["/app/us-east-1"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guardduty_star_covers_the_listed_regions_without_asking_the_account_api() {
+    let acct = Account::fresh("us-east-1").await;
+    aws_sdk_guardduty::Client::new(&acct.sdk_in("eu-west-1").await)
+        .create_detector()
+        .enable(true)
+        .send()
+        .await
+        .unwrap();
+    let probe = GuardDutyProbe::new(acct.aws());
+    let ctx = acct.ctx_with_regions(&["eu-west-1", "ap-southeast-2"]);
+    let regions = probe.discover("*", &ctx).await.unwrap();
+    assert_eq!(regions, vec!["eu-west-1", "ap-southeast-2"]);
+    assert!(
+        !ctx.run_info().contains_key("aws.enabled_regions"),
+        "a listed scope needs no ListRegions"
+    );
+    let on = probe
+        .observe(&regions[0], &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&on, "detector.enabled"), &json!(true));
+    let off = probe
+        .observe(&regions[1], &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&off, "detector.enabled"), &json!(false));
+}
+
+#[test]
+fn vouch_probe_takes_aws_regions_and_refuses_a_name_that_is_not_a_region() {
+    // No server needed: the flag is checked before anything is asked.
+    let out = vouch()
+        .args([
+            "probe",
+            "aws.kms",
+            "*",
+            "--aws-regions",
+            "eu-west-1,moon-base",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--aws-regions"), "{err}");
+    assert!(err.contains("`moon-base` is not a region name"), "{err}");
+    let out = vouch()
+        .args([
+            "probe",
+            "aws.kms",
+            "*",
+            "--aws-regions",
+            "enabled,eu-west-1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("\"enabled\" stands alone"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vouch_probe_star_over_two_regions_lists_both_keys() {
+    let acct = Account::fresh("us-east-1").await;
+    let mut arns = Vec::new();
+    for region in ["us-east-1", "us-west-2"] {
+        let key = aws_sdk_kms::Client::new(&acct.sdk_in(region).await)
+            .create_key()
+            .send()
+            .await
+            .unwrap();
+        arns.push(key.key_metadata().unwrap().arn().unwrap().to_string());
+    }
+    let out = acct
+        .vouch()
+        .args(["probe", "aws.kms", "*", "--format", "json"])
+        .args(["--aws-endpoint-url", &acct.url])
+        .args(["--aws-regions", "us-east-1,us-west-2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&arns[1]),
+        "the us-west-2 key is listed: {stdout}"
+    );
+    let home_id = arns[0].rsplit('/').next().unwrap();
+    assert!(stdout.contains(home_id), "{stdout}");
+}

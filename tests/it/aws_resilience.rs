@@ -1464,3 +1464,102 @@ async fn vouch_check_through_the_engine_passes_a_tested_vault_and_fails_a_stale_
         ACCOUNT
     );
 }
+
+#[tokio::test]
+async fn star_covers_every_region_in_aws_regions_naming_far_resources_by_arn() {
+    // Home ca-central-1, far ap-northeast-2: regions no other test seeds.
+    let (home, far) = ("ca-central-1", "ap-northeast-2");
+    let url = moto_url();
+    let mut ctx_inv = Inventory::default();
+    ctx_inv.aws.region = Some(home.into());
+    ctx_inv.aws.endpoint_url = Some(url.clone());
+    ctx_inv.aws.regions = Some(vec![home.into(), far.into()]);
+    let ctx = ProbeContext::new(Arc::new(ctx_inv), ProbeOptions::default());
+
+    let mut names = Vec::new();
+    for region in [home, far] {
+        let cfg = seed_config(&url, region).await;
+        let (db, table, vault) = (unique("regdb"), unique("regtable"), unique("regvault"));
+        create_instance(
+            &aws_sdk_rds::Client::new(&cfg),
+            Db {
+                id: &db,
+                multi_az: region == far,
+                public: false,
+                encrypted: true,
+                retention: 7,
+                deletion_protection: false,
+            },
+        )
+        .await;
+        create_table(&aws_sdk_dynamodb::Client::new(&cfg), &table, None).await;
+        create_vault(&aws_sdk_backup::Client::new(&cfg), &vault, None, None).await;
+        names.push((db, table, vault));
+    }
+    let (home_db, home_table, home_vault) = &names[0];
+    let (far_db, far_table, far_vault) = &names[1];
+
+    let rds = RdsProbe::new(moto_aws());
+    let found = rds.discover("*", &ctx).await.unwrap();
+    assert!(found.contains(home_db), "{found:?}");
+    let far_target = found
+        .iter()
+        .find(|t| t.ends_with(&format!(":db:{far_db}")))
+        .unwrap_or_else(|| panic!("{far_db} not discovered: {found:?}"));
+    assert!(
+        far_target.starts_with(&format!("arn:aws:rds:{far}:")),
+        "{far_target}"
+    );
+    let obs = observe(&rds, far_target, &ctx).await;
+    assert_eq!(obs.evidence["region"], json!(far));
+    assert_eq!(fact(&obs, "multi_az"), &json!(true));
+
+    let ddb = DynamoDbProbe::new(moto_aws());
+    let found = ddb.discover("*", &ctx).await.unwrap();
+    assert!(found.contains(home_table), "{found:?}");
+    let far_target = found
+        .iter()
+        .find(|t| t.ends_with(&format!(":table/{far_table}")))
+        .unwrap_or_else(|| panic!("{far_table} not discovered: {found:?}"));
+    assert!(
+        far_target.starts_with(&format!("arn:aws:dynamodb:{far}:")),
+        "{far_target}"
+    );
+    let obs = observe(&ddb, far_target, &ctx).await;
+    assert_eq!(obs.evidence["region"], json!(far));
+    assert_eq!(fact(&obs, "pitr.enabled"), &json!(false));
+
+    let backup = BackupProbe::new(moto_aws());
+    let found = backup.discover("*", &ctx).await.unwrap();
+    assert!(found.contains(home_vault), "{found:?}");
+    let far_target = found
+        .iter()
+        .find(|t| t.ends_with(&format!(":backup-vault:{far_vault}")))
+        .unwrap_or_else(|| panic!("{far_vault} not discovered: {found:?}"));
+    let obs = observe(&backup, far_target, &ctx).await;
+    assert_eq!(obs.evidence["region"], json!(far));
+
+    // Each region's listing is recorded, and the scope itself.
+    let info = ctx.run_info();
+    for kind in ["rds", "dynamodb", "backup"] {
+        for region in [home, far] {
+            assert!(
+                info.contains_key(&format!("aws.{kind}.discovery.{region}")),
+                "aws.{kind}.discovery.{region} missing"
+            );
+        }
+    }
+    assert_eq!(info["aws.regions"]["regions"], json!([home, far]));
+
+    // Without `[aws] regions`, the far region is not scanned.
+    let home_only = ctx_for(home, Some(&url));
+    let found = DynamoDbProbe::new(moto_aws())
+        .discover("*", &home_only)
+        .await
+        .unwrap();
+    assert!(found.contains(home_table));
+    assert!(
+        !found.iter().any(|t| t.contains(far_table.as_str())),
+        "{found:?}"
+    );
+}

@@ -124,3 +124,46 @@ fn a_bad_inventory_reports_every_problem() {
         ]
     );
 }
+
+#[test]
+fn inventory_regions_must_be_region_names_or_enabled_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |regions: &str| {
+        let path = dir.path().join("vouch.toml");
+        std::fs::write(&path, format!("[aws]\nregions = {regions}\n")).unwrap();
+        let mut diags = Diagnostics::new();
+        let inv = Inventory::load(&path, &mut diags);
+        (inv, diags)
+    };
+    let (inv, diags) = load(r#"["eu-west-1", "us-gov-west-1"]"#);
+    assert!(!diags.has_errors(), "{}", diags.render_short());
+    assert_eq!(
+        inv.unwrap().aws.regions,
+        Some(vec!["eu-west-1".to_string(), "us-gov-west-1".to_string()])
+    );
+    let (inv, diags) = load(r#""enabled""#);
+    assert!(!diags.has_errors(), "{}", diags.render_short());
+    assert_eq!(inv.unwrap().aws.regions, Some(vec!["enabled".to_string()]));
+
+    for (bad, says, col) in [
+        (
+            r#"["eu-west-1", "Europe"]"#,
+            "`Europe` is not a region name",
+            25,
+        ),
+        (
+            r#"["enabled", "eu-west-1"]"#,
+            "\"enabled\" stands alone",
+            23,
+        ),
+        ("[]", "an empty list scans nothing", 1),
+    ] {
+        let (inv, diags) = load(bad);
+        assert!(inv.is_none(), "{bad}");
+        let all = diags.render_short();
+        assert!(all.contains("invalid-region"), "{bad}: {all}");
+        assert!(all.contains(says), "{bad}: {all}");
+        let loc = diags.location(diags.sorted()[0].file, diags.sorted()[0].span.start);
+        assert!(loc.ends_with(&format!(":{col}")), "{bad}: {loc}");
+    }
+}

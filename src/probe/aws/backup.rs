@@ -3,7 +3,7 @@
 //! restore job, every page of the job listing), how many succeeded in the last 92 days, the
 //! newest job's status and restore-testing validation, the newest completed recovery point,
 //! whether every recovery point is encrypted, and the vault's key and Vault Lock; `*`
-//! discovers every vault in the region.
+//! discovers every vault in the scanned regions (`[aws] regions`, default the home region).
 //!
 //! # Targets
 //!
@@ -35,7 +35,10 @@ use serde_json::{Value, json};
 use super::common::{
     Arn, Col, MAX_PAGES, col, next_token, plain_name, render_table, time_col, too_many_pages,
 };
-use super::{ApiCalls, Aws, Session, age_days, timestamp, unobserved};
+use super::{
+    ApiCalls, Aws, RegionScope, Session, age_days, partition, regional_target, timestamp,
+    unobserved,
+};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -364,13 +367,20 @@ impl BackupProbe {
                         .send()
                 })
                 .await?;
-            names.extend(
-                page.backup_vault_list()
-                    .iter()
-                    .filter_map(|v| v.backup_vault_name())
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string),
-            );
+            // The name in the home region; the vault's ARN elsewhere.
+            names.extend(page.backup_vault_list().iter().filter_map(|v| {
+                let name = v.backup_vault_name().filter(|n| !n.is_empty())?;
+                Some(regional_target(session, region, name, || {
+                    v.backup_vault_arn().map(str::to_string).unwrap_or_else(|| {
+                        let account = session.identity().map(|i| i.account.as_str());
+                        format!(
+                            "arn:{}:backup:{region}:{}:backup-vault:{name}",
+                            partition(region),
+                            account.unwrap_or_default()
+                        )
+                    })
+                }))
+            }));
             match next_token(token.as_deref(), page.next_token()) {
                 Some(next) => token = Some(next),
                 None => return Ok(names),
@@ -777,7 +787,7 @@ impl Probe for BackupProbe {
         "AWS Backup: when a restore last succeeded, recovery point recency and encryption, Vault Lock"
     }
     fn target_syntax(&self) -> &'static str {
-        "a backup vault name or vault ARN, a protected resource's ARN, or `*` for every vault in the region"
+        "a backup vault name or vault ARN, a protected resource's ARN, or `*` for every vault in the scanned regions"
     }
     fn facts(&self) -> &'static [FactSpec] {
         FACTS
@@ -805,19 +815,21 @@ impl Probe for BackupProbe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let backup: Client = session.client(None);
-        let calls = ApiCalls::default();
-        let mut names = self
-            .vault_names(&session, &backup, &calls, session.region())
-            .await?;
-        names.sort();
-        names.dedup();
-        // Where the population came from, for the report's run section.
-        ctx.record_run_info(
-            &format!("aws.backup.discovery.{}", session.region()),
-            json!({"vaults": names.len(), "api_calls": calls.into_summaries()}),
-        );
-        Ok(names)
+        let mut all = Vec::new();
+        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+            let backup: Client = session.client(Some(&region));
+            let calls = ApiCalls::default();
+            let mut names = self.vault_names(&session, &backup, &calls, &region).await?;
+            names.sort();
+            names.dedup();
+            // Where the population came from, for the report's run section.
+            ctx.record_run_info(
+                &format!("aws.backup.discovery.{region}"),
+                json!({"vaults": names.len(), "api_calls": calls.into_summaries()}),
+            );
+            all.extend(names);
+        }
+        Ok(all)
     }
 
     async fn observe(

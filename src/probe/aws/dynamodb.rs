@@ -1,6 +1,6 @@
 //! `aws.dynamodb`: one DynamoDB table's point-in-time recovery (on or off, the latest
 //! restorable time and how far it lags now, the recovery period) and its encryption at rest
-//! (which kind of key), plus discovery of every table in the region (`*`, every page).
+//! (which kind of key), plus discovery of every table in the scanned regions (`*`, every page; `[aws] regions`, default the home region).
 //!
 //! DynamoDB always encrypts tables; what differs is the key. A table whose DescribeTable has no
 //! `SSEDescription` uses an AWS-owned key, observed as `encryption.type = "AWS_OWNED"`; `"KMS"`
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::common::{
     Arn, Col, MAX_PAGES, col, lag, next_token, plain_name, render_table, time_col, too_many_pages,
 };
-use super::{ApiCalls, Aws, timestamp, unobserved};
+use super::{ApiCalls, Aws, RegionScope, partition, regional_target, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -104,7 +104,7 @@ impl Probe for DynamoDbProbe {
         "a DynamoDB table's point-in-time recovery (on/off, latest restorable time, lag, period) and encryption key type"
     }
     fn target_syntax(&self) -> &'static str {
-        "a table name or table ARN, or `*` for every table in the region"
+        "a table name or table ARN, or `*` for every table in the scanned regions"
     }
     fn facts(&self) -> &'static [FactSpec] {
         FACTS
@@ -136,37 +136,53 @@ impl Probe for DynamoDbProbe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let ddb: Client = session.client(None);
-        let calls = ApiCalls::default();
-        let mut names = Vec::new();
-        let mut start: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let page = session
-                .call(&calls, SERVICE, "ListTables", session.region(), |c| {
-                    ddb.list_tables()
-                        .limit(self.page_size)
-                        .set_exclusive_start_table_name(start.clone())
-                        .customize()
-                        .interceptor(c)
-                        .send()
-                })
-                .await?;
-            names.extend(page.table_names().iter().cloned());
-            match next_token(start.as_deref(), page.last_evaluated_table_name()) {
-                Some(next) => start = Some(next),
-                None => {
-                    names.sort();
-                    names.dedup();
-                    // Where the population came from, for the report's run section.
-                    ctx.record_run_info(
-                        &format!("aws.dynamodb.discovery.{}", session.region()),
-                        json!({"tables": names.len(), "api_calls": calls.into_summaries()}),
-                    );
-                    return Ok(names);
+        let mut all = Vec::new();
+        'regions: for region in session.scan_regions(ctx, RegionScope::Home).await? {
+            let ddb: Client = session.client(Some(&region));
+            let calls = ApiCalls::default();
+            let mut names = Vec::new();
+            let mut start: Option<String> = None;
+            for _ in 0..MAX_PAGES {
+                let page = session
+                    .call(&calls, SERVICE, "ListTables", &region, |c| {
+                        ddb.list_tables()
+                            .limit(self.page_size)
+                            .set_exclusive_start_table_name(start.clone())
+                            .customize()
+                            .interceptor(c)
+                            .send()
+                    })
+                    .await?;
+                // ListTables gives names only: the table's ARN outside the home region is
+                // built from the caller's account.
+                names.extend(page.table_names().iter().map(|name| {
+                    regional_target(&session, &region, name, || {
+                        let account = session.identity().map(|i| i.account.as_str());
+                        format!(
+                            "arn:{}:dynamodb:{region}:{}:table/{name}",
+                            partition(&region),
+                            account.unwrap_or_default()
+                        )
+                    })
+                }));
+                match next_token(start.as_deref(), page.last_evaluated_table_name()) {
+                    Some(next) => start = Some(next),
+                    None => {
+                        names.sort();
+                        names.dedup();
+                        // Where the population came from, for the report's run section.
+                        ctx.record_run_info(
+                            &format!("aws.dynamodb.discovery.{region}"),
+                            json!({"tables": names.len(), "api_calls": calls.into_summaries()}),
+                        );
+                        all.extend(names);
+                        continue 'regions;
+                    }
                 }
             }
+            return Err(too_many_pages("dynamodb:ListTables"));
         }
-        Err(too_many_pages("dynamodb:ListTables"))
+        Ok(all)
     }
 
     async fn observe(
@@ -189,12 +205,20 @@ impl Probe for DynamoDbProbe {
             .to_string();
         let ddb: Client = session.client(Some(&region));
         let calls = ApiCalls::default();
+        // DynamoDB takes a table ARN as the name; one without an account (discovery could not
+        // learn it) is asked by its bare name in its region.
+        let table_name = match Arn::parse(target) {
+            Some(arn) if arn.account.is_empty() => {
+                arn.resource.strip_prefix("table/").unwrap_or(target)
+            }
+            _ => target,
+        };
 
         // The call that says whether the table exists: its failure is the observation's.
         let described = session
             .call(&calls, SERVICE, "DescribeTable", &region, |c| {
                 ddb.describe_table()
-                    .table_name(target)
+                    .table_name(table_name)
                     .customize()
                     .interceptor(c)
                     .send()

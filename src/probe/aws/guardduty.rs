@@ -8,13 +8,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use aws_sdk_account::types::RegionOptStatus;
 use aws_sdk_guardduty::Client;
 use aws_sdk_guardduty::types::{DetectorStatus, FeatureStatus};
 use serde_json::{Value, json};
 
 use super::common::render_rows;
-use super::{ApiCalls, Aws};
+use super::{ApiCalls, Aws, RegionScope};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -22,7 +21,6 @@ use crate::probe::{
 const SERVICE: &str = "guardduty";
 
 crate::service_client!(aws_sdk_guardduty, "guardduty");
-crate::service_client!(aws_sdk_account, "account");
 
 const FACTS: &[FactSpec] = &[
     fact(
@@ -63,19 +61,7 @@ impl GuardDutyProbe {
     }
 }
 
-/// `eu-west-1`, `us-gov-west-1`, `ap-southeast-4`, …: letters and digits in dash-separated parts.
-fn is_region(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
-}
+use crate::inventory::is_region;
 
 #[async_trait]
 impl Probe for GuardDutyProbe {
@@ -110,49 +96,8 @@ impl Probe for GuardDutyProbe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let account: aws_sdk_account::Client = session.client(None);
-        let calls = ApiCalls::default();
-        let mut regions = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = session
-                .call(&calls, "account", "ListRegions", session.region(), |c| {
-                    account
-                        .list_regions()
-                        .region_opt_status_contains(RegionOptStatus::Enabled)
-                        .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
-                        .max_results(50)
-                        .set_next_token(token.clone())
-                        .customize()
-                        .interceptor(c)
-                        .send()
-                })
-                .await?;
-            regions.extend(
-                page.regions()
-                    .iter()
-                    // The filter is asked of the server; checked again in case it ignores it.
-                    .filter(|r| {
-                        matches!(
-                            r.region_opt_status(),
-                            Some(RegionOptStatus::Enabled | RegionOptStatus::EnabledByDefault)
-                        )
-                    })
-                    .filter_map(|r| r.region_name().map(str::to_string)),
-            );
-            match page.next_token() {
-                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
-                    token = Some(next.to_string());
-                }
-                _ => break,
-            }
-        }
-        regions.sort();
-        regions.dedup();
-        ctx.record_run_info(
-            "aws.guardduty.discovery",
-            json!({"regions": regions, "api_calls": calls.into_summaries()}),
-        );
+        let regions = session.scan_regions(ctx, RegionScope::Enabled).await?;
+        ctx.record_run_info("aws.guardduty.discovery", json!({"regions": regions}));
         Ok(regions)
     }
 

@@ -1,7 +1,7 @@
 //! `aws.kms`: one KMS key's kind and state, and its rotation as it really is — whether automatic
 //! rotation is on, its configured period, the next scheduled date, and when the key material
 //! last changed (the newest automatic or on-demand rotation, or the key's creation) — plus
-//! discovery of every key in the region (`*`). Keys that cannot rotate (asymmetric, HMAC,
+//! discovery of every key in the scanned regions (`*`; `[aws] regions`, default the home region). Keys that cannot rotate (asymmetric, HMAC,
 //! imported, AWS-managed, pending deletion) are observed like any other, so a control's
 //! `where` can scope them out visibly; this module does not decide which keys matter.
 
@@ -12,7 +12,10 @@ use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use serde_json::json;
 
-use super::{ApiCalls, Aws, age_days, show, timestamp, unobserved, unobserved_notes};
+use super::{
+    ApiCalls, Aws, RegionScope, age_days, partition, regional_target, show, timestamp, unobserved,
+    unobserved_notes,
+};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -120,7 +123,7 @@ impl Probe for KmsProbe {
         "a KMS key's state and kind, and its rotation: on/off, period, next date, last rotation and age"
     }
     fn target_syntax(&self) -> &'static str {
-        "a key id, key ARN, `alias/NAME` or alias ARN, or `*` for every key in the region"
+        "a key id, key ARN, `alias/NAME` or alias ARN, or `*` for every key in the scanned regions"
     }
     fn facts(&self) -> &'static [FactSpec] {
         FACTS
@@ -145,41 +148,54 @@ impl Probe for KmsProbe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let kms: Client = session.client(None);
-        let calls = ApiCalls::default();
-        let mut ids = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = session
-                .call(&calls, SERVICE, "ListKeys", session.region(), |c| {
-                    kms.list_keys()
-                        .limit(self.page_size)
-                        .set_marker(marker.clone())
-                        .customize()
-                        .interceptor(c)
-                        .send()
-                })
-                .await?;
-            ids.extend(
-                page.keys()
-                    .iter()
-                    .filter_map(|k| k.key_id().map(str::to_string)),
-            );
-            match page.next_marker() {
-                // A marker that repeats would loop forever against a broken endpoint.
-                Some(next) if page.truncated() && marker.as_deref() != Some(next) => {
-                    marker = Some(next.to_string());
+        let mut targets = Vec::new();
+        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+            let kms: Client = session.client(Some(&region));
+            let calls = ApiCalls::default();
+            let mut found = Vec::new();
+            let mut marker: Option<String> = None;
+            loop {
+                let page = session
+                    .call(&calls, SERVICE, "ListKeys", &region, |c| {
+                        kms.list_keys()
+                            .limit(self.page_size)
+                            .set_marker(marker.clone())
+                            .customize()
+                            .interceptor(c)
+                            .send()
+                    })
+                    .await?;
+                // A key id in the home region; the key's ARN elsewhere, so it is asked there.
+                found.extend(page.keys().iter().filter_map(|k| {
+                    let id = k.key_id()?;
+                    Some(regional_target(&session, &region, id, || {
+                        k.key_arn().map(str::to_string).unwrap_or_else(|| {
+                            let account = session.identity().map(|i| i.account.as_str());
+                            format!(
+                                "arn:{}:kms:{region}:{}:key/{id}",
+                                partition(&region),
+                                account.unwrap_or_default()
+                            )
+                        })
+                    }))
+                }));
+                match page.next_marker() {
+                    // A marker that repeats would loop forever against a broken endpoint.
+                    Some(next) if page.truncated() && marker.as_deref() != Some(next) => {
+                        marker = Some(next.to_string());
+                    }
+                    _ => break,
                 }
-                _ => break,
             }
+            found.sort();
+            found.dedup();
+            ctx.record_run_info(
+                &format!("aws.kms.discovery.{region}"),
+                json!({"keys": found.len(), "api_calls": calls.into_summaries()}),
+            );
+            targets.extend(found);
         }
-        ids.sort();
-        ids.dedup();
-        ctx.record_run_info(
-            &format!("aws.kms.discovery.{}", session.region()),
-            json!({"keys": ids.len(), "api_calls": calls.into_summaries()}),
-        );
-        Ok(ids)
+        Ok(targets)
     }
 
     async fn observe(

@@ -17,8 +17,10 @@ use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 use serde_json::{Map, Value, json};
 
-use super::common::{arn_region, arn_resource, plain_target, render_rows};
-use super::{ApiCalls, Aws, Session};
+use super::common::{
+    MAX_PAGES, arn_region, arn_resource, next_token, plain_target, render_rows, too_many_pages,
+};
+use super::{ApiCalls, Aws, RegionScope, Session, partition, regional_target};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -225,7 +227,7 @@ impl Probe for LogsProbe {
         "a CloudWatch Logs log group's retention, KMS key and stored bytes"
     }
     fn target_syntax(&self) -> &'static str {
-        "a log group name or ARN, a name prefix `name*`, or `*` for every log group of the region"
+        "a log group name or ARN, a name prefix `name*`, or `*` for every log group of the scanned regions"
     }
     fn facts(&self) -> &'static [FactSpec] {
         FACTS
@@ -259,43 +261,64 @@ impl Probe for LogsProbe {
         let prefix = pattern.trim_end_matches('*');
         let prefix = (!prefix.is_empty()).then_some(prefix);
         let session = self.aws.session(ctx).await?;
-        let region = session.region().to_string();
-        let logs: Client = session.client(None);
-        let mut names = Vec::new();
-        let mut pages = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let (groups, next, summary) = self
-                .page(&session, &logs, &region, prefix, token.clone())
-                .await?;
-            pages.push(summary);
-            {
-                let mut seen = self.seen.lock().expect("logs cache lock");
-                for (group, evidence) in groups {
-                    names.push(group.name.clone());
-                    seen.insert(
-                        Self::key(&session, &region, &group.name),
-                        Arc::new(Seen {
-                            at: Instant::now(),
-                            group,
-                            evidence,
-                        }),
-                    );
+        let mut targets = Vec::new();
+        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+            let logs: Client = session.client(Some(&region));
+            let mut found = Vec::new();
+            let mut pages = Vec::new();
+            let mut token: Option<String> = None;
+            let mut done = false;
+            for _ in 0..MAX_PAGES {
+                let (groups, next, summary) = self
+                    .page(&session, &logs, &region, prefix, token.clone())
+                    .await?;
+                pages.push(summary);
+                {
+                    let mut seen = self.seen.lock().expect("logs cache lock");
+                    for (group, evidence) in groups {
+                        // The name in the home region; the group's ARN elsewhere.
+                        found.push(regional_target(&session, &region, &group.name, || {
+                            group.arn.clone().unwrap_or_else(|| {
+                                let account = session.identity().map(|i| i.account.as_str());
+                                format!(
+                                    "arn:{}:logs:{region}:{}:log-group:{}",
+                                    partition(&region),
+                                    account.unwrap_or_default(),
+                                    group.name
+                                )
+                            })
+                        }));
+                        seen.insert(
+                            Self::key(&session, &region, &group.name),
+                            Arc::new(Seen {
+                                at: Instant::now(),
+                                group,
+                                evidence,
+                            }),
+                        );
+                    }
+                }
+                // A token that repeats would loop forever against a broken endpoint.
+                match next_token(token.as_deref(), next.as_deref()) {
+                    Some(n) => token = Some(n),
+                    None => {
+                        done = true;
+                        break;
+                    }
                 }
             }
-            match next {
-                // A token that repeats would loop forever against a broken endpoint.
-                Some(n) if token.as_deref() != Some(n.as_str()) => token = Some(n),
-                _ => break,
+            if !done {
+                return Err(too_many_pages("logs:DescribeLogGroups"));
             }
+            found.sort();
+            found.dedup();
+            ctx.record_run_info(
+                &format!("aws.logs.discovery.{region}.{pattern}"),
+                json!({"log_groups": found.len(), "api_calls": pages}),
+            );
+            targets.extend(found);
         }
-        names.sort();
-        names.dedup();
-        ctx.record_run_info(
-            &format!("aws.logs.discovery.{region}.{pattern}"),
-            json!({"log_groups": names.len(), "api_calls": pages}),
-        );
-        Ok(names)
+        Ok(targets)
     }
 
     async fn observe(

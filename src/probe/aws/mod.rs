@@ -140,6 +140,7 @@ struct SessionKey {
     region: Option<String>,
     profile: Option<String>,
     endpoint_url: Option<String>,
+    regions: Option<Vec<String>>,
     concurrency: usize,
     timeout: Duration,
 }
@@ -151,6 +152,7 @@ impl SessionKey {
             region: aws.region.clone(),
             profile: aws.profile.clone(),
             endpoint_url: aws.endpoint_url.clone(),
+            regions: aws.regions.clone(),
             concurrency: ctx.options.cloud_concurrency.max(1),
             timeout: ctx.options.timeout,
         }
@@ -202,6 +204,10 @@ pub struct CallerIdentity {
 pub struct Session {
     config: SdkConfig,
     region: String,
+    /// `[aws] regions` / `--aws-regions`: what a regional `*` covers (see [`Session::scan_regions`]).
+    regions: Option<Vec<String>>,
+    /// Account ListRegions, asked once, when some `*` covers every enabled region.
+    enabled_regions: OnceCell<Result<(Vec<String>, Value), ProbeError>>,
     endpoint_overridden: bool,
     concurrency: usize,
     clients: Mutex<HashMap<(TypeId, String), Box<dyn Any + Send + Sync>>>,
@@ -268,6 +274,8 @@ impl Session {
         let mut session = Session {
             config,
             region,
+            regions: key.regions.clone(),
+            enabled_regions: OnceCell::new(),
             endpoint_overridden,
             concurrency: key.concurrency,
             clients: Mutex::default(),
@@ -303,6 +311,89 @@ impl Session {
     /// The run's home region (inventory, flag, environment or profile).
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// The regions a `*` target of a regional service covers, recorded in the run section:
+    /// `[aws] regions` when set (`"enabled"`: every region enabled in the account, from Account
+    /// ListRegions, asked once per run); otherwise `default`. Fails closed: when the enabled
+    /// regions cannot be listed, the discovery is an error, never a scan of fewer regions.
+    pub async fn scan_regions(
+        &self,
+        ctx: &ProbeContext,
+        default: RegionScope,
+    ) -> Result<Vec<String>, ProbeError> {
+        let listed = self
+            .regions
+            .as_ref()
+            .filter(|r| !r.iter().any(|r| r == crate::inventory::ENABLED_REGIONS));
+        let (from, regions) = match (listed, &self.regions, default) {
+            (Some(list), _, _) => ("[aws] regions", list.clone()),
+            (None, Some(_), _) | (None, None, RegionScope::Enabled) => {
+                let (regions, calls) = self
+                    .enabled_regions
+                    .get_or_init(|| self.list_enabled_regions())
+                    .await
+                    .clone()?;
+                ctx.record_run_info(
+                    "aws.enabled_regions",
+                    serde_json::json!({"regions": regions, "api_calls": calls}),
+                );
+                ("every enabled region (Account ListRegions)", regions)
+            }
+            (None, None, RegionScope::Home) => ("the home region", vec![self.region.clone()]),
+        };
+        if default == RegionScope::Home {
+            ctx.record_run_info(
+                "aws.regions",
+                serde_json::json!({"from": from, "regions": regions}),
+            );
+        }
+        Ok(regions)
+    }
+
+    /// Every region enabled in the account (enabled by default or opted in), every page.
+    async fn list_enabled_regions(&self) -> Result<(Vec<String>, Value), ProbeError> {
+        use aws_sdk_account::types::RegionOptStatus;
+        let account: aws_sdk_account::Client = self.client(None);
+        let calls = ApiCalls::default();
+        let mut regions = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..common::MAX_PAGES {
+            let page = self
+                .call(&calls, "account", "ListRegions", &self.region, |c| {
+                    account
+                        .list_regions()
+                        .region_opt_status_contains(RegionOptStatus::Enabled)
+                        .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
+                        .max_results(50)
+                        .set_next_token(token.clone())
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                })
+                .await?;
+            regions.extend(
+                page.regions()
+                    .iter()
+                    // The filter is asked of the server; checked again in case it ignores it.
+                    .filter(|r| {
+                        matches!(
+                            r.region_opt_status(),
+                            Some(RegionOptStatus::Enabled | RegionOptStatus::EnabledByDefault)
+                        )
+                    })
+                    .filter_map(|r| r.region_name().map(str::to_string)),
+            );
+            match common::next_token(token.as_deref(), page.next_token()) {
+                Some(next) => token = Some(next),
+                None => {
+                    regions.sort();
+                    regions.dedup();
+                    return Ok((regions, calls.into_summaries()));
+                }
+            }
+        }
+        Err(common::too_many_pages("account:ListRegions"))
     }
 
     /// Whether an endpoint override is in force (an emulator or a VPC endpoint).
@@ -478,6 +569,7 @@ macro_rules! service_client {
 
 service_client!(aws_sdk_kms, "kms");
 service_client!(aws_sdk_sts, "sts");
+service_client!(aws_sdk_account, "account");
 
 impl ServiceClient for aws_sdk_s3::Client {
     const SERVICE: &'static str = "s3";
@@ -489,6 +581,42 @@ impl ServiceClient for aws_sdk_s3::Client {
                 .force_path_style(endpoint_overridden)
                 .build(),
         )
+    }
+}
+
+/// What a regional `*` covers when `[aws] regions` is not set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionScope {
+    /// The home region (KMS, logs, RDS, DynamoDB, Backup).
+    Home,
+    /// Every region enabled in the account (GuardDuty: a region nobody watches is the finding).
+    Enabled,
+}
+
+/// The target naming a resource that discovery found in `region`: its plain `name` in the
+/// home region (as a user would write it), its `arn` elsewhere, so the observation asks the
+/// resource's own region.
+pub fn regional_target(
+    session: &Session,
+    region: &str,
+    name: &str,
+    arn: impl FnOnce() -> String,
+) -> String {
+    if region == session.region() {
+        name.to_string()
+    } else {
+        arn()
+    }
+}
+
+/// The ARN partition of a region: `aws`, `aws-cn` (cn-*) or `aws-us-gov` (us-gov-*).
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
     }
 }
 

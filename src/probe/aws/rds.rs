@@ -1,7 +1,8 @@
 //! `aws.rds`: one RDS DB instance's or DB cluster's (Aurora, Multi-AZ DB cluster) recovery and
 //! exposure: automated-backup retention, the latest restorable time and how far it lags now,
 //! storage encryption, Multi-AZ, public accessibility, deletion protection and engine, plus
-//! discovery of every instance and cluster in the region (`*`, every page of both listings).
+//! discovery of every instance and cluster in the scanned regions (`*`, every page of both
+//! listings; `[aws] regions`, default the home region).
 //!
 //! # Targets
 //!
@@ -29,7 +30,7 @@ use serde_json::{Value, json};
 use super::common::{
     Arn, Col, MAX_PAGES, col, lag, next_token, plain_name, render_table, too_many_pages,
 };
-use super::{ApiCalls, Aws, Session, timestamp};
+use super::{ApiCalls, Aws, RegionScope, Session, partition, regional_target, timestamp};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -114,6 +115,17 @@ enum Target<'a> {
         id: &'a str,
         region: Option<&'a str>,
     },
+}
+
+/// An RDS ARN for `resource` (`db:NAME`, `cluster:NAME`) in `region`, when a listing left the
+/// ARN out (the account from the caller identity).
+fn arn(session: &Session, region: &str, resource: &str) -> String {
+    let account = session.identity().map(|i| i.account.as_str());
+    format!(
+        "arn:{}:rds:{region}:{}:{resource}",
+        partition(region),
+        account.unwrap_or_default()
+    )
 }
 
 fn parse_target(target: &str) -> Option<Target<'_>> {
@@ -212,32 +224,34 @@ impl RdsProbe {
         session: &Session,
         rds: &Client,
         calls: &ApiCalls,
+        region: &str,
     ) -> Result<Vec<String>, ProbeError> {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let page = session
-                .call(
-                    calls,
-                    SERVICE,
-                    "DescribeDBClusters",
-                    session.region(),
-                    |c| {
-                        rds.describe_db_clusters()
-                            .max_records(self.page_size)
-                            .set_marker(marker.clone())
-                            .customize()
-                            .interceptor(c)
-                            .send()
-                    },
-                )
+                .call(calls, SERVICE, "DescribeDBClusters", region, |c| {
+                    rds.describe_db_clusters()
+                        .max_records(self.page_size)
+                        .set_marker(marker.clone())
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                })
                 .await?;
-            out.extend(
-                page.db_clusters()
-                    .iter()
-                    .filter_map(|c| c.db_cluster_identifier())
-                    .map(|id| format!("{CLUSTER}{id}")),
-            );
+            out.extend(page.db_clusters().iter().filter_map(|c| {
+                let id = c.db_cluster_identifier()?;
+                Some(regional_target(
+                    session,
+                    region,
+                    &format!("{CLUSTER}{id}"),
+                    || {
+                        c.db_cluster_arn()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| arn(session, region, &format!("{CLUSTER}{id}")))
+                    },
+                ))
+            }));
             match next_token(marker.as_deref(), page.marker()) {
                 Some(next) => marker = Some(next),
                 None => return Ok(out),
@@ -480,37 +494,47 @@ impl Probe for RdsProbe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let rds: Client = session.client(None);
-        let calls = ApiCalls::default();
-        let mut targets = self.clusters(&session, &rds, &calls).await?;
-        let instances = self
-            .instances(&session, &rds, &calls, session.region(), None)
-            .await?;
-        targets.extend(
-            instances
+        let mut all = Vec::new();
+        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+            let rds: Client = session.client(Some(&region));
+            let calls = ApiCalls::default();
+            let mut targets = self.clusters(&session, &rds, &calls, &region).await?;
+            let instances = self
+                .instances(&session, &rds, &calls, &region, None)
+                .await?;
+            targets.extend(
+                instances
+                    .iter()
+                    .filter(|db| db.db_cluster_identifier().is_none())
+                    .filter_map(|db| {
+                        let id = db.db_instance_identifier()?;
+                        Some(regional_target(&session, &region, id, || {
+                            db.db_instance_arn()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| arn(&session, &region, &format!("db:{id}")))
+                        }))
+                    }),
+            );
+            targets.sort();
+            targets.dedup();
+            // Where the population came from, for the report's run section; members are named
+            // so a reader sees they were examined through their cluster, not dropped.
+            let members: Vec<&str> = instances
                 .iter()
-                .filter(|db| db.db_cluster_identifier().is_none())
+                .filter(|db| db.db_cluster_identifier().is_some())
                 .filter_map(|db| db.db_instance_identifier())
-                .map(str::to_string),
-        );
-        targets.sort();
-        targets.dedup();
-        // Where the population came from, for the report's run section; members are named so
-        // a reader sees they were examined through their cluster, not dropped.
-        let members: Vec<&str> = instances
-            .iter()
-            .filter(|db| db.db_cluster_identifier().is_some())
-            .filter_map(|db| db.db_instance_identifier())
-            .collect();
-        ctx.record_run_info(
-            &format!("aws.rds.discovery.{}", session.region()),
-            json!({
-                "targets": targets.len(),
-                "cluster_members_examined_through_their_cluster": members,
-                "api_calls": calls.into_summaries(),
-            }),
-        );
-        Ok(targets)
+                .collect();
+            ctx.record_run_info(
+                &format!("aws.rds.discovery.{region}"),
+                json!({
+                    "targets": targets.len(),
+                    "cluster_members_examined_through_their_cluster": members,
+                    "api_calls": calls.into_summaries(),
+                }),
+            );
+            all.extend(targets);
+        }
+        Ok(all)
     }
 
     async fn observe(
