@@ -1491,3 +1491,148 @@ async fn a_named_profile_supplies_region_and_credentials() {
     assert_eq!(first["action"], "s3:HeadBucket");
     assert_eq!(first["region"], "us-west-2", "the profile's region is home");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Politeness: `--aws-concurrency` caps the calls in flight to one service
+
+/// The fake endpoint behind an asynchronous HTTP client that holds every answer for `delay`
+/// and counts the KMS calls in flight, so a test can see the most that were ever open at once.
+#[derive(Clone)]
+struct SlowFake {
+    fake: Arc<FakeAws>,
+    delay: Duration,
+    in_flight: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for SlowFake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SlowFake")
+    }
+}
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for SlowFake {
+    fn call(
+        &self,
+        request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        let me = self.clone();
+        aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
+            let request = request.try_into_http1x().expect("an http 1 request");
+            let kms = request
+                .headers()
+                .get("x-amz-target")
+                .is_some_and(|t| t.to_str().unwrap_or("").starts_with("TrentService."));
+            if kms {
+                let now = me.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                me.most.fetch_max(now, Ordering::SeqCst);
+            }
+            tokio::time::sleep(me.delay).await;
+            let response = me.fake.answer(request);
+            if kms {
+                me.in_flight.fetch_sub(1, Ordering::SeqCst);
+            }
+            Ok(aws_smithy_runtime_api::http::Response::try_from(response).expect("a response"))
+        })
+    }
+}
+
+impl aws_smithy_runtime_api::client::http::HttpClient for SlowFake {
+    fn http_connector(
+        &self,
+        _settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        aws_smithy_runtime_api::client::http::SharedHttpConnector::new(self.clone())
+    }
+}
+
+/// Runs the example KMS controls over `keys` keys through the engine (32 observations at once,
+/// each key its own "host") with `--aws-concurrency cap`; the most KMS calls ever in flight.
+async fn most_kms_calls_in_flight(cap: usize, keys: usize) -> usize {
+    let ids: Vec<String> = (0..keys)
+        .map(|i| format!("{i:08}-0000-4000-8000-000000000000"))
+        .collect();
+    let answers: Responder = Arc::new(|action, body| {
+        let id = body
+            .split('"')
+            .find(|s| s.ends_with("-0000-4000-8000-000000000000"))
+            .unwrap_or("00000000-0000-4000-8000-000000000000")
+            .to_string();
+        match action {
+            "DescribeKey" => ok(json!({"KeyMetadata": {"KeyId": id,
+                "Arn": format!("arn:aws:kms:eu-west-1:111122223333:key/{id}"),
+                "CreationDate": days_ago(30), "Enabled": true, "KeyUsage": "ENCRYPT_DECRYPT",
+                "KeyState": "Enabled", "Origin": "AWS_KMS", "KeyManager": "CUSTOMER",
+                "KeySpec": "SYMMETRIC_DEFAULT"}})
+            .to_string()),
+            "GetKeyRotationStatus" => ok(json!({"KeyRotationEnabled": true,
+                "RotationPeriodInDays": 365, "NextRotationDate": days_ago(-335)})
+            .to_string()),
+            "ListKeyRotations" => ok(json!({"Rotations": [], "Truncated": false}).to_string()),
+            other => panic!("unexpected {other}"),
+        }
+    });
+    let fake = Arc::new(FakeAws::default());
+    fake.by_request(answers);
+    let slow = SlowFake {
+        fake,
+        delay: Duration::from_millis(40),
+        in_flight: Arc::default(),
+        most: Arc::default(),
+    };
+    let aws = Aws::with_overrides(AwsOverrides {
+        credentials: Some(test_credentials()),
+        http_client: Some(aws_smithy_runtime_api::client::http::SharedHttpClient::new(
+            slow.clone(),
+        )),
+        retry: Some(RetryConfig::standard().with_max_attempts(1)),
+    });
+    let registry = vouch::probe::Registry::with(vec![Arc::new(KmsProbe::new(aws))]);
+    let mut diags = vouch::diag::Diagnostics::new();
+    let controls: Vec<_> = vouch::control::load_controls(
+        &[vouch::control::Source::Path(
+            support::repo().join("examples/aws/controls.toml"),
+        )],
+        &registry,
+        None,
+        &mut diags,
+    )
+    .into_iter()
+    .filter(|c| c.probe == "aws.kms")
+    .collect();
+    assert!(!controls.is_empty(), "{}", diags.render(false));
+    let mut inv = Inventory::default();
+    inv.aws.region = Some(REGION.into());
+    inv.targets.insert("kms_keys".into(), ids.clone());
+    let options = ProbeOptions {
+        cloud_concurrency: cap,
+        ..ProbeOptions::default()
+    };
+    let ctx = ProbeContext::new(Arc::new(inv), options);
+    let report = vouch::engine::run(
+        &controls,
+        &registry,
+        &ctx,
+        &vouch::engine::EngineOptions::default(),
+        None,
+        None,
+    )
+    .await;
+    let report = serde_json::to_value(&report).unwrap();
+    let on = support::verdicts(&report, "AWS-KMS-ROTATION-ON");
+    for id in &ids {
+        assert_eq!(on[id], "pass", "{id}: every key was observed");
+    }
+    slow.most.load(Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn aws_concurrency_caps_the_calls_in_flight_to_one_service() {
+    // 12 keys, three calls each, 32 observations allowed at once by the engine: only the
+    // per-service cap stands between the account and 36 concurrent KMS calls.
+    let most = most_kms_calls_in_flight(3, 12).await;
+    assert_eq!(most, 3, "the cap is reached and never passed");
+    let most = most_kms_calls_in_flight(1, 6).await;
+    assert_eq!(most, 1, "one call at a time");
+}
