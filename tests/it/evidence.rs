@@ -872,3 +872,120 @@ fn keys_and_signatures_interoperate_with_openssl() {
         std::fs::read_to_string(dir.path().join("v.pub")).unwrap()
     );
 }
+
+/// A folder with `n` attestations (each with its own evidence file) and one control over all of
+/// them: a bundle of a few hundred files, so that writing it takes a while.
+fn many_attestations(n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("evidence")).unwrap();
+    let mut attestations = String::new();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = format!("review-{i:04}");
+        std::fs::write(
+            dir.path().join(format!("evidence/{id}.txt")),
+            format!("{id}\n").repeat(1024),
+        )
+        .unwrap();
+        attestations.push_str(&format!(
+            "[[attestation]]\nid = \"{id}\"\nstatement = \"Vendor review {i}\"\n\
+             performed_on = {}\nevidence = \"evidence/{id}.txt\"\nattested_by = \"Security\"\n\n",
+            ago(10)
+        ));
+        ids.push(format!("\"{id}\""));
+    }
+    std::fs::write(dir.path().join("attestations.toml"), attestations).unwrap();
+    std::fs::write(
+        dir.path().join("controls.toml"),
+        format!(
+            "[[control]]\nid = \"VENDOR-REVIEWS\"\ntitle = \"Vendor reviews are current\"\n\
+             severity = \"low\"\nprobe = \"attestation\"\ntargets = [{}]\n\
+             expect = [{{ fact = \"age_days\", op = \"<=\", value = 365 }}]\n",
+            ids.join(", ")
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn a_run_killed_while_writing_its_bundle_leaves_a_complete_bundle_or_none() {
+    let dir = many_attestations(200);
+    let run = |name: &str| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin!("vouch"))
+            .current_dir(dir.path())
+            .args(["check", "--controls", "controls.toml", "--attestations"])
+            .arg("attestations.toml")
+            .args(["--format", "json", "--evidence-dir", name])
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // One whole run, to know how long a run takes here.
+    let started = std::time::Instant::now();
+    let status = run("whole").wait().unwrap();
+    let whole = started.elapsed();
+    assert_eq!(status.code(), Some(i32::from(exit::PASS)));
+    vouch()
+        .current_dir(dir.path())
+        .args(["verify", "whole"])
+        .assert()
+        .code(i32::from(exit::PASS));
+
+    // SIGKILL at points spread over (and past) that time. Whatever the moment, the bundle
+    // folder is either absent or a bundle that verifies: never a partial one.
+    let (mut complete, mut absent) = (0, 0);
+    for i in 0..16u32 {
+        let name = format!("killed-{i}");
+        let mut child = run(&name);
+        std::thread::sleep(whole * i / 12);
+        let _ = child.kill();
+        let _ = child.wait();
+        let bundle = dir.path().join(&name);
+        if bundle.exists() {
+            vouch()
+                .current_dir(dir.path())
+                .args(["verify", &name])
+                .assert()
+                .code(i32::from(exit::PASS));
+            complete += 1;
+        } else {
+            absent += 1;
+            // What a killed run leaves is a hidden `.NAME.partial-*` folder, never `NAME`,
+            // and a new run to the same place succeeds.
+            let status = run(&name).wait().unwrap();
+            assert_eq!(
+                status.code(),
+                Some(i32::from(exit::PASS)),
+                "rerun of {name}"
+            );
+            vouch()
+                .current_dir(dir.path())
+                .args(["verify", &name])
+                .assert()
+                .code(i32::from(exit::PASS));
+        }
+    }
+    // Only the partial folders of killed runs may be left beside the bundles.
+    let mut partial = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        partial += usize::from(name.contains(".partial-"));
+        assert!(
+            ["evidence", "attestations.toml", "controls.toml", "whole"].contains(&name.as_str())
+                || name.starts_with("killed-")
+                || (name.starts_with(".killed-") && name.contains(".partial-")),
+            "unexpected {name}"
+        );
+    }
+    eprintln!(
+        "killed runs: {complete} left a complete bundle, {absent} none, {partial} of those \
+         mid-write (a partial folder); a whole run takes {whole:?}"
+    );
+    assert!(
+        absent >= 1,
+        "the first kill comes before anything is written"
+    );
+}
