@@ -1835,3 +1835,95 @@ async fn vouch_probe_star_over_two_regions_lists_both_keys() {
     let home_id = arns[0].rsplit('/').next().unwrap();
     assert!(stdout.contains(home_id), "{stdout}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// aws.s3: the account-level public-access block, as S3 combines it with the bucket's
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_account_level_block_covers_a_bucket_without_its_own() {
+    use vouch::probe::aws::s3::S3Probe;
+    let acct = Account::fresh("us-east-1").await;
+    let cfg = acct.sdk().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&cfg)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("open-{}", acct.id);
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+
+    // Neither the bucket nor the account blocks anything yet.
+    let probe = S3Probe::new(acct.aws());
+    let ctx = acct.ctx();
+    let before = probe.observe(&bucket, &Params::new(), &ctx).await.unwrap();
+    assert_eq!(fact(&before, "public_access_block.all"), &json!(false));
+    assert_eq!(
+        fact(&before, "public_access_block.account_all"),
+        &json!(false)
+    );
+    assert_eq!(
+        fact(&before, "public_access_block.effective_all"),
+        &json!(false)
+    );
+    assert!(
+        actions(&before).contains(&"s3:GetAccountPublicAccessBlock".to_string()),
+        "{:?}",
+        actions(&before)
+    );
+
+    // The account blocks everything: the bucket's own setting is still off, but S3 enforces
+    // the account's, and so does the effective fact.
+    let all = aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build();
+    // The same client set-up vouch uses against an emulator (the account-id host label dropped).
+    aws_sdk_s3control::Client::from_conf(
+        aws_sdk_s3control::config::Builder::from(&cfg)
+            .interceptor(vouch::probe::aws::EmulatorHost)
+            .build(),
+    )
+    .put_public_access_block()
+    .account_id(&acct.id)
+    .public_access_block_configuration(all)
+    .send()
+    .await
+    .unwrap();
+    let probe = S3Probe::new(acct.aws());
+    let after = probe.observe(&bucket, &Params::new(), &ctx).await.unwrap();
+    assert_eq!(fact(&after, "public_access_block.all"), &json!(false));
+    assert_eq!(
+        fact(&after, "public_access_block.account_all"),
+        &json!(true)
+    );
+    assert_eq!(
+        fact(&after, "public_access_block.effective_all"),
+        &json!(true)
+    );
+
+    // Read once per run, whatever the number of buckets: a second bucket reuses the answer.
+    let other = format!("other-{}", acct.id);
+    s3.create_bucket().bucket(&other).send().await.unwrap();
+    let second = probe.observe(&other, &Params::new(), &ctx).await.unwrap();
+    assert_eq!(
+        fact(&second, "public_access_block.effective_all"),
+        &json!(true)
+    );
+    let ids = |obs: &Observation| -> Vec<String> {
+        obs.evidence["api_calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["action"] == "s3:GetAccountPublicAccessBlock")
+            .map(|c| c["request_id"].to_string())
+            .collect()
+    };
+    assert_eq!(ids(&after).len(), 1);
+    assert_eq!(
+        ids(&after),
+        ids(&second),
+        "the same call, filed with both buckets"
+    );
+}

@@ -115,6 +115,17 @@ impl ApiCalls {
             .push(Value::Object(call));
     }
 
+    /// The calls recorded so far, with their responses (to file one shared call, such as an
+    /// account-level setting read once per run, into each observation it feeds).
+    pub fn records(&self) -> Vec<Value> {
+        self.0.lock().expect("api calls lock").clone()
+    }
+
+    /// Adds calls recorded elsewhere (see [`ApiCalls::records`]).
+    pub fn extend(&self, records: impl IntoIterator<Item = Value>) {
+        self.0.lock().expect("api calls lock").extend(records);
+    }
+
     /// How many calls were recorded.
     pub fn len(&self) -> usize {
         self.0.lock().expect("api calls lock").len()

@@ -571,6 +571,61 @@ service_client!(aws_sdk_kms, "kms");
 service_client!(aws_sdk_sts, "sts");
 service_client!(aws_sdk_account, "account");
 
+impl ServiceClient for aws_sdk_s3control::Client {
+    const SERVICE: &'static str = "s3";
+    fn build(config: &SdkConfig, region: Region, endpoint_overridden: bool) -> Self {
+        let mut builder = aws_sdk_s3control::config::Builder::from(config).region(region);
+        if endpoint_overridden {
+            builder = builder.interceptor(EmulatorHost);
+        }
+        aws_sdk_s3control::Client::from_conf(builder.build())
+    }
+}
+
+/// S3 Control puts the account id in front of the endpoint's host
+/// (`123456789012.s3-control.eu-west-1.amazonaws.com`). An endpoint override on an IP address
+/// or `localhost` (an emulator) has no such name, so there the label is dropped before the
+/// request is signed; real and VPC endpoints keep it (their DNS answers for it).
+#[derive(Debug, Clone, Copy)]
+pub struct EmulatorHost;
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for EmulatorHost {
+    fn name(&self) -> &'static str {
+        "vouch-emulator-host"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let request = context.request_mut();
+        if let Some(uri) = without_account_label(request.uri()) {
+            request.set_uri(uri)?;
+        }
+        Ok(())
+    }
+}
+
+/// `http://123456789012.127.0.0.1:5000/path` → `http://127.0.0.1:5000/path`; `None` when the
+/// host does not start with a 12-digit label or what follows is not an IP address or localhost.
+fn without_account_label(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once("://")?;
+    let (label, after) = rest.split_once('.')?;
+    if label.len() != 12 || !label.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let authority = after.split(['/', '?']).next().unwrap_or(after);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let emulator =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok();
+    emulator.then(|| format!("{scheme}://{after}"))
+}
+
 impl ServiceClient for aws_sdk_s3::Client {
     const SERVICE: &'static str = "s3";
     fn build(config: &SdkConfig, region: Region, endpoint_overridden: bool) -> Self {
@@ -581,6 +636,42 @@ impl ServiceClient for aws_sdk_s3::Client {
                 .force_path_style(endpoint_overridden)
                 .build(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_account_label;
+
+    #[test]
+    fn the_account_label_is_dropped_only_in_front_of_an_emulator() {
+        assert_eq!(
+            without_account_label(
+                "http://123456789012.127.0.0.1:5000/v20180820/configuration/publicAccessBlock"
+            ),
+            Some("http://127.0.0.1:5000/v20180820/configuration/publicAccessBlock".into())
+        );
+        assert_eq!(
+            without_account_label("http://123456789012.localhost:4566/x"),
+            Some("http://localhost:4566/x".into())
+        );
+        assert_eq!(
+            without_account_label("http://123456789012.[::1]:5000/x"),
+            Some("http://[::1]:5000/x".into())
+        );
+        // Real and VPC endpoints keep it: their DNS answers for it.
+        assert_eq!(
+            without_account_label("https://123456789012.s3-control.eu-west-1.amazonaws.com/x"),
+            None
+        );
+        assert_eq!(
+            without_account_label(
+                "https://123456789012.control.vpce-1a2b.s3.us-east-1.vpce.amazonaws.com/x"
+            ),
+            None
+        );
+        assert_eq!(without_account_label("http://127.0.0.1:5000/x"), None);
+        assert_eq!(without_account_label("http://1234.127.0.0.1:5000/x"), None);
     }
 }
 

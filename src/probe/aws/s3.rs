@@ -1,6 +1,6 @@
 //! `aws.s3`: one bucket's protection at rest — default encryption, versioning, the public-access
-//! block, whether its policy refuses plain HTTP, object lock — and discovery of every bucket
-//! (`*`). Each bucket is read in its own region. A configuration that does not exist (no
+//! block (the bucket's own, the account's, and the two combined as S3 applies them), whether its
+//! policy refuses plain HTTP, object lock — and discovery of every bucket (`*`). Each bucket is read in its own region. A configuration that does not exist (no
 //! encryption rule, no public-access block, no policy) is an observed `false`/`null`, not an
 //! error. It does not judge: "must be encrypted with KMS" is a control's business.
 
@@ -76,6 +76,16 @@ const FACTS: &[FactSpec] = &[
         "public and cross-account access through a public policy is restricted",
     ),
     fact(
+        "public_access_block.account_all",
+        FactType::Bool,
+        "all four account-level public-access-block settings are on (S3 Control, read once per run)",
+    ),
+    fact(
+        "public_access_block.effective_all",
+        FactType::Bool,
+        "each of the four settings is on for the bucket or for the account: what S3 enforces",
+    ),
+    fact(
         "policy.denies_insecure_transport",
         FactType::Bool,
         "the bucket policy denies every request made without TLS (aws:SecureTransport = false)",
@@ -93,7 +103,13 @@ pub struct S3Probe {
     aws: Arc<Aws>,
     regions: Mutex<HashMap<String, String>>,
     page_size: i32,
+    /// The account's public-access block, read once per session (keyed by its address).
+    account_block: Mutex<HashMap<usize, Arc<AccountBlockCell>>>,
 }
+
+/// The account-level block's four flags (`None`: no configuration) and the call that read it.
+type AccountBlock = Result<(Option<[bool; 4]>, Vec<Value>), ProbeError>;
+type AccountBlockCell = tokio::sync::OnceCell<AccountBlock>;
 
 impl S3Probe {
     pub fn new(aws: Arc<Aws>) -> S3Probe {
@@ -101,7 +117,74 @@ impl S3Probe {
             aws,
             regions: Mutex::default(),
             page_size: PAGE_SIZE,
+            account_block: Mutex::default(),
         }
+    }
+
+    /// The account-level public-access block (S3 Control GetPublicAccessBlock), asked once per
+    /// session whatever the number of buckets. No configuration is an observed `None`.
+    async fn account_block(&self, session: &Arc<Session>) -> AccountBlock {
+        let cell = self
+            .account_block
+            .lock()
+            .expect("account block lock")
+            .entry(Arc::as_ptr(session) as usize)
+            .or_default()
+            .clone();
+        cell.get_or_init(|| async {
+            let account = session
+                .identity()
+                .map(|i| i.account.clone())
+                .ok_or_else(|| {
+                    ProbeError::new(
+                        ProbeErrorKind::Config,
+                        "the account id is unknown (STS GetCallerIdentity failed), so the \
+                     account-level public-access block cannot be read",
+                    )
+                })?;
+            let control: aws_sdk_s3control::Client = session.client(None);
+            let calls = ApiCalls::default();
+            let out = session
+                .call_optional(
+                    &calls,
+                    SERVICE,
+                    // The IAM action (S3 Control's API calls it GetPublicAccessBlock).
+                    "GetAccountPublicAccessBlock",
+                    session.region(),
+                    &["NoSuchPublicAccessBlockConfiguration"],
+                    |c| {
+                        control
+                            .get_public_access_block()
+                            .account_id(&account)
+                            .customize()
+                            .interceptor(c)
+                            .send()
+                    },
+                )
+                .await;
+            // The call has a fixed path and names no resource, so a 404 can only mean "no
+            // configuration": AWS says NoSuchPublicAccessBlockConfiguration in S3 Control's
+            // wrapped error form, moto in S3's unwrapped one, whose code the SDK cannot read.
+            // Taking it as "none" can only make the effective block weaker, never a false pass.
+            let out = match out {
+                Err(e) if e.kind == ProbeErrorKind::NotFound => None,
+                other => other?,
+            };
+            let flags = out
+                .as_ref()
+                .and_then(|o| o.public_access_block_configuration())
+                .map(|c| {
+                    [
+                        c.block_public_acls().unwrap_or(false),
+                        c.ignore_public_acls().unwrap_or(false),
+                        c.block_public_policy().unwrap_or(false),
+                        c.restrict_public_buckets().unwrap_or(false),
+                    ]
+                });
+            Ok((flags, calls.records()))
+        })
+        .await
+        .clone()
     }
 
     /// Lists with smaller pages (tests of pagination).
@@ -247,7 +330,8 @@ impl Probe for S3Probe {
         let region = self.bucket_region(&session, &calls, bucket).await?;
         let s3: Client = session.client(Some(&region));
 
-        let (encryption, versioning, pab, policy, lock) = tokio::join!(
+        let (account, encryption, versioning, pab, policy, lock) = tokio::join!(
+            self.account_block(&session),
             session.call_optional(
                 &calls,
                 SERVICE,
@@ -376,7 +460,7 @@ impl Probe for S3Probe {
             "public_access_block.block_public_policy",
             "public_access_block.restrict_public_buckets",
         ];
-        match pab {
+        let bucket_flags = match pab {
             Ok(out) => {
                 let conf = out
                     .as_ref()
@@ -392,8 +476,41 @@ impl Probe for S3Probe {
                 for (path, flag) in PAB[1..].iter().zip(flags) {
                     obs.fact(path, flag);
                 }
+                Some(flags)
             }
-            Err(e) => unobserved(&mut obs, &PAB, &e),
+            Err(e) => {
+                unobserved(&mut obs, &PAB, &e);
+                None
+            }
+        };
+        // S3 enforces a setting when the bucket or the account turns it on.
+        match account {
+            Ok((account_flags, records)) => {
+                let account_flags = account_flags.unwrap_or([false; 4]);
+                obs.fact(
+                    "public_access_block.account_all",
+                    account_flags.iter().all(|f| *f),
+                );
+                match bucket_flags {
+                    Some(b) => obs.fact(
+                        "public_access_block.effective_all",
+                        b.iter().zip(account_flags).all(|(b, a)| *b || a),
+                    ),
+                    None => obs.unobserved(
+                        "public_access_block.effective_all",
+                        "the bucket's own public-access block was not read",
+                    ),
+                };
+                calls.extend(records);
+            }
+            Err(e) => unobserved(
+                &mut obs,
+                &[
+                    "public_access_block.account_all",
+                    "public_access_block.effective_all",
+                ],
+                &e,
+            ),
         }
 
         match policy {
@@ -454,7 +571,7 @@ impl Probe for S3Probe {
                 f("encryption.kms_key_id"),
                 f("encryption.bucket_key_enabled"),
                 f("versioning.status"),
-                f("public_access_block.all"),
+                f("public_access_block.effective_all"),
                 f("policy.denies_insecure_transport"),
                 f("object_lock.enabled"),
             ]);
