@@ -646,6 +646,13 @@ impl FakeAws {
         if let Some(action) = body.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
             return action.to_string();
         }
+        if req
+            .uri()
+            .path()
+            .ends_with("/v20180820/configuration/publicAccessBlock")
+        {
+            return "GetAccountPublicAccessBlock".to_string();
+        }
         let query = req.uri().query().unwrap_or("");
         let has = |k: &str| query.split('&').any(|kv| kv.split('=').next() == Some(k));
         let action = if req.method() == http::Method::HEAD {
@@ -695,6 +702,15 @@ impl FakeAws {
   <ResponseMetadata><RequestId>01234567-89ab-cdef-0123-456789abcdef</RequestId></ResponseMetadata>
 </GetCallerIdentityResponse>"#
                 ))),
+                // An account without an account-level block, in S3 Control's wrapped error form.
+                None if action == "GetAccountPublicAccessBlock" => Some(Reply {
+                    status: 404,
+                    body: "<ErrorResponse><Error><Code>NoSuchPublicAccessBlockConfiguration</Code>\
+                        <Message>The public access block configuration was not found</Message>\
+                        </Error><RequestId>4442587FB7D0A2F9</RequestId></ErrorResponse>"
+                        .into(),
+                    bucket_region: None,
+                }),
                 None => None,
             }
         };
@@ -1106,6 +1122,42 @@ async fn s3_denied_policy_read_leaves_only_the_policy_fact_unobserved() {
     );
     assert_eq!(fact(&obs, "encryption.enabled"), &json!(false));
     assert_eq!(fact(&obs, "public_access_block.all"), &json!(false));
+    // The fake's account has no account-level block (AWS's wrapped 404): observed as none.
+    assert_eq!(fact(&obs, "public_access_block.account_all"), &json!(false));
+    assert_eq!(
+        fact(&obs, "public_access_block.effective_all"),
+        &json!(false)
+    );
+}
+
+#[tokio::test]
+async fn s3_denied_account_block_leaves_only_the_account_and_effective_facts_unobserved() {
+    let fake = bare_bucket(Arc::new(FakeAws::default()))
+        .on("HeadBucket", vec![ok("")])
+        .on(
+            "GetAccountPublicAccessBlock",
+            vec![Reply {
+                status: 403,
+                body: "<ErrorResponse><Error><Code>AccessDenied</Code><Message>Access Denied\
+                       </Message></Error><RequestId>1</RequestId></ErrorResponse>"
+                    .into(),
+                bucket_region: None,
+            }],
+        );
+    let obs = observe(&S3Probe::new(fake.factory()), "alpha", &fake_ctx()).await;
+    for path in [
+        "public_access_block.account_all",
+        "public_access_block.effective_all",
+    ] {
+        let why = &obs.unobserved[path];
+        assert!(
+            why.contains("s3:GetAccountPublicAccessBlock") && why.contains(AUDITOR),
+            "{path}: {why}"
+        );
+    }
+    // A denied account read is never a pass: the bucket's own facts stay, nothing is guessed.
+    assert_eq!(fact(&obs, "public_access_block.all"), &json!(false));
+    assert!(!obs.facts.contains_key("public_access_block.effective_all"));
 }
 
 #[tokio::test]
