@@ -209,6 +209,8 @@ async fn hostile(mut s: tokio::net::TcpStream) {
 struct Sites {
     inventory: Inventory,
     _dir: tempfile::TempDir,
+    /// Holds the "nothing listens here" port for as long as the sites live.
+    _closed: tokio::net::TcpSocket,
 }
 
 async fn listener() -> (TcpListener, SocketAddr) {
@@ -285,8 +287,14 @@ async fn start() -> Sites {
             tokio::spawn(hostile(tcp));
         }
     });
-    // Nothing listens here: connection refused.
-    let closed_addr = listener().await.1;
+    // Nothing listens here: connection refused. The port stays bound (never listening) for
+    // the test's lifetime: a port merely released could be taken by another test's server,
+    // which would turn "refused" into "connects, but TLS fails" at random.
+    let closed = tokio::net::TcpSocket::new_v4().expect("socket");
+    closed
+        .bind("127.0.0.1:0".parse().unwrap())
+        .expect("bind loopback");
+    let closed_addr = closed.local_addr().unwrap();
 
     let mut inventory = Inventory::default();
     for name in CERT_NAMES.iter().filter(|n| !n.starts_with("www.")) {
@@ -335,6 +343,7 @@ async fn start() -> Sites {
     Sites {
         inventory,
         _dir: dir,
+        _closed: closed,
     }
 }
 

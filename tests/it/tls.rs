@@ -181,35 +181,49 @@ fn openssl_server(cert: &str, key: &str, version_args: &[&str]) -> OpenSsl {
         "the openssl CLI",
         "apt-get install openssl",
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let child = Command::new(openssl)
-        .args(["s_server", "-accept", &addr.to_string(), "-www", "-quiet"])
-        .arg("-cert")
-        .arg(fixture(&format!("tls/{cert}")))
-        .arg("-key")
-        .arg(fixture(&format!("tls/{key}")))
-        .args(["-cipher", "DEFAULT:@SECLEVEL=0"])
-        .args(version_args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("openssl s_server starts");
-    let server = OpenSsl { child, addr };
-    let start = Instant::now();
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "openssl s_server did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    // A free port is only free until someone takes it: another test's server may bind it
+    // between our pick and openssl's. Then s_server exits (and a connect would reach the
+    // other server), so a start counts only if s_server is still running once it accepts.
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(&openssl)
+            .args(["s_server", "-accept", &addr.to_string(), "-www", "-quiet"])
+            .arg("-cert")
+            .arg(fixture(&format!("tls/{cert}")))
+            .arg("-key")
+            .arg(fixture(&format!("tls/{key}")))
+            .args(["-cipher", "DEFAULT:@SECLEVEL=0"])
+            .args(version_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl s_server starts");
+        let mut server = OpenSsl { child, addr };
+        let start = Instant::now();
+        let mut exited = false;
+        while std::net::TcpStream::connect(addr).is_err() {
+            if server.child.try_wait().ok().flatten().is_some() {
+                exited = true;
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "openssl s_server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        if !exited && server.child.try_wait().ok().flatten().is_none() {
+            return server;
+        }
     }
-    server
+    panic!("openssl s_server could not bind a free port in five tries");
 }
 
 const ALL_13: &[&str] = &[
@@ -1003,11 +1017,10 @@ async fn endless_handshake_message_stops_at_the_read_cap() {
 
 #[tokio::test]
 async fn closed_port_is_an_unreachable_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Bound but never listening: refused, and the port cannot go to another test meanwhile.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = closed.local_addr().unwrap().port();
     let err = observe(
         &format!("127.0.0.1:{port}"),
         &ctx(None, &[], Duration::from_secs(3)),
