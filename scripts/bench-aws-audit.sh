@@ -29,7 +29,7 @@ trap cleanup EXIT
 # shellcheck source=setup.d/30-moto.sh
 source scripts/setup.d/30-moto.sh
 : "${VOUCH_TEST_MOTO_URL:?moto did not start}"
-moto_log="$(ls -t /tmp/vouch-moto.*.log | head -1)"
+moto_log="${VOUCH_TEST_MOTO_URL_LOG:?moto did not start}"
 
 if [ "$PROFILE" = release ]; then
   cargo build --release --quiet --bin vouch

@@ -34,7 +34,7 @@ trap cleanup EXIT
 # shellcheck source=setup.d/31-moto-resilience.sh
 source scripts/setup.d/31-moto-resilience.sh
 url="${VOUCH_TEST_MOTO_RESILIENCE_URL:?moto did not start}"
-moto_log="$(ls -t /tmp/vouch-moto-resilience.*.log | head -1)"
+moto_log="${VOUCH_TEST_MOTO_RESILIENCE_URL_LOG:?moto did not start}"
 
 if [ "$PROFILE" = release ]; then
   cargo build --release --quiet --bin vouch

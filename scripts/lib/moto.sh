@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # start_moto VERSION VENV URL_VAR: install moto[server]==VERSION into VENV once (instant when
 # present), start one server on a free loopback port, export URL_VAR=http://127.0.0.1:PORT and
-# record the PID in "$VOUCH_TEST_PIDS" so the caller's exit trap stops it.
+# URL_VAR_LOG=its request log (the benchmarks count API calls there), and record the PID in
+# "$VOUCH_TEST_PIDS" so the caller's exit trap stops it.
 # Sourced by scripts/setup.d/3*-moto*.sh (tests) and, through them, scripts/demo.
 start_moto() {
   local version="$1" venv="$2" url_var="$3"
@@ -35,7 +36,7 @@ start_moto() {
     sleep 0.1
   done
   if [ -n "$ready" ]; then
-    export "$url_var=http://127.0.0.1:$port"
+    export "$url_var=http://127.0.0.1:$port" "${url_var}_LOG=$log"
     echo "    moto_server $version (pid $pid) on http://127.0.0.1:$port, log $log"
   else
     # The tests that need it fail when CI=true (tests/it/support.rs require()); say why here.
