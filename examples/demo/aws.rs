@@ -6,6 +6,9 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 
 pub const REGION: &str = "eu-west-1";
+/// The disaster-recovery region: one rotating key lives there, found because the inventory's
+/// `[aws] regions` lists both.
+pub const DR_REGION: &str = "us-east-1";
 
 async fn config(url: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
@@ -68,6 +71,20 @@ async fn seed_storage_and_keys(conf: &aws_config::SdkConfig) -> Result<String> {
         .target_key_id(&stale)
         .send()
         .await?;
+    let dr_kms = aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::config::Builder::from(&conf)
+            .region(Region::new(DR_REGION))
+            .build(),
+    );
+    let dr_key = dr_kms
+        .create_key()
+        .description("disaster-recovery replicas")
+        .send()
+        .await?
+        .key_metadata
+        .map(|m| m.key_id)
+        .unwrap_or_default();
+    dr_kms.enable_key_rotation().key_id(&dr_key).send().await?;
 
     let buckets = [
         (

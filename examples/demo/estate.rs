@@ -402,8 +402,12 @@ pub async fn start(dir: &Path, aws_url: Option<&str>) -> Result<Estate> {
         Some(url) => {
             aws::seed(url).await.context("seeding the AWS emulator")?;
             format!(
-                "[aws]\nregion = \"{}\"\nendpoint_url = \"{url}\"\n",
-                aws::REGION
+                "[aws]\nregion = \"{}\"\nendpoint_url = \"{url}\"\n\
+                 # What `*` covers for KMS, logs, RDS, DynamoDB and Backup.\n\
+                 regions = [\"{}\", \"{}\"]\n",
+                aws::REGION,
+                aws::REGION,
+                aws::DR_REGION
             )
         }
         None => String::new(),

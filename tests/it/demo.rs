@@ -180,14 +180,29 @@ async fn the_demo_estate_shows_each_verdict_for_the_right_reason() {
     expect("ENC-REST-S3", "opendoors-legacy-exports", "fail");
     expect("INFRA-BUCKETS-PRIVATE", "opendoors-customer-data", "pass");
     expect("INFRA-BUCKETS-PRIVATE", "opendoors-legacy-exports", "fail");
-    let keys: Vec<&String> = v
+    let keys: Vec<(&String, &String)> = v
         .iter()
         .filter(|((id, _), _)| id == "KEY-ROTATION")
-        .map(|(_, verdict)| verdict)
+        .map(|((_, target), verdict)| (target, verdict))
         .collect();
-    let mut keys: Vec<&str> = keys.into_iter().map(String::as_str).collect();
-    keys.sort();
-    assert_eq!(keys, ["fail", "pass"], "one key rotates, one does not");
+    let mut verdicts: Vec<&str> = keys.iter().map(|(_, v)| v.as_str()).collect();
+    verdicts.sort();
+    assert_eq!(
+        verdicts,
+        ["fail", "pass", "pass"],
+        "two home-region keys (one rotates, one does not) and the DR region's rotating key"
+    );
+    // The DR key lives outside the home region: found through `[aws] regions`, named by ARN.
+    let far: Vec<&&String> = keys
+        .iter()
+        .map(|(t, _)| t)
+        .filter(|t| t.starts_with("arn:aws:kms:us-east-1:"))
+        .collect();
+    assert_eq!(far.len(), 1, "{keys:?}");
+    assert_eq!(
+        report["run"]["context"]["aws.regions"]["regions"],
+        serde_json::json!(["eu-west-1", "us-east-1"])
+    );
     assert!(
         report["run"]["context"]["aws.caller_identity"].is_object(),
         "the account examined is recorded"
