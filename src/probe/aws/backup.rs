@@ -32,9 +32,7 @@ use aws_sdk_backup::types::{RecoveryPointStatus, RestoreJobStatus, RestoreJobsLi
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::common::{
-    Arn, Col, MAX_PAGES, col, next_token, plain_name, render_table, time_col, too_many_pages,
-};
+use super::common::{Arn, Col, col, plain_name, render_table, time_col, walk_pages};
 use super::{
     ApiCalls, Aws, RegionScope, Session, age_days, partition, regional_target, timestamp,
     unobserved,
@@ -354,10 +352,10 @@ impl BackupProbe {
         region: &str,
     ) -> Result<Vec<String>, ProbeError> {
         let mut names = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let page = session
-                .call(calls, SERVICE, "ListBackupVaults", region, |c| {
+        walk_pages(
+            "backup:ListBackupVaults",
+            |token| {
+                session.call(calls, SERVICE, "ListBackupVaults", region, move |c| {
                     backup
                         .list_backup_vaults()
                         .max_results(self.page_size)
@@ -366,27 +364,27 @@ impl BackupProbe {
                         .interceptor(c)
                         .send()
                 })
-                .await?;
-            // The name in the home region; the vault's ARN elsewhere.
-            names.extend(page.backup_vault_list().iter().filter_map(|v| {
-                let name = v.backup_vault_name().filter(|n| !n.is_empty())?;
-                Some(regional_target(session, region, name, || {
-                    v.backup_vault_arn().map(str::to_string).unwrap_or_else(|| {
-                        let account = session.identity().map(|i| i.account.as_str());
-                        format!(
-                            "arn:{}:backup:{region}:{}:backup-vault:{name}",
-                            partition(region),
-                            account.unwrap_or_default()
-                        )
-                    })
-                }))
-            }));
-            match next_token(token.as_deref(), page.next_token()) {
-                Some(next) => token = Some(next),
-                None => return Ok(names),
-            }
-        }
-        Err(too_many_pages("backup:ListBackupVaults"))
+            },
+            |page| {
+                // The name in the home region; the vault's ARN elsewhere.
+                names.extend(page.backup_vault_list().iter().filter_map(|v| {
+                    let name = v.backup_vault_name().filter(|n| !n.is_empty())?;
+                    Some(regional_target(session, region, name, || {
+                        v.backup_vault_arn().map(str::to_string).unwrap_or_else(|| {
+                            let account = session.identity().map(|i| i.account.as_str());
+                            format!(
+                                "arn:{}:backup:{region}:{}:backup-vault:{name}",
+                                partition(region),
+                                account.unwrap_or_default()
+                            )
+                        })
+                    }))
+                }));
+                page.next_token
+            },
+        )
+        .await?;
+        Ok(names)
     }
 
     /// DescribeBackupVault: the vault's key and Vault Lock. `ResourceNotFoundException` (and
@@ -434,15 +432,15 @@ impl BackupProbe {
     ) -> Result<(RecoveryPoints, HashSet<String>), ProbeError> {
         let mut points = RecoveryPoints::default();
         let mut arns = HashSet::new();
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let page = session
-                .call(
+        walk_pages(
+            "backup:ListRecoveryPointsByBackupVault",
+            |token| {
+                session.call(
                     calls,
                     SERVICE,
                     "ListRecoveryPointsByBackupVault",
                     region,
-                    |c| {
+                    move |c| {
                         backup
                             .list_recovery_points_by_backup_vault()
                             .backup_vault_name(vault)
@@ -453,24 +451,24 @@ impl BackupProbe {
                             .send()
                     },
                 )
-                .await?;
-            for rp in page.recovery_points() {
-                if let Some(arn) = rp.recovery_point_arn() {
-                    arns.insert(arn.to_string());
+            },
+            |page| {
+                for rp in page.recovery_points() {
+                    if let Some(arn) = rp.recovery_point_arn() {
+                        arns.insert(arn.to_string());
+                    }
+                    points.add(
+                        rp.status(),
+                        rp.creation_date().and_then(timestamp),
+                        rp.recovery_point_arn(),
+                        rp.is_encrypted(),
+                    );
                 }
-                points.add(
-                    rp.status(),
-                    rp.creation_date().and_then(timestamp),
-                    rp.recovery_point_arn(),
-                    rp.is_encrypted(),
-                );
-            }
-            match next_token(token.as_deref(), page.next_token()) {
-                Some(next) => token = Some(next),
-                None => return Ok((points, arns)),
-            }
-        }
-        Err(too_many_pages("backup:ListRecoveryPointsByBackupVault"))
+                page.next_token
+            },
+        )
+        .await?;
+        Ok((points, arns))
     }
 
     async fn resource_recovery_points(
@@ -482,15 +480,15 @@ impl BackupProbe {
         resource: &str,
     ) -> Result<RecoveryPoints, ProbeError> {
         let mut points = RecoveryPoints::default();
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let page = session
-                .call(
+        walk_pages(
+            "backup:ListRecoveryPointsByResource",
+            |token| {
+                session.call(
                     calls,
                     SERVICE,
                     "ListRecoveryPointsByResource",
                     region,
-                    |c| {
+                    move |c| {
                         backup
                             .list_recovery_points_by_resource()
                             .resource_arn(resource)
@@ -501,25 +499,25 @@ impl BackupProbe {
                             .send()
                     },
                 )
-                .await?;
-            for rp in page.recovery_points() {
-                // This listing has no IsEncrypted: a recovery point with an encryption key
-                // (or key type) is encrypted; one with neither is counted as not.
-                let encrypted =
-                    rp.encryption_key_arn().is_some() || rp.encryption_key_type().is_some();
-                points.add(
-                    rp.status(),
-                    rp.creation_date().and_then(timestamp),
-                    rp.recovery_point_arn(),
-                    encrypted,
-                );
-            }
-            match next_token(token.as_deref(), page.next_token()) {
-                Some(next) => token = Some(next),
-                None => return Ok(points),
-            }
-        }
-        Err(too_many_pages("backup:ListRecoveryPointsByResource"))
+            },
+            |page| {
+                for rp in page.recovery_points() {
+                    // This listing has no IsEncrypted: a recovery point with an encryption key
+                    // (or key type) is encrypted; one with neither is counted as not.
+                    let encrypted =
+                        rp.encryption_key_arn().is_some() || rp.encryption_key_type().is_some();
+                    points.add(
+                        rp.status(),
+                        rp.creation_date().and_then(timestamp),
+                        rp.recovery_point_arn(),
+                        encrypted,
+                    );
+                }
+                page.next_token
+            },
+        )
+        .await?;
+        Ok(points)
     }
 
     /// Every page of ListRestoreJobs (the whole region), folding in the jobs `belongs` keeps.
@@ -535,10 +533,12 @@ impl BackupProbe {
         let window_start = window_start();
         let mut summary = RestoreSummary::default();
         let mut listed = 0usize;
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let page = session
-                .call(calls, SERVICE, "ListRestoreJobs", region, |c| {
+        // A job that cannot be attributed stops the walk; its error is the result.
+        let mut unattributed: Option<ProbeError> = None;
+        walk_pages(
+            "backup:ListRestoreJobs",
+            |token| {
+                session.call(calls, SERVICE, "ListRestoreJobs", region, move |c| {
                     backup
                         .list_restore_jobs()
                         .max_results(self.page_size)
@@ -547,31 +547,38 @@ impl BackupProbe {
                         .interceptor(c)
                         .send()
                 })
-                .await?;
-            for job in page.restore_jobs() {
-                listed += 1;
-                match belongs(job) {
-                    Some(true) => summary.add(job, window_start),
-                    Some(false) => {}
-                    None => {
-                        return Err(ProbeError::new(
-                            ProbeErrorKind::Other,
-                            format!(
-                                "restore job {} names no backup vault and the vault's recovery \
-                                 points could not be listed, so it cannot be attributed",
-                                job.restore_job_id().unwrap_or("?")
-                            ),
-                        )
-                        .with_hint("allow backup:ListRecoveryPointsByBackupVault"));
+            },
+            |page| {
+                for job in page.restore_jobs() {
+                    listed += 1;
+                    match belongs(job) {
+                        Some(true) => summary.add(job, window_start),
+                        Some(false) => {}
+                        None => {
+                            unattributed = Some(
+                                ProbeError::new(
+                                    ProbeErrorKind::Other,
+                                    format!(
+                                        "restore job {} names no backup vault and the vault's \
+                                         recovery points could not be listed, so it cannot be \
+                                         attributed",
+                                        job.restore_job_id().unwrap_or("?")
+                                    ),
+                                )
+                                .with_hint("allow backup:ListRecoveryPointsByBackupVault"),
+                            );
+                            return None;
+                        }
                     }
                 }
-            }
-            match next_token(token.as_deref(), page.next_token()) {
-                Some(next) => token = Some(next),
-                None => return Ok((summary, listed)),
-            }
+                page.next_token
+            },
+        )
+        .await?;
+        match unattributed {
+            Some(e) => Err(e),
+            None => Ok((summary, listed)),
         }
-        Err(too_many_pages("backup:ListRestoreJobs"))
     }
 
     async fn resource_restore_jobs(
@@ -584,15 +591,15 @@ impl BackupProbe {
     ) -> Result<RestoreSummary, ProbeError> {
         let window_start = window_start();
         let mut summary = RestoreSummary::default();
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let page = session
-                .call(
+        walk_pages(
+            "backup:ListRestoreJobsByProtectedResource",
+            |token| {
+                session.call(
                     calls,
                     SERVICE,
                     "ListRestoreJobsByProtectedResource",
                     region,
-                    |c| {
+                    move |c| {
                         backup
                             .list_restore_jobs_by_protected_resource()
                             .resource_arn(resource)
@@ -603,16 +610,16 @@ impl BackupProbe {
                             .send()
                     },
                 )
-                .await?;
-            for job in page.restore_jobs() {
-                summary.add(job, window_start);
-            }
-            match next_token(token.as_deref(), page.next_token()) {
-                Some(next) => token = Some(next),
-                None => return Ok(summary),
-            }
-        }
-        Err(too_many_pages("backup:ListRestoreJobsByProtectedResource"))
+            },
+            |page| {
+                for job in page.restore_jobs() {
+                    summary.add(job, window_start);
+                }
+                page.next_token
+            },
+        )
+        .await?;
+        Ok(summary)
     }
 
     async fn observe_vault(

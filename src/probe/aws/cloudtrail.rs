@@ -13,7 +13,7 @@ use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::types::{AdvancedEventSelector, EventSelector, ReadWriteType};
 use serde_json::json;
 
-use super::common::{arn_region, plain_target, render_rows};
+use super::common::{arn_region, plain_target, render_rows, walk_pages};
 use super::{ApiCalls, Aws, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
@@ -149,31 +149,29 @@ impl Probe for CloudTrailProbe {
         let ct: Client = session.client(None);
         let calls = ApiCalls::default();
         let mut arns = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = session
-                .call(&calls, SERVICE, "ListTrails", session.region(), |c| {
+        let ct = &ct;
+        walk_pages(
+            "cloudtrail:ListTrails",
+            |token| {
+                session.call(&calls, SERVICE, "ListTrails", session.region(), move |c| {
                     ct.list_trails()
                         .set_next_token(token.clone())
                         .customize()
                         .interceptor(c)
                         .send()
                 })
-                .await?;
-            // ListTrails answers for every region of the account, each trail once.
-            arns.extend(
-                page.trails()
-                    .iter()
-                    .filter_map(|t| t.trail_arn().or(t.name()).map(str::to_string)),
-            );
-            match page.next_token() {
-                // A token that repeats would loop forever against a broken endpoint.
-                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
-                    token = Some(next.to_string());
-                }
-                _ => break,
-            }
-        }
+            },
+            |page| {
+                // ListTrails answers for every region of the account, each trail once.
+                arns.extend(
+                    page.trails()
+                        .iter()
+                        .filter_map(|t| t.trail_arn().or(t.name()).map(str::to_string)),
+                );
+                page.next_token
+            },
+        )
+        .await?;
         arns.sort();
         arns.dedup();
         ctx.record_run_info(

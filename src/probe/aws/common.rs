@@ -83,6 +83,30 @@ pub(super) fn too_many_pages(api: &str) -> ProbeError {
     .with_hint("the endpoint keeps returning new page tokens; check that it is really AWS")
 }
 
+/// Reads every page of a token-paginated listing, the one way every AWS probe pages:
+/// `fetch(token)` makes one page's call (through `Session::call`, so it is permitted, recorded
+/// and mapped), `take(page)` keeps what it needs and returns the page's next token. The walk
+/// ends when the token is absent, empty or the one just used (a broken endpoint must not loop
+/// us forever), and fails after [`MAX_PAGES`] pages with [`too_many_pages`] naming `api`.
+pub(super) async fn walk_pages<P, Fut>(
+    api: &str,
+    mut fetch: impl FnMut(Option<String>) -> Fut,
+    mut take: impl FnMut(P) -> Option<String>,
+) -> Result<(), ProbeError>
+where
+    Fut: std::future::Future<Output = Result<P, ProbeError>>,
+{
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let page = fetch(token.clone()).await?;
+        match next_token(token.as_deref(), take(page).as_deref()) {
+            Some(next) => token = Some(next),
+            None => return Ok(()),
+        }
+    }
+    Err(too_many_pages(api))
+}
+
 /// How far `latest` is behind now, as a duration fact (`"4m10s"`); a time in the future (clock
 /// skew between AWS and this machine) is no lag at all.
 pub(super) fn lag(latest: Timestamp) -> String {
@@ -216,6 +240,74 @@ pub fn render_facts(obs: &Observation, title: &str, paths: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Walks `tokens` as an endpoint's answers (page i says "next is tokens[i]"); returns the
+    /// tokens asked with, in order, or the error.
+    async fn walk(tokens: &[Option<&str>]) -> Result<Vec<Option<String>>, ProbeError> {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let mut i = 0;
+        walk_pages(
+            "test:List",
+            |token| {
+                asked.borrow_mut().push(token);
+                let page = tokens.get(i).copied().flatten().map(str::to_string);
+                i += 1;
+                async move { Ok::<_, ProbeError>(page) }
+            },
+            |next| next,
+        )
+        .await?;
+        Ok(asked.into_inner())
+    }
+
+    #[tokio::test]
+    async fn pages_are_walked_until_the_token_ends_repeats_or_is_empty() {
+        let s = |t: &str| Some(t.to_string());
+        assert_eq!(walk(&[None]).await.unwrap(), [None]);
+        assert_eq!(
+            walk(&[Some("a"), Some("b"), None]).await.unwrap(),
+            [None, s("a"), s("b")]
+        );
+        // A token that repeats, or an empty one, ends the walk instead of looping.
+        assert_eq!(
+            walk(&[Some("a"), Some("a"), Some("b")]).await.unwrap(),
+            [None, s("a")]
+        );
+        assert_eq!(walk(&[Some("")]).await.unwrap(), [None]);
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_with_endless_fresh_tokens_is_stopped_with_an_error() {
+        let mut n = 0u64;
+        let err = walk_pages(
+            "test:List",
+            |_| {
+                n += 1;
+                let next = Some(n.to_string());
+                async move { Ok::<_, ProbeError>(next) }
+            },
+            |next| next,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(n as usize, MAX_PAGES);
+        assert!(
+            err.message.contains("test:List returned more than"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_page_fails_the_walk() {
+        let err = walk_pages(
+            "test:List",
+            |_| async { Err::<Option<String>, _>(ProbeError::new(ProbeErrorKind::Denied, "no")) },
+            |next| next,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind, ProbeErrorKind::Denied);
+    }
 
     #[test]
     fn arns_split_into_their_parts() {

@@ -14,9 +14,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{PointInTimeRecoveryStatus, SseStatus};
 use serde_json::{Value, json};
 
-use super::common::{
-    Arn, Col, MAX_PAGES, col, lag, next_token, plain_name, render_table, time_col, too_many_pages,
-};
+use super::common::{Arn, Col, col, lag, plain_name, render_table, time_col, walk_pages};
 use super::{ApiCalls, Aws, RegionScope, partition, regional_target, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
@@ -137,14 +135,15 @@ impl Probe for DynamoDbProbe {
         }
         let session = self.aws.session(ctx).await?;
         let mut all = Vec::new();
-        'regions: for region in session.scan_regions(ctx, RegionScope::Home).await? {
+        for region in session.scan_regions(ctx, RegionScope::Home).await? {
             let ddb: Client = session.client(Some(&region));
             let calls = ApiCalls::default();
             let mut names = Vec::new();
-            let mut start: Option<String> = None;
-            for _ in 0..MAX_PAGES {
-                let page = session
-                    .call(&calls, SERVICE, "ListTables", &region, |c| {
+            let ddb = &ddb;
+            walk_pages(
+                "dynamodb:ListTables",
+                |start| {
+                    session.call(&calls, SERVICE, "ListTables", &region, move |c| {
                         ddb.list_tables()
                             .limit(self.page_size)
                             .set_exclusive_start_table_name(start.clone())
@@ -152,35 +151,32 @@ impl Probe for DynamoDbProbe {
                             .interceptor(c)
                             .send()
                     })
-                    .await?;
-                // ListTables gives names only: the table's ARN outside the home region is
-                // built from the caller's account.
-                names.extend(page.table_names().iter().map(|name| {
-                    regional_target(&session, &region, name, || {
-                        let account = session.identity().map(|i| i.account.as_str());
-                        format!(
-                            "arn:{}:dynamodb:{region}:{}:table/{name}",
-                            partition(&region),
-                            account.unwrap_or_default()
-                        )
-                    })
-                }));
-                match next_token(start.as_deref(), page.last_evaluated_table_name()) {
-                    Some(next) => start = Some(next),
-                    None => {
-                        names.sort();
-                        names.dedup();
-                        // Where the population came from, for the report's run section.
-                        ctx.record_run_info(
-                            &format!("aws.dynamodb.discovery.{region}"),
-                            json!({"tables": names.len(), "api_calls": calls.into_summaries()}),
-                        );
-                        all.extend(names);
-                        continue 'regions;
-                    }
-                }
-            }
-            return Err(too_many_pages("dynamodb:ListTables"));
+                },
+                |page| {
+                    // ListTables gives names only: the table's ARN outside the home region is
+                    // built from the caller's account.
+                    names.extend(page.table_names().iter().map(|name| {
+                        regional_target(&session, &region, name, || {
+                            let account = session.identity().map(|i| i.account.as_str());
+                            format!(
+                                "arn:{}:dynamodb:{region}:{}:table/{name}",
+                                partition(&region),
+                                account.unwrap_or_default()
+                            )
+                        })
+                    }));
+                    page.last_evaluated_table_name
+                },
+            )
+            .await?;
+            names.sort();
+            names.dedup();
+            // Where the population came from, for the report's run section.
+            ctx.record_run_info(
+                &format!("aws.dynamodb.discovery.{region}"),
+                json!({"tables": names.len(), "api_calls": calls.into_summaries()}),
+            );
+            all.extend(names);
         }
         Ok(all)
     }

@@ -12,7 +12,7 @@ use aws_sdk_guardduty::Client;
 use aws_sdk_guardduty::types::{DetectorStatus, FeatureStatus};
 use serde_json::{Value, json};
 
-use super::common::render_rows;
+use super::common::{render_rows, walk_pages};
 use super::{ApiCalls, Aws, RegionScope};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
@@ -123,25 +123,24 @@ impl Probe for GuardDutyProbe {
         let calls = ApiCalls::default();
 
         let mut ids = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = session
-                .call(&calls, SERVICE, "ListDetectors", target, |c| {
+        let gd = &gd;
+        walk_pages(
+            "guardduty:ListDetectors",
+            |token| {
+                session.call(&calls, SERVICE, "ListDetectors", target, move |c| {
                     gd.list_detectors()
                         .set_next_token(token.clone())
                         .customize()
                         .interceptor(c)
                         .send()
                 })
-                .await?;
-            ids.extend(page.detector_ids().iter().cloned());
-            match page.next_token() {
-                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
-                    token = Some(next.to_string());
-                }
-                _ => break,
-            }
-        }
+            },
+            |page| {
+                ids.extend(page.detector_ids().iter().cloned());
+                page.next_token
+            },
+        )
+        .await?;
 
         let mut obs = Observation::new(self.kind(), target);
         // GuardDuty allows one detector per account and region.

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use serde_json::json;
 
+use super::common::walk_pages;
 use super::{
     ApiCalls, Aws, RegionScope, age_days, partition, regional_target, show, timestamp, unobserved,
     unobserved_notes,
@@ -153,10 +154,11 @@ impl Probe for KmsProbe {
             let kms: Client = session.client(Some(&region));
             let calls = ApiCalls::default();
             let mut found = Vec::new();
-            let mut marker: Option<String> = None;
-            loop {
-                let page = session
-                    .call(&calls, SERVICE, "ListKeys", &region, |c| {
+            let kms = &kms;
+            walk_pages(
+                "kms:ListKeys",
+                |marker| {
+                    session.call(&calls, SERVICE, "ListKeys", &region, move |c| {
                         kms.list_keys()
                             .limit(self.page_size)
                             .set_marker(marker.clone())
@@ -164,29 +166,26 @@ impl Probe for KmsProbe {
                             .interceptor(c)
                             .send()
                     })
-                    .await?;
-                // A key id in the home region; the key's ARN elsewhere, so it is asked there.
-                found.extend(page.keys().iter().filter_map(|k| {
-                    let id = k.key_id()?;
-                    Some(regional_target(&session, &region, id, || {
-                        k.key_arn().map(str::to_string).unwrap_or_else(|| {
-                            let account = session.identity().map(|i| i.account.as_str());
-                            format!(
-                                "arn:{}:kms:{region}:{}:key/{id}",
-                                partition(&region),
-                                account.unwrap_or_default()
-                            )
-                        })
-                    }))
-                }));
-                match page.next_marker() {
-                    // A marker that repeats would loop forever against a broken endpoint.
-                    Some(next) if page.truncated() && marker.as_deref() != Some(next) => {
-                        marker = Some(next.to_string());
-                    }
-                    _ => break,
-                }
-            }
+                },
+                |page| {
+                    // A key id in the home region; the key's ARN elsewhere, so it is asked there.
+                    found.extend(page.keys().iter().filter_map(|k| {
+                        let id = k.key_id()?;
+                        Some(regional_target(&session, &region, id, || {
+                            k.key_arn().map(str::to_string).unwrap_or_else(|| {
+                                let account = session.identity().map(|i| i.account.as_str());
+                                format!(
+                                    "arn:{}:kms:{region}:{}:key/{id}",
+                                    partition(&region),
+                                    account.unwrap_or_default()
+                                )
+                            })
+                        }))
+                    }));
+                    page.truncated().then_some(page.next_marker).flatten()
+                },
+            )
+            .await?;
             found.sort();
             found.dedup();
             ctx.record_run_info(
@@ -273,18 +272,19 @@ impl Probe for KmsProbe {
         let rotations_call = async {
             let mut newest: Option<jiff::Timestamp> = None;
             let mut count = 0usize;
-            let mut marker: Option<String> = None;
-            loop {
-                let page = session
-                    .call_optional(
+            let (kms, key_ref) = (&kms, key_ref.as_str());
+            walk_pages(
+                "kms:ListKeyRotations",
+                |marker| {
+                    session.call_optional(
                         &calls,
                         SERVICE,
                         "ListKeyRotations",
                         &region,
                         NO_ROTATIONS,
-                        |c| {
+                        move |c| {
                             kms.list_key_rotations()
-                                .key_id(&key_ref)
+                                .key_id(key_ref)
                                 .limit(self.page_size)
                                 .set_marker(marker.clone())
                                 .customize()
@@ -292,21 +292,19 @@ impl Probe for KmsProbe {
                                 .send()
                         },
                     )
-                    .await?;
-                let Some(page) = page else { break };
-                for r in page.rotations() {
-                    count += 1;
-                    if let Some(t) = r.rotation_date().and_then(timestamp) {
-                        newest = newest.max(Some(t));
+                },
+                |page| {
+                    let page = page?;
+                    for r in page.rotations() {
+                        count += 1;
+                        if let Some(t) = r.rotation_date().and_then(timestamp) {
+                            newest = newest.max(Some(t));
+                        }
                     }
-                }
-                match page.next_marker() {
-                    Some(next) if page.truncated() && marker.as_deref() != Some(next) => {
-                        marker = Some(next.to_string());
-                    }
-                    _ => break,
-                }
-            }
+                    page.truncated().then_some(page.next_marker).flatten()
+                },
+            )
+            .await?;
             Ok::<_, ProbeError>((newest, count))
         };
         let (status, rotations) = tokio::join!(status_call, rotations_call);

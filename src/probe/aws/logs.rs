@@ -17,9 +17,7 @@ use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 use serde_json::{Map, Value, json};
 
-use super::common::{
-    MAX_PAGES, arn_region, arn_resource, next_token, plain_target, render_rows, too_many_pages,
-};
+use super::common::{arn_region, arn_resource, plain_target, render_rows, walk_pages};
 use super::{ApiCalls, Aws, RegionScope, Session, partition, regional_target};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
@@ -266,14 +264,12 @@ impl Probe for LogsProbe {
             let logs: Client = session.client(Some(&region));
             let mut found = Vec::new();
             let mut pages = Vec::new();
-            let mut token: Option<String> = None;
-            let mut done = false;
-            for _ in 0..MAX_PAGES {
-                let (groups, next, summary) = self
-                    .page(&session, &logs, &region, prefix, token.clone())
-                    .await?;
-                pages.push(summary);
-                {
+            let logs = &logs;
+            walk_pages(
+                "logs:DescribeLogGroups",
+                |token| self.page(&session, logs, &region, prefix, token),
+                |(groups, next, summary)| {
+                    pages.push(summary);
                     let mut seen = self.seen.lock().expect("logs cache lock");
                     for (group, evidence) in groups {
                         // The name in the home region; the group's ARN elsewhere.
@@ -297,19 +293,10 @@ impl Probe for LogsProbe {
                             }),
                         );
                     }
-                }
-                // A token that repeats would loop forever against a broken endpoint.
-                match next_token(token.as_deref(), next.as_deref()) {
-                    Some(n) => token = Some(n),
-                    None => {
-                        done = true;
-                        break;
-                    }
-                }
-            }
-            if !done {
-                return Err(too_many_pages("logs:DescribeLogGroups"));
-            }
+                    next
+                },
+            )
+            .await?;
             found.sort();
             found.dedup();
             ctx.record_run_info(

@@ -43,8 +43,10 @@
 //!
 //! 1. `cargo add aws-sdk-rds`; in a new `src/probe/aws/rds.rs`: `service_client!(aws_sdk_rds,
 //!    "rds");` and a probe struct holding the `Arc<Aws>`.
-//! 2. `discover("*")`: every page of the list call (stop when the token is absent *or repeats*),
-//!    record where the population came from with
+//! 2. `discover("*")`: every page of the list call through `common::walk_pages` (it stops when
+//!    the token is absent, empty or repeats, and errs after `MAX_PAGES`), in each region of
+//!    [`Session::scan_regions`], naming resources outside the home region by ARN
+//!    ([`regional_target`]); record where the population came from with
 //!    `ctx.record_run_info("aws.rds.discovery", json!({…, "api_calls": calls.into_summaries()}))`.
 //! 3. `observe`: the call that says whether the resource exists with [`Session::call`] (its
 //!    error is the observation's); the others with [`Session::call_optional`] and the service's
@@ -357,10 +359,11 @@ impl Session {
         let account: aws_sdk_account::Client = self.client(None);
         let calls = ApiCalls::default();
         let mut regions = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..common::MAX_PAGES {
-            let page = self
-                .call(&calls, "account", "ListRegions", &self.region, |c| {
+        let account = &account;
+        common::walk_pages(
+            "account:ListRegions",
+            |token| {
+                self.call(&calls, "account", "ListRegions", &self.region, move |c| {
                     account
                         .list_regions()
                         .region_opt_status_contains(RegionOptStatus::Enabled)
@@ -371,29 +374,27 @@ impl Session {
                         .interceptor(c)
                         .send()
                 })
-                .await?;
-            regions.extend(
-                page.regions()
-                    .iter()
-                    // The filter is asked of the server; checked again in case it ignores it.
-                    .filter(|r| {
-                        matches!(
-                            r.region_opt_status(),
-                            Some(RegionOptStatus::Enabled | RegionOptStatus::EnabledByDefault)
-                        )
-                    })
-                    .filter_map(|r| r.region_name().map(str::to_string)),
-            );
-            match common::next_token(token.as_deref(), page.next_token()) {
-                Some(next) => token = Some(next),
-                None => {
-                    regions.sort();
-                    regions.dedup();
-                    return Ok((regions, calls.into_summaries()));
-                }
-            }
-        }
-        Err(common::too_many_pages("account:ListRegions"))
+            },
+            |page| {
+                regions.extend(
+                    page.regions()
+                        .iter()
+                        // The filter is asked of the server; checked again in case it ignores it.
+                        .filter(|r| {
+                            matches!(
+                                r.region_opt_status(),
+                                Some(RegionOptStatus::Enabled | RegionOptStatus::EnabledByDefault)
+                            )
+                        })
+                        .filter_map(|r| r.region_name().map(str::to_string)),
+                );
+                page.next_token
+            },
+        )
+        .await?;
+        regions.sort();
+        regions.dedup();
+        Ok((regions, calls.into_summaries()))
     }
 
     /// Whether an endpoint override is in force (an emulator or a VPC endpoint).

@@ -27,9 +27,7 @@ use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Filter;
 use serde_json::{Value, json};
 
-use super::common::{
-    Arn, Col, MAX_PAGES, col, lag, next_token, plain_name, render_table, too_many_pages,
-};
+use super::common::{Arn, Col, col, lag, plain_name, render_table, walk_pages};
 use super::{ApiCalls, Aws, RegionScope, Session, partition, regional_target, timestamp};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
@@ -196,10 +194,11 @@ impl RdsProbe {
     ) -> Result<Vec<aws_sdk_rds::types::DbInstance>, ProbeError> {
         let filter = cluster.map(|id| Filter::builder().name("db-cluster-id").values(id).build());
         let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let page = session
-                .call(calls, SERVICE, "DescribeDBInstances", region, |c| {
+        let filter = &filter;
+        walk_pages(
+            "rds:DescribeDBInstances",
+            |marker| {
+                session.call(calls, SERVICE, "DescribeDBInstances", region, move |c| {
                     rds.describe_db_instances()
                         .set_filters(filter.clone().map(|f| vec![f]))
                         .max_records(self.page_size)
@@ -208,14 +207,14 @@ impl RdsProbe {
                         .interceptor(c)
                         .send()
                 })
-                .await?;
-            out.extend(page.db_instances().iter().cloned());
-            match next_token(marker.as_deref(), page.marker()) {
-                Some(next) => marker = Some(next),
-                None => return Ok(out),
-            }
-        }
-        Err(too_many_pages("rds:DescribeDBInstances"))
+            },
+            |page| {
+                out.extend(page.db_instances().iter().cloned());
+                page.marker
+            },
+        )
+        .await?;
+        Ok(out)
     }
 
     /// Every page of DescribeDBClusters.
@@ -227,10 +226,10 @@ impl RdsProbe {
         region: &str,
     ) -> Result<Vec<String>, ProbeError> {
         let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let page = session
-                .call(calls, SERVICE, "DescribeDBClusters", region, |c| {
+        walk_pages(
+            "rds:DescribeDBClusters",
+            |marker| {
+                session.call(calls, SERVICE, "DescribeDBClusters", region, move |c| {
                     rds.describe_db_clusters()
                         .max_records(self.page_size)
                         .set_marker(marker.clone())
@@ -238,26 +237,22 @@ impl RdsProbe {
                         .interceptor(c)
                         .send()
                 })
-                .await?;
-            out.extend(page.db_clusters().iter().filter_map(|c| {
-                let id = c.db_cluster_identifier()?;
-                Some(regional_target(
-                    session,
-                    region,
-                    &format!("{CLUSTER}{id}"),
-                    || {
+            },
+            |page| {
+                out.extend(page.db_clusters().iter().filter_map(|c| {
+                    let id = c.db_cluster_identifier()?;
+                    let target = format!("{CLUSTER}{id}");
+                    Some(regional_target(session, region, &target, || {
                         c.db_cluster_arn()
                             .map(str::to_string)
-                            .unwrap_or_else(|| arn(session, region, &format!("{CLUSTER}{id}")))
-                    },
-                ))
-            }));
-            match next_token(marker.as_deref(), page.marker()) {
-                Some(next) => marker = Some(next),
-                None => return Ok(out),
-            }
-        }
-        Err(too_many_pages("rds:DescribeDBClusters"))
+                            .unwrap_or_else(|| arn(session, region, &target))
+                    }))
+                }));
+                page.marker
+            },
+        )
+        .await?;
+        Ok(out)
     }
 
     async fn observe_instance(

@@ -13,6 +13,7 @@ use aws_sdk_s3::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
 use serde_json::{Value, json};
 
+use super::common::walk_pages;
 use super::{ApiCalls, Aws, Session, show, unobserved, unobserved_notes};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
@@ -276,10 +277,11 @@ impl Probe for S3Probe {
         let s3: Client = session.client(None);
         let calls = ApiCalls::default();
         let mut names = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = session
-                .call(&calls, SERVICE, "ListBuckets", session.region(), |c| {
+        let s3 = &s3;
+        walk_pages(
+            "s3:ListBuckets",
+            |token| {
+                session.call(&calls, SERVICE, "ListBuckets", session.region(), move |c| {
                     s3.list_buckets()
                         .max_buckets(self.page_size)
                         .set_continuation_token(token.clone())
@@ -287,24 +289,21 @@ impl Probe for S3Probe {
                         .interceptor(c)
                         .send()
                 })
-                .await?;
-            let mut regions = self.regions.lock().expect("regions lock");
-            for b in page.buckets() {
-                if let Some(name) = b.name() {
-                    names.push(name.to_string());
-                    if let Some(r) = b.bucket_region() {
-                        regions.insert(name.to_string(), r.to_string());
+            },
+            |page| {
+                let mut regions = self.regions.lock().expect("regions lock");
+                for b in page.buckets() {
+                    if let Some(name) = b.name() {
+                        names.push(name.to_string());
+                        if let Some(r) = b.bucket_region() {
+                            regions.insert(name.to_string(), r.to_string());
+                        }
                     }
                 }
-            }
-            match page.continuation_token() {
-                // A token that repeats would loop forever against a broken endpoint.
-                Some(next) if !next.is_empty() && token.as_deref() != Some(next) => {
-                    token = Some(next.to_string());
-                }
-                _ => break,
-            }
-        }
+                page.continuation_token
+            },
+        )
+        .await?;
         names.sort();
         names.dedup();
         // The population's provenance, for the report's run section (bodies left out: the
