@@ -1927,3 +1927,78 @@ async fn s3_account_level_block_covers_a_bucket_without_its_own() {
         "the same call, filed with both buckets"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regions_enabled_scans_every_enabled_region_listed_by_the_account_api() {
+    // `[aws] regions = "enabled"`: Account ListRegions (moto lacks it), then one
+    // DescribeLogGroups per enabled region, the home region's group by name, the other's by ARN.
+    let group = |region: &str, name: &str| {
+        json!({"logGroups": [{
+            "logGroupName": name,
+            "arn": format!("arn:aws:logs:{region}:{ACCOUNT}:log-group:{name}:*"),
+            "creationTime": 1767225600000i64,
+            "retentionInDays": 400,
+            "storedBytes": 0
+        }]})
+    };
+    let (aws, _, client) = replay(vec![
+        caller_identity(),
+        ReplayEvent::new(
+            request("https://account.us-east-1.amazonaws.com/listRegions"),
+            json_response(
+                200,
+                json!({"Regions": [
+                    {"RegionName": "ap-east-1", "RegionOptStatus": "DISABLED"},
+                    {"RegionName": "eu-central-2", "RegionOptStatus": "ENABLED"},
+                    {"RegionName": "us-east-1", "RegionOptStatus": "ENABLED_BY_DEFAULT"}
+                ]}),
+            ),
+        ),
+        ReplayEvent::new(
+            request("https://logs.eu-central-2.amazonaws.com/"),
+            json_response(200, group("eu-central-2", "/zurich/audit")),
+        ),
+        ReplayEvent::new(
+            request("https://logs.us-east-1.amazonaws.com/"),
+            json_response(200, group("us-east-1", "/home/audit")),
+        ),
+    ]);
+    let mut inv = Inventory::default();
+    inv.aws.region = Some("us-east-1".into());
+    inv.aws.regions = Some(vec!["enabled".into()]);
+    let ctx = ProbeContext::new(Arc::new(inv), ProbeOptions::default());
+    let probe = LogsProbe::new(aws);
+    let found = probe.discover("*", &ctx).await.unwrap();
+    assert_eq!(
+        found,
+        vec![
+            // The log group's own ARN (without the `:*` the API appends).
+            format!("arn:aws:logs:eu-central-2:{ACCOUNT}:log-group:/zurich/audit"),
+            "/home/audit".to_string(),
+        ]
+    );
+    let run = ctx.run_info();
+    assert_eq!(
+        run["aws.regions"],
+        json!({"from": "every enabled region (Account ListRegions)",
+               "regions": ["eu-central-2", "us-east-1"]})
+    );
+    assert_eq!(
+        run["aws.enabled_regions"]["regions"],
+        json!(["eu-central-2", "us-east-1"])
+    );
+    let sent: Vec<String> = client
+        .actual_requests()
+        .map(|r| r.uri().to_string())
+        .collect();
+    assert!(sent[1].contains("/listRegions"), "{sent:?}");
+    assert!(sent[2].contains("logs.eu-central-2."), "{sent:?}");
+    assert!(sent[3].contains("logs.us-east-1."), "{sent:?}");
+    // The far group is observed from what its listing page said, in its own region.
+    let far = probe
+        .observe(&found[0], &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(far.evidence["region"], json!("eu-central-2"));
+    assert_eq!(fact(&far, "retention_days"), &json!(400));
+}
