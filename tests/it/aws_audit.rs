@@ -102,6 +102,15 @@ impl Account {
         self.sdk_in(&self.region).await
     }
 
+    /// An S3 client for seeding, path-style (the emulator has no bucket host names).
+    fn s3(cfg: &SdkConfig) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(cfg)
+                .force_path_style(true)
+                .build(),
+        )
+    }
+
     /// The factory the probes use, with this account's credentials.
     fn aws(&self) -> Arc<Aws> {
         Aws::with_overrides(AwsOverrides {
@@ -175,11 +184,7 @@ async fn cloudtrail_star_finds_every_trail_and_reads_each_ones_logging_and_selec
     };
     let acct = Account::fresh("us-east-1").await;
     let cfg = acct.sdk().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&cfg)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = Account::s3(&cfg);
     let bucket = format!("audit-{}", acct.id);
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let ct = aws_sdk_cloudtrail::Client::new(&cfg);
@@ -1415,11 +1420,7 @@ async fn vouch_check_of_the_logging_and_identity_controls_passes_and_fails_the_r
     let cfg = acct.sdk().await;
 
     // Trails: one complete, one single-region trail that never started.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&cfg)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = Account::s3(&cfg);
     let bucket = format!("audit-{}", acct.id);
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let ct = aws_sdk_cloudtrail::Client::new(&cfg);
@@ -1844,11 +1845,7 @@ async fn s3_account_level_block_covers_a_bucket_without_its_own() {
     use vouch::probe::aws::s3::S3Probe;
     let acct = Account::fresh("us-east-1").await;
     let cfg = acct.sdk().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&cfg)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = Account::s3(&cfg);
     let bucket = format!("open-{}", acct.id);
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
 

@@ -54,41 +54,19 @@ impl OwnMoto {
             "moto's server",
             "source scripts/setup.d/31-moto-resilience.sh",
         );
-        // The picked port may be taken before moto binds it (moto then exits): retry then.
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let child = std::process::Command::new(&bin)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("moto_server starts");
-            let mut moto = OwnMoto {
-                child,
-                url: format!("http://127.0.0.1:{port}"),
-            };
-            let start = std::time::Instant::now();
-            let mut exited = false;
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                if moto.child.try_wait().ok().flatten().is_some() {
-                    exited = true;
-                    break;
-                }
-                assert!(
-                    start.elapsed() < std::time::Duration::from_secs(30),
-                    "moto_server did not listen"
-                );
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            if !exited && moto.child.try_wait().ok().flatten().is_none() {
-                return moto;
-            }
+        let (child, port) = crate::support::spawn_on_free_port(
+            "moto_server",
+            std::time::Duration::from_secs(30),
+            |port| {
+                let mut cmd = std::process::Command::new(&bin);
+                cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+                cmd
+            },
+        );
+        OwnMoto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
         }
-        panic!("moto_server could not bind a free port in five tries");
     }
 }
 

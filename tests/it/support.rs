@@ -82,3 +82,49 @@ pub fn check_json_with_dummy_aws(
     });
     (out, report)
 }
+
+/// Starts a server that takes its port on the command line (`openssl s_server`, moto) on a
+/// free loopback port, and waits until it accepts connections; returns it and the port.
+///
+/// A free port is only free until someone takes it: another test's server may bind it between
+/// our pick and the server's. Then the server exits (and a connect would reach the other
+/// server), so a start counts only if the process still runs once the port accepts; otherwise
+/// another port is tried, five in all.
+pub fn spawn_on_free_port(
+    what: &str,
+    patience: std::time::Duration,
+    mut command: impl FnMut(u16) -> std::process::Command,
+) -> (std::process::Child, u16) {
+    use std::time::{Duration, Instant};
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = command(port)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{what} does not start: {e}"));
+        let running = |child: &mut std::process::Child| child.try_wait().ok().flatten().is_none();
+        let start = Instant::now();
+        let mut listening = false;
+        while running(&mut child) {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                listening = true;
+                break;
+            }
+            assert!(start.elapsed() < patience, "{what} did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        if listening && running(&mut child) {
+            return (child, port);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("{what} could not bind a free port in five tries");
+}

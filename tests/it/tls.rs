@@ -3,9 +3,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rcgen::{CertificateParams, DnType, IsCa, Issuer, KeyPair, date_time_ymd};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -181,49 +181,23 @@ fn openssl_server(cert: &str, key: &str, version_args: &[&str]) -> OpenSsl {
         "the openssl CLI",
         "apt-get install openssl",
     );
-    // A free port is only free until someone takes it: another test's server may bind it
-    // between our pick and openssl's. Then s_server exits (and a connect would reach the
-    // other server), so a start counts only if s_server is still running once it accepts.
-    for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let child = Command::new(&openssl)
-            .args(["s_server", "-accept", &addr.to_string(), "-www", "-quiet"])
-            .arg("-cert")
-            .arg(fixture(&format!("tls/{cert}")))
-            .arg("-key")
-            .arg(fixture(&format!("tls/{key}")))
-            .args(["-cipher", "DEFAULT:@SECLEVEL=0"])
-            .args(version_args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl s_server starts");
-        let mut server = OpenSsl { child, addr };
-        let start = Instant::now();
-        let mut exited = false;
-        while std::net::TcpStream::connect(addr).is_err() {
-            if server.child.try_wait().ok().flatten().is_some() {
-                exited = true;
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "openssl s_server did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-        if !exited && server.child.try_wait().ok().flatten().is_none() {
-            return server;
-        }
+    let (child, port) =
+        crate::support::spawn_on_free_port("openssl s_server", Duration::from_secs(10), |port| {
+            let mut cmd = Command::new(&openssl);
+            cmd.args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
+                .args(["-www", "-quiet"])
+                .arg("-cert")
+                .arg(fixture(&format!("tls/{cert}")))
+                .arg("-key")
+                .arg(fixture(&format!("tls/{key}")))
+                .args(["-cipher", "DEFAULT:@SECLEVEL=0"])
+                .args(version_args);
+            cmd
+        });
+    OpenSsl {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
     }
-    panic!("openssl s_server could not bind a free port in five tries");
 }
 
 const ALL_13: &[&str] = &[

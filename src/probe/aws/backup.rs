@@ -34,8 +34,7 @@ use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, plain_name, render_table, time_col, walk_pages};
 use super::{
-    ApiCalls, Aws, RegionScope, Session, age_days, partition, regional_target, timestamp,
-    unobserved,
+    ApiCalls, Aws, RegionScope, Session, age_days, regional_target, timestamp, unobserved,
 };
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
@@ -371,12 +370,7 @@ impl BackupProbe {
                     let name = v.backup_vault_name().filter(|n| !n.is_empty())?;
                     Some(regional_target(session, region, name, || {
                         v.backup_vault_arn().map(str::to_string).unwrap_or_else(|| {
-                            let account = session.identity().map(|i| i.account.as_str());
-                            format!(
-                                "arn:{}:backup:{region}:{}:backup-vault:{name}",
-                                partition(region),
-                                account.unwrap_or_default()
-                            )
+                            session.arn("backup", region, &format!("backup-vault:{name}"))
                         })
                     }))
                 }));

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{PointInTimeRecoveryStatus, SseStatus};
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, lag, plain_name, render_table, time_col, walk_pages};
-use super::{ApiCalls, Aws, RegionScope, partition, regional_target, timestamp, unobserved};
+use super::{ApiCalls, Aws, RegionScope, regional_target, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -157,12 +157,7 @@ impl Probe for DynamoDbProbe {
                     // built from the caller's account.
                     names.extend(page.table_names().iter().map(|name| {
                         regional_target(&session, &region, name, || {
-                            let account = session.identity().map(|i| i.account.as_str());
-                            format!(
-                                "arn:{}:dynamodb:{region}:{}:table/{name}",
-                                partition(&region),
-                                account.unwrap_or_default()
-                            )
+                            session.arn("dynamodb", &region, &format!("table/{name}"))
                         })
                     }));
                     page.last_evaluated_table_name

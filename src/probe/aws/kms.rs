@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::common::walk_pages;
 use super::{
-    ApiCalls, Aws, RegionScope, age_days, partition, regional_target, show, timestamp, unobserved,
+    ApiCalls, Aws, RegionScope, age_days, regional_target, show, timestamp, unobserved,
     unobserved_notes,
 };
 use crate::probe::{
@@ -173,12 +173,7 @@ impl Probe for KmsProbe {
                         let id = k.key_id()?;
                         Some(regional_target(&session, &region, id, || {
                             k.key_arn().map(str::to_string).unwrap_or_else(|| {
-                                let account = session.identity().map(|i| i.account.as_str());
-                                format!(
-                                    "arn:{}:kms:{region}:{}:key/{id}",
-                                    partition(&region),
-                                    account.unwrap_or_default()
-                                )
+                                session.arn("kms", &region, &format!("key/{id}"))
                             })
                         }))
                     }));

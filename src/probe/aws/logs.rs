@@ -18,7 +18,7 @@ use aws_sdk_cloudwatchlogs::types::LogGroup;
 use serde_json::{Map, Value, json};
 
 use super::common::{arn_region, arn_resource, plain_target, render_rows, walk_pages};
-use super::{ApiCalls, Aws, RegionScope, Session, partition, regional_target};
+use super::{ApiCalls, Aws, RegionScope, Session, regional_target};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -275,13 +275,7 @@ impl Probe for LogsProbe {
                         // The name in the home region; the group's ARN elsewhere.
                         found.push(regional_target(&session, &region, &group.name, || {
                             group.arn.clone().unwrap_or_else(|| {
-                                let account = session.identity().map(|i| i.account.as_str());
-                                format!(
-                                    "arn:{}:logs:{region}:{}:log-group:{}",
-                                    partition(&region),
-                                    account.unwrap_or_default(),
-                                    group.name
-                                )
+                                session.arn("logs", &region, &format!("log-group:{}", group.name))
                             })
                         }));
                         seen.insert(

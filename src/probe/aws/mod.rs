@@ -324,13 +324,14 @@ impl Session {
         ctx: &ProbeContext,
         default: RegionScope,
     ) -> Result<Vec<String>, ProbeError> {
-        let listed = self
-            .regions
-            .as_ref()
-            .filter(|r| !r.iter().any(|r| r == crate::inventory::ENABLED_REGIONS));
-        let (from, regions) = match (listed, &self.regions, default) {
-            (Some(list), _, _) => ("[aws] regions", list.clone()),
-            (None, Some(_), _) | (None, None, RegionScope::Enabled) => {
+        // `check_regions` has made sure "enabled" stands alone.
+        let every_enabled = match self.regions.as_deref() {
+            Some([one]) => one == crate::inventory::ENABLED_REGIONS,
+            Some(_) => false,
+            None => default == RegionScope::Enabled,
+        };
+        let (from, regions) = match &self.regions {
+            _ if every_enabled => {
                 let (regions, calls) = self
                     .enabled_regions
                     .get_or_init(|| self.list_enabled_regions())
@@ -342,7 +343,8 @@ impl Session {
                 );
                 ("every enabled region (Account ListRegions)", regions)
             }
-            (None, None, RegionScope::Home) => ("the home region", vec![self.region.clone()]),
+            Some(list) => ("[aws] regions", list.clone()),
+            None => ("the home region", vec![self.region.clone()]),
         };
         if default == RegionScope::Home {
             ctx.record_run_info(
@@ -395,6 +397,18 @@ impl Session {
         regions.sort();
         regions.dedup();
         Ok((regions, calls.into_summaries()))
+    }
+
+    /// The ARN of `resource` (`key/ID`, `table/NAME`, …) of `service` in `region`, for a listing
+    /// that left it out: the partition from the region, the account from the caller identity
+    /// (empty when STS could not say).
+    pub fn arn(&self, service: &str, region: &str, resource: &str) -> String {
+        let account = self.identity().map(|i| i.account.as_str());
+        format!(
+            "arn:{}:{service}:{region}:{}:{resource}",
+            partition(region),
+            account.unwrap_or_default()
+        )
     }
 
     /// Whether an endpoint override is in force (an emulator or a VPC endpoint).
@@ -702,7 +716,7 @@ pub fn regional_target(
 }
 
 /// The ARN partition of a region: `aws`, `aws-cn` (cn-*) or `aws-us-gov` (us-gov-*).
-pub fn partition(region: &str) -> &'static str {
+fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {

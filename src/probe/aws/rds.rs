@@ -28,7 +28,7 @@ use aws_sdk_rds::types::Filter;
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, lag, plain_name, render_table, walk_pages};
-use super::{ApiCalls, Aws, RegionScope, Session, partition, regional_target, timestamp};
+use super::{ApiCalls, Aws, RegionScope, Session, regional_target, timestamp};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -113,17 +113,6 @@ enum Target<'a> {
         id: &'a str,
         region: Option<&'a str>,
     },
-}
-
-/// An RDS ARN for `resource` (`db:NAME`, `cluster:NAME`) in `region`, when a listing left the
-/// ARN out (the account from the caller identity).
-fn arn(session: &Session, region: &str, resource: &str) -> String {
-    let account = session.identity().map(|i| i.account.as_str());
-    format!(
-        "arn:{}:rds:{region}:{}:{resource}",
-        partition(region),
-        account.unwrap_or_default()
-    )
 }
 
 fn parse_target(target: &str) -> Option<Target<'_>> {
@@ -245,7 +234,7 @@ impl RdsProbe {
                     Some(regional_target(session, region, &target, || {
                         c.db_cluster_arn()
                             .map(str::to_string)
-                            .unwrap_or_else(|| arn(session, region, &target))
+                            .unwrap_or_else(|| session.arn("rds", region, &target))
                     }))
                 }));
                 page.marker
@@ -506,7 +495,7 @@ impl Probe for RdsProbe {
                         Some(regional_target(&session, &region, id, || {
                             db.db_instance_arn()
                                 .map(str::to_string)
-                                .unwrap_or_else(|| arn(&session, &region, &format!("db:{id}")))
+                                .unwrap_or_else(|| session.arn("rds", &region, &format!("db:{id}")))
                         }))
                     }),
             );
