@@ -13,6 +13,7 @@ mod engine;
 mod evidence;
 mod formats;
 mod http;
+mod http_verdicts;
 mod library;
 mod support;
 mod tls;

@@ -27,10 +27,26 @@ pub const MAX_HOPS: usize = 10;
 pub const BODY_CAP: usize = 1024 * 1024;
 /// The most header fields vouch accepts in one response (hyper also bounds their total size).
 const MAX_HEADERS: usize = 200;
-/// Header values longer than this are cut in evidence (long CSPs add nothing to an audit).
-const EVIDENCE_VALUE_CAP: usize = 2048;
+/// The most header bytes vouch accepts in one HTTP/2 response (hyper's HTTP/1 limit is similar).
+const MAX_HEADER_LIST_BYTES: u32 = 256 * 1024;
+/// Header values longer than this are cut in facts and evidence (long CSPs add nothing to an
+/// audit, and a hostile server must not fill a report).
+pub const VALUE_CAP: usize = 2048;
 
-/// Builds the rustls client configuration: system roots plus `ca_file`, HTTP/1.1 by ALPN.
+/// `value` cut to [`VALUE_CAP`] bytes (on a character boundary), marked when cut.
+pub fn cap(value: &str) -> String {
+    if value.len() <= VALUE_CAP {
+        return value.to_string();
+    }
+    let mut cut = VALUE_CAP;
+    while !value.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…[cut]", &value[..cut])
+}
+
+/// Builds the rustls client configuration: system roots plus `ca_file`; ALPN offers `h2` and
+/// `http/1.1`, so a server that only speaks HTTP/2 over TLS is reachable too.
 pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig, ProbeError> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
@@ -73,7 +89,7 @@ pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientCon
         .map_err(|e| ProbeError::new(ProbeErrorKind::Other, e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn();
     Ok(config)
 }
 
@@ -141,8 +157,13 @@ pub fn unverified_tls_config() -> rustls::ClientConfig {
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn();
     config
+}
+
+/// What the probe offers by ALPN, in Chromium's order.
+fn alpn() -> Vec<Vec<u8>> {
+    vec![b"h2".to_vec(), b"http/1.1".to_vec()]
 }
 
 #[derive(Debug)]
@@ -202,6 +223,11 @@ pub enum FetchError {
     Connect(String),
     /// The server's certificate is not valid for a browser (untrusted, expired, wrong name).
     Certificate(String),
+    /// The TCP connection was refused: nothing listens on that port.
+    Refused(String),
+    /// TCP connected, but no TLS session could be agreed (versions, cipher suites, an alert)
+    /// for another reason than the certificate.
+    Tls(String),
     /// The peer answered with something that is not HTTP vouch accepts (or too much of it).
     Protocol(String),
 }
@@ -212,6 +238,8 @@ impl FetchError {
             FetchError::Timeout(m)
             | FetchError::Connect(m)
             | FetchError::Certificate(m)
+            | FetchError::Refused(m)
+            | FetchError::Tls(m)
             | FetchError::Protocol(m) => m,
         }
     }
@@ -223,7 +251,7 @@ impl FetchError {
                 e.message = m;
                 e
             }
-            FetchError::Connect(m) => ProbeError::new(ProbeErrorKind::Unreachable, m).with_hint(
+            FetchError::Connect(m) | FetchError::Refused(m) | FetchError::Tls(m) => ProbeError::new(ProbeErrorKind::Unreachable, m).with_hint(
                 "check the name resolves (or map it in [resolve]), the port is open, and the certificate is trusted ([tls] ca_file for a private CA)",
             ),
             FetchError::Certificate(m) => ProbeError::new(ProbeErrorKind::Unreachable, m)
@@ -412,8 +440,8 @@ impl Fetcher {
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured((*self.tls).clone())
             .redirect(reqwest::redirect::Policy::none())
-            .http1_only()
             .http1_max_headers(MAX_HEADERS)
+            .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
             // vouch inspects the target itself: a proxy could add or strip the very headers
             // being checked.
             .no_proxy()
@@ -460,13 +488,8 @@ impl Fetcher {
                 },
                 other => redact_header(other, &v),
             };
-            if shown.len() > EVIDENCE_VALUE_CAP {
-                let mut cut = EVIDENCE_VALUE_CAP;
-                while !shown.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                shown.truncate(cut);
-                shown.push_str("…[cut]");
+            if shown.len() > VALUE_CAP {
+                shown = cap(&shown);
             }
             recorded.push((name.as_str().to_string(), shown));
         }
@@ -476,16 +499,25 @@ impl Fetcher {
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let location = if matches!(status, 301 | 302 | 303 | 307 | 308) {
             match resp.headers().get(reqwest::header::LOCATION) {
-                Some(loc) => {
+                // A blank Location is no redirect (Chromium and Go's client, hence
+                // hstspreload.org, take the response as final), not a redirect to itself.
+                Some(loc) if !loc.as_bytes().iter().all(u8::is_ascii_whitespace) => {
                     let loc = String::from_utf8_lossy(loc.as_bytes()).into_owned();
-                    Some(url.join(&loc).map_err(|e| {
+                    let mut target = url.join(loc.trim()).map_err(|e| {
                         FetchError::Protocol(format!(
                             "{}: unusable Location header: {e}",
                             redact_url(url)
                         ))
-                    })?)
+                    })?;
+                    // Credentials in a Location are never followed: reqwest would send them as
+                    // Basic auth to the next host.
+                    if !target.username().is_empty() || target.password().is_some() {
+                        let _ = target.set_username("");
+                        let _ = target.set_password(None);
+                    }
+                    Some(target)
                 }
-                None => None,
+                _ => None,
             }
         } else {
             None
@@ -571,16 +603,13 @@ impl Fetcher {
             Ok(b) => b,
             Err(e) => return WwwResult::NoTls(e.message().to_string()),
         };
-        let addr = match self.inventory.resolve_override(&name, 443) {
-            Some(a) => a,
+        let addrs: Vec<SocketAddr> = match self.inventory.resolve_override(&name, 443) {
+            Some(a) => vec![a],
             None => {
                 match tokio::time::timeout(budget, tokio::net::lookup_host((name.as_str(), 443)))
                     .await
                 {
-                    Ok(Ok(mut addrs)) => match addrs.next() {
-                        Some(a) => a,
-                        None => return WwwResult::Absent(format!("{name} has no address")),
-                    },
+                    Ok(Ok(addrs)) => addrs.collect(),
                     Ok(Err(e)) => {
                         return WwwResult::Absent(format!("{name} does not resolve: {e}"));
                     }
@@ -588,10 +617,29 @@ impl Fetcher {
                 }
             }
         };
-        let tcp = match tokio::time::timeout(budget, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return WwwResult::Absent(format!("{name}:443 ({addr}): {e}")),
-            Err(_) => return WwwResult::Absent(format!("{name}:443 ({addr}): connect timed out")),
+        if addrs.is_empty() {
+            return WwwResult::Absent(format!("{name} has no address"));
+        }
+        // Every address, in order, as Go's dialer (hence hstspreload.org) tries them: `www`
+        // exists when any of them accepts a connection.
+        let mut failures = Vec::new();
+        let mut connected = None;
+        for addr in &addrs {
+            let budget = match self.budget() {
+                Ok(b) => b,
+                Err(e) => return WwwResult::NoTls(e.message().to_string()),
+            };
+            match tokio::time::timeout(budget, TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => {
+                    connected = Some(s);
+                    break;
+                }
+                Ok(Err(e)) => failures.push(format!("{name}:443 ({addr}): {e}")),
+                Err(_) => failures.push(format!("{name}:443 ({addr}): connect timed out")),
+            }
+        }
+        let Some(tcp) = connected else {
+            return WwwResult::Absent(failures.join("; "));
         };
         let Ok(server_name) = ServerName::try_from(name.clone()) else {
             return WwwResult::NoTls(format!("{name} is not a valid TLS server name"));
@@ -621,9 +669,18 @@ fn classify(url: &Url, e: reqwest::Error) -> FetchError {
     let mut msg = format!("{}: {e}", redact_url(url));
     let mut source = std::error::Error::source(&e);
     let mut certificate = false;
+    let mut tls = false;
+    let mut refused = false;
     while let Some(s) = source {
-        if let Some(rustls::Error::InvalidCertificate(_)) = find_rustls_error(s) {
-            certificate = true;
+        match find_rustls_error(s) {
+            Some(rustls::Error::InvalidCertificate(_)) => certificate = true,
+            Some(_) => tls = true,
+            None => {}
+        }
+        if s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            refused = true;
         }
         let text = s.to_string();
         if !msg.contains(&text) {
@@ -636,6 +693,10 @@ fn classify(url: &Url, e: reqwest::Error) -> FetchError {
         FetchError::Timeout(msg)
     } else if certificate {
         FetchError::Certificate(msg)
+    } else if tls {
+        FetchError::Tls(msg)
+    } else if refused {
+        FetchError::Refused(msg)
     } else if e.is_connect() {
         FetchError::Connect(msg)
     } else {

@@ -18,6 +18,8 @@
 use reqwest::Url;
 use serde::Serialize;
 
+/// What Chromium stores at most (`kMaxHSTSAgeSecs`, 365 days); an overflowing value clips to it.
+pub const BROWSER_MAX_AGE_CAP: u64 = 86_400 * 365;
 /// One year: hstspreload.org's minimum `max-age` for preloading.
 pub const PRELOAD_MIN_MAX_AGE: u64 = 31_536_000;
 /// Longer than this is allowed but unusual (a warning on hstspreload.org).
@@ -207,8 +209,15 @@ fn parse_browser(value: &str) -> BrowserReading {
             match d.value.as_deref() {
                 None | Some("") => errors.push("max-age has no value".into()),
                 Some(v) if v.bytes().all(|b| b.is_ascii_digit()) => {
-                    // Browsers clip huge values instead of rejecting them.
-                    max_age = Some(v.parse::<u64>().unwrap_or(u64::MAX));
+                    // Browsers clip huge values instead of rejecting them; a value too large
+                    // to state as an integer fact is reported as Chromium stores it (its
+                    // one-year cap, kMaxHSTSAgeSecs).
+                    max_age = Some(
+                        v.parse::<u64>()
+                            .ok()
+                            .filter(|v| i64::try_from(*v).is_ok())
+                            .unwrap_or(BROWSER_MAX_AGE_CAP),
+                    );
                 }
                 Some(v) => errors.push(format!(
                     "max-age value `{v}` is not a whole number of seconds"
@@ -383,16 +392,8 @@ pub fn preload_parse(value: &str) -> (PreloadHeader, Issues) {
                     "Header contains a repeated directive: `includeSubDomains`",
                 );
             } else {
+                // Any capitalisation (hstspreload.org no longer warns about it).
                 h.include_subdomains = true;
-                if d != "includeSubDomains" {
-                    issues.unique_warning(
-                        "header.parse.spelling.include_sub_domains",
-                        "Non-standard capitalization of includeSubDomains",
-                        &format!(
-                            "Header contains the token `{d}`. The recommended capitalization is `includeSubDomains`."
-                        ),
-                    );
-                }
             }
         } else if lower.starts_with("includesubdomains") {
             issues.unique_warning(
@@ -528,6 +529,17 @@ pub fn invalid_certificate_issues(url: &Url, why: &str) -> Issues {
         "domain.tls.invalid_cert_chain",
         "Invalid Certificate Chain",
         format!("{url} uses an incomplete or invalid certificate chain ({why})."),
+    );
+    issues
+}
+
+/// Not even a TLS session with the certificate unchecked: hstspreload.org's last resort.
+pub fn cannot_connect_issues(url: &Url, why: &str) -> Issues {
+    let mut issues = Issues::default();
+    issues.error(
+        "domain.tls.cannot_connect",
+        "Cannot connect using TLS",
+        format!("We cannot connect to {url} using TLS ({why})."),
     );
     issues
 }
@@ -761,7 +773,9 @@ pub fn http_to_https(initial: &Url, chain: &Chain) -> Option<bool> {
     }))
 }
 
-/// The domain-name checks: syntax, then that it is a registrable domain (Public Suffix List).
+/// The domain-name checks, as hstspreload.org makes them and in its order: format (a format error
+/// ends the checks: nothing else is reported), then that it is a registrable domain (Public
+/// Suffix List).
 pub fn domain_issues(domain: &str) -> Issues {
     let mut issues = Issues::default();
     let invalid = "Invalid domain name";
@@ -789,15 +803,17 @@ pub fn domain_issues(domain: &str) -> Issues {
         );
         return issues;
     }
-    if !domain.contains('.') {
+    // The name is its own public suffix ("com", "co.uk", "github.io", an unlisted single label
+    // such as "localhost"): a TLD owner's matter, not a site's.
+    let lower = domain.to_ascii_lowercase();
+    if psl::suffix_str(&lower).is_none_or(|ps| ps == lower) {
         issues.error(
-            "domain.format.only_one_label",
-            invalid,
-            "Please provide a domain with least two labels (e.g. `example.com` rather than `example` or `com`).",
+            "domain.format.public_suffix",
+            "Domain is a TLD or public suffix",
+            "You have entered a public suffix (ccTLD, gTLD, or other domain listed at https://publicsuffix.org/), which cannot be submitted through this website. If you intended to query for a normal website, make sure to enter all of its labels (e.g. `example.com` rather than `example` or `com`). If you operate a TLD or public suffix and are interested in preloading HSTS for it, please see https://hstspreload.org/#tld",
         );
         return issues;
     }
-    let lower = domain.to_ascii_lowercase();
     if !lower
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
@@ -806,6 +822,14 @@ pub fn domain_issues(domain: &str) -> Issues {
             "domain.format.invalid_characters",
             invalid,
             "Please provide a domain using valid characters (letters, numbers, dashes, dots).",
+        );
+        return issues;
+    }
+    if lower.parse::<std::net::IpAddr>().is_ok() {
+        issues.error(
+            "domain.format.is_ip_address",
+            invalid,
+            "Please provide a domain, not an IP address",
         );
         return issues;
     }
@@ -930,7 +954,23 @@ mod tests {
         (
             "max-age=99999999999999999999999",
             true,
-            Some(u64::MAX),
+            Some(BROWSER_MAX_AGE_CAP),
+            false,
+            false,
+            "",
+        ),
+        (
+            "max-age=9223372036854775808",
+            true,
+            Some(BROWSER_MAX_AGE_CAP),
+            false,
+            false,
+            "",
+        ),
+        (
+            "max-age=9223372036854775807",
+            true,
+            Some(9223372036854775807),
             false,
             false,
             "",
@@ -1193,11 +1233,7 @@ mod tests {
             &[],
             &["header.parse.repeated.include_sub_domains"],
         ),
-        (
-            "max-age=31536000; includesubdomains; preload",
-            &[],
-            &["header.parse.spelling.include_sub_domains"],
-        ),
+        ("max-age=31536000; includesubdomains; preload", &[], &[]),
         (
             "max-age=31536000; includeSubDomains=1; preload",
             &["header.preloadable.include_sub_domains.missing"],
@@ -1548,12 +1584,13 @@ mod tests {
             ("ready.test", &[]),
             ("www.example.com", &["domain.is_subdomain"]),
             ("a.b.example.co.uk", &["domain.is_subdomain"]),
-            ("co.uk", &["internal.domain.name.cannot_compute_etld1"]),
+            ("co.uk", &["domain.format.public_suffix"]),
             (".example.com", &["domain.format.begins_with_dot"]),
             ("example.com.", &["domain.format.ends_with_dot"]),
             ("example..com", &["domain.format.contains_double_dot"]),
-            ("localhost", &["domain.format.only_one_label"]),
+            ("localhost", &["domain.format.public_suffix"]),
             ("exa_mple.com", &["domain.format.invalid_characters"]),
+            ("127.0.0.1", &["domain.format.is_ip_address"]),
         ];
         for (domain, codes) in cases {
             assert_eq!(&domain_issues(domain).error_codes(), codes, "{domain}");

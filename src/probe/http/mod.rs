@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use self::fetch::{End, FetchError, Fetcher, Followed, MAX_HOPS, redact_url};
+use self::fetch::{End, FetchError, Fetcher, Followed, MAX_HOPS, cap, redact_url};
 use self::hsts::{BrowserReading, Issues, WwwResult};
 use self::preload::{PreloadCache, PreloadList};
 use super::{
@@ -53,7 +53,12 @@ const FACTS: &[FactSpec] = &[
     fact(
         "redirect.http_to_https",
         FactType::Bool,
-        "the plain-HTTP URL's first hop redirects to https:// on the same host (null: nothing answers over HTTP)",
+        "the plain-HTTP URL's first hop redirects to https:// on the same host (null: the port is closed)",
+    ),
+    fact(
+        "redirect.http",
+        FactType::String,
+        "what plain HTTP does: to_https (first hop to https:// on the same host), elsewhere, no_redirect, or closed (connection refused: no plain HTTP at all)",
     ),
     fact(
         "hsts.present",
@@ -128,7 +133,7 @@ const FACTS: &[FactSpec] = &[
     fact(
         "security_txt.contact",
         FactType::StringList,
-        "its Contact values (null: no file)",
+        "its Contact values (null: no file, or a file without Contact)",
     ),
     fact(
         "security_txt.expires",
@@ -139,6 +144,11 @@ const FACTS: &[FactSpec] = &[
         "security_txt.expired",
         FactType::Bool,
         "Expires is in the past (null: unknown)",
+    ),
+    fact(
+        "security_txt.expires_in_days",
+        FactType::Integer,
+        "whole days from now until Expires, negative once past (RFC 9116 §2.5.5 recommends less than a year; null: unknown)",
     ),
     fact(
         "security_txt.errors",
@@ -154,11 +164,12 @@ const PRELOAD_FACTS: [&str; 4] = [
     "preload.list_sha256",
 ];
 
-const SECURITY_TXT_FACTS: [&str; 5] = [
+const SECURITY_TXT_FACTS: [&str; 6] = [
     "security_txt.present",
     "security_txt.contact",
     "security_txt.expires",
     "security_txt.expired",
+    "security_txt.expires_in_days",
     "security_txt.errors",
 ];
 
@@ -281,17 +292,28 @@ fn record_hsts(obs: &mut Observation, reading: &BrowserReading, source: Option<&
         )
         .fact("hsts.include_subdomains", reading.include_subdomains)
         .fact("hsts.preload", reading.preload)
-        .fact("hsts.errors", reading.errors.clone())
-        .fact("hsts.raw", reading.raw.clone());
+        .fact(
+            "hsts.errors",
+            reading.errors.iter().map(|e| cap(e)).collect::<Vec<_>>(),
+        )
+        .fact("hsts.raw", reading.raw.as_deref().map(cap));
     if let Some(r) = source {
         obs.evidence(
             "hsts.source",
-            json!({ "url": redact_url(&r.url).as_str(), "headers": r.sts }),
+            json!({
+                "url": redact_url(&r.url).as_str(),
+                "headers": r.sts.iter().map(|v| cap(v)).collect::<Vec<_>>(),
+            }),
         );
     }
 }
 
 fn record_issues(obs: &mut Observation, issues: &Issues) {
+    // Messages quote header parts: keep them within the cap.
+    let mut issues = issues.clone();
+    for i in &mut issues.0 {
+        i.message = cap(&i.message);
+    }
     obs.fact("preload.eligible", !issues.has_errors())
         .fact("preload.issues", issues.error_codes());
     obs.evidence(
@@ -302,6 +324,46 @@ fn record_issues(obs: &mut Observation, issues: &Issues) {
         "preload.warnings",
         serde_json::to_value(issues.warnings().collect::<Vec<_>>()).unwrap_or_default(),
     );
+}
+
+/// What plain HTTP does from `http_url`: `redirect.chain`, `redirect.http_to_https` and
+/// `redirect.http`. A refused connection is observed as `closed` (no plain HTTP at all, which
+/// hstspreload.org only warns about); any other failure leaves the facts unobserved.
+fn record_http(obs: &mut Observation, http_url: &Url, chain: &Followed) {
+    obs.fact("redirect.chain", chain.hops_json());
+    let as_chain = chain.as_chain();
+    match hsts::http_to_https(http_url, &as_chain) {
+        Some(to_https) => {
+            let first = &chain.responses[0];
+            let what = if to_https {
+                "to_https"
+            } else if first.location.is_some() {
+                "elsewhere"
+            } else {
+                "no_redirect"
+            };
+            obs.fact("redirect.http_to_https", to_https)
+                .fact("redirect.http", what);
+        }
+        None => match &chain.end {
+            End::Failed(FetchError::Refused(_)) => {
+                obs.fact("redirect.http_to_https", Value::Null)
+                    .fact("redirect.http", "closed");
+            }
+            end => {
+                let why = match end {
+                    End::Failed(e) => e.message().to_string(),
+                    _ => "no response".into(),
+                };
+                let why = format!(
+                    "{} could not be observed: {why} (only a refused connection shows that nothing serves plain HTTP)",
+                    redact_url(http_url)
+                );
+                obs.unobserved("redirect.http_to_https", why.clone());
+                obs.unobserved("redirect.http", why);
+            }
+        },
+    }
 }
 
 fn record_final(obs: &mut Observation, chain: &Followed) {
@@ -401,6 +463,7 @@ fn record_security_txt(obs: &mut Observation, fetched: Option<Followed>) {
             .fact("security_txt.contact", Value::Null)
             .fact("security_txt.expires", Value::Null)
             .fact("security_txt.expired", Value::Null)
+            .fact("security_txt.expires_in_days", Value::Null)
             .fact("security_txt.errors", errors);
     };
     let last = match (&chain.end, chain.last()) {
@@ -449,7 +512,7 @@ fn record_security_txt(obs: &mut Observation, fetched: Option<Followed>) {
     let is_plain = last
         .content_type
         .as_deref()
-        .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("text/plain"));
+        .is_some_and(securitytxt::is_text_plain);
     let mut parsed = securitytxt::parse(&text, last.content_type.as_deref());
     match std::str::from_utf8(body) {
         // A cut at the cap may split a character: that is the cap's doing, not the file's.
@@ -469,14 +532,27 @@ fn record_security_txt(obs: &mut Observation, fetched: Option<Followed>) {
         return;
     }
     let now = Timestamp::now();
+    // A list with nothing in it is null ("looked, found nothing"), so `exists` cannot hold on a
+    // file without Contact.
+    let contact = (!parsed.contact.is_empty())
+        .then(|| parsed.contact.iter().map(|c| cap(c)).collect::<Vec<_>>());
+    let in_days = parsed.expires.map(|t| {
+        t.as_second()
+            .saturating_sub(now.as_second())
+            .div_euclid(86_400)
+    });
     obs.fact("security_txt.present", true)
-        .fact("security_txt.contact", parsed.contact.clone())
+        .fact("security_txt.contact", contact)
         .fact(
             "security_txt.expires",
             parsed.expires.map(|t| t.to_string()),
         )
         .fact("security_txt.expired", parsed.expired(now))
-        .fact("security_txt.errors", parsed.errors.clone());
+        .fact("security_txt.expires_in_days", in_days)
+        .fact(
+            "security_txt.errors",
+            parsed.errors.iter().map(|e| cap(e)).collect::<Vec<_>>(),
+        );
     obs.attach("security.txt", "text/plain", text.into_owned());
 }
 
@@ -580,12 +656,18 @@ async fn observe_live(
             let https_url = Url::parse(&format!("https://{domain}/")).map_err(bad_url)?;
             let http_url = Url::parse(&format!("http://{domain}/")).map_err(bad_url)?;
             let domain_issues = hsts::domain_issues(domain);
+            // hstspreload.org stops at a format error; the subdomain check does not stop it.
+            let format_error = domain_issues
+                .errors()
+                .any(|i| i.code.starts_with("domain.format."));
             let registrable = !domain_issues.has_errors();
+            // hstspreload.org waives the www check on a few eTLDs where www cannot have HTTPS.
+            let www_waived = psl::suffix_str(domain).is_some_and(|s| s == "appspot.com");
             let (https_chain, http_chain, www, security_txt) = tokio::join!(
                 fetcher.follow(&https_url, MAX_HOPS, false),
                 fetcher.follow(&http_url, MAX_HOPS, false),
                 async {
-                    if registrable {
+                    if registrable && !www_waived {
                         fetcher.check_www(domain).await
                     } else {
                         WwwResult::Skipped
@@ -599,43 +681,70 @@ async fn observe_live(
             obs.evidence("requests.https", https_chain.evidence_json());
             obs.evidence("requests.http", http_chain.evidence_json());
             obs.evidence("www", serde_json::to_value(&www).unwrap_or_default());
+            record_http(obs, &http_url, &http_chain);
+            let mut issues = domain_issues;
             // Without a first HTTPS response there is nothing to read HSTS from.
             let Some(first) = https_chain.responses.first() else {
-                let err = match &https_chain.end {
-                    End::Failed(e) => e.clone(),
-                    _ => FetchError::Protocol(format!("{https_url}: no response")),
-                };
-                return Err(err.into_probe_error(timeout));
+                match &https_chain.end {
+                    // TCP connected but no TLS session: what hstspreload.org calls
+                    // domain.tls.cannot_connect, an observation (no browser gets in either).
+                    End::Failed(FetchError::Tls(why)) => {
+                        if !format_error {
+                            issues.extend(hsts::cannot_connect_issues(&https_url, why));
+                        }
+                        let reason = format!("no HTTPS response: {why}");
+                        for f in [
+                            "response.status",
+                            "response.final_url",
+                            "hsts.present",
+                            "hsts.valid",
+                            "hsts.max_age",
+                            "hsts.include_subdomains",
+                            "hsts.preload",
+                            "hsts.errors",
+                            "hsts.raw",
+                        ] {
+                            obs.unobserved(f, reason.clone());
+                        }
+                        record_issues(obs, &issues);
+                        record_security_txt(obs, security_txt);
+                        return Ok(());
+                    }
+                    End::Failed(e) => return Err(e.clone().into_probe_error(timeout)),
+                    _ => {
+                        return Err(FetchError::Protocol(format!("{https_url}: no response"))
+                            .into_probe_error(timeout));
+                    }
+                }
             };
             record_final(obs, &https_chain);
-            obs.fact("redirect.chain", http_chain.hops_json());
-            let http_as_chain = http_chain.as_chain();
-            obs.fact(
-                "redirect.http_to_https",
-                hsts::http_to_https(&http_url, &http_as_chain),
-            );
             let mut reading = hsts::browser_reading(&first.sts);
-            let mut issues = domain_issues;
             if let Some(why) = &certificate_error {
                 reading = hsts::ignored_for_certificate(reading, why);
-                issues.extend(hsts::invalid_certificate_issues(&https_url, why));
             }
             record_hsts(obs, &reading, Some(first));
-
-            let response_issues = hsts::preloadable_response(&first.sts);
-            let response_ok = !response_issues.has_errors();
-            issues.extend(response_issues);
-            let (general, first_redirect) = hsts::http_redirect_issues(&http_url, &http_as_chain);
-            issues.extend(general);
-            // Redundant when the HTTPS response's own header already fails (as on the site).
-            if response_ok {
-                issues.extend(first_redirect);
+            if format_error {
+                // Nothing but the format error, as on hstspreload.org.
+            } else if let Some(why) = &certificate_error {
+                // hstspreload.org makes no further check once the certificate is invalid.
+                issues.extend(hsts::invalid_certificate_issues(&https_url, why));
+            } else {
+                let response_issues = hsts::preloadable_response(&first.sts);
+                let response_ok = !response_issues.has_errors();
+                issues.extend(response_issues);
+                let (general, first_redirect) =
+                    hsts::http_redirect_issues(&http_url, &http_chain.as_chain());
+                issues.extend(general);
+                // Redundant when the HTTPS response's own header already fails (as on the site).
+                if response_ok {
+                    issues.extend(first_redirect);
+                }
+                issues.extend(hsts::https_redirect_issues(
+                    &https_url,
+                    &https_chain.as_chain(),
+                ));
+                issues.extend(hsts::www_issues(domain, &www));
             }
-            issues.extend(hsts::https_redirect_issues(
-                &https_url,
-                &https_chain.as_chain(),
-            ));
-            issues.extend(hsts::www_issues(domain, &www));
             record_issues(obs, &issues);
             record_security_txt(obs, security_txt);
         }
@@ -653,18 +762,22 @@ async fn observe_live(
             let first = &chain.responses[0];
             record_final(obs, &chain);
             obs.fact("redirect.chain", chain.hops_json());
-            obs.unobserved(
-                "redirect.http_to_https",
-                "the target is an https:// URL; give the domain or an http:// URL to check the plain-HTTP redirect",
-            );
+            for f in ["redirect.http_to_https", "redirect.http"] {
+                obs.unobserved(
+                    f,
+                    "the target is an https:// URL; give the domain or an http:// URL to check the plain-HTTP redirect",
+                );
+            }
             let mut reading = hsts::browser_reading(&first.sts);
             let mut issues = Issues::default();
             if let Some(why) = &certificate_error {
                 reading = hsts::ignored_for_certificate(reading, why);
+                // hstspreload.org makes no further check once the certificate is invalid.
                 issues.extend(hsts::invalid_certificate_issues(url, why));
+            } else {
+                issues.extend(hsts::preloadable_response(&first.sts));
             }
             record_hsts(obs, &reading, Some(first));
-            issues.extend(hsts::preloadable_response(&first.sts));
             record_issues(obs, &issues);
             record_security_txt(obs, security_txt);
         }
@@ -675,29 +788,38 @@ async fn observe_live(
                 return Err(e);
             }
             record_final(obs, &chain);
-            obs.fact("redirect.chain", chain.hops_json());
+            record_http(obs, url, &chain);
             let as_chain = chain.as_chain();
-            obs.fact(
-                "redirect.http_to_https",
-                hsts::http_to_https(url, &as_chain),
-            );
-            // The policy a browser records is the one on the first HTTPS response it meets.
-            let first_https = chain.responses.iter().find(|r| r.url.scheme() == "https");
-            match first_https {
+            // Only an HTTPS response on the target's own host speaks for it (hstspreload.org's
+            // rule): another host's policy protects that host, not this one.
+            let host = url.host_str().unwrap_or_default();
+            let own_https = chain.responses.iter().find(|r| {
+                r.url.scheme() == "https"
+                    && r.url
+                        .host_str()
+                        .is_some_and(|h| h.eq_ignore_ascii_case(host))
+            });
+            match own_https {
                 Some(r) => record_hsts(obs, &hsts::browser_reading(&r.sts), Some(r)),
                 None => {
                     let mut reading = hsts::browser_reading(&[]);
-                    reading.errors = vec![
-                        "no HTTPS response in the redirect chain (HSTS only counts over HTTPS)"
-                            .into(),
-                    ];
+                    let why = format!(
+                        "no HTTPS response on {host} in the redirect chain: HSTS is read only from the target's own host over HTTPS, never from another host's response"
+                    );
+                    reading.errors = vec![why.clone()];
                     record_hsts(obs, &reading, None);
+                    obs.evidence("hsts.source", json!({ "url": null, "note": why }));
                 }
             }
             let (mut issues, first_redirect) = hsts::http_redirect_issues(url, &as_chain);
             issues.extend(first_redirect);
             record_issues(obs, &issues);
-            let origin = first_https.and_then(|r| r.url.join("/").ok());
+            // security.txt of the target's own host: the origin it redirected to on that host,
+            // or else https://host/ itself; never another host's file.
+            let origin = match own_https {
+                Some(r) => r.url.join("/").ok(),
+                None => Url::parse(&format!("https://{host}/")).ok(),
+            };
             record_security_txt(obs, fetch_security_txt(fetcher, origin.as_ref()).await);
         }
     }

@@ -1,10 +1,13 @@
 //! Preload-list status, offline: Chromium's `transport_security_state_static.json`.
 //!
-//! The file is JSON with `//` comment lines. Only `force-https` entries are HSTS preloads (others
-//! carry pins or expect-CT only). A name is covered by its own entry, or else by the nearest
-//! ancestor entry that has `include_subdomains` (an ancestor without it covers only itself, so the
-//! search goes on upward). The list is ~15 MB: it is read and indexed once per run, however many
-//! domains are checked, by a [`PreloadCache`] that the probe owns.
+//! The file is JSON with `//` comment lines and a required `entries` array. Only `force-https`
+//! entries are HSTS preloads (others carry pins or expect-CT only). The lookup is Chromium's
+//! (`TransportSecurityState`'s preload decoder): the most specific entry on the name or one of its
+//! ancestors decides, whatever it says. The name's own entry covers it when it is `force-https`; an
+//! ancestor's covers it only when that entry is `force-https` with `include_subdomains`. A closer
+//! entry without `include_subdomains`, or a pins-only entry, therefore hides a parent's
+//! `include_subdomains`: the name is not preloaded. The list is ~15 MB: it is read and indexed once
+//! per run, however many domains are checked, by a [`PreloadCache`] that the probe owns.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,11 +16,20 @@ use std::sync::{Arc, Mutex};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
+/// What one list entry says, as far as HSTS goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    force_https: bool,
+    include_subdomains: bool,
+}
+
 /// An indexed preload list.
 #[derive(Debug)]
 pub struct PreloadList {
-    /// Lower-case name → `include_subdomains`, for `force-https` entries.
-    entries: HashMap<String, bool>,
+    /// Lower-case name → its entry, for every entry (pins-only ones too: they decide lookups).
+    entries: HashMap<String, Entry>,
+    /// How many entries are `force-https`.
+    hsts_entries: usize,
     /// SHA-256 of the file as read (hex), so a report says exactly which list was used.
     pub sha256: String,
     pub path: PathBuf,
@@ -32,7 +44,8 @@ pub struct ListMatch {
 
 #[derive(Deserialize)]
 struct RawList<'a> {
-    #[serde(default, borrow)]
+    /// Required: a JSON file without it is another file (or a truncated one), not an empty list.
+    #[serde(borrow)]
     entries: Vec<RawEntry<'a>>,
 }
 
@@ -69,19 +82,38 @@ impl PreloadList {
         let text = std::str::from_utf8(bytes)
             .map_err(|e| format!("{} is not UTF-8: {e}", path.display()))?;
         let json = strip_comments(text);
-        let raw: RawList =
-            serde_json::from_str(&json).map_err(|e| format!("{}: {e}", path.display()))?;
+        let raw: RawList = serde_json::from_str(&json).map_err(|e| {
+            let hint = if e.to_string().contains("missing field `entries`") {
+                " (not Chromium's transport_security_state_static.json: it has a top-level \"entries\" array)"
+            } else {
+                ""
+            };
+            format!("{}: {e}{hint}", path.display())
+        })?;
         let mut entries = HashMap::with_capacity(raw.entries.len());
+        let mut hsts_entries = 0;
         for e in raw.entries {
-            if e.mode.as_deref() != Some("force-https") {
-                continue;
-            }
             let name = e.name.trim_end_matches('.').to_ascii_lowercase();
+            let entry = Entry {
+                force_https: e.mode.as_deref() == Some("force-https"),
+                include_subdomains: e.include_subdomains,
+            };
             // First entry wins, as in Chromium's generator (duplicates are a list bug).
-            entries.entry(name).or_insert(e.include_subdomains);
+            if let std::collections::hash_map::Entry::Vacant(v) = entries.entry(name) {
+                hsts_entries += usize::from(entry.force_https);
+                v.insert(entry);
+            }
+        }
+        if hsts_entries == 0 {
+            return Err(format!(
+                "{}: no entry has \"mode\": \"force-https\" ({} entries): not a usable HSTS preload list (Chromium's transport_security_state_static.json has tens of thousands)",
+                path.display(),
+                entries.len()
+            ));
         }
         Ok(PreloadList {
             entries,
+            hsts_entries,
             sha256,
             path: path.to_path_buf(),
         })
@@ -96,26 +128,26 @@ impl PreloadList {
 
     /// The number of HSTS (`force-https`) entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.hsts_entries
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.hsts_entries == 0
     }
 
-    /// The entry that covers `host`: its own, or the nearest ancestor with `include_subdomains`.
+    /// The entry that preloads `host`, as Chromium decides it: the most specific entry on the
+    /// name or an ancestor decides alone; it preloads the name when it is `force-https` and is
+    /// either the name's own entry or has `include_subdomains`.
     pub fn lookup(&self, host: &str) -> Option<ListMatch> {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         let mut name = host.as_str();
         let mut exact = true;
         loop {
-            if let Some(&include_subdomains) = self.entries.get(name) {
-                if exact || include_subdomains {
-                    return Some(ListMatch {
-                        entry: name.to_string(),
-                        include_subdomains,
-                    });
-                }
+            if let Some(e) = self.entries.get(name) {
+                return (e.force_https && (exact || e.include_subdomains)).then(|| ListMatch {
+                    entry: name.to_string(),
+                    include_subdomains: e.include_subdomains,
+                });
             }
             let (_, parent) = name.split_once('.')?;
             name = parent;
@@ -172,7 +204,9 @@ mod tests {
     { "name": "Upper.Test", "policy": "custom", "mode": "force-https" },
     { "name": "report.test", "policy": "custom", "mode": "force-https", "expect_ct_report_uri": "https://r.test//x" },
     { "name": "dup.test", "mode": "force-https", "include_subdomains": true },
-    { "name": "dup.test", "mode": "force-https" }
+    { "name": "dup.test", "mode": "force-https" },
+    { "name": "closer.preloaded.test", "policy": "custom", "mode": "force-https" },
+    { "name": "pins.preloaded.test", "policy": "custom", "pins": "test" }
   ]
 }
 "#;
@@ -199,6 +233,17 @@ mod tests {
         ("report.test", Some(("report.test", false))),
         ("dup.test", Some(("dup.test", true))),
         ("x.dup.test", Some(("dup.test", true))),
+        // The most specific entry decides (Chromium): a closer entry without include_subdomains
+        // covers only itself, even under a parent that has include_subdomains…
+        (
+            "closer.preloaded.test",
+            Some(("closer.preloaded.test", false)),
+        ),
+        ("www.closer.preloaded.test", None),
+        // …and a pins-only entry is no HSTS preload, for itself or below it.
+        ("pins.preloaded.test", None),
+        ("a.pins.preloaded.test", None),
+        ("sibling.preloaded.test", Some(("preloaded.test", true))),
         ("not-listed.test", None),
         ("test", None),
         ("xpreloaded.test", None),
@@ -220,7 +265,7 @@ mod tests {
     #[test]
     fn counts_only_force_https_entries_and_hashes_the_file() {
         let l = list();
-        assert_eq!(l.len(), 6);
+        assert_eq!(l.len(), 7);
         use sha2::Digest;
         assert_eq!(l.sha256, hex::encode(sha2::Sha256::digest(LIST.as_bytes())));
     }
@@ -240,8 +285,23 @@ mod tests {
         .unwrap_err();
         assert!(e.starts_with("bad.json"), "{e}");
         assert!(PreloadList::parse(b"\xff", Path::new("bin")).is_err());
-        let empty = PreloadList::parse(b"{}", Path::new("empty.json")).unwrap();
-        assert!(empty.is_empty());
+    }
+
+    /// A file that is not the list must not read as "nothing is preloaded".
+    #[test]
+    fn a_file_without_entries_or_hsts_entries_is_refused() {
+        for (bytes, want) in [
+            (&b"{}"[..], "missing field `entries`"),
+            (b"{\"pinsets\": []}", "transport_security_state_static.json"),
+            (b"{\"entries\": []}", "no entry has"),
+            (
+                b"{\"entries\": [{\"name\": \"p.test\", \"pins\": \"x\"}]}",
+                "no entry has",
+            ),
+        ] {
+            let e = PreloadList::parse(bytes, Path::new("wrong.json")).unwrap_err();
+            assert!(e.starts_with("wrong.json") && e.contains(want), "{e}");
+        }
     }
 
     #[test]
@@ -260,7 +320,7 @@ mod tests {
         let cache = PreloadCache::default();
         let a = cache.get(&path).await.unwrap();
         // Rewriting the file does not change what this run sees: one list per run.
-        std::fs::write(&path, "{}").unwrap();
+        std::fs::write(&path, "{\"entries\": []}").unwrap();
         let b = cache.get(&path).await.unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         let missing = cache.get(&dir.path().join("nope.json")).await.unwrap_err();

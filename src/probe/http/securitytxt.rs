@@ -1,7 +1,9 @@
 //! RFC 9116 `security.txt` at `/.well-known/security.txt`: the machine-checkable half of "we run
 //! a responsible-disclosure programme". This module reads a fetched file; it checks the RFC's
-//! MUSTs (a `Contact`, exactly one RFC 3339 `Expires`, `text/plain`, fields that parse) and
-//! reports whether the file has expired. A PGP cleartext signature is unwrapped, not verified.
+//! MUSTs (a `Contact`, exactly one `Expires` in RFC 3339 `date-time` syntax, `text/plain` with
+//! `charset=utf-8`, `https://` for every web URI, fields that parse) and reports whether the file
+//! has expired. A leading byte-order mark is skipped. A PGP cleartext signature is unwrapped, not
+//! verified.
 
 use jiff::Timestamp;
 
@@ -45,31 +47,106 @@ fn unwrap_signed(text: &str) -> Result<String, String> {
     Err("the PGP signed message has no signature block".into())
 }
 
+/// Whether a `Content-Type` value names exactly the `text/plain` media type (RFC 9116 §3).
+pub fn is_text_plain(content_type: &str) -> bool {
+    let mime = content_type.split(';').next().unwrap_or_default();
+    mime.trim_matches([' ', '\t'])
+        .eq_ignore_ascii_case("text/plain")
+}
+
+/// Strict RFC 3339 §5.6 `date-time`: `YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)`, `T` and `Z`
+/// in either case. Looser ISO 8601 forms (no seconds, a space, basic format, `+0200`, a comma
+/// fraction) that a general parser takes are refused, as RFC 9116 §2.5.5 requires this syntax.
+fn rfc3339(value: &str) -> Option<Timestamp> {
+    let b = value.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let at = |i: usize, c: &[u8]| b.get(i).is_some_and(|x| c.contains(x));
+    if b.len() < 20
+        || !digits(0..4)
+        || !at(4, b"-")
+        || !digits(5..7)
+        || !at(7, b"-")
+        || !digits(8..10)
+        || !at(10, b"Tt")
+        || !digits(11..13)
+        || !at(13, b":")
+        || !digits(14..16)
+        || !at(16, b":")
+        || !digits(17..19)
+    {
+        return None;
+    }
+    let mut i = 19;
+    if at(i, b".") {
+        i += 1;
+        let start = i;
+        while at(i, b"0123456789") {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    let offset_ok = match b.get(i) {
+        Some(b'Z' | b'z') => i + 1 == b.len(),
+        Some(b'+' | b'-') => {
+            i + 6 == b.len() && digits(i + 1..i + 3) && at(i + 3, b":") && digits(i + 4..i + 6)
+        }
+        _ => false,
+    };
+    if !offset_ok {
+        return None;
+    }
+    // The shape is right; the calendar (month 13, February 30, hour 24) is jiff's to check.
+    value.to_ascii_uppercase().parse::<Timestamp>().ok()
+}
+
+/// Fields whose value, when a web URI, must be `https://` (RFC 9116 §2.5).
+const WEB_URI_FIELDS: &[&str] = &[
+    "acknowledgments",
+    "canonical",
+    "contact",
+    "csaf",
+    "encryption",
+    "hiring",
+    "policy",
+];
+
 /// Parses a file's text. `content_type` is the response's `Content-Type`.
 pub fn parse(text: &str, content_type: Option<&str>) -> SecurityTxt {
     let mut out = SecurityTxt::default();
     match content_type {
         None => out
             .errors
-            .push("served without a Content-Type (must be text/plain)".into()),
+            .push("served without a Content-Type (must be text/plain; charset=utf-8)".into()),
         Some(ct) => {
             let mut parts = ct.split(';').map(str::trim);
             let mime = parts.next().unwrap_or_default();
-            if !mime.eq_ignore_ascii_case("text/plain") {
+            if !is_text_plain(ct) {
                 out.errors
                     .push(format!("served as `{mime}`, not text/plain"));
             }
+            let mut charset = None;
             for p in parts {
                 if let Some((k, v)) = p.split_once('=') {
-                    let v = v.trim().trim_matches('"');
-                    if k.trim().eq_ignore_ascii_case("charset") && !v.eq_ignore_ascii_case("utf-8")
-                    {
-                        out.errors.push(format!("charset is `{v}`, not utf-8"));
+                    if k.trim().eq_ignore_ascii_case("charset") {
+                        charset = Some(v.trim().trim_matches('"').to_string());
                     }
                 }
             }
+            match charset {
+                Some(v) if v.eq_ignore_ascii_case("utf-8") => {}
+                Some(v) => out.errors.push(format!("charset is `{v}`, not utf-8")),
+                None => out.errors.push(
+                    "the Content-Type has no charset parameter (RFC 9116 §3: text/plain; charset=utf-8)"
+                        .into(),
+                ),
+            }
         }
     }
+    // A byte-order mark is no part of the first field's name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let text = match unwrap_signed(text) {
         Ok(t) => t,
         Err(e) => {
@@ -96,7 +173,18 @@ pub fn parse(text: &str, content_type: Option<&str>) -> SecurityTxt {
                 .push(format!("line {} has no valid field name", n + 1));
             continue;
         }
-        match name.to_ascii_lowercase().as_str() {
+        let lower = name.to_ascii_lowercase();
+        if WEB_URI_FIELDS.contains(&lower.as_str())
+            && lower != "contact"
+            && value
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case("http:"))
+        {
+            out.errors.push(format!(
+                "{name} `{value}` is an http:// URI (web URIs must use https)"
+            ));
+        }
+        match lower.as_str() {
             "contact" => {
                 match value.split_once(':') {
                     Some((scheme, _))
@@ -122,10 +210,10 @@ pub fn parse(text: &str, content_type: Option<&str>) -> SecurityTxt {
                 if expires_seen == 2 {
                     out.errors.push("Expires appears more than once".into());
                 }
-                match value.parse::<Timestamp>() {
-                    Ok(t) if expires_seen == 1 => out.expires = Some(t),
-                    Ok(_) => {}
-                    Err(_) => out
+                match rfc3339(value) {
+                    Some(t) if expires_seen == 1 => out.expires = Some(t),
+                    Some(_) => {}
+                    None => out
                         .errors
                         .push(format!("Expires `{value}` is not an RFC 3339 date-time")),
                 }
@@ -260,6 +348,106 @@ mod tests {
         );
         assert_eq!(t.expires, Some("2029-12-31T22:00:00Z".parse().unwrap()));
         assert_eq!(t.contact, ["mailto:a@b.c"]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_hide_the_first_field() {
+        let t = parse(
+            "\u{feff}Contact: mailto:a@b.c\nExpires: 2030-01-01T00:00:00Z\n",
+            PLAIN,
+        );
+        assert_eq!(t.contact, ["mailto:a@b.c"]);
+        assert!(t.errors.is_empty(), "{:?}", t.errors);
+    }
+
+    /// RFC 3339 §5.6 `date-time` only: what a lenient ISO 8601 parser also takes is refused.
+    #[test]
+    fn expires_is_strict_rfc3339() {
+        for ok in [
+            "2030-01-01T00:00:00Z",
+            "2030-01-01t00:00:00z",
+            "2030-01-01T00:00:00.123Z",
+            "2030-01-01T00:00:00+02:00",
+            "2030-01-01T00:00:00-00:00",
+        ] {
+            assert!(rfc3339(ok).is_some(), "{ok} should parse");
+        }
+        for bad in [
+            "2030-01-01",
+            "2030-01-01T00:00Z",
+            "2030-01-01 00:00:00Z",
+            "20300101T000000Z",
+            "2030-01-01T00:00:00+0200",
+            "2030-01-01T00:00:00,5Z",
+            "2030-01-01T00:00:00",
+            "2030-01-01T00:00:00.Z",
+            "2030-13-01T00:00:00Z",
+            "2030-02-30T00:00:00Z",
+            "+002030-01-01T00:00:00Z",
+            "2030-01-01T00:00:00Z[Europe/Paris]",
+        ] {
+            assert!(rfc3339(bad).is_none(), "{bad} should be refused");
+            let t = parse(&format!("Contact: mailto:a@b.c\nExpires: {bad}\n"), PLAIN);
+            assert!(t.expires.is_none(), "{bad}");
+            assert!(
+                t.errors.iter().any(|e| e.contains("not an RFC 3339")),
+                "{bad}: {:?}",
+                t.errors
+            );
+        }
+    }
+
+    #[test]
+    fn media_type_must_be_exactly_text_plain_with_utf8() {
+        let body = "Contact: mailto:a@b.c\nExpires: 2030-01-01T00:00:00Z\n";
+        for (ct, err) in [
+            ("text/plain", "no charset"),
+            ("text/plainx; charset=utf-8", "not text/plain"),
+            ("text/plain-ish; charset=utf-8", "not text/plain"),
+            ("TEXT/PLAIN; CHARSET=\"UTF-8\"", ""),
+        ] {
+            let t = parse(body, Some(ct));
+            if err.is_empty() {
+                assert!(t.errors.is_empty(), "{ct}: {:?}", t.errors);
+            } else {
+                assert!(
+                    t.errors.iter().any(|e| e.contains(err)),
+                    "{ct}: {:?}",
+                    t.errors
+                );
+            }
+        }
+        assert!(!is_text_plain("text/plainx"));
+        assert!(is_text_plain("text/plain ; charset=utf-8"));
+    }
+
+    #[test]
+    fn web_uris_in_every_field_must_be_https() {
+        for field in [
+            "Policy",
+            "Encryption",
+            "Acknowledgments",
+            "Canonical",
+            "Hiring",
+            "CSAF",
+        ] {
+            let t = parse(
+                &format!(
+                    "Contact: mailto:a@b.c\nExpires: 2030-01-01T00:00:00Z\n{field}: http://example.com/x\n"
+                ),
+                PLAIN,
+            );
+            assert!(
+                t.errors.iter().any(|e| e.contains("http:// URI")),
+                "{field}: {:?}",
+                t.errors
+            );
+        }
+        let ok = parse(
+            "Contact: mailto:a@b.c\nExpires: 2030-01-01T00:00:00Z\nEncryption: dns:key._openpgpkey.example.com?type=OPENPGPKEY\nPolicy: https://example.com/p\n",
+            PLAIN,
+        );
+        assert!(ok.errors.is_empty(), "{:?}", ok.errors);
     }
 
     #[test]
