@@ -748,6 +748,8 @@ async fn an_https_only_site_satisfies_the_redirect_control() {
     assert_eq!(f(&obs, "redirect.http_to_https"), &Value::Null);
     assert!(warnings(&obs).contains(&"redirects.http.does_not_exist".to_string()));
     assert_eq!(issues(&obs), Vec::<String>::new());
+    let text = HttpProbe::default().render(&obs).unwrap();
+    assert!(text.contains("plain HTTP: closed"), "{text}");
     let plain = observe(&estate, "plainok.test").await;
     assert_eq!(f(&plain, "redirect.http"), &json!("no_redirect"));
     let v = builtin_verdicts(

@@ -862,6 +862,9 @@ pub fn render(obs: &Observation) -> String {
     if let Some(v) = fact_str(obs, "redirect.http_to_https") {
         let _ = writeln!(out, "  first hop to https on the same host: {v}");
     }
+    if let Some(v) = fact_str(obs, "redirect.http") {
+        let _ = writeln!(out, "  plain HTTP: {v}");
+    }
     if let (Some(status), Some(url)) = (
         fact_str(obs, "response.status"),
         fact_str(obs, "response.final_url"),
