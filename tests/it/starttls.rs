@@ -851,4 +851,75 @@ async fn a_staple_for_another_certificate_or_by_another_signer_is_never_good() {
         "{:?}",
         o.unobserved
     );
+    // Signed by the server's own key: a certificate the CA issued, but not for OCSP signing
+    // (RFC 6960 §4.2.2.2), so a server cannot vouch for its own revoked certificate.
+    let own_key = ocsp_response(
+        &pki,
+        "V",
+        (&pki.path("leaf.pem"), &pki.path("leaf.key")),
+        "own.der",
+    );
+    let o = ocsp_observation(&pki, Some(&own_key)).await;
+    assert!(
+        !o.facts.contains_key("certificate.ocsp_status"),
+        "{:?}",
+        o.facts
+    );
+    assert!(o.unobserved["certificate.ocsp_status"].contains("signature verifies neither"));
+}
+
+#[tokio::test]
+async fn a_staple_from_a_delegated_ocsp_responder_is_read() {
+    let pki = Pki::new(&["ocsp.test"], 0x0c07);
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "vouch test OCSP responder");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::OcspSigning];
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = params
+        .signed_by(&key, &Issuer::from_params(&pki.ca_params, &pki.ca_key))
+        .unwrap();
+    std::fs::write(pki.path("responder.pem"), cert.pem()).unwrap();
+    std::fs::write(pki.path("responder.key"), key.serialize_pem()).unwrap();
+    let resp = ocsp_response(
+        &pki,
+        "R",
+        (&pki.path("responder.pem"), &pki.path("responder.key")),
+        "delegated.der",
+    );
+    let o = ocsp_observation(&pki, Some(&resp)).await;
+    assert_eq!(
+        o.facts["certificate.ocsp_status"], "revoked",
+        "{:#?}",
+        o.unobserved
+    );
+    let at = o.evidence["ocsp"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    assert!(
+        at["signed_by"]
+            .as_str()
+            .unwrap()
+            .contains("vouch test OCSP responder"),
+        "{at}"
+    );
+}
+
+#[test]
+fn probe_spot_check_shows_the_upgrade_and_the_staple() {
+    let pki = Pki::new(&["mail.test"], 0x5e03);
+    let server = smtp_server(Some(&pki));
+    let out = crate::support::vouch()
+        .args(["probe", "tls", &format!("smtp://mail.test:{}", server.port)])
+        .args(["--resolve", &format!("mail.test:{}:127.0.0.1", server.port)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("starttls   smtp: ✓ offered"), "{text}");
+    assert!(text.contains("ocsp       ✗ no staple"), "{text}");
+    assert!(text.contains("✓ TLSv1.2"), "{text}");
 }

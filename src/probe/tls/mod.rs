@@ -844,6 +844,9 @@ fn render(o: &Observation) -> String {
                 .join(", ")
         );
     }
+    if let Some(line) = starttls::render(o) {
+        let _ = writeln!(out, "  starttls   {line}");
+    }
     let _ = writeln!(out, "\nProtocol versions");
     for p in Protocol::ALL {
         let key = format!("versions.{}", p.as_str());
@@ -953,6 +956,7 @@ fn render(o: &Observation) -> String {
     if let Some(Value::String(e)) = fact("certificate.chain_error") {
         let _ = writeln!(out, "  {:<10} {e}", "why");
     }
+    let _ = writeln!(out, "  {:<10} {}", "ocsp", ocsp::render(o));
     out
 }
 

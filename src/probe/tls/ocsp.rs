@@ -645,6 +645,36 @@ pub fn record(obs: &mut Observation, scans: &[AddressScan]) {
     );
 }
 
+/// The spot-check line for the staple.
+pub fn render(o: &Observation) -> String {
+    let text = |k: &str| o.facts.get(k).and_then(Value::as_str).unwrap_or("none");
+    match o.facts.get("certificate.ocsp_stapled") {
+        Some(Value::Bool(true)) => match o.facts.get("certificate.ocsp_status") {
+            Some(Value::String(status)) => format!(
+                "{} stapled, {status} (produced {}, next update {})",
+                if status == "good" { "✓" } else { "✗" },
+                text("certificate.ocsp_produced_at"),
+                text("certificate.ocsp_next_update")
+            ),
+            _ => format!(
+                "? stapled, status not read: {}",
+                o.unobserved
+                    .get("certificate.ocsp_status")
+                    .cloned()
+                    .unwrap_or_default()
+            ),
+        },
+        Some(Value::Bool(false)) => "✗ no staple".into(),
+        _ => format!(
+            "? {}",
+            o.unobserved
+                .get("certificate.ocsp_stapled")
+                .cloned()
+                .unwrap_or_default()
+        ),
+    }
+}
+
 fn reading_evidence(r: &Reading, bytes: usize) -> Value {
     let mut e = json!({
         "stapled": true,

@@ -302,6 +302,33 @@ impl Offers {
     }
 }
 
+/// The spot-check line: `smtp: offered`, `smtp: not offered (why)`, or `None` for plain TLS.
+pub fn render(o: &Observation) -> Option<String> {
+    let protocol = o.facts.get("starttls.protocol")?.as_str()?;
+    let detail = |o: &Observation| -> Option<String> {
+        o.evidence
+            .get("starttls")?
+            .get("addresses")?
+            .as_object()?
+            .values()
+            .find_map(|a| a.get("detail")?.as_str().map(str::to_string))
+    };
+    Some(match o.facts.get("starttls.offered") {
+        Some(Value::Bool(true)) => format!("{protocol}: ✓ offered"),
+        Some(Value::Bool(false)) => format!(
+            "{protocol}: ✗ not offered ({})",
+            detail(o).unwrap_or_default()
+        ),
+        _ => format!(
+            "{protocol}: ? {}",
+            o.unobserved
+                .get("starttls.offered")
+                .cloned()
+                .unwrap_or_default()
+        ),
+    })
+}
+
 /// The longest line and the most plaintext accepted before the handshake: a server that talks
 /// more is not the protocol.
 const MAX_LINE: usize = 4096;
