@@ -465,6 +465,8 @@ enum Mail {
     SmtpRefuses,
     /// Answers the greeting with bytes that are not SMTP.
     SmtpGarbage,
+    /// Accepts the connection and never says a word.
+    Silent,
 }
 
 async fn mail_server(kind: Mail, pki: &Pki) -> SocketAddr {
@@ -484,6 +486,10 @@ async fn mail_server(kind: Mail, pki: &Pki) -> SocketAddr {
                     Mail::Pop3 | Mail::Pop3NoStls => b"+OK POP3 ready\r\n",
                     Mail::SmtpRefuses => b"220 mx ESMTP\r\n",
                     Mail::SmtpGarbage => b"\x16\x03\x01 hello?\r\n",
+                    Mail::Silent => {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        return;
+                    }
                 };
                 if s.get_mut().write_all(greeting).await.is_err() {
                     return;
@@ -599,6 +605,14 @@ async fn a_refused_upgrade_or_a_non_smtp_answer_is_an_error_never_offered_false_
         .await
         .unwrap_err();
     assert!(e.message.contains("not an SMTP reply"), "{e}");
+    // A server that never greets: a timeout, within the probe's own time.
+    let addr = mail_server(Mail::Silent, &pki).await;
+    let started = std::time::Instant::now();
+    let e = observe("imap://mail.test:1", &ctx(None, "mail.test:1", addr))
+        .await
+        .unwrap_err();
+    assert_eq!(serde_json::to_value(e.kind).unwrap(), "timeout", "{e}");
+    assert!(started.elapsed() < Duration::from_secs(8), "{e}");
 }
 
 #[test]

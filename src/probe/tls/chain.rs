@@ -141,6 +141,7 @@ pub async fn handshake(
     })?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let attempt = async {
+        // The one way the scan connects: STARTTLS targets upgrade inside (starttls.rs).
         let tcp = super::starttls::connect(addr)
             .await
             .map_err(|e| (format!("cannot connect: {e}"), true))?;

@@ -379,6 +379,7 @@ pub async fn send_hello(
     want_certificate: bool,
     limit: Instant,
 ) -> Outcome {
+    // The one way the scan connects: STARTTLS targets upgrade inside (starttls.rs).
     let mut stream = match tokio::time::timeout_at(limit, super::starttls::connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Outcome::ConnectFailed(format!("cannot connect: {e}")),
