@@ -639,6 +639,9 @@ fn starttls_targets_parse_with_their_default_ports_and_bad_schemes_say_what_is_v
     assert_eq!(t("example.com"), Ok(("example.com".into(), 443, None)));
     let e = parse_target("ftp://example.com").unwrap_err();
     assert!(e.contains("smtp://") && e.contains("postgres://"), "{e}");
+    // The target string is copied into reports: a password in it is refused, not kept.
+    let e = parse_target("postgres://app:s3cret@db.example.com/app").unwrap_err();
+    assert!(e.contains("password"), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -669,6 +672,8 @@ fn ocsp_response(pki: &Pki, status: &str, signer: (&Path, &Path), out: &str) -> 
     let index = pki.path(&format!("{out}.index.txt"));
     let line = match status {
         "V" => format!("V\t301231000000Z\t\t{serial}\tunknown\t/CN=ocsp.test\n"),
+        // The index knows another certificate only: the responder answers `unknown`.
+        "U" => "V\t301231000000Z\t\t0BAD\tunknown\t/CN=other.test\n".to_string(),
         _ => format!(
             "R\t301231000000Z\t251001000000Z,keyCompromise\t{serial}\tunknown\t/CN=ocsp.test\n"
         ),
@@ -936,4 +941,22 @@ fn probe_spot_check_shows_the_upgrade_and_the_staple() {
     assert!(text.contains("starttls   smtp: ✓ offered"), "{text}");
     assert!(text.contains("ocsp       ✗ no staple"), "{text}");
     assert!(text.contains("✓ TLSv1.2"), "{text}");
+}
+
+#[tokio::test]
+async fn an_unknown_staple_is_unknown_never_good() {
+    let pki = Pki::new(&["ocsp.test"], 0x0c08);
+    let resp = ocsp_response(
+        &pki,
+        "U",
+        (&pki.path("ca.pem"), &pki.path("ca.key")),
+        "unknown.der",
+    );
+    let o = ocsp_observation(&pki, Some(&resp)).await;
+    assert_eq!(o.facts["certificate.ocsp_stapled"], true);
+    assert_eq!(
+        o.facts["certificate.ocsp_status"], "unknown",
+        "{:#?}",
+        o.evidence["ocsp"]
+    );
 }

@@ -248,6 +248,14 @@ pub fn parse_target(input: &str) -> Result<Target, String> {
     }
     let default_port = upgrade.map_or(443, starttls::Scheme::default_port);
     let s = s.split(['/', '?', '#']).next().unwrap_or("");
+    // A password in the target would be copied into every report and log that names it.
+    if s.rsplit_once('@')
+        .is_some_and(|(user, _)| user.contains(':'))
+    {
+        return Err(bad(
+            "it holds a password; vouch sends no credentials, write the target without user:password@",
+        ));
+    }
     let s = s.rsplit_once('@').map(|(_, h)| h).unwrap_or(s);
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let (inner, after) = rest.split_once(']').ok_or_else(|| bad("unclosed ["))?;
