@@ -15,6 +15,7 @@ mod formats;
 mod http;
 mod http_verdicts;
 mod library;
+mod starttls;
 mod support;
 mod tls;
 mod waivers;

@@ -18,7 +18,6 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use tokio::net::TcpStream;
 
 use super::cert::CertFacts;
 use crate::expect::Protocol;
@@ -31,6 +30,8 @@ pub struct Handshake {
     pub cipher: Option<u16>,
     /// The certificates the server sent, leaf first.
     pub chain: Vec<Vec<u8>>,
+    /// The stapled OCSP response (DER), empty when the server stapled none.
+    pub ocsp: Vec<u8>,
 }
 
 /// A failed handshake, with whatever chain it got to see before failing.
@@ -46,6 +47,8 @@ pub struct HandshakeFailure {
 #[derive(Debug)]
 struct RecordingVerifier {
     seen: Mutex<Vec<Vec<u8>>>,
+    /// The OCSP staple that came with the certificate (rustls always asks for one).
+    ocsp: Mutex<Vec<u8>>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -55,9 +58,12 @@ impl ServerCertVerifier for RecordingVerifier {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
+        ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut ocsp) = self.ocsp.lock() {
+            *ocsp = ocsp_response.to_vec();
+        }
         if let Ok(mut seen) = self.seen.lock() {
             *seen = std::iter::once(end_entity)
                 .chain(intermediates)
@@ -107,6 +113,7 @@ pub async fn handshake(
 ) -> Result<Handshake, HandshakeFailure> {
     let verifier = Arc::new(RecordingVerifier {
         seen: Mutex::new(Vec::new()),
+        ocsp: Mutex::new(Vec::new()),
         provider: provider(),
     });
     let fail = |error: String, connect_failed: bool, v: &RecordingVerifier| HandshakeFailure {
@@ -134,7 +141,8 @@ pub async fn handshake(
     })?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let attempt = async {
-        let tcp = TcpStream::connect(addr)
+        // The one way the scan connects: STARTTLS targets upgrade inside (starttls.rs).
+        let tcp = super::starttls::connect(addr)
             .await
             .map_err(|e| (format!("cannot connect: {e}"), true))?;
         let tls = connector
@@ -156,6 +164,7 @@ pub async fn handshake(
             protocol,
             cipher,
             chain,
+            ocsp: Vec::new(),
         })
     };
     match tokio::time::timeout(timeout, attempt).await {
@@ -163,6 +172,7 @@ pub async fn handshake(
             if h.chain.is_empty() {
                 h.chain = verifier.seen.lock().map(|s| s.clone()).unwrap_or_default();
             }
+            h.ocsp = verifier.ocsp.lock().map(|s| s.clone()).unwrap_or_default();
             Ok(h)
         }
         Ok(Err((e, connect_failed))) => Err(fail(e, connect_failed, &verifier)),

@@ -11,8 +11,10 @@
 pub mod cert;
 pub mod chain;
 pub mod hello;
+pub mod ocsp;
 pub mod reply;
 pub mod scan;
+pub mod starttls;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -173,6 +175,41 @@ const FACTS: &[FactSpec] = &[
         FactType::String,
         "SHA-256 of the leaf's DER, lowercase hex",
     ),
+    fact(
+        "certificate.ocsp_stapled",
+        FactType::Bool,
+        "the server staples an OCSP response to its certificate (at every address)",
+    ),
+    fact(
+        "certificate.ocsp_status",
+        FactType::String,
+        "good | revoked | unknown: the stapled response's status for the served leaf (worst over addresses); only when stapled",
+    ),
+    fact(
+        "certificate.ocsp_produced_at",
+        FactType::Timestamp,
+        "producedAt of the stapled OCSP response",
+    ),
+    fact(
+        "certificate.ocsp_this_update",
+        FactType::Timestamp,
+        "thisUpdate of the stapled response's entry for the leaf",
+    ),
+    fact(
+        "certificate.ocsp_next_update",
+        FactType::Timestamp,
+        "nextUpdate of the stapled response's entry for the leaf (null: the responder sets none)",
+    ),
+    fact(
+        "starttls.protocol",
+        FactType::String,
+        "smtp | imap | pop3 | postgres: the plaintext protocol upgraded to TLS (null for a plain TLS target)",
+    ),
+    fact(
+        "starttls.offered",
+        FactType::Bool,
+        "the server offers the STARTTLS upgrade (SMTP EHLO STARTTLS, IMAP STARTTLS, POP3 STLS, PostgreSQL SSLRequest answered S), at every address",
+    ),
 ];
 
 /// A parsed target: the name kept for SNI, checks and the report, and the port.
@@ -180,6 +217,8 @@ const FACTS: &[FactSpec] = &[
 pub struct Target {
     pub host: String,
     pub port: u16,
+    /// The plaintext protocol to upgrade through (`smtp://`, `imap://`, `pop3://`, `postgres://`).
+    pub starttls: Option<starttls::Scheme>,
 }
 
 impl Target {
@@ -189,21 +228,34 @@ impl Target {
     }
 }
 
-/// Parses `host`, `host:port`, `https://host[:port][/…]`, `1.2.3.4[:port]`, `[::1][:port]`.
+/// Parses `host`, `host:port`, `https://host[:port][/…]`, `1.2.3.4[:port]`, `[::1][:port]`,
+/// and the STARTTLS forms `smtp://`, `imap://`, `pop3://`, `postgres://host[:port]`.
 pub fn parse_target(input: &str) -> Result<Target, String> {
     let bad = |why: &str| {
         format!(
-            "`{input}` is not a TLS target ({why}); write host, host:port, https://host[:port], an IPv4 address or [IPv6]"
+            "`{input}` is not a TLS target ({why}); write host, host:port, https://host[:port], an IPv4 address or [IPv6], or smtp:// imap:// pop3:// postgres://host[:port] for STARTTLS"
         )
     };
     let mut s = input.trim();
+    let mut upgrade = None;
     if let Some((scheme, rest)) = s.split_once("://") {
         if !scheme.eq_ignore_ascii_case("https") {
-            return Err(bad("only https:// URLs carry TLS"));
+            upgrade = Some(starttls::Scheme::from_url_scheme(scheme).ok_or_else(|| {
+                bad("only https:// URLs carry TLS, or smtp, imap, pop3 and postgres through STARTTLS")
+            })?);
         }
         s = rest;
     }
+    let default_port = upgrade.map_or(443, starttls::Scheme::default_port);
     let s = s.split(['/', '?', '#']).next().unwrap_or("");
+    // A password in the target would be copied into every report and log that names it.
+    if s.rsplit_once('@')
+        .is_some_and(|(user, _)| user.contains(':'))
+    {
+        return Err(bad(
+            "it holds a password; vouch sends no credentials, write the target without user:password@",
+        ));
+    }
     let s = s.rsplit_once('@').map(|(_, h)| h).unwrap_or(s);
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let (inner, after) = rest.split_once(']').ok_or_else(|| bad("unclosed ["))?;
@@ -211,7 +263,7 @@ pub fn parse_target(input: &str) -> Result<Target, String> {
             .parse::<std::net::Ipv6Addr>()
             .map_err(|_| bad("not an IPv6 address inside [ ]"))?;
         let port = match after {
-            "" => 443,
+            "" => default_port,
             p => p
                 .strip_prefix(':')
                 .and_then(|p| p.parse().ok())
@@ -220,11 +272,11 @@ pub fn parse_target(input: &str) -> Result<Target, String> {
         (inner.to_string(), port)
     } else if s.matches(':').count() > 1 {
         let ip: std::net::Ipv6Addr = s.parse().map_err(|_| bad("write IPv6 addresses in [ ]"))?;
-        (ip.to_string(), 443)
+        (ip.to_string(), default_port)
     } else {
         match s.split_once(':') {
             Some((h, p)) => (h.to_string(), p.parse().map_err(|_| bad("bad port"))?),
-            None => (s.to_string(), 443),
+            None => (s.to_string(), default_port),
         }
     };
     if port == 0 {
@@ -240,7 +292,11 @@ pub fn parse_target(input: &str) -> Result<Target, String> {
     {
         return Err(bad("a host name has letters, digits, '-' and '.' only"));
     }
-    Ok(Target { host, port })
+    Ok(Target {
+        host,
+        port,
+        starttls: upgrade,
+    })
 }
 
 #[async_trait]
@@ -252,7 +308,7 @@ impl Probe for TlsProbe {
         "TLS endpoint: every protocol version proven accepted or rejected, the certificate chain read and judged"
     }
     fn target_syntax(&self) -> &'static str {
-        "host[:port] (default 443), https://host[:port], IPv4 or [IPv6]"
+        "host[:port] (default 443), https://host[:port], IPv4 or [IPv6]; STARTTLS: smtp://host[:port] (25), imap:// (143), pop3:// (110), postgres://host[:port] (5432)"
     }
     fn facts(&self) -> &'static [FactSpec] {
         FACTS
@@ -287,9 +343,31 @@ impl Probe for TlsProbe {
                 .with_hint("fix or remove `[tls] ca_file` in the inventory")
         })?;
         let addrs = resolve(&t, ctx, timeout.mul_f32(0.3)).await?;
-        let scans = futures::future::join_all(addrs.iter().map(|&addr| {
-            scan::scan_address(addr, &t.host, budget, ctx.options.connections_per_address)
-        }))
+        // STARTTLS targets: is the upgrade offered at all? (Nothing is asked for plain TLS.)
+        let offers =
+            starttls::Offers::check(t.starttls, &addrs, Instant::now() + budget.per_connection)
+                .await;
+        if let Some(e) = offers.failure() {
+            return Err(e);
+        }
+        if let Some(why) = offers.none_offered() {
+            let mut obs = Observation::new(self.kind(), target);
+            offers.record(&mut obs);
+            for f in FACTS.iter().filter(|f| !f.path.starts_with("starttls.")) {
+                obs.unobserved(f.path, why.clone());
+            }
+            obs.evidence("connections", json!(offers.connections()));
+            obs.duration_ms = started.elapsed().as_millis() as u64;
+            return Ok(obs);
+        }
+        let addrs = offers.scan_addresses(&addrs);
+        // Every connection of the scan upgrades first (starttls::connect).
+        let scans = starttls::scoped(
+            t.starttls,
+            futures::future::join_all(addrs.iter().map(|&addr| {
+                scan::scan_address(addr, &t.host, budget, ctx.options.connections_per_address)
+            })),
+        )
         .await;
         if scans.iter().all(AddressScan::unreachable) {
             let why = scans
@@ -316,6 +394,8 @@ impl Probe for TlsProbe {
         record_versions(&mut obs, &scans);
         record_negotiated(&mut obs, &scans);
         record_certificate(&mut obs, &t, &scans, &trust);
+        ocsp::record(&mut obs, &scans);
+        offers.record(&mut obs);
         obs.evidence(
             "target",
             json!({"host": t.host, "port": t.port, "sni": t.ip().is_none().then_some(&t.host)}),
@@ -331,7 +411,7 @@ impl Probe for TlsProbe {
         );
         obs.evidence(
             "connections",
-            json!(scans.iter().map(|s| s.connections).sum::<usize>()),
+            json!(scans.iter().map(|s| s.connections).sum::<usize>() + offers.connections()),
         );
         obs.duration_ms = started.elapsed().as_millis() as u64;
         Ok(obs)
@@ -544,7 +624,7 @@ fn record_negotiated(obs: &mut Observation, scans: &[AddressScan]) {
     }
 }
 
-const CERT_FACTS: [&str; 16] = [
+const CERT_FACTS: [&str; 21] = [
     "certificate.subject",
     "certificate.issuer",
     "certificate.sans",
@@ -561,6 +641,11 @@ const CERT_FACTS: [&str; 16] = [
     "certificate.valid",
     "certificate.chain_error",
     "certificate.sha256_fingerprint",
+    "certificate.ocsp_stapled",
+    "certificate.ocsp_status",
+    "certificate.ocsp_produced_at",
+    "certificate.ocsp_this_update",
+    "certificate.ocsp_next_update",
 ];
 
 fn record_certificate(
@@ -767,6 +852,9 @@ fn render(o: &Observation) -> String {
                 .join(", ")
         );
     }
+    if let Some(line) = starttls::render(o) {
+        let _ = writeln!(out, "  starttls   {line}");
+    }
     let _ = writeln!(out, "\nProtocol versions");
     for p in Protocol::ALL {
         let key = format!("versions.{}", p.as_str());
@@ -876,6 +964,7 @@ fn render(o: &Observation) -> String {
     if let Some(Value::String(e)) = fact("certificate.chain_error") {
         let _ = writeln!(out, "  {:<10} {e}", "why");
     }
+    let _ = writeln!(out, "  {:<10} {}", "ocsp", ocsp::render(o));
     out
 }
 

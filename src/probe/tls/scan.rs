@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -380,7 +379,8 @@ pub async fn send_hello(
     want_certificate: bool,
     limit: Instant,
 ) -> Outcome {
-    let mut stream = match tokio::time::timeout_at(limit, TcpStream::connect(addr)).await {
+    // The one way the scan connects: STARTTLS targets upgrade inside (starttls.rs).
+    let mut stream = match tokio::time::timeout_at(limit, super::starttls::connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Outcome::ConnectFailed(format!("cannot connect: {e}")),
         Err(_) => return Outcome::ConnectFailed("connect timed out".into()),
