@@ -39,7 +39,7 @@ use tokio::net::TcpListener;
 #[path = "aws.rs"]
 mod aws;
 #[path = "github.rs"]
-mod github;
+pub mod github;
 
 /// The variable the demo inventory's `[github] token_env` names (`scripts/demo` sets it; the
 /// stand-in accepts only this value).

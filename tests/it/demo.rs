@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 #[path = "../../examples/demo/estate.rs"]
-mod estate;
+pub(crate) mod estate;
 
 use crate::support::{require, vouch};
 

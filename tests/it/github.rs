@@ -15,8 +15,8 @@ use vouch::probe::{Observation, Params, Probe, ProbeContext, ProbeError, ProbeOp
 
 use crate::support::{self, repo, require, vouch};
 
-#[path = "../../examples/demo/github.rs"]
-mod standin;
+// The stand-in, compiled once in this crate as the demo estate's module.
+use crate::demo::estate::github as standin;
 
 use standin::{
     CodeScanning, Dependabot, GitHub, Limits, Org, Protection, Repo, Rules, SecretScanning,

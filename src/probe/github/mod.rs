@@ -1115,6 +1115,9 @@ impl Probe for GithubProbe {
             }
         };
         let sev = |prefix: &str| -> String {
+            if obs.facts.get(&format!("{prefix}.total")) == Some(&Value::Null) {
+                return "none (not enabled)".into();
+            }
             let parts: Vec<String> = SEVERITIES
                 .iter()
                 .map(|s| format!("{} {s}", show(&format!("{prefix}.{s}"))))
