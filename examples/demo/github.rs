@@ -80,6 +80,11 @@ pub enum Dependabot {
 pub enum CodeScanning {
     /// 404 "no analysis found".
     NotEnabled,
+    /// 403 "Advanced Security must be enabled for this repository to use code scanning." (a
+    /// private repository without the licence).
+    AdvancedSecurityOff,
+    /// 403 to a token without the security_events permission.
+    Forbidden,
     /// Last analysis of the default branch `days_ago`; open alerts by security severity.
     Analysed {
         days_ago: i64,
@@ -546,6 +551,22 @@ impl GitHub {
                                 .collect(),
                         )),
                     },
+                    ["code-scanning", _] if matches!(r.code_scanning, CodeScanning::Forbidden) => {
+                        forbidden("security_events=read")
+                    }
+                    ["code-scanning", _]
+                        if matches!(r.code_scanning, CodeScanning::AdvancedSecurityOff) =>
+                    {
+                        (
+                            403,
+                            vec![],
+                            error(
+                                "Advanced Security must be enabled for this repository to use code scanning.",
+                                "code-scanning/code-scanning#list-code-scanning-analyses-for-a-repository",
+                                403,
+                            ),
+                        )
+                    }
                     ["code-scanning", "analyses"] => match &r.code_scanning {
                         CodeScanning::NotEnabled => (
                             404,
@@ -556,6 +577,7 @@ impl GitHub {
                                 404,
                             ),
                         ),
+                        CodeScanning::AdvancedSecurityOff | CodeScanning::Forbidden => not_found(),
                         CodeScanning::Analysed { days_ago, .. } => {
                             let mut a = self.example("code-scanning-analysis-items")[0].clone();
                             a["ref"] = json!("refs/heads/main");
@@ -573,6 +595,7 @@ impl GitHub {
                                 404,
                             ),
                         ),
+                        CodeScanning::AdvancedSecurityOff | CodeScanning::Forbidden => not_found(),
                         CodeScanning::Analysed { open, .. } => ok(Value::Array(
                             open.iter()
                                 .enumerate()

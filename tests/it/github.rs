@@ -27,8 +27,8 @@ const TOKEN: &str = "ghp_vouchTestToken0123456789abcdefSECRET";
 /// The variable `[github] token_env` names in these tests (set on the vouch child process only).
 const TOKEN_ENV: &str = "VOUCH_TEST_GH_TOKEN";
 
-/// `acme`: 2FA required; repositories built to pass or fail each control, padded to 12 so that
-/// with five per page the listing takes three pages. `lax`: 2FA not required.
+/// `acme`: 2FA required; 17 repositories built to pass or fail each control: with six per
+/// page the listing takes three pages. `lax`: 2FA not required.
 fn acme() -> Vec<Org> {
     let mut repos = vec![
         Repo::good("good"),
@@ -73,6 +73,14 @@ fn acme() -> Vec<Org> {
         Repo {
             code_scanning: CodeScanning::NotEnabled,
             ..Repo::good("no-code-scanning")
+        },
+        Repo {
+            code_scanning: CodeScanning::AdvancedSecurityOff,
+            ..Repo::good("code-security-off")
+        },
+        Repo {
+            code_scanning: CodeScanning::Forbidden,
+            ..Repo::good("code-scanning-forbidden")
         },
         Repo {
             code_scanning: CodeScanning::Analysed {
@@ -448,6 +456,31 @@ async fn dependabot_disabled_is_false_but_a_token_without_the_permission_is_unob
 }
 
 #[tokio::test]
+async fn code_scanning_off_is_false_but_a_token_without_security_events_is_unobserved() {
+    let gh = Arc::new(GitHub::new(acme(), TOKEN));
+    let probe = GithubProbe::default();
+    let t = Duration::from_secs(10);
+    let off = observe(gh.clone(), &probe, "acme/code-security-off", t)
+        .await
+        .unwrap();
+    let none = observe(gh.clone(), &probe, "acme/no-code-scanning", t)
+        .await
+        .unwrap();
+    let denied = observe(gh.clone(), &probe, "acme/code-scanning-forbidden", t)
+        .await
+        .unwrap();
+    assert_served_as_github_describes(&gh);
+    // 403 "Advanced Security must be enabled …" and 404 "no analysis found": off.
+    assert_eq!(off.facts["code_scanning.enabled"], false);
+    assert_eq!(none.facts["code_scanning.enabled"], false);
+    assert_eq!(none.facts["code_scanning.last_analysis"], Value::Null);
+    // 403 "Resource not accessible …": unobserved, naming security_events.
+    assert!(!denied.facts.contains_key("code_scanning.enabled"));
+    let why = &denied.unobserved["code_scanning.last_analysis"];
+    assert!(why.contains("security_events=read"), "{why}");
+}
+
+#[tokio::test]
 async fn a_primary_rate_limit_reached_mid_run_is_waited_out_within_the_timeout() {
     // The limit runs out after the third request and resets two seconds later.
     let gh = Arc::new(GitHub::new(acme(), TOKEN).with_limits(Limits {
@@ -611,9 +644,9 @@ const CONTROLS: [&str; 5] = [
 #[test]
 fn the_library_controls_pass_and_fail_exactly_the_repositories_built_to() {
     let rt = runtime();
-    // Five per page: `acme/*` (15 repositories) takes three pages.
+    // Six per page: `acme/*` (17 repositories) takes three pages.
     let gh = Arc::new(GitHub::new(acme(), TOKEN).with_limits(Limits {
-        per_page_max: 5,
+        per_page_max: 6,
         ..Limits::default()
     }));
     let (url, task) = rt.block_on(standin::serve(gh.clone()));
@@ -684,8 +717,8 @@ fn the_library_controls_pass_and_fail_exactly_the_repositories_built_to() {
             .map(|(t, verdict)| format!("{t}={verdict}"))
             .collect()
     };
-    // 14 non-archived repositories each; those not named pass.
-    assert_eq!(support::verdicts(&report, "APPSEC-SDLC-REVIEW").len(), 14);
+    // 16 non-archived repositories each; those not named pass.
+    assert_eq!(support::verdicts(&report, "APPSEC-SDLC-REVIEW").len(), 16);
     assert_eq!(
         fails("APPSEC-SDLC-REVIEW"),
         [
@@ -706,7 +739,12 @@ fn the_library_controls_pass_and_fail_exactly_the_repositories_built_to() {
     );
     assert_eq!(
         fails("APPSEC-SAST"),
-        ["acme/no-code-scanning=fail", "acme/stale-analysis=fail"]
+        [
+            "acme/code-scanning-forbidden=error",
+            "acme/code-security-off=fail",
+            "acme/no-code-scanning=fail",
+            "acme/stale-analysis=fail",
+        ]
     );
     assert_eq!(
         fails("KEY-NO-SECRETS-IN-CODE"),
