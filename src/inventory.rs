@@ -38,6 +38,17 @@ pub struct AwsSettings {
     pub regions: Option<Vec<String>>,
 }
 
+/// Settings of the `github` probe.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct GithubSettings {
+    /// The REST API root: `https://api.github.com` when unset; GitHub Enterprise Server's is
+    /// `https://HOST/api/v3`.
+    pub api_url: Option<String>,
+    /// The environment variable holding the token (default `GITHUB_TOKEN`, then `GH_TOKEN`).
+    /// The inventory names the variable, never the token.
+    pub token_env: Option<String>,
+}
+
 /// `[aws] regions = "enabled"`: every region enabled in the account (Account ListRegions).
 pub const ENABLED_REGIONS: &str = "enabled";
 
@@ -87,18 +98,20 @@ pub struct Inventory {
     pub tls: TlsSettings,
     pub http: HttpSettings,
     pub aws: AwsSettings,
+    pub github: GithubSettings,
     /// `attestations.toml`, for the attestation probe.
     pub attestations: Option<PathBuf>,
     /// `waivers.toml`.
     pub waivers: Option<PathBuf>,
 }
 
-const TOP_KEYS: [&str; 7] = [
+const TOP_KEYS: [&str; 8] = [
     "targets",
     "resolve",
     "tls",
     "http",
     "aws",
+    "github",
     "attestations",
     "waivers",
 ];
@@ -271,6 +284,48 @@ impl Inventory {
                     }
                 }
                 r.finish(diags, &["region", "profile", "endpoint_url", "regions"]);
+            }
+        }
+        if let Some((_, v)) = top.get("github") {
+            if let Some(t) = table_of(diags, file, "github", v) {
+                let mut r = TableReader::new(file, v.span(), t);
+                if let Some(url) = r.string(diags, "api_url", false, "a URL") {
+                    if !(url.get_ref().starts_with("http://")
+                        || url.get_ref().starts_with("https://"))
+                    {
+                        diags.error(
+                            file,
+                            url.span(),
+                            "invalid-url",
+                            "`api_url` must be an http:// or https:// URL",
+                            "e.g. \"https://github.example.com/api/v3\" (GitHub Enterprise Server)",
+                        );
+                    }
+                    inv.github.api_url = Some(url.into_inner());
+                }
+                if let Some(name) = r.string(
+                    diags,
+                    "token_env",
+                    false,
+                    "the name of an environment variable",
+                ) {
+                    let ok = !name.get_ref().is_empty()
+                        && name
+                            .get_ref()
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                    if !ok {
+                        diags.error(
+                            file,
+                            name.span(),
+                            "invalid-env-name",
+                            "`token_env` names the environment variable that holds the token",
+                            "letters, digits and _, e.g. \"GITHUB_TOKEN\"; never the token itself",
+                        );
+                    }
+                    inv.github.token_env = Some(name.into_inner());
+                }
+                r.finish(diags, &["api_url", "token_env"]);
             }
         }
         inv.attestations = top

@@ -12,7 +12,10 @@
 //!   so its TLS versions cannot be proven and its controls are `error`, never `pass`;
 //! - an attestations file dated relative to today: most fresh, the DR test expired;
 //! - with an AWS endpoint (moto's server), the cloud estate seeded through the AWS SDK
-//!   (see `aws.rs`).
+//!   (see `aws.rs`);
+//! - a stand-in for the GitHub REST API (`github.rs`): organisation `opendoors` requiring 2FA,
+//!   repository `platform` that passes the SDLC controls, `website` that fails them, and an
+//!   archived `legacy-billing` that `opendoors/*` skips.
 //!
 //! It writes `vouch.toml` into its folder, mapping the page's hostnames onto these servers with
 //! `[resolve]`, then serves until stopped. Run: `cargo run --example demo-estate -- DIR [AWS_URL]`.
@@ -35,6 +38,13 @@ use tokio::net::TcpListener;
 
 #[path = "aws.rs"]
 mod aws;
+#[path = "github.rs"]
+pub mod github;
+
+/// The variable the demo inventory's `[github] token_env` names (`scripts/demo` sets it; the
+/// stand-in accepts only this value).
+pub const GITHUB_TOKEN_ENV: &str = "VOUCH_DEMO_GITHUB_TOKEN";
+pub const GITHUB_TOKEN: &str = "demo-github-token";
 
 /// The names on the trust-center page, and what each is served by.
 pub const PRIMARY: &str = "opendoors.ai";
@@ -397,6 +407,9 @@ pub async fn start(dir: &Path, aws_url: Option<&str>) -> Result<Estate> {
     }
 
     attestations(dir)?;
+    let gh = Arc::new(github::GitHub::new(vec![github::demo_org()], GITHUB_TOKEN));
+    let (github_url, github_task) = github::serve(gh).await;
+    tasks.push(github_task);
     let preload = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo/preload-list.json");
     let aws_section = match aws_url {
         Some(url) => {
@@ -421,6 +434,9 @@ pub async fn start(dir: &Path, aws_url: Option<&str>) -> Result<Estate> {
     inv.push_str("public_endpoints = [\"app.opendoors.ai:443\", \"api.opendoors.ai:443\", \"files.opendoors.ai:443\", \"portal.opendoors.ai:443\", \"sso.opendoors.ai:443\"]\n");
     inv.push_str("primary_domains = [\"opendoors.ai\", \"opendoors.io\"]\n");
     inv.push_str("status_pages = [\"https://opendoors.ai/status\"]\n");
+    inv.push_str(
+        "source_repositories = [\"opendoors/*\"]\nsource_organizations = [\"opendoors\"]\n",
+    );
     if aws_url.is_some() {
         inv.push_str("aws_buckets = [\"*\"]\naws_keys = [\"*\"]\naws_databases = [\"*\"]\naws_tables = [\"*\"]\naws_vaults = [\"*\"]\naws_trails = [\"*\"]\naws_log_groups = [\"/security/*\"]\naws_account = [\"account\"]\n");
         // One region: the emulator has no Account API to list the enabled ones. No edge
@@ -433,7 +449,8 @@ pub async fn start(dir: &Path, aws_url: Option<&str>) -> Result<Estate> {
     }
     let _ = write!(
         inv,
-        "\n[tls]\nca_file = \"demo-ca.pem\"\n\n[http]\npreload_list = \"{}\"\n\n{aws_section}",
+        "\n[tls]\nca_file = \"demo-ca.pem\"\n\n[http]\npreload_list = \"{}\"\n\n\
+         [github]\napi_url = \"{github_url}\"\ntoken_env = \"{GITHUB_TOKEN_ENV}\"\n\n{aws_section}",
         preload.display()
     );
     let inventory = dir.join("vouch.toml");

@@ -10,6 +10,7 @@
 
 pub mod attestation;
 pub mod aws;
+pub mod github;
 pub mod http;
 pub mod tls;
 
@@ -333,6 +334,7 @@ impl Registry {
                 Arc::new(aws::backup::BackupProbe::new(aws.clone())),
                 Arc::new(aws::rds::RdsProbe::new(aws.clone())),
                 Arc::new(aws::dynamodb::DynamoDbProbe::new(aws.clone())),
+                Arc::new(github::GithubProbe::default()),
             ],
         }
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 #[path = "../../examples/demo/estate.rs"]
-mod estate;
+pub(crate) mod estate;
 
 use crate::support::{require, vouch};
 
@@ -91,6 +91,7 @@ async fn the_demo_estate_shows_each_verdict_for_the_right_reason() {
             .env("AWS_ACCESS_KEY_ID", "demo")
             .env("AWS_SECRET_ACCESS_KEY", "demo")
             .env_remove("AWS_PROFILE")
+            .env(estate::GITHUB_TOKEN_ENV, estate::GITHUB_TOKEN)
             .args([
                 "check",
                 "--format",
@@ -152,6 +153,22 @@ async fn the_demo_estate_shows_each_verdict_for_the_right_reason() {
     let dr = result(&report, "RES-DR-TEST-ANNUAL", "dr-test");
     assert_eq!(dr["checks"][0]["observed"], 421);
     expect("PEOPLE-SECURITY-TRAINING", "security-training", "pass");
+    // The code host (the GitHub stand-in): `platform` passes, `website` fails, the archived
+    // repository is skipped, the organisation requires 2FA.
+    for id in [
+        "APPSEC-SDLC-REVIEW",
+        "APPSEC-DEPENDENCIES",
+        "APPSEC-SAST",
+        "KEY-NO-SECRETS-IN-CODE",
+    ] {
+        expect(id, "opendoors/platform", "pass");
+        expect(id, "opendoors/website", "fail");
+        assert!(
+            !v.contains_key(&(id.to_string(), "opendoors/legacy-billing".to_string())),
+            "{id}: the archived repository was not skipped"
+        );
+    }
+    expect("ACCESS-WORKFORCE-2FA", "opendoors", "pass");
     // Storage and keys, seeded into the emulator through the SDK.
     expect("ENC-REST-S3", "opendoors-customer-data", "pass");
     expect("ENC-REST-S3", "opendoors-backups", "pass");

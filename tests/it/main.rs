@@ -12,6 +12,7 @@ mod diff;
 mod engine;
 mod evidence;
 mod formats;
+mod github;
 mod http;
 mod http_verdicts;
 mod library;
