@@ -14,6 +14,7 @@ mod evidence;
 mod formats;
 mod http;
 mod library;
+mod plugins;
 mod support;
 mod tls;
 mod waivers;
