@@ -747,6 +747,11 @@ impl Probe for PluginProbe {
         }
         Ok(())
     }
+    /// One plugin is one "host" for `--per-host`: its calls usually share one backend (an API,
+    /// a resolver), and waiting for that limit does not count against the timeout.
+    fn host_key(&self, _target: &str) -> String {
+        self.kind.to_string()
+    }
     fn is_pattern(&self, target: &str) -> bool {
         self.discovers && target == "*"
     }

@@ -3,7 +3,7 @@
 //! without the plugin, and the two example plugins against loopback servers (BIND serving signed
 //! zones; a PagerDuty-style schedule API stand-in).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -47,8 +47,15 @@ fn check(
     exe: &Path,
     extra: &[&str],
 ) -> (std::process::Output, serde_json::Value) {
+    let timeout: &[&str] = if extra.contains(&"--timeout") {
+        &[]
+    } else {
+        &["--timeout", "2s"]
+    };
     let out = vouch()
-        .args(["check", "--format", "json", "--timeout", "2s", "--controls"])
+        .args(["check", "--format", "json"])
+        .args(timeout)
+        .arg("--controls")
         .arg(controls)
         .arg("--plugin")
         .arg(format!("{name}={}", exe.display()))
@@ -949,4 +956,41 @@ fn the_example_control_files_validate_against_the_example_plugins() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn a_plugins_stderr_goes_to_the_log_and_max_concurrency_is_honoured() {
+    // Guards against swallowing the plugin's own words, and against running more copies of a
+    // plugin at once than it declared it can take (a rate-limited API).
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let path = dir.path().join("serial");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in\ndescribe) echo '{{\"protocol\":\"vouch.plugin/v1\",\"description\":\"d\",\"target\":\"t\",\"max_concurrency\":1,\"facts\":[{BOOL_FACT}]}}';;\nobserve) echo start >> {t}; sleep 0.3; echo end >> {t}; echo 'note: looked at one device' >&2; echo '{{\"facts\":{{\"ok\":true}}}}';;\nesac\n",
+            t = trace.display()
+        ),
+    )
+    .unwrap();
+    chmod_x(&path);
+    let c = controls(
+        dir.path(),
+        "serial",
+        r#"["a", "b", "c", "d"]"#,
+        r#"{ fact = "ok", op = "==", value = true }"#,
+    );
+    let (out, report) = check(&c, "serial", &path, &["-v", "--timeout", "10s"]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    let lines: Vec<String> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 8);
+    for pair in lines.chunks(2) {
+        assert_eq!(pair, ["start", "end"], "two calls overlapped: {lines:?}");
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("note: looked at one device"), "{err}");
 }
