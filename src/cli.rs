@@ -423,6 +423,20 @@ fn registry_for(inv: &Inventory, timeout: Duration, diags: &mut Diagnostics) -> 
     Ok(registry)
 }
 
+/// The registry for `list` and `coverage`, which take no inventory: the plugins of ./vouch.toml
+/// when it is present and valid (its other problems are `check`'s to report).
+fn registry_for_listing(diags: &mut Diagnostics) -> Result<Registry> {
+    let path = PathBuf::from("vouch.toml");
+    // Read twice: a broken inventory is ignored here, a valid one is registered with `diags` so
+    // a plugin's diagnostic points into it.
+    let valid = path.exists() && Inventory::load(&path, &mut Diagnostics::new()).is_some();
+    let inv = valid.then(|| Inventory::load(&path, diags)).flatten();
+    match inv {
+        Some(inv) => registry_for(&inv, Duration::from_secs(10), diags),
+        None => Ok(Registry::builtin()),
+    }
+}
+
 fn probe_context(inv: Inventory, args: &InventoryArgs) -> ProbeContext {
     ProbeContext::new(
         Arc::new(inv),
@@ -699,6 +713,11 @@ fn probe(args: &ProbeArgs, color: bool) -> Result<u8> {
             "error: unknown probe `{kind}`; known probes: {}",
             registry.kinds().join(", ")
         );
+        if let Some(name) = kind.strip_prefix(crate::probe::plugin::PREFIX) {
+            eprintln!(
+                "hint: name the plugin with --plugin {name}=PATH or `[plugins] {name} = \"PATH\"` in vouch.toml (docs/plugins.md)"
+            );
+        }
         return Ok(exit::INVALID);
     };
     if args.facts {
@@ -974,8 +993,8 @@ fn validate(args: &ValidateArgs, color: bool) -> Result<u8> {
 }
 
 fn list(args: &ListArgs) -> Result<u8> {
-    let registry = Registry::builtin();
     let mut diags = Diagnostics::new();
+    let registry = registry_for_listing(&mut diags)?;
     let controls = control::load_controls(
         &control_sources(&args.controls),
         &registry,
@@ -1018,7 +1037,7 @@ fn list(args: &ListArgs) -> Result<u8> {
 }
 
 fn coverage(args: &CoverageArgs) -> Result<u8> {
-    let registry = Registry::builtin();
+    let registry = registry_for_listing(&mut Diagnostics::new())?;
     let framework = match report::coverage::Framework::find(&args.framework) {
         Ok(f) => f,
         Err(e) => {

@@ -462,7 +462,13 @@ impl PluginProbe {
         timeout: Duration,
         run_id: &str,
     ) -> Result<PluginProbe, String> {
-        let path = &settings.path;
+        // Absolute, so a bare name is never looked up on PATH and the evidence names the file.
+        let path = &std::fs::canonicalize(&settings.path).map_err(|e| {
+            format!(
+                "plugin `{name}`: cannot read {}: {e}",
+                settings.path.display()
+            )
+        })?;
         let meta = std::fs::metadata(path)
             .map_err(|e| format!("plugin `{name}`: cannot read {}: {e}", path.display()))?;
         if !meta.is_file() {

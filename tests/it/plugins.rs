@@ -119,7 +119,8 @@ fn a_well_behaved_plugin_passes_and_fails_on_what_it_prints() {
     let bytes = std::fs::read(&exe).unwrap();
     use sha2::Digest;
     assert_eq!(prov["sha256"], hex::encode(sha2::Sha256::digest(&bytes)));
-    assert_eq!(prov["path"], exe.display().to_string());
+    let exe_abs = std::fs::canonicalize(&exe).unwrap();
+    assert_eq!(prov["path"], exe_abs.display().to_string());
     assert_eq!(
         report["run"]["context"]["plugin.p"]["sha256"],
         prov["sha256"]
@@ -594,6 +595,17 @@ fn vouch_probe_spot_checks_a_plugin_and_lists_its_facts() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("age_days") && text.contains("how old") && text.contains("integer"));
+    // A bare file name is the file in the working directory, never a program found on PATH.
+    let out = vouch()
+        .args(["probe", "--facts", "plugin:spot", "--plugin", "spot=spot"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = vouch()
         .args(["probe", "plugin:spot", "thing", "--plugin", &spec])
         .output()
