@@ -414,6 +414,8 @@ impl Runner {
                 ));
             }
         };
+        // The plugin's own tokens never reach the log or an error message through its stderr.
+        let err = redact_secrets(err, &self.env);
         log_stderr(name, &err);
         // The streams are closed; the process exits promptly or is killed with its group.
         let status = match tokio::time::timeout(Duration::from_secs(2), child.wait()).await {

@@ -321,6 +321,7 @@ fn a_plugin_sees_no_secret_vouch_holds_only_the_allow_list_and_what_config_names
         r#"{"name":"env.names","type":"string_list","description":"variables seen"},
            {"name":"token.echo","type":"string","description":"the named token, echoed"}"#,
         r#"names=$(env | cut -d= -f1 | sort | sed 's/.*/"&"/' | paste -sd, -)
+echo "debug: token is $PD_TOKEN" >&2
 echo "{\"facts\":{\"env.names\":[$names],\"token.echo\":\"$PD_TOKEN\"},\"evidence\":{\"secret\":\"${AWS_SECRET_ACCESS_KEY:-none}\"}}""#,
     );
     let c = controls(
@@ -339,7 +340,7 @@ echo "{\"facts\":{\"env.names\":[$names],\"token.echo\":\"$PD_TOKEN\"},\"evidenc
     )
     .unwrap();
     let out = vouch()
-        .args(["check", "--format", "json", "--controls"])
+        .args(["-v", "check", "--format", "json", "--controls"])
         .arg(&c)
         .arg("--inventory")
         .arg(&inv)
@@ -354,6 +355,8 @@ echo "{\"facts\":{\"env.names\":[$names],\"token.echo\":\"$PD_TOKEN\"},\"evidenc
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("debug: token is [redacted]"), "{log}");
     assert_eq!(result(&report)["verdict"], "pass", "{report:#}");
     let key = result(&report)["observation"].as_str().unwrap();
     let obs = &report["observations"][key];
@@ -392,6 +395,7 @@ echo "{\"facts\":{\"env.names\":[$names],\"token.echo\":\"$PD_TOKEN\"},\"evidenc
         "pd-token-value",
     ] {
         assert!(!text.contains(secret), "{secret} reached the report");
+        assert!(!log.contains(secret), "{secret} reached the log");
     }
 }
 
