@@ -49,7 +49,9 @@ Examples:
   vouch probe tls app.example.com              # versions, certificate, days left
   vouch probe http example.com --format json   # one observation as JSON
   vouch probe --facts tls                      # the facts a probe declares
-  vouch probe attestation pentest-2026 --attestations attestations.toml";
+  vouch probe attestation pentest-2026 --attestations attestations.toml
+  vouch probe plugin:dns example.com --plugin dns=examples/plugins/dns/vouch-dns
+  vouch probe --facts plugin:dns --plugin dns=examples/plugins/dns/vouch-dns";
 
 /// vouch turns security promises into controls that run, with evidence an auditor can file.
 #[derive(Debug, Parser)]
@@ -145,6 +147,9 @@ pub struct InventoryArgs {
     /// AWS API endpoint, e.g. an emulator (overrides `[aws] endpoint_url` and AWS_ENDPOINT_URL).
     #[arg(long, value_name = "URL")]
     pub aws_endpoint_url: Option<String>,
+    /// An external probe, used as `probe = "plugin:NAME"` (repeatable; overrides `[plugins] NAME`).
+    #[arg(long = "plugin", value_name = "NAME=PATH")]
+    pub plugins: Vec<String>,
     /// Per-observation timeout, e.g. 10s, 500ms is not accepted: use whole seconds or 1m.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
@@ -220,6 +225,9 @@ pub struct ValidateArgs {
     /// Also check target groups against this inventory (default: ./vouch.toml when present).
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
+    /// An external probe the controls name as `plugin:NAME` (repeatable; see `vouch check`).
+    #[arg(long = "plugin", value_name = "NAME=PATH")]
+    pub plugins: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -367,6 +375,11 @@ fn load_inventory(args: &InventoryArgs, diags: &mut Diagnostics) -> Result<Inven
             .map_err(anyhow::Error::msg)
             .context("--resolve")?;
     }
+    for spec in &args.plugins {
+        inv.add_plugin(spec)
+            .map_err(anyhow::Error::msg)
+            .context("--plugin")?;
+    }
     if let Some(p) = &args.attestations {
         inv.attestations = Some(p.clone());
     }
@@ -393,6 +406,35 @@ fn load_inventory(args: &InventoryArgs, diags: &mut Diagnostics) -> Result<Inven
         inv.aws.regions = Some(regions);
     }
     Ok(inv)
+}
+
+/// The built-in probes plus the inventory's plugins, each described once for this run; a plugin
+/// that cannot be described is a diagnostic (exit 2).
+fn registry_for(inv: &Inventory, timeout: Duration, diags: &mut Diagnostics) -> Result<Registry> {
+    let mut registry = Registry::builtin();
+    if !inv.plugins.is_empty() {
+        runtime()?.block_on(crate::probe::plugin::register(
+            &mut registry,
+            inv,
+            timeout,
+            diags,
+        ));
+    }
+    Ok(registry)
+}
+
+/// The registry for `list` and `coverage`, which take no inventory: the plugins of ./vouch.toml
+/// when it is present and valid (its other problems are `check`'s to report).
+fn registry_for_listing(diags: &mut Diagnostics) -> Result<Registry> {
+    let path = PathBuf::from("vouch.toml");
+    // Read twice: a broken inventory is ignored here, a valid one is registered with `diags` so
+    // a plugin's diagnostic points into it.
+    let valid = path.exists() && Inventory::load(&path, &mut Diagnostics::new()).is_some();
+    let inv = valid.then(|| Inventory::load(&path, diags)).flatten();
+    match inv {
+        Some(inv) => registry_for(&inv, Duration::from_secs(10), diags),
+        None => Ok(Registry::builtin()),
+    }
 }
 
 fn probe_context(inv: Inventory, args: &InventoryArgs) -> ProbeContext {
@@ -458,9 +500,20 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
-    let registry = Registry::builtin();
     let mut diags = Diagnostics::new();
     let inv = load_inventory(&args.inv, &mut diags)?;
+    let registry = match &args.evidence.from_evidence {
+        // A replay runs no probe, plugins included: they are known from the bundle's record.
+        Some(dir) => {
+            let mut registry = Registry::builtin();
+            if let Ok(report) = read_report(&dir.join(evidence::REPORT)) {
+                crate::probe::plugin::register_recorded(&mut registry, &report.run.context);
+            }
+            registry
+        }
+        None if diags.has_errors() => Registry::builtin(),
+        None => registry_for(&inv, args.inv.timeout, &mut diags)?,
+    };
     // Built-in controls name groups a given estate may not have: those become `n/a` with the
     // reason at run time. User-written controls must name groups the inventory defines.
     // `inv.path` is set exactly when an inventory file (given or ./vouch.toml) was read.
@@ -634,7 +687,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn probe(args: &ProbeArgs, color: bool) -> Result<u8> {
-    let registry = Registry::builtin();
+    let mut diags = Diagnostics::new();
+    let inv = load_inventory(&args.inv, &mut diags)?;
+    if report_diagnostics(&diags, color) {
+        return Ok(exit::INVALID);
+    }
+    let registry = registry_for(&inv, args.inv.timeout, &mut diags)?;
+    if report_diagnostics(&diags, color) {
+        return Ok(exit::INVALID);
+    }
     let Some(kind) = &args.kind else {
         println!("Probes (vouch probe --facts KIND lists a probe's facts):");
         for p in registry.all() {
@@ -652,6 +713,11 @@ fn probe(args: &ProbeArgs, color: bool) -> Result<u8> {
             "error: unknown probe `{kind}`; known probes: {}",
             registry.kinds().join(", ")
         );
+        if let Some(name) = kind.strip_prefix(crate::probe::plugin::PREFIX) {
+            eprintln!(
+                "hint: name the plugin with --plugin {name}=PATH or `[plugins] {name} = \"PATH\"` in vouch.toml (docs/plugins.md)"
+            );
+        }
         return Ok(exit::INVALID);
     };
     if args.facts {
@@ -697,11 +763,6 @@ fn probe(args: &ProbeArgs, color: bool) -> Result<u8> {
             )
             .map_err(|e| anyhow::anyhow!("--param {name}: {e}"))?;
         params.insert(name.to_string(), parsed.to_json());
-    }
-    let mut diags = Diagnostics::new();
-    let inv = load_inventory(&args.inv, &mut diags)?;
-    if report_diagnostics(&diags, color) {
-        return Ok(exit::INVALID);
     }
     let ctx = probe_context(inv, &args.inv);
     if probe.is_pattern(target) {
@@ -888,15 +949,26 @@ fn facts_table(probe: &dyn crate::probe::Probe, json: bool) -> Result<String> {
 }
 
 fn validate(args: &ValidateArgs, color: bool) -> Result<u8> {
-    let registry = Registry::builtin();
     let mut diags = Diagnostics::new();
     let inv_path = args.inventory.clone().or_else(|| {
         let d = PathBuf::from("vouch.toml");
         (d.exists() && !args.paths.is_empty()).then_some(d)
     });
-    let inv = inv_path
+    let mut inv = inv_path
         .as_ref()
         .and_then(|p| Inventory::load(p, &mut diags));
+    if !args.plugins.is_empty() {
+        let inv = inv.get_or_insert_with(Inventory::default);
+        for spec in &args.plugins {
+            inv.add_plugin(spec)
+                .map_err(anyhow::Error::msg)
+                .context("--plugin")?;
+        }
+    }
+    let registry = match &inv {
+        Some(inv) => registry_for(inv, Duration::from_secs(10), &mut diags)?,
+        None => Registry::builtin(),
+    };
     let controls = control::load_controls(
         &control_sources(&args.paths),
         &registry,
@@ -921,8 +993,8 @@ fn validate(args: &ValidateArgs, color: bool) -> Result<u8> {
 }
 
 fn list(args: &ListArgs) -> Result<u8> {
-    let registry = Registry::builtin();
     let mut diags = Diagnostics::new();
+    let registry = registry_for_listing(&mut diags)?;
     let controls = control::load_controls(
         &control_sources(&args.controls),
         &registry,
@@ -965,7 +1037,7 @@ fn list(args: &ListArgs) -> Result<u8> {
 }
 
 fn coverage(args: &CoverageArgs) -> Result<u8> {
-    let registry = Registry::builtin();
+    let registry = registry_for_listing(&mut Diagnostics::new())?;
     let framework = match report::coverage::Framework::find(&args.framework) {
         Ok(f) => f,
         Err(e) => {

@@ -49,6 +49,37 @@ pub struct GithubSettings {
     pub token_env: Option<String>,
 }
 
+/// One `[plugins]` entry: an external probe (`probe = "plugin:NAME"`, docs/plugins.md).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PluginSettings {
+    /// The executable (relative paths resolved against the inventory's folder).
+    pub path: PathBuf,
+    /// Environment variables passed through to the plugin, on top of PATH, HOME, LANG and TZ.
+    pub env: Vec<String>,
+    /// Free-form settings handed to the plugin in every request (`config`).
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Where the entry was written, for diagnostics about the plugin (`None`: `--plugin`).
+    #[serde(skip)]
+    pub origin: Option<(FileId, std::ops::Range<usize>)>,
+}
+
+/// Whether `name` is a valid plugin name: lower-case letters, digits, `-` and `_`.
+pub fn is_plugin_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Whether `name` is a valid environment variable name to pass to a plugin.
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// `[aws] regions = "enabled"`: every region enabled in the account (Account ListRegions).
 pub const ENABLED_REGIONS: &str = "enabled";
 
@@ -103,9 +134,12 @@ pub struct Inventory {
     pub attestations: Option<PathBuf>,
     /// `waivers.toml`.
     pub waivers: Option<PathBuf>,
+    /// `[plugins]`: external probes by name.
+    pub plugins: BTreeMap<String, PluginSettings>,
 }
 
-const TOP_KEYS: [&str; 8] = [
+const TOP_KEYS: [&str; 9] = [
+    "plugins",
     "targets",
     "resolve",
     "tls",
@@ -309,12 +343,7 @@ impl Inventory {
                     false,
                     "the name of an environment variable",
                 ) {
-                    let ok = !name.get_ref().is_empty()
-                        && name
-                            .get_ref()
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-                    if !ok {
+                    if !is_env_name(name.get_ref()) {
                         diags.error(
                             file,
                             name.span(),
@@ -326,6 +355,15 @@ impl Inventory {
                     inv.github.token_env = Some(name.into_inner());
                 }
                 r.finish(diags, &["api_url", "token_env"]);
+            }
+        }
+        if let Some((_, v)) = top.get("plugins") {
+            if let Some(t) = table_of(diags, file, "plugins", v) {
+                for (k, v) in t.iter() {
+                    if let Some(p) = plugin_entry(diags, file, &base, k, v) {
+                        inv.plugins.insert(k.get_ref().to_string(), p);
+                    }
+                }
             }
         }
         inv.attestations = top
@@ -344,6 +382,32 @@ impl Inventory {
         self.resolve
             .get(&format!("{}:{port}", host.to_ascii_lowercase()))
             .copied()
+    }
+
+    /// Adds a `--plugin NAME=PATH` entry (the path relative to the working directory); it
+    /// replaces a `[plugins]` entry of the same name.
+    pub fn add_plugin(&mut self, spec: &str) -> Result<(), String> {
+        let (name, path) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("`{spec}` is not NAME=PATH (e.g. dns=./plugins/dns.py)"))?;
+        if !is_plugin_name(name) {
+            return Err(format!(
+                "`{name}` is not a plugin name: use lower-case letters, digits, `-` and `_`"
+            ));
+        }
+        if path.is_empty() {
+            return Err(format!("give the executable after `{name}=`"));
+        }
+        let old = self.plugins.remove(name).unwrap_or_default();
+        self.plugins.insert(
+            name.to_string(),
+            PluginSettings {
+                path: PathBuf::from(path),
+                origin: None,
+                ..old
+            },
+        );
+        Ok(())
     }
 
     /// Adds a `--resolve name:port:addr` entry (curl syntax).
@@ -378,6 +442,89 @@ fn table_of<'t, 'a>(
                 "wrong-type",
                 format!("`{name}` must be a table"),
                 format!("expected [{name}], found {}", diag::de_kind(other)),
+            );
+            None
+        }
+    }
+}
+
+/// One `[plugins]` entry: `NAME = "path"` or `NAME = { path = "…", env = […], config = {…} }`.
+fn plugin_entry(
+    diags: &mut Diagnostics,
+    file: FileId,
+    base: &Path,
+    key: &serde_spanned::Spanned<std::borrow::Cow<'_, str>>,
+    v: &serde_spanned::Spanned<DeValue<'_>>,
+) -> Option<PluginSettings> {
+    let name: &str = key.get_ref();
+    if !is_plugin_name(name) {
+        diags.error(
+            file,
+            key.span(),
+            "invalid-plugin",
+            format!("`{name}` is not a plugin name"),
+            "use lower-case letters, digits, `-` and `_` (controls name it as `plugin:NAME`)",
+        );
+        return None;
+    }
+    let origin = Some((file, key.span().start..v.span().end));
+    match v.get_ref() {
+        DeValue::String(s) => Some(PluginSettings {
+            path: base.join(s.as_ref()),
+            origin,
+            ..PluginSettings::default()
+        }),
+        DeValue::Table(t) => {
+            let mut r = TableReader::new(file, v.span(), t);
+            let path = r.string(diags, "path", true, "the plugin's executable");
+            let mut env = Vec::new();
+            for e in r.strings(diags, "env").unwrap_or_default() {
+                if is_env_name(e.get_ref()) {
+                    env.push(e.into_inner());
+                } else {
+                    diags.error(
+                        file,
+                        e.span(),
+                        "invalid-env",
+                        format!("`{}` is not an environment variable name", e.get_ref()),
+                        "letters, digits and `_`, e.g. \"PAGERDUTY_TOKEN\"",
+                    );
+                }
+            }
+            let config = match r.get("config") {
+                Some((_, c)) => match diag::to_json(c.get_ref()) {
+                    serde_json::Value::Object(m) => m,
+                    _ => {
+                        diags.error(
+                            file,
+                            c.span(),
+                            "wrong-type",
+                            "`config` must be a table",
+                            "e.g. config = { api_base = \"https://api.example.com\" }",
+                        );
+                        serde_json::Map::new()
+                    }
+                },
+                None => serde_json::Map::new(),
+            };
+            r.finish(diags, &["path", "env", "config"]);
+            Some(PluginSettings {
+                path: base.join(path?.get_ref()),
+                env,
+                config,
+                origin,
+            })
+        }
+        other => {
+            diags.error(
+                file,
+                v.span(),
+                "wrong-type",
+                format!("plugin `{name}` must be a path or a table"),
+                format!(
+                    "expected \"path/to/executable\" or {{ path = \"…\", env = [\"VAR\"], config = {{ … }} }}, found {}",
+                    diag::de_kind(other)
+                ),
             );
             None
         }

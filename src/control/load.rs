@@ -305,9 +305,14 @@ impl ControlCtx<'_> {
                 Some(probe) => Some(probe),
                 None => {
                     let kinds = self.registry.kinds();
-                    let hint = diag::suggest(p.get_ref(), &kinds)
+                    let mut hint = diag::suggest(p.get_ref(), &kinds)
                         .map(|s| format!("did you mean `{s}`? "))
                         .unwrap_or_default();
+                    if let Some(name) = p.get_ref().strip_prefix(crate::probe::plugin::PREFIX) {
+                        hint = format!(
+                            "declare the plugin in vouch.toml (`[plugins] {name} = \"path/to/executable\"`) or pass `--plugin {name}=PATH`; "
+                        );
+                    }
                     diags.error(
                         file,
                         p.span(),

@@ -6,12 +6,14 @@
 //! returns a [`ProbeError`] with a hint a human can act on; the engine turns that into an `error`
 //! verdict and carries on. Comparing facts with expectations is `expect`'s job, not the probe's.
 //!
-//! Adding a probe is one module here plus one line in [`Registry::builtin`].
+//! Adding a probe is one module here plus one line in [`Registry::builtin`]. External probes
+//! (`plugin:NAME`, [`plugin`]) join the same registry when the inventory is loaded.
 
 pub mod attestation;
 pub mod aws;
 pub mod github;
 pub mod http;
+pub mod plugin;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -342,6 +344,13 @@ impl Registry {
     /// A registry of the given probes (tests, embedding).
     pub fn with(probes: Vec<Arc<dyn Probe>>) -> Registry {
         Registry { probes }
+    }
+
+    /// Adds a probe (an external `plugin:NAME`, described at load time); it replaces one of the
+    /// same kind.
+    pub fn add(&mut self, probe: Arc<dyn Probe>) {
+        self.probes.retain(|p| p.kind() != probe.kind());
+        self.probes.push(probe);
     }
 
     pub fn get(&self, kind: &str) -> Option<Arc<dyn Probe>> {

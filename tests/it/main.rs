@@ -16,6 +16,7 @@ mod github;
 mod http;
 mod http_verdicts;
 mod library;
+mod plugins;
 mod starttls;
 mod support;
 mod tls;
