@@ -407,7 +407,7 @@ mod tests {
     }
 
     #[test]
-    fn apply_waives_fail_and_error_only_first_match_wins_and_lists_the_rest() {
+    fn apply_waives_fail_only_by_default_first_match_wins_and_lists_the_rest() {
         let (w, d) = load_text(
             "[[waiver]]\ncontrol = \"TLS-12\"\ntargets = [\"a*\"]\nreason = \"first\"\nowner = \"o\"\n\
              approved_by = \"a\"\nexpires = 2026-12-01\n\n[[waiver]]\ncontrol = \"TLS-12\"\n\
@@ -441,20 +441,21 @@ mod tests {
             got,
             [
                 (Verdict::Waived, Some("first"), Some(Verdict::Fail)),
-                (Verdict::Waived, Some("first"), Some(Verdict::Error)),
+                // An error is not waived by a waiver without `verdicts = [.., "error"]`.
+                (Verdict::Error, None, None),
                 (Verdict::Waived, Some("second"), Some(Verdict::Fail)),
                 (Verdict::Pass, None, None),
                 (Verdict::NotApplicable, None, None),
             ]
         );
         assert_eq!(r.controls[1].results[0].verdict, Verdict::Fail, "expired");
-        assert_eq!(applied.waived, 3);
+        assert_eq!(applied.waived, 2);
         assert_eq!(applied.expired.len(), 1);
         assert!(applied.unused.is_empty());
         assert_eq!(r.unused_waivers.len(), 1);
         assert_eq!(r.unused_waivers[0].status, "expired");
-        assert_eq!(r.summary.results.waived, 3);
-        assert_eq!(r.controls[0].verdict, Verdict::Waived);
+        assert_eq!(r.summary.results.waived, 2);
+        assert_eq!(r.controls[0].verdict, Verdict::Error);
     }
 
     #[test]
