@@ -1394,7 +1394,6 @@ fn finish_check(
         .map_or_else(jiff::Timestamp::now, |r| r.evaluated_at);
     engine::enforce_max_age(&mut report, now);
     engine::mark_examined_nothing(&mut report, controls);
-    report.coverage = report::coverage::builtin(controls);
     if report.run.replay.is_some() {
         for w in &report.run.warnings {
             eprintln!("warning (recorded): {w}");
@@ -1409,6 +1408,8 @@ fn finish_check(
         &prep.loaded_waivers,
         now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date(),
     );
+    report.coverage = report::coverage::builtin(controls);
+    report::coverage::mark_evidenced(&mut report.coverage, &report.controls);
     for w in &applied.expired {
         eprintln!(
             "warning: the waiver of {} at {} expired on {}; it was ignored",
