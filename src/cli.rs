@@ -599,8 +599,7 @@ fn interrupt_on_signal() -> Result<engine::Interrupt> {
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        let mut term =
-            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
         tokio::spawn(async move {
             let name = tokio::select! {
                 _ = int.recv() => "SIGINT",

@@ -110,16 +110,15 @@ pub fn compare(old: &Report, new: &Report) -> Drift {
                 let sev = (*sev).max(*osev);
                 let targets: BTreeSet<&String> = ot.keys().chain(nt.keys()).collect();
                 for t in targets {
-                    let regression = |old: Option<Verdict>, new: Option<Verdict>, reason: &str| {
-                        Regression {
+                    let regression =
+                        |old: Option<Verdict>, new: Option<Verdict>, reason: &str| Regression {
                             control: id.clone(),
                             target: t.clone(),
                             severity: sev,
                             old,
                             new,
                             reason: reason.into(),
-                        }
-                    };
+                        };
                     match (ot.get(t), nt.get(t)) {
                         (Some(&a), Some(&b)) if a != b => {
                             let change = Change {
@@ -180,7 +179,9 @@ fn regressed(old: Verdict, new: Verdict) -> Option<&'static str> {
     }
     match old {
         Verdict::Pass => Some("it passed in the baseline"),
-        Verdict::Waived => Some("it was waived in the baseline (the waiver expired or was removed)"),
+        Verdict::Waived => {
+            Some("it was waived in the baseline (the waiver expired or was removed)")
+        }
         Verdict::NotApplicable => Some("it was n/a in the baseline"),
         Verdict::Fail | Verdict::Error => None,
     }

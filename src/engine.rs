@@ -22,9 +22,7 @@ use tokio::sync::Semaphore;
 use crate::control::{Control, Severity, Targets};
 use crate::expect::{Check, Verdict};
 use crate::probe::{Observation, Params, ProbeContext, ProbeError, ProbeErrorKind, Registry};
-use crate::report::{
-    ControlResult, EngineRow, Report, Run, SCHEMA, Summary, TargetResult, Tool,
-};
+use crate::report::{ControlResult, EngineRow, Report, Run, SCHEMA, Summary, TargetResult, Tool};
 
 /// How a run behaves (flags, not control files).
 #[derive(Clone, Debug)]
@@ -109,23 +107,21 @@ pub async fn run(
         expanded.push((i, targets));
     }
     let mut discovery = futures::stream::iter(patterns.into_iter().map(|(kind, pattern)| {
-            let probe = registry.get(&kind).expect("validated probe");
-            let ctx = ctx.clone();
-            let timeout = opts.timeout;
-            async move {
-                let res = match tokio::time::timeout(timeout, probe.discover(&pattern, &ctx)).await
-                {
-                    Ok(r) => r,
-                    Err(_) => Err(ProbeError::timeout(timeout)),
-                };
-                ((kind, pattern), res)
-            }
-        }))
-        .buffer_unordered(opts.concurrency.max(1));
+        let probe = registry.get(&kind).expect("validated probe");
+        let ctx = ctx.clone();
+        let timeout = opts.timeout;
+        async move {
+            let res = match tokio::time::timeout(timeout, probe.discover(&pattern, &ctx)).await {
+                Ok(r) => r,
+                Err(_) => Err(ProbeError::timeout(timeout)),
+            };
+            ((kind, pattern), res)
+        }
+    }))
+    .buffer_unordered(opts.concurrency.max(1));
     // A signal during discovery stops the run too: what was not discovered is not observed.
     let mut complete = true;
-    let mut discovered: HashMap<(String, String), Result<Vec<String>, ProbeError>> =
-        HashMap::new();
+    let mut discovered: HashMap<(String, String), Result<Vec<String>, ProbeError>> = HashMap::new();
     loop {
         tokio::select! {
             next = discovery.next() => match next {
@@ -531,9 +527,10 @@ pub fn mark_examined_nothing(report: &mut Report, controls: &[Control]) {
         cr.examined_nothing = !allowed
             && !undefined_group
             && !cr.results.is_empty()
-            && cr.results.iter().all(|r| {
-                r.verdict == Verdict::NotApplicable && r.engine.is_some()
-            });
+            && cr
+                .results
+                .iter()
+                .all(|r| r.verdict == Verdict::NotApplicable && r.engine.is_some());
     }
 }
 

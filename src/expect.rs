@@ -768,15 +768,15 @@ impl Expectation {
                             .to_zoned_datetime(jiff::tz::TimeZone::UTC)
                             .map_err(|e| e.to_string())?
                             .timestamp();
-                        if i128::from(start.duration_since(now).as_secs()) > FUTURE_TOLERANCE_SECS
-                        {
+                        if i128::from(start.duration_since(now).as_secs()) > FUTURE_TOLERANCE_SECS {
                             return Err(format!(
                                 "observed in the future: clock skew or bad data ({d} is after {})",
                                 now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()
                             ));
                         }
                         let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-                        let days = i128::from(d.until(today).map_err(|e| e.to_string())?.get_days());
+                        let days =
+                            i128::from(d.until(today).map_err(|e| e.to_string())?.get_days());
                         days * 86_400 <= limit
                     }
                     other => return Err(format!("`within` does not apply to {other}")),

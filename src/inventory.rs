@@ -300,7 +300,10 @@ impl Inventory {
                         }
                     }
                 }
-                r.finish(diags, &["region", "profile", "endpoint_url", "regions", "account_id"]);
+                r.finish(
+                    diags,
+                    &["region", "profile", "endpoint_url", "regions", "account_id"],
+                );
             }
         }
         inv.attestations = top

@@ -923,9 +923,17 @@ async fn silent_server_is_inconclusive_within_the_timeout() {
 async fn garbage_is_not_a_tls_port() {
     let o = hostile(Hostile::Garbage).await;
     // Nothing accepted (the list is unobserved while a version is inconclusive).
-    assert!(o.facts.get("protocols.accepted").is_none_or(|l| l == &json!([])));
+    assert!(
+        o.facts
+            .get("protocols.accepted")
+            .is_none_or(|l| l == &json!([]))
+    );
     // Nothing rejected (the list is unobserved while a version is inconclusive).
-    assert!(o.facts.get("protocols.rejected").is_none_or(|l| l == &json!([])));
+    assert!(
+        o.facts
+            .get("protocols.rejected")
+            .is_none_or(|l| l == &json!([]))
+    );
     assert!(
         o.evidence["versions"]["TLSv1.2"]["reason"]
             .as_str()
@@ -955,7 +963,11 @@ async fn http_400_is_not_a_tls_port() {
 async fn reset_after_hello_is_survived() {
     let o = hostile(Hostile::ResetAfterHello).await;
     // Nothing accepted (the list is unobserved while a version is inconclusive).
-    assert!(o.facts.get("protocols.accepted").is_none_or(|l| l == &json!([])));
+    assert!(
+        o.facts
+            .get("protocols.accepted")
+            .is_none_or(|l| l == &json!([]))
+    );
     assert_eq!(
         o.evidence["addresses"]
             .as_object()
@@ -971,7 +983,11 @@ async fn reset_after_hello_is_survived() {
 async fn one_byte_per_second_trickle_ends_at_the_timeout() {
     let o = hostile(Hostile::Trickle).await;
     // Nothing accepted (the list is unobserved while a version is inconclusive).
-    assert!(o.facts.get("protocols.accepted").is_none_or(|l| l == &json!([])));
+    assert!(
+        o.facts
+            .get("protocols.accepted")
+            .is_none_or(|l| l == &json!([]))
+    );
     assert!(
         o.evidence["versions"]["TLSv1.3"]["reason"]
             .as_str()
@@ -993,7 +1009,11 @@ async fn record_longer_than_16k_is_refused() {
 async fn endless_handshake_message_stops_at_the_read_cap() {
     let o = hostile(Hostile::Flood).await;
     // Nothing accepted (the list is unobserved while a version is inconclusive).
-    assert!(o.facts.get("protocols.accepted").is_none_or(|l| l == &json!([])));
+    assert!(
+        o.facts
+            .get("protocols.accepted")
+            .is_none_or(|l| l == &json!([]))
+    );
     assert_eq!(o.facts["versions.TLSv1.2"], "inconclusive");
 }
 

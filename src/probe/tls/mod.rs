@@ -431,7 +431,10 @@ fn record_versions(obs: &mut Observation, scans: &[AddressScan]) {
         obs.fact("protocols.accepted", list(Verdict::Accepted));
         obs.fact("protocols.rejected", list(Verdict::Rejected));
     } else {
-        let why = format!("inconclusive for {}: the list is incomplete", open.join(", "));
+        let why = format!(
+            "inconclusive for {}: the list is incomplete",
+            open.join(", ")
+        );
         obs.unobserved("protocols.accepted", why.clone());
         obs.unobserved("protocols.rejected", why);
     }

@@ -34,7 +34,11 @@ fn waiver(estate: &Estate, expires: jiff::civil::Date, extra: &str) {
         &format!(
             "[[waiver]]\ncontrol = \"{}\"\nreason = \"accepted\"\nowner = \"sec\"\n\
              approved_by = \"CISO\"\nexpires = {expires}\n{extra}",
-            if extra.contains("TLS") { "TLS" } else { "PENTEST" }
+            if extra.contains("TLS") {
+                "TLS"
+            } else {
+                "PENTEST"
+            }
         ),
     );
 }
@@ -112,13 +116,12 @@ expect = [{ fact = "versioning.status", op = "==", value = "Enabled" }]
 
     // The baseline: the same control passed on two buckets.
     let mut base = now.clone();
-    let row = |t: &str| {
-        json!({"target": t, "verdict": "pass", "observation": null, "checks": [], "error": null})
-    };
+    let row = |t: &str| json!({"target": t, "verdict": "pass", "observation": null, "checks": [], "error": null});
     base["controls"][0]["results"] = json!([row("logs"), row("backups")]);
     base["controls"][0]["verdict"] = json!("pass");
     estate.write("baseline.json", &base.to_string());
-    let (code, _, stderr) = run(&mut estate.check(&["--baseline", "baseline.json", "--fail-on-new"]));
+    let (code, _, stderr) =
+        run(&mut estate.check(&["--baseline", "baseline.json", "--fail-on-new"]));
     assert_eq!(code, i32::from(exit::FAILED), "{stderr}");
     assert!(stderr.contains("S3-VERSIONING on logs"), "{stderr}");
     assert!(stderr.contains("disappeared"), "{stderr}");
@@ -213,7 +216,11 @@ fn an_empty_star_population_is_not_green() {
     );
     estate.write("controls.toml", ALL_KEYS);
     let (code, report, stderr) = run(&mut estate.check(&[]));
-    assert_eq!(result(&report, "KMS-ROTATION", "*")["verdict"], "n/a", "{stderr}");
+    assert_eq!(
+        result(&report, "KMS-ROTATION", "*")["verdict"],
+        "n/a",
+        "{stderr}"
+    );
     assert_eq!(report["controls"][0]["examined_nothing"], true);
     assert_eq!(code, i32::from(exit::UNOBSERVED), "{stderr}");
     assert!(stderr.contains("KMS-ROTATION examined nothing"), "{stderr}");
@@ -310,14 +317,20 @@ fn a_mistyped_group_warns_and_strict_exits_2() {
         stderr.contains("warning: the inventory defines no target group `public_endpoints`"),
         "{stderr}"
     );
-    assert!(stderr.contains("did you mean `public_endpoint`?"), "{stderr}");
+    assert!(
+        stderr.contains("did you mean `public_endpoint`?"),
+        "{stderr}"
+    );
     let warnings = report["run"]["warnings"].as_array().expect("run.warnings");
     assert!(warnings[0].as_str().unwrap().contains("public_endpoints"));
 
     let (code, report, stderr) = check(true);
     assert_eq!(code, i32::from(exit::INVALID), "{stderr}");
     assert!(stderr.contains("public_endpoints"), "{stderr}");
-    assert!(report.is_null(), "nothing runs under --strict with a warning");
+    assert!(
+        report.is_null(),
+        "nothing runs under --strict with a warning"
+    );
 }
 
 #[test]
@@ -394,7 +407,10 @@ fn within_on_a_future_time_is_an_error_and_durations_never_wrap() {
     assert!(c.message.unwrap().contains("observed in the future"));
     // A date next week too; a timestamp two minutes ahead is skew and still passes.
     let next_week = day(7).to_string();
-    assert_eq!(within(FactType::Date, "90d", json!(next_week)).verdict, Verdict::Error);
+    assert_eq!(
+        within(FactType::Date, "90d", json!(next_week)).verdict,
+        Verdict::Error
+    );
     let skew = now + jiff::SignedDuration::from_mins(2);
     assert_eq!(
         within(FactType::Timestamp, "90d", json!(skew.to_string())).verdict,
@@ -402,7 +418,10 @@ fn within_on_a_future_time_is_an_error_and_durations_never_wrap() {
     );
     // Prevents: a duration above i64::MAX seconds wrapping negative and passing `within 1h`.
     let huge = json!(10_000_000_000_000_000_000u64);
-    assert_eq!(within(FactType::Duration, "1h", huge).verdict, Verdict::Fail);
+    assert_eq!(
+        within(FactType::Duration, "1h", huge).verdict,
+        Verdict::Fail
+    );
     // And an empty `in` list is refused at load: it could never be meant.
     let empty = Expectation::new(
         "f",
@@ -436,14 +455,26 @@ fn a_waiver_without_verdicts_leaves_an_error_an_error() {
     inventory(&estate, "");
     waiver(&estate, day(30), "# TLS\n");
     let (code, report, stderr) = run(&mut estate.check(&["--waivers", "waivers.toml"]));
-    assert_eq!(result(&report, "TLS", &target)["verdict"], "error", "{stderr}");
+    assert_eq!(
+        result(&report, "TLS", &target)["verdict"],
+        "error",
+        "{stderr}"
+    );
     assert_eq!(code, i32::from(exit::UNOBSERVED));
     assert!(stderr.contains("covers no failing result"), "{stderr}");
 
     // Opting in to errors waives it.
-    waiver(&estate, day(30), "# TLS\nverdicts = [\"fail\", \"error\"]\n");
+    waiver(
+        &estate,
+        day(30),
+        "# TLS\nverdicts = [\"fail\", \"error\"]\n",
+    );
     let (code, report, stderr) = run(&mut estate.check(&["--waivers", "waivers.toml"]));
-    assert_eq!(result(&report, "TLS", &target)["verdict"], "waived", "{stderr}");
+    assert_eq!(
+        result(&report, "TLS", &target)["verdict"],
+        "waived",
+        "{stderr}"
+    );
     assert_eq!(code, i32::from(exit::PASS));
 }
 
@@ -617,4 +648,105 @@ expect = [{ fact = "versioning.status", op = "==", value = "Enabled" }]
     let row = result(&report, "S3-VERSIONING", "*");
     assert_eq!(row["verdict"], "error");
     assert_eq!(row["engine"], "interrupted");
+}
+
+#[test]
+fn stale_evidence_is_an_error_on_replay_now() {
+    // Prevents: a replay judged today passing on evidence older than the control's `max_age`.
+    let estate = Estate::new();
+    estate.write(
+        "controls.toml",
+        &PENTEST.replace("targets =", "max_age = \"1s\"\ntargets ="),
+    );
+    inventory(&estate, "");
+    attestation(&estate, "pentest", day(-10), "CISO");
+    let (code, report, stderr) = run(&mut estate.check(&["--evidence-dir", "bundle"]));
+    assert_eq!(code, i32::from(exit::PASS), "{stderr}");
+    assert_eq!(result(&report, "PENTEST", "pentest")["verdict"], "pass");
+    std::thread::sleep(Duration::from_millis(2100));
+    // At the original run's time the evidence was fresh; judged now, it is stale.
+    let mut replay = vouch();
+    replay.current_dir(estate.dir.path()).args([
+        "check",
+        "--from-evidence",
+        "bundle",
+        "--format",
+        "json",
+    ]);
+    let (code, report, stderr) = run(&mut replay);
+    assert_eq!(code, i32::from(exit::PASS), "{stderr}");
+    assert_eq!(result(&report, "PENTEST", "pentest")["verdict"], "pass");
+    replay.args(["--replay-at", "now"]);
+    let (code, report, stderr) = run(&mut replay);
+    let row = result(&report, "PENTEST", "pentest");
+    assert_eq!(row["verdict"], "error", "{stderr}");
+    assert!(
+        row["error"].as_str().unwrap().contains("evidence stale"),
+        "{row}"
+    );
+    assert_eq!(code, i32::from(exit::UNOBSERVED));
+}
+
+#[test]
+fn n_a_is_never_satisfied_and_never_evidences_a_criterion() {
+    // Prevents: OSCAL calling an all-n/a control "satisfied", and per-run coverage counting a
+    // criterion as evidenced when its only control examined nothing.
+    let estate = Estate::new();
+    let scoped = PENTEST
+        .replace(
+            "expect =",
+            "where = [{ fact = \"attested_by\", op = \"==\", value = \"CISO\" }]\nexpect =",
+        )
+        .replace("probe =", "frameworks = { soc2 = [\"CC4.1\"] }\nprobe =");
+    estate.write("controls.toml", &scoped);
+    inventory(&estate, "");
+    attestation(&estate, "pentest", day(-10), "CTO");
+    let (code, report, stderr) = run(&mut estate.check(&[]));
+    assert_eq!(code, i32::from(exit::PASS), "{stderr}");
+    assert_eq!(report["controls"][0]["verdict"], "n/a");
+    let soc2 = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["framework"] == "soc2")
+        .expect("soc2 coverage");
+    let crit = soc2["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "CC4.1")
+        .expect("CC4.1");
+    assert_eq!(crit["evidenced"], false, "{crit}");
+    assert_eq!(soc2["summary"]["evidenced"], 0);
+
+    let mut cmd = vouch();
+    cmd.current_dir(estate.dir.path()).args([
+        "check",
+        "--controls",
+        "controls.toml",
+        "--inventory",
+        "vouch.toml",
+        "--format",
+        "oscal",
+    ]);
+    let (_, oscal, _) = run(&mut cmd);
+    let findings = oscal["assessment-results"]["results"][0]["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no findings: {oscal}"));
+    let states: Vec<&str> = findings
+        .iter()
+        .map(|f| f["target"]["status"]["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["not-satisfied"]);
+
+    // A pass evidences it.
+    attestation(&estate, "pentest", day(-10), "CISO");
+    let (_, report, _) = run(&mut estate.check(&[]));
+    let soc2 = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["framework"] == "soc2")
+        .unwrap();
+    assert_eq!(soc2["summary"]["evidenced"], 1);
 }

@@ -91,7 +91,12 @@ pub fn day(days: i64) -> jiff::civil::Date {
 
 /// An attestations file with one entry performed on `performed_on` and attested by `by`, its
 /// evidence file beside it.
-pub fn attestation(estate: &Estate, id: &str, performed_on: jiff::civil::Date, by: &str) -> PathBuf {
+pub fn attestation(
+    estate: &Estate,
+    id: &str,
+    performed_on: jiff::civil::Date,
+    by: &str,
+) -> PathBuf {
     estate.write("evidence.txt", "signed report\n");
     estate.write(
         "attestations.toml",
