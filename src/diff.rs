@@ -151,11 +151,16 @@ pub fn compare(old: &Report, new: &Report) -> Drift {
                             });
                         }
                         (Some(&v), None) => {
-                            d.regressions.push(regression(
-                                Some(v),
-                                None,
-                                "the target disappeared: the baseline had it, the new run does not",
-                            ));
+                            // A row that proved something (pass, fail, waived) must not vanish
+                            // unnoticed; an `n/a` or `error` row proved nothing, so losing it
+                            // (an empty `*` that now finds resources) loses nothing.
+                            if !matches!(v, Verdict::NotApplicable | Verdict::Error) {
+                                d.regressions.push(regression(
+                                    Some(v),
+                                    None,
+                                    "the target disappeared: the baseline had it, the new run does not",
+                                ));
+                            }
                             d.removed_targets.push(Presence {
                                 control: id.clone(),
                                 target: t.clone(),
@@ -403,6 +408,7 @@ mod tests {
             ("A", "gone", Pass),
             ("B", "b", Pass),
             ("C", "c", Error),
+            ("C", "*", NotApplicable),
         ]);
         let new = report(&[
             ("A", "a1", Fail),
