@@ -190,6 +190,10 @@ pub struct CheckArgs {
     /// Observations in flight against one host at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub per_host: usize,
+    /// Treat warnings (an inventory group a control names that the inventory does not define)
+    /// as errors: exit 2 before anything runs.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub evidence: EvidenceArgs,
 }
@@ -562,6 +566,24 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
         }
     }
 
+    if args.evidence.from_evidence.is_none() {
+        let opts = EngineOptions {
+            targets_override: args.target.clone(),
+            ..EngineOptions::default()
+        };
+        let warnings = engine::undefined_groups(&controls, &inv, &opts);
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+        if args.strict && !warnings.is_empty() {
+            eprintln!(
+                "error: --strict: {} warning{}; nothing was checked",
+                warnings.len(),
+                if warnings.len() == 1 { "" } else { "s" }
+            );
+            return Ok(exit::INVALID);
+        }
+    }
     let prep = prepare_evidence(&args.evidence, &inv, waivers, sources)?;
     if let Some(dir) = &args.evidence.from_evidence {
         let recorded = evidence::replay::load(dir)?;
@@ -599,16 +621,13 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
             Progress::Observed { .. } => bar.inc(1),
         }) as engine::ProgressFn
     });
-    let interrupt: engine::Interrupt = Box::pin(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupted: writing what was observed (the report is marked incomplete)");
-        }
-        // Without a signal handler, never interrupt.
-        else {
-            futures::future::pending::<()>().await;
-        }
-    });
-    let report = runtime()?.block_on(engine::run(
+    let rt = runtime()?;
+    // Installed before discovery starts, and kept (with the runtime) until the report is out.
+    let interrupt = {
+        let _guard = rt.enter();
+        interrupt_on_signal()?
+    };
+    let report = rt.block_on(engine::run(
         &controls,
         &registry,
         &ctx,
@@ -619,7 +638,55 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
     if let Some((bar, _)) = bar {
         bar.finish_and_clear();
     }
-    finish_check(args, &controls, report, prep, color, quiet)
+    let code = finish_check(args, &controls, report, prep, color, quiet);
+    drop(rt);
+    code
+}
+
+/// Resolves at the first SIGINT (Ctrl-C) or SIGTERM (a CI runner or a Kubernetes pod being
+/// stopped): the engine stops and the report is written, marked incomplete. A second signal
+/// exits at once (code 3: nothing more was observed). Must be called inside the runtime.
+fn interrupt_on_signal() -> Result<engine::Interrupt> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<&'static str>();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        tokio::spawn(async move {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+            let _ = tx.send(name);
+            tokio::select! {
+                _ = int.recv() => {},
+                _ = term.recv() => {},
+            }
+            eprintln!("second signal: stopping at once; no report written");
+            std::process::exit(i32::from(exit::UNOBSERVED));
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = tx.send("Ctrl-C");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("second signal: stopping at once; no report written");
+                std::process::exit(i32::from(exit::UNOBSERVED));
+            }
+        }
+    });
+    Ok(Box::pin(async move {
+        match rx.await {
+            Ok(name) => eprintln!(
+                "\n{name}: writing what was observed (the report is marked incomplete); \
+                 a second signal stops at once"
+            ),
+            // No handler: never interrupt.
+            Err(_) => futures::future::pending::<()>().await,
+        }
+    }))
 }
 
 fn progress_bar() -> (indicatif::ProgressBar, Instant) {
@@ -635,11 +702,21 @@ fn progress_bar() -> (indicatif::ProgressBar, Instant) {
     (bar, Instant::now())
 }
 
-/// The exit code a report earns.
+/// The exit code a report earns: 1 when something failed at or above `fail_on`, else 3 when
+/// something could not be observed, a control examined nothing or the run was interrupted,
+/// else 0.
 pub fn outcome(report: &Report, fail_on: Severity) -> u8 {
     if report.failed_at(fail_on) {
         exit::FAILED
-    } else if report.has_errors() || !report.run.complete {
+    } else {
+        unobserved_or_pass(report)
+    }
+}
+
+/// 3 when the report proves less than it should (an `error`, a control that examined nothing,
+/// an interrupted run), else 0.
+fn unobserved_or_pass(report: &Report) -> u8 {
+    if report.has_errors() || !report.run.complete || report.examined_nothing().next().is_some() {
         exit::UNOBSERVED
     } else {
         exit::PASS
@@ -1254,8 +1331,9 @@ pub struct EvidenceArgs {
     /// A previous JSON report: print what drifted against it on stderr.
     #[arg(long, value_name = "OLD.json")]
     pub baseline: Option<PathBuf>,
-    /// With --baseline: exit 1 only when a result regressed (pass → fail/error) at or above
-    /// --fail-on, else 0; existing failures do not fail the run.
+    /// With --baseline: exit 1 when a result regressed at or above --fail-on (pass, waived or
+    /// n/a → fail/error, a new failing target, a target or control that disappeared), else 3
+    /// when something could not be observed, else 0; existing failures do not fail the run.
     #[arg(long, requires = "baseline")]
     pub fail_on_new: bool,
 }
@@ -1394,17 +1472,29 @@ fn finish_check(
     quiet: bool,
 ) -> Result<u8> {
     evidence::stamp_expiry(&mut report, controls);
-    report.coverage = report::coverage::builtin(controls);
     let now = report
         .run
         .replay
         .as_ref()
         .map_or_else(jiff::Timestamp::now, |r| r.evaluated_at);
+    engine::enforce_max_age(&mut report, now);
+    engine::mark_examined_nothing(&mut report, controls);
+    if report.run.replay.is_some() {
+        for w in &report.run.warnings {
+            eprintln!("warning (recorded): {w}");
+        }
+        if args.strict && !report.run.warnings.is_empty() {
+            eprintln!("error: --strict: the recorded run has warnings");
+            return Ok(exit::INVALID);
+        }
+    }
     let applied = waiver::apply(
         &mut report,
         &prep.loaded_waivers,
         now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date(),
     );
+    report.coverage = report::coverage::builtin(controls);
+    report::coverage::mark_evidenced(&mut report.coverage, &report.controls);
     for w in &applied.expired {
         eprintln!(
             "warning: the waiver of {} at {} expired on {}; it was ignored",
@@ -1437,20 +1527,38 @@ fn finish_check(
     for (format, path) in &args.output {
         emit_report(&report, format.unwrap_or(args.format), Some(path), color)?;
     }
+    for c in report.examined_nothing() {
+        eprintln!(
+            "warning: {} examined nothing (no resource found); say `allow_empty = true` if that \
+             is expected",
+            c.id
+        );
+    }
     if let Some((path, base)) = &prep.baseline {
         let drift = diff::compare(base, &report);
         eprintln!("drift against {}: {}", path.display(), drift.summary_line());
-        for c in &drift.regressions {
+        for r in &drift.regressions {
+            let v = |v: Option<crate::expect::Verdict>| v.map_or("—", |v| v.as_str());
+            let target = if r.target.is_empty() {
+                String::new()
+            } else {
+                format!(" on {}", r.target)
+            };
             eprintln!(
-                "  regression: {} on {}: {} → {}",
-                c.control, c.target, c.old, c.new
+                "  regression: {}{target}: {} → {} ({})",
+                r.control,
+                v(r.old),
+                v(r.new),
+                r.reason
             );
         }
         if args.evidence.fail_on_new {
+            // Old failures do not fail the run; new ones do, and a run that proved less than it
+            // should (errors, nothing examined, interrupted) still exits 3.
             return Ok(if drift.regressions_at(args.fail_on) > 0 {
                 exit::FAILED
             } else {
-                exit::PASS
+                unobserved_or_pass(&report)
             });
         }
     }

@@ -1,7 +1,12 @@
 //! Drift between two reports (`vouch diff OLD NEW`, `vouch check --baseline OLD`): which results
-//! regressed (`pass` → `fail`/`error`), which were fixed (`fail`/`error` → `pass`), which changed
-//! otherwise, and which controls and targets appeared or disappeared. Results are matched by
-//! (control id, target). Only reads reports; judges nothing anew.
+//! regressed, which were fixed (`fail`/`error` → `pass`), which changed otherwise, and which
+//! controls and targets appeared or disappeared. Results are matched by (control id, target).
+//! Only reads reports; judges nothing anew.
+//!
+//! A regression is anything that makes the estate look no better than it is: `pass`, `waived`
+//! or `n/a` → `fail`/`error` (a waiver that expired counts), a new target that fails or errors,
+//! and a target or control the baseline had that the new run lacks (a denied `*` discovery makes
+//! every bucket disappear). Each regression names its reason.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,6 +26,19 @@ pub struct Change {
     pub new: Verdict,
 }
 
+/// A result (or a whole control, `target` empty) that counts against `--fail-on-new`, with why.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Regression {
+    pub control: String,
+    pub target: String,
+    pub severity: Severity,
+    /// The baseline's verdict; `None` when the baseline did not have the result.
+    pub old: Option<Verdict>,
+    /// The new verdict; `None` when the new run does not have the result.
+    pub new: Option<Verdict>,
+    pub reason: String,
+}
+
 /// A result present in only one of the reports.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Presence {
@@ -33,7 +51,7 @@ pub struct Presence {
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct Drift {
     pub schema: &'static str,
-    pub regressions: Vec<Change>,
+    pub regressions: Vec<Regression>,
     pub fixes: Vec<Change>,
     /// Other verdict changes (e.g. `pass` → `waived`, `fail` → `error`).
     pub changed: Vec<Change>,
@@ -76,37 +94,79 @@ pub fn compare(old: &Report, new: &Report) -> Drift {
     for id in ids {
         match (o.get(id), n.get(id)) {
             (None, Some(_)) => d.new_controls.push(id.clone()),
-            (Some(_), None) => d.removed_controls.push(id.clone()),
-            (Some((_, ot)), Some((sev, nt))) => {
+            (Some((sev, _)), None) => {
+                d.removed_controls.push(id.clone());
+                d.regressions.push(Regression {
+                    control: id.clone(),
+                    target: String::new(),
+                    severity: *sev,
+                    old: None,
+                    new: None,
+                    reason: "the control is not in the new run".into(),
+                });
+            }
+            (Some((osev, ot)), Some((sev, nt))) => {
+                // A control whose severity was lowered is gated at the higher of the two.
+                let sev = (*sev).max(*osev);
                 let targets: BTreeSet<&String> = ot.keys().chain(nt.keys()).collect();
                 for t in targets {
+                    let regression =
+                        |old: Option<Verdict>, new: Option<Verdict>, reason: &str| Regression {
+                            control: id.clone(),
+                            target: t.clone(),
+                            severity: sev,
+                            old,
+                            new,
+                            reason: reason.into(),
+                        };
                     match (ot.get(t), nt.get(t)) {
                         (Some(&a), Some(&b)) if a != b => {
                             let change = Change {
                                 control: id.clone(),
                                 target: t.clone(),
-                                severity: *sev,
+                                severity: sev,
                                 old: a,
                                 new: b,
                             };
-                            if a == Verdict::Pass && is_bad(b) {
-                                d.regressions.push(change);
+                            if let Some(reason) = regressed(a, b) {
+                                d.regressions.push(regression(Some(a), Some(b), reason));
                             } else if is_bad(a) && b == Verdict::Pass {
                                 d.fixes.push(change);
                             } else {
                                 d.changed.push(change);
                             }
                         }
-                        (None, Some(&v)) => d.new_targets.push(Presence {
-                            control: id.clone(),
-                            target: t.clone(),
-                            verdict: v,
-                        }),
-                        (Some(&v), None) => d.removed_targets.push(Presence {
-                            control: id.clone(),
-                            target: t.clone(),
-                            verdict: v,
-                        }),
+                        (None, Some(&v)) => {
+                            if is_bad(v) {
+                                d.regressions.push(regression(
+                                    None,
+                                    Some(v),
+                                    &format!("a new target that is {v}"),
+                                ));
+                            }
+                            d.new_targets.push(Presence {
+                                control: id.clone(),
+                                target: t.clone(),
+                                verdict: v,
+                            });
+                        }
+                        (Some(&v), None) => {
+                            // A row that proved something (pass, fail, waived) must not vanish
+                            // unnoticed; an `n/a` or `error` row proved nothing, so losing it
+                            // (an empty `*` that now finds resources) loses nothing.
+                            if !matches!(v, Verdict::NotApplicable | Verdict::Error) {
+                                d.regressions.push(regression(
+                                    Some(v),
+                                    None,
+                                    "the target disappeared: the baseline had it, the new run does not",
+                                ));
+                            }
+                            d.removed_targets.push(Presence {
+                                control: id.clone(),
+                                target: t.clone(),
+                                verdict: v,
+                            });
+                        }
                         _ => {}
                     }
                 }
@@ -115,6 +175,21 @@ pub fn compare(old: &Report, new: &Report) -> Drift {
         }
     }
     d
+}
+
+/// Why `old` → `new` is a regression, if it is one.
+fn regressed(old: Verdict, new: Verdict) -> Option<&'static str> {
+    if !is_bad(new) || old == new {
+        return None;
+    }
+    match old {
+        Verdict::Pass => Some("it passed in the baseline"),
+        Verdict::Waived => {
+            Some("it was waived in the baseline (the waiver expired or was removed)")
+        }
+        Verdict::NotApplicable => Some("it was n/a in the baseline"),
+        Verdict::Fail | Verdict::Error => None,
+    }
 }
 
 impl Drift {
@@ -164,11 +239,17 @@ impl Drift {
         let mut t = comfy_table::Table::new();
         t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
             .set_header(vec!["change", "control", "target", "old", "new"]);
-        let rows = [
-            ("regression", &self.regressions),
-            ("fixed", &self.fixes),
-            ("changed", &self.changed),
-        ];
+        let v = |v: Option<Verdict>| v.map_or("—", Verdict::as_str);
+        for r in &self.regressions {
+            t.add_row(vec![
+                format!("regression: {}", r.reason).as_str(),
+                &r.control,
+                &r.target,
+                v(r.old),
+                v(r.new),
+            ]);
+        }
+        let rows = [("fixed", &self.fixes), ("changed", &self.changed)];
         for (what, list) in rows {
             for c in list {
                 t.add_row(vec![
@@ -225,11 +306,12 @@ impl Drift {
                 cell(target)
             ));
         };
-        for (what, list) in [
-            ("**regression**", &self.regressions),
-            ("fixed", &self.fixes),
-            ("changed", &self.changed),
-        ] {
+        let v = |v: Option<Verdict>| v.map_or("—", Verdict::as_str);
+        for r in &self.regressions {
+            let what = format!("**regression**: {}", cell(&r.reason));
+            row(&what, &r.control, &r.target, v(r.old), v(r.new));
+        }
+        for (what, list) in [("fixed", &self.fixes), ("changed", &self.changed)] {
             for c in list {
                 row(what, &c.control, &c.target, c.old.as_str(), c.new.as_str());
             }
@@ -277,6 +359,7 @@ mod tests {
                 hint: None,
                 waiver: None,
                 expires_at: None,
+                engine: None,
             };
             match controls.iter_mut().find(|c| c.id == *id) {
                 Some(c) => c.results.push(r),
@@ -290,6 +373,7 @@ mod tests {
                     tags: Vec::new(),
                     remediation: String::new(),
                     verdict: Verdict::Pass,
+                    examined_nothing: false,
                     results: vec![r],
                 }),
             }
@@ -304,6 +388,7 @@ mod tests {
                 fail_on: Severity::Low,
                 context: BTreeMap::new(),
                 replay: None,
+                warnings: Vec::new(),
             },
             summary: Summary::default(),
             controls,
@@ -323,6 +408,7 @@ mod tests {
             ("A", "gone", Pass),
             ("B", "b", Pass),
             ("C", "c", Error),
+            ("C", "*", NotApplicable),
         ]);
         let new = report(&[
             ("A", "a1", Fail),
@@ -338,7 +424,21 @@ mod tests {
                 .map(|c| (c.control.clone(), c.target.clone()))
                 .collect()
         };
-        assert_eq!(pairs(&d.regressions), [("A".into(), "a1".into())]);
+        let regressions: Vec<(String, String)> = d
+            .regressions
+            .iter()
+            .map(|c| (c.control.clone(), c.target.clone()))
+            .collect();
+        // a1 passed and fails; `fresh` is a new failing target; `gone` and control B vanished.
+        assert_eq!(
+            regressions,
+            [
+                ("A".to_string(), "a1".to_string()),
+                ("A".into(), "fresh".into()),
+                ("A".into(), "gone".into()),
+                ("B".into(), String::new()),
+            ]
+        );
         assert_eq!(
             pairs(&d.fixes),
             [
@@ -352,11 +452,11 @@ mod tests {
         assert_eq!(d.new_targets[0].target, "fresh");
         assert_eq!(d.removed_targets[0].target, "gone");
         assert_eq!(d.regressions_at(Severity::Critical), 0);
-        assert_eq!(d.regressions_at(Severity::High), 1);
+        assert_eq!(d.regressions_at(Severity::High), 4);
         assert!(compare(&new, &new).is_empty());
         let md = d.render_markdown();
         assert!(
-            md.contains("| **regression** | `A` | a1 | pass | fail |"),
+            md.contains("| **regression**: it passed in the baseline | `A` | a1 | pass | fail |"),
             "{md}"
         );
         assert!(md.contains("| new control | `D` |"), "{md}");

@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use crate::control::{Control, Severity, Targets};
 use crate::expect::{Check, Verdict};
 use crate::probe::{Observation, Params, ProbeContext, ProbeError, ProbeErrorKind, Registry};
-use crate::report::{ControlResult, Report, Run, SCHEMA, Summary, TargetResult, Tool};
+use crate::report::{ControlResult, EngineRow, Report, Run, SCHEMA, Summary, TargetResult, Tool};
 
 /// How a run behaves (flags, not control files).
 #[derive(Clone, Debug)]
@@ -106,23 +106,32 @@ pub async fn run(
         }
         expanded.push((i, targets));
     }
-    let discovered: HashMap<(String, String), Result<Vec<String>, ProbeError>> =
-        futures::stream::iter(patterns.into_iter().map(|(kind, pattern)| {
-            let probe = registry.get(&kind).expect("validated probe");
-            let ctx = ctx.clone();
-            let timeout = opts.timeout;
-            async move {
-                let res = match tokio::time::timeout(timeout, probe.discover(&pattern, &ctx)).await
-                {
-                    Ok(r) => r,
-                    Err(_) => Err(ProbeError::timeout(timeout)),
-                };
-                ((kind, pattern), res)
-            }
-        }))
-        .buffer_unordered(opts.concurrency.max(1))
-        .collect()
-        .await;
+    let mut discovery = futures::stream::iter(patterns.into_iter().map(|(kind, pattern)| {
+        let probe = registry.get(&kind).expect("validated probe");
+        let ctx = ctx.clone();
+        let timeout = opts.timeout;
+        async move {
+            let res = match tokio::time::timeout(timeout, probe.discover(&pattern, &ctx)).await {
+                Ok(r) => r,
+                Err(_) => Err(ProbeError::timeout(timeout)),
+            };
+            ((kind, pattern), res)
+        }
+    }))
+    .buffer_unordered(opts.concurrency.max(1));
+    // A signal during discovery stops the run too: what was not discovered is not observed.
+    let mut complete = true;
+    let mut discovered: HashMap<(String, String), Result<Vec<String>, ProbeError>> = HashMap::new();
+    loop {
+        tokio::select! {
+            next = discovery.next() => match next {
+                Some((key, res)) => { discovered.insert(key, res); }
+                None => break,
+            },
+            _ = &mut interrupt => { complete = false; break; }
+        }
+    }
+    drop(discovery);
 
     // 2. Plan: every control × target becomes an observation key or a direct result.
     let mut plans: Vec<Vec<(String, Planned)>> = Vec::with_capacity(controls.len());
@@ -132,17 +141,20 @@ pub async fn run(
         let c = &controls[*i];
         let mut plan = Vec::new();
         if targets.is_empty() {
-            let why = match &c.targets {
-                Targets::Group(g) if !ctx.inventory.targets.contains_key(g) => {
-                    format!("the inventory defines no target group `{g}`")
-                }
-                Targets::Group(g) => format!("target group `{g}` is empty"),
-                Targets::List(_) => "no targets".to_string(),
+            let (why, kind) = match &c.targets {
+                Targets::Group(g) if !ctx.inventory.targets.contains_key(g) => (
+                    format!("the inventory defines no target group `{g}`"),
+                    EngineRow::UndefinedGroup,
+                ),
+                Targets::Group(g) => (
+                    format!("target group `{g}` is empty"),
+                    EngineRow::Population,
+                ),
+                Targets::List(_) => ("no targets".to_string(), EngineRow::Population),
             };
-            plan.push((
-                format!("({})", group_name(c)),
-                Planned::Direct(direct(Verdict::NotApplicable, why, None)),
-            ));
+            let mut row = direct(Verdict::NotApplicable, why, None);
+            row.engine = Some(kind);
+            plan.push((format!("({})", group_name(c)), Planned::Direct(row)));
         }
         let params = serde_json::to_string(&c.params).unwrap_or_default();
         for t in targets {
@@ -151,20 +163,35 @@ pub async fn run(
             let concrete: Vec<String> = if is_pattern {
                 match discovered.get(&(c.probe.clone(), t.clone())) {
                     Some(Ok(found)) => {
-                        let min = c.min_population.unwrap_or(0);
-                        if (found.len() as u64) < min || found.is_empty() {
+                        let too_few = match c.min_population {
+                            Some(min) => (found.len() as u64) < min,
+                            None => found.is_empty(),
+                        };
+                        if too_few || found.is_empty() {
                             plan.push((
                                 t.clone(),
-                                Planned::Direct(population_result(found.len(), min)),
+                                Planned::Direct(population_result(found.len(), c.min_population)),
                             ));
                         }
                         found.clone()
                     }
                     Some(Err(e)) => {
-                        plan.push((t.clone(), Planned::Direct(error_result(e))));
+                        let mut row = error_result(e);
+                        row.engine = Some(EngineRow::Discovery);
+                        plan.push((t.clone(), Planned::Direct(row)));
                         Vec::new()
                     }
-                    None => Vec::new(),
+                    None => {
+                        // Interrupted before this pattern was discovered.
+                        let mut row = direct(
+                            Verdict::Error,
+                            "the run was interrupted before this pattern was discovered".into(),
+                            None,
+                        );
+                        row.engine = Some(EngineRow::Interrupted);
+                        plan.push((t.clone(), Planned::Direct(row)));
+                        Vec::new()
+                    }
                 }
             } else {
                 vec![t.clone()]
@@ -229,8 +256,7 @@ pub async fn run(
         }
     }))
     .buffer_unordered(opts.concurrency.max(1));
-    let mut complete = true;
-    loop {
+    while complete {
         tokio::select! {
             next = stream.next() => match next {
                 Some((key, res)) => { observed.insert(key, res); }
@@ -262,11 +288,14 @@ pub async fn run(
                     Planned::Observe(key) => match observed.get(&key) {
                         Some(Ok(obs)) => evaluate(c, obs, obs_ids.get(&key).cloned(), now),
                         Some(Err(e)) => error_result(e),
-                        None => direct(
-                            Verdict::Error,
-                            "the run was interrupted before this target was observed".into(),
-                            None,
-                        ),
+                        None => TargetResult {
+                            engine: Some(EngineRow::Interrupted),
+                            ..direct(
+                                Verdict::Error,
+                                "the run was interrupted before this target was observed".into(),
+                                None,
+                            )
+                        },
                     },
                 };
                 r.target = target;
@@ -284,6 +313,7 @@ pub async fn run(
             tags: c.tags.clone(),
             remediation: c.remediation.clone(),
             verdict: Verdict::NotApplicable,
+            examined_nothing: false,
             results: rs,
         });
     }
@@ -299,6 +329,7 @@ pub async fn run(
             fail_on: opts.fail_on,
             context: ctx.run_info(),
             replay: None,
+            warnings: undefined_groups(controls, &ctx.inventory, opts),
         },
         summary: Summary::default(),
         controls: results,
@@ -345,6 +376,7 @@ fn direct(verdict: Verdict, error: String, hint: Option<String>) -> TargetResult
         hint,
         waiver: None,
         expires_at: None,
+        engine: None,
     }
 }
 
@@ -363,8 +395,12 @@ fn error_result(e: &ProbeError) -> TargetResult {
     )
 }
 
-/// A pattern that found fewer resources than the control's `min_population`.
-fn population_result(found: usize, min: u64) -> TargetResult {
+/// A pattern that found fewer resources than the control's `min_population`, or none. Without
+/// a `min_population`, an empty population is `n/a` and the control examined nothing (exit 3
+/// unless `allow_empty`); with one, too few is a failed `population` check.
+fn population_result(found: usize, min: Option<u64>) -> TargetResult {
+    let explicit = min.is_some();
+    let min = min.unwrap_or(1);
     let check = Check {
         fact: "population".into(),
         op: crate::expect::Op::Ge,
@@ -378,20 +414,21 @@ fn population_result(found: usize, min: u64) -> TargetResult {
         message: None,
         or: Vec::new(),
     };
-    let verdict = if min == 0 {
-        Verdict::NotApplicable
-    } else {
-        check.verdict
-    };
+    let judged = explicit && min > 0;
     TargetResult {
         target: String::new(),
-        verdict,
+        verdict: if judged {
+            check.verdict
+        } else {
+            Verdict::NotApplicable
+        },
         observation: None,
-        checks: if min == 0 { Vec::new() } else { vec![check] },
+        checks: if judged { vec![check] } else { Vec::new() },
         error: Some(format!("discovery found {found} resources")),
         hint: None,
         waiver: None,
         expires_at: None,
+        engine: Some(EngineRow::Population),
     }
 }
 
@@ -411,9 +448,10 @@ pub fn evaluate(
         hint: None,
         waiver: None,
         expires_at: None,
+        engine: None,
     };
     for s in &c.scope {
-        let check = s.evaluate(&obs.facts, &obs.unobserved, now);
+        let check = s.evaluate_where(&obs.facts, &obs.unobserved, now);
         match check.verdict {
             Verdict::Pass => {}
             Verdict::Fail => {
@@ -437,4 +475,82 @@ pub fn evaluate(
         .collect();
     result.verdict = Verdict::worst(result.checks.iter().map(|c| c.verdict));
     result
+}
+
+/// One warning per inventory group that a selected control names and the inventory does not
+/// define (a typo in `vouch.toml` would otherwise turn the control into a silent `n/a`).
+pub fn undefined_groups(
+    controls: &[Control],
+    inventory: &crate::inventory::Inventory,
+    opts: &EngineOptions,
+) -> Vec<String> {
+    if !opts.targets_override.is_empty() {
+        return Vec::new();
+    }
+    let mut by_group: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for c in controls {
+        if let Targets::Group(g) = &c.targets
+            && !inventory.targets.contains_key(g)
+        {
+            by_group.entry(g).or_default().push(&c.id);
+        }
+    }
+    let defined: Vec<&str> = inventory.targets.keys().map(String::as_str).collect();
+    by_group
+        .into_iter()
+        .map(|(g, ids)| {
+            let hint = crate::diag::suggest(g, &defined)
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            format!(
+                "the inventory defines no target group `{g}`{hint}: {} not examined; define it \
+                 under [targets] or deselect the control",
+                ids.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// Marks the controls that examined nothing (every result `n/a`, none from the control's
+/// `where`, no undefined group behind it, and the control does not say `allow_empty = true`).
+/// Live runs and replays both pass through here, so the exit code sees the same rule.
+pub fn mark_examined_nothing(report: &mut Report, controls: &[Control]) {
+    for cr in &mut report.controls {
+        let allowed = controls
+            .iter()
+            .find(|c| c.id == cr.id)
+            .is_some_and(|c| c.allow_empty || c.min_population == Some(0));
+        let undefined_group = cr
+            .results
+            .iter()
+            .any(|r| r.engine == Some(EngineRow::UndefinedGroup));
+        cr.examined_nothing = !allowed
+            && !undefined_group
+            && !cr.results.is_empty()
+            && cr
+                .results
+                .iter()
+                .all(|r| r.verdict == Verdict::NotApplicable && r.engine.is_some());
+    }
+}
+
+/// `max_age` enforced: a result judged after its `expires_at` (a replay with `--replay-at now`,
+/// evidence older than the control allows) is `error` ("evidence stale"), whatever it was.
+pub fn enforce_max_age(report: &mut Report, now: Timestamp) {
+    for c in &mut report.controls {
+        for r in &mut c.results {
+            if let Some(expires_at) = r.expires_at
+                && now > expires_at
+                && r.verdict != Verdict::Error
+            {
+                r.error = Some(format!(
+                    "evidence stale: it expired at {expires_at} (the control's max_age), judged at \
+                     {now} (was {}); observe again",
+                    r.verdict
+                ));
+                r.verdict = Verdict::Error;
+            }
+        }
+    }
+    report.summarise();
 }

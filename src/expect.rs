@@ -545,6 +545,12 @@ impl Expectation {
                         toml_kind(v)
                     )));
                 };
+                if items.is_empty() {
+                    // `in []` can never hold and `not in []` always does: a typo, not a check.
+                    return Err(ExpectError::Value(format!(
+                        "`{op}` needs at least one value, found an empty list"
+                    )));
+                }
                 // On a list fact, `in` means "every element is one of these".
                 let item_ty = if ty == FactType::StringList {
                     FactType::String
@@ -612,14 +618,37 @@ impl Expectation {
         unobserved: &BTreeMap<String, String>,
         now: Timestamp,
     ) -> Check {
-        let mut check = self.evaluate_one(facts, unobserved, now);
+        self.evaluate_as(facts, unobserved, now, false)
+    }
+
+    /// Evaluates a `where` entry: like [`Expectation::evaluate`], except that a fact observed as
+    /// nothing there (`null`) satisfies `!=` and `not in` (an untagged resource is not in
+    /// `env == "dev"`, so `env != "dev"` keeps it in scope). In `expect`, `null` passes only
+    /// `absent`.
+    pub fn evaluate_where(
+        &self,
+        facts: &BTreeMap<String, serde_json::Value>,
+        unobserved: &BTreeMap<String, String>,
+        now: Timestamp,
+    ) -> Check {
+        self.evaluate_as(facts, unobserved, now, true)
+    }
+
+    fn evaluate_as(
+        &self,
+        facts: &BTreeMap<String, serde_json::Value>,
+        unobserved: &BTreeMap<String, String>,
+        now: Timestamp,
+        scope: bool,
+    ) -> Check {
+        let mut check = self.evaluate_one(facts, unobserved, now, scope);
         if self.or.is_empty() || check.verdict == Verdict::Pass {
             return check;
         }
         check.or = self
             .or
             .iter()
-            .map(|alt| alt.evaluate(facts, unobserved, now))
+            .map(|alt| alt.evaluate_as(facts, unobserved, now, scope))
             .collect();
         let all = || std::iter::once(check.verdict).chain(check.or.iter().map(|c| c.verdict));
         check.verdict = if all().any(|v| v == Verdict::Pass) {
@@ -637,6 +666,7 @@ impl Expectation {
         facts: &BTreeMap<String, serde_json::Value>,
         unobserved: &BTreeMap<String, String>,
         now: Timestamp,
+        scope: bool,
     ) -> Check {
         let mut check = Check {
             fact: self.fact.clone(),
@@ -662,6 +692,10 @@ impl Expectation {
                 return check;
             }
         };
+        if scope && observed == Value::Null && matches!(self.op, Op::Ne | Op::NotIn) {
+            check.verdict = Verdict::Pass;
+            return check;
+        }
         match self.compare(&observed, now) {
             Ok(true) => check.verdict = Verdict::Pass,
             Ok(false) => check.verdict = Verdict::Fail,
@@ -715,14 +749,34 @@ impl Expectation {
                 other => return Err(format!("`matches` does not apply to {other}")),
             },
             (Op::Within, Expected::One(Value::Duration(limit))) => {
-                let limit = *limit as i64;
+                // i128: no user number (a limit near u64::MAX, a timestamp in year 9999) wraps.
+                let limit = i128::from(*limit);
                 match observed {
-                    Value::Duration(d) => (*d as i64) <= limit,
-                    Value::Timestamp(t) => now.duration_since(*t).as_secs() <= limit,
+                    Value::Duration(d) => i128::from(*d) <= limit,
+                    Value::Timestamp(t) => {
+                        let age = i128::from(now.duration_since(*t).as_secs());
+                        if age < -FUTURE_TOLERANCE_SECS {
+                            return Err(format!(
+                                "observed in the future: clock skew or bad data ({t} is after {now})"
+                            ));
+                        }
+                        age <= limit
+                    }
                     Value::Date(d) => {
                         // A date counts in whole days: performed on the 1st is 0 days old that day.
+                        let start = d
+                            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                            .map_err(|e| e.to_string())?
+                            .timestamp();
+                        if i128::from(start.duration_since(now).as_secs()) > FUTURE_TOLERANCE_SECS {
+                            return Err(format!(
+                                "observed in the future: clock skew or bad data ({d} is after {})",
+                                now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()
+                            ));
+                        }
                         let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-                        let days = i64::from(d.until(today).map_err(|e| e.to_string())?.get_days());
+                        let days =
+                            i128::from(d.until(today).map_err(|e| e.to_string())?.get_days());
                         days * 86_400 <= limit
                     }
                     other => return Err(format!("`within` does not apply to {other}")),
@@ -732,6 +786,10 @@ impl Expectation {
         })
     }
 }
+
+/// How far in the future a timestamp under `within` may be (clock skew between hosts) before it
+/// is an `error` rather than a pass.
+pub const FUTURE_TOLERANCE_SECS: i128 = 5 * 60;
 
 /// A regex error on one line (the crate's own message points with a caret over several lines).
 fn regex_error(e: &regex::Error) -> String {

@@ -363,8 +363,18 @@ fn timestamps_within_a_window() {
             Some("\"1h\""),
             json!("2026-11-29T13:00:00Z")
         ),
+        Error,
+        "an hour in the future is clock skew or bad data, never a pass"
+    );
+    assert_eq!(
+        verdict(
+            FactType::Timestamp,
+            "within",
+            Some("\"1h\""),
+            json!("2026-11-29T12:04:00Z")
+        ),
         Pass,
-        "the future is within any window"
+        "four minutes ahead is tolerated clock skew"
     );
     assert_eq!(
         verdict(

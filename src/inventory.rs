@@ -36,6 +36,10 @@ pub struct AwsSettings {
     /// GuardDuty) covers: names, or [`ENABLED_REGIONS`] alone for every region enabled in the
     /// account. `None`: the home region (GuardDuty: every enabled region).
     pub regions: Option<Vec<String>>,
+    /// `[aws] account_id`: the account (or accounts) the credentials must belong to; any other
+    /// makes every AWS result `error`. Empty: not pinned.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub account_ids: Vec<String>,
 }
 
 /// Settings of the `github` probe.
@@ -295,6 +299,32 @@ impl Inventory {
                     }
                     inv.aws.endpoint_url = Some(url.into_inner());
                 }
+                if let Some((_, v)) = r.get("account_id") {
+                    let ids: Vec<(String, std::ops::Range<usize>)> = match v.get_ref() {
+                        DeValue::String(s) => vec![(s.to_string(), v.span())],
+                        DeValue::Array(items) if !items.is_empty() => items
+                            .iter()
+                            .map(|i| match i.get_ref() {
+                                DeValue::String(s) => (s.to_string(), i.span()),
+                                _ => (String::new(), i.span()),
+                            })
+                            .collect(),
+                        _ => vec![(String::new(), v.span())],
+                    };
+                    for (id, span) in ids {
+                        if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+                            inv.aws.account_ids.push(id);
+                        } else {
+                            diags.error(
+                                file,
+                                span,
+                                "invalid-account-id",
+                                "`account_id` must be a 12-digit AWS account id (or a list of them)",
+                                "e.g. account_id = \"123456789012\" or [\"123456789012\", \"210987654321\"]",
+                            );
+                        }
+                    }
+                }
                 if let Some(regions) = r.strings(diags, "regions") {
                     let names: Vec<String> = regions.iter().map(|s| s.get_ref().clone()).collect();
                     match check_regions(&names) {
@@ -317,7 +347,10 @@ impl Inventory {
                         }
                     }
                 }
-                r.finish(diags, &["region", "profile", "endpoint_url", "regions"]);
+                r.finish(
+                    diags,
+                    &["region", "profile", "endpoint_url", "regions", "account_id"],
+                );
             }
         }
         if let Some((_, v)) = top.get("github") {

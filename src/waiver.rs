@@ -12,7 +12,12 @@
 //! approved_by = "CISO"
 //! ticket = "SEC-1234"            # optional
 //! expires = 2027-01-31           # required, at most one year ahead; valid through that day
+//! verdicts = ["fail", "error"]   # optional; default ["fail"]: errors stay errors
 //! ```
+//!
+//! A waiver waives failures, not blindness: by default it turns only `fail` into `waived`, and it
+//! never covers a row the engine made itself (discovery denied, population too small, group
+//! undefined, run interrupted) unless one of its `targets` is that row's target, written out.
 
 use std::ops::Range;
 use std::path::Path;
@@ -25,8 +30,9 @@ use crate::diag::{self, Diagnostics, TableReader};
 use crate::expect::Verdict;
 use crate::report::{AppliedWaiver, Report, UnusedWaiver};
 
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 8] = [
     "control",
+    "verdicts",
     "targets",
     "reason",
     "owner",
@@ -47,6 +53,8 @@ pub struct Waiver {
     pub approved_by: String,
     pub ticket: Option<String>,
     pub expires: Date,
+    /// The verdicts it turns into `waived`: `fail` (default) and, when named, `error`.
+    pub verdicts: Vec<Verdict>,
     /// `file:line:col` of the entry, for warnings.
     pub location: String,
     pub span: Range<usize>,
@@ -56,6 +64,15 @@ impl Waiver {
     /// Whether the waiver covers `target` of its control.
     pub fn covers(&self, control: &str, target: &str) -> bool {
         control == self.control && self.matcher.as_ref().is_none_or(|m| m.is_match(target))
+    }
+
+    /// Whether the waiver applies to `result` of `control`: its verdict is one the waiver names,
+    /// its target matches, and a row the engine made itself is named exactly.
+    pub fn applies(&self, control: &str, result: &crate::report::TargetResult) -> bool {
+        if !self.verdicts.contains(&result.verdict) || !self.covers(control, &result.target) {
+            return false;
+        }
+        result.engine.is_none() || self.targets.iter().any(|t| t == &result.target)
     }
 
     /// Whether it has expired on `today` (a waiver is valid through its `expires` day).
@@ -170,6 +187,34 @@ pub fn load(path: &Path, controls: &[&str], today: Date, diags: &mut Diagnostics
                     }
                 }
             }
+            let mut verdicts = vec![Verdict::Fail];
+            if let Some(list) = r.strings(diags, "verdicts") {
+                verdicts.clear();
+                for v in list {
+                    match v.get_ref().as_str() {
+                        "fail" => verdicts.push(Verdict::Fail),
+                        "error" => verdicts.push(Verdict::Error),
+                        other => {
+                            diags.error(
+                                file,
+                                v.span(),
+                                "invalid-verdict",
+                                format!("a waiver cannot waive `{other}`"),
+                                "`verdicts` lists \"fail\" and/or \"error\"",
+                            );
+                        }
+                    }
+                }
+                if verdicts.is_empty() {
+                    diags.error(
+                        file,
+                        item.span(),
+                        "empty-value",
+                        "`verdicts` is empty",
+                        "write verdicts = [\"fail\"] or [\"fail\", \"error\"], or leave it out",
+                    );
+                }
+            }
             let expires = match r.get("expires") {
                 Some((_, v)) => {
                     let parsed = match v.get_ref() {
@@ -229,6 +274,7 @@ pub fn load(path: &Path, controls: &[&str], today: Date, diags: &mut Diagnostics
                     approved_by,
                     ticket: ticket.map(|t| t.into_inner()),
                     expires,
+                    verdicts,
                     location: diags.location(file, item.span().start),
                     span: item.span(),
                 });
@@ -284,7 +330,7 @@ pub fn apply(report: &mut Report, waivers: &[Waiver], today: Date) -> Applied {
             let found = waivers
                 .iter()
                 .enumerate()
-                .find(|(_, w)| !w.expired(today) && w.covers(&c.id, &r.target));
+                .find(|(_, w)| !w.expired(today) && w.applies(&c.id, r));
             if let Some((i, w)) = found {
                 hits[i] += 1;
                 applied.waived += 1;
@@ -361,7 +407,7 @@ mod tests {
     }
 
     #[test]
-    fn apply_waives_fail_and_error_only_first_match_wins_and_lists_the_rest() {
+    fn apply_waives_fail_only_by_default_first_match_wins_and_lists_the_rest() {
         let (w, d) = load_text(
             "[[waiver]]\ncontrol = \"TLS-12\"\ntargets = [\"a*\"]\nreason = \"first\"\nowner = \"o\"\n\
              approved_by = \"a\"\nexpires = 2026-12-01\n\n[[waiver]]\ncontrol = \"TLS-12\"\n\
@@ -395,20 +441,21 @@ mod tests {
             got,
             [
                 (Verdict::Waived, Some("first"), Some(Verdict::Fail)),
-                (Verdict::Waived, Some("first"), Some(Verdict::Error)),
+                // An error is not waived by a waiver without `verdicts = [.., "error"]`.
+                (Verdict::Error, None, None),
                 (Verdict::Waived, Some("second"), Some(Verdict::Fail)),
                 (Verdict::Pass, None, None),
                 (Verdict::NotApplicable, None, None),
             ]
         );
         assert_eq!(r.controls[1].results[0].verdict, Verdict::Fail, "expired");
-        assert_eq!(applied.waived, 3);
+        assert_eq!(applied.waived, 2);
         assert_eq!(applied.expired.len(), 1);
         assert!(applied.unused.is_empty());
         assert_eq!(r.unused_waivers.len(), 1);
         assert_eq!(r.unused_waivers[0].status, "expired");
-        assert_eq!(r.summary.results.waived, 3);
-        assert_eq!(r.controls[0].verdict, Verdict::Waived);
+        assert_eq!(r.summary.results.waived, 2);
+        assert_eq!(r.controls[0].verdict, Verdict::Error);
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub enum Source {
     Text { name: PathBuf, text: String },
 }
 
-const CONTROL_KEYS: [&str; 16] = [
+const CONTROL_KEYS: [&str; 17] = [
     "id",
     "title",
     "claim",
@@ -42,6 +42,7 @@ const CONTROL_KEYS: [&str; 16] = [
     "remediation",
     "max_age",
     "min_population",
+    "allow_empty",
     "description",
 ];
 
@@ -297,6 +298,26 @@ impl ControlCtx<'_> {
             None => None,
         };
 
+        let allow_empty = match r.get("allow_empty") {
+            Some((_, v)) => match v.get_ref() {
+                DeValue::Boolean(b) => *b,
+                other => {
+                    diags.error(
+                        file,
+                        v.span(),
+                        "wrong-type",
+                        "`allow_empty` must be true or false",
+                        format!(
+                            "write `allow_empty = true` when examining nothing is acceptable, found {}",
+                            diag::de_kind(other)
+                        ),
+                    );
+                    false
+                }
+            },
+            None => false,
+        };
+
         // The probe decides which facts, params and targets are valid.
         let probe_name = r.string(diags, "probe", true, "a probe kind");
         let probe = probe_name
@@ -353,6 +374,7 @@ impl ControlCtx<'_> {
             remediation,
             max_age,
             min_population,
+            allow_empty,
             origin: Origin {
                 path: self.path.to_path_buf(),
                 span,

@@ -118,6 +118,8 @@ pub struct Control {
     /// With a pattern target (`*`): the fewest resources discovery must find (an account with no
     /// trail at all fails, instead of passing on an empty population).
     pub min_population: Option<u64>,
+    /// Examining nothing (an empty population) is acceptable: no exit 3 for it.
+    pub allow_empty: bool,
     #[serde(skip)]
     pub origin: Origin,
 }

@@ -169,6 +169,7 @@ pub fn replay(
                 "(targets)".into(),
                 TargetResult {
                     verdict: Verdict::NotApplicable,
+                    engine: Some(report::EngineRow::Population),
                     ..missing("the evidence holds no target of this control".into())
                 },
             );
@@ -183,6 +184,7 @@ pub fn replay(
             tags: c.tags.clone(),
             remediation: c.remediation.clone(),
             verdict: Verdict::NotApplicable,
+            examined_nothing: false,
             results: rows
                 .into_iter()
                 .map(|(target, mut r)| {
@@ -208,6 +210,7 @@ pub fn replay(
                 original_finished_at: original.run.finished_at,
                 evaluated_at: now,
             }),
+            warnings: original.run.warnings.clone(),
         },
         summary: report::Summary::default(),
         controls: results,
@@ -268,5 +271,6 @@ fn missing(why: String) -> TargetResult {
         ),
         waiver: None,
         expires_at: None,
+        engine: None,
     }
 }

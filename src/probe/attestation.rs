@@ -71,6 +71,14 @@ const FACTS: &[FactSpec] = &[
     ),
 ];
 
+/// The latest `performed_on` accepted: today (UTC) plus one day, for the zones ahead of UTC.
+fn latest_performed_on() -> Date {
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
+    today.tomorrow().unwrap_or(today)
+}
+
 /// Reads and validates `attestations.toml`, reporting every problem to `diags`.
 pub fn load(path: &Path, diags: &mut Diagnostics) -> Vec<Attestation> {
     let text = match std::fs::read_to_string(path) {
@@ -147,6 +155,24 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Vec<Attestation> {
                             "`performed_on` must be a date",
                             "write a date such as 2026-03-14",
                         );
+                    }
+                    // Something not yet done is not evidence (and its age would be negative,
+                    // passing every `age_days <=`). One day of slack: UTC+14 is a day ahead.
+                    let latest = latest_performed_on();
+                    if let Some(d) = parsed
+                        && d > latest
+                    {
+                        diags.error(
+                            file,
+                            v.span(),
+                            "future-date",
+                            format!("`performed_on = {d}` is in the future"),
+                            format!(
+                                "an attestation records something already done: write the day it \
+                                 was performed, no later than {latest}"
+                            ),
+                        );
+                        continue;
                     }
                     parsed
                 }

@@ -125,6 +125,11 @@ pub struct CoverageSummary {
     pub attestation_only: usize,
     /// Criteria with no control at all.
     pub uncovered: usize,
+    /// In a run's report: criteria one of whose controls had a `pass` or `fail` (a waived
+    /// failure counts) in this run. A criterion whose controls were all `n/a` or `error` is
+    /// mapped, not evidenced. Absent outside a run (`vouch coverage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidenced: Option<usize>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -135,6 +140,9 @@ pub struct CriterionCoverage {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub title: String,
     pub controls: Vec<MappedControl>,
+    /// In a run's report: whether one of its controls had a `pass` or `fail` in this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidenced: Option<bool>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -204,6 +212,7 @@ pub fn compute(framework: &Framework, controls: &[Control]) -> Coverage {
             group: k.group.clone(),
             title: k.title.clone(),
             controls: by_criterion.remove(k.id.as_str()).unwrap_or_default(),
+            evidenced: None,
         })
         .collect();
     let unknown = by_criterion
@@ -213,6 +222,7 @@ pub fn compute(framework: &Framework, controls: &[Control]) -> Coverage {
             group: String::new(),
             title: String::new(),
             controls,
+            evidenced: None,
         })
         .collect();
     let summary = CoverageSummary {
@@ -223,6 +233,7 @@ pub fn compute(framework: &Framework, controls: &[Control]) -> Coverage {
             .filter(|c| c.status() == "attestation only")
             .count(),
         uncovered: criteria.iter().filter(|c| c.controls.is_empty()).count(),
+        evidenced: None,
     };
     Coverage {
         framework: framework.id.clone(),
@@ -239,6 +250,34 @@ pub fn builtin(controls: &[Control]) -> Vec<Coverage> {
         .iter()
         .map(|f| compute(f, controls))
         .collect()
+}
+
+/// Per-run coverage: marks each criterion evidenced only when one of its controls had a `pass`
+/// or `fail` (a waived failure included) in `report`'s results, and counts them.
+pub fn mark_evidenced(coverage: &mut [Coverage], results: &[super::ControlResult]) {
+    use crate::expect::Verdict;
+    let judged = |id: &str| {
+        results.iter().filter(|c| c.id == id).any(|c| {
+            c.results.iter().any(|r| {
+                matches!(r.verdict, Verdict::Pass | Verdict::Fail)
+                    || r.waiver
+                        .as_ref()
+                        .is_some_and(|w| w.original_verdict == Verdict::Fail)
+            })
+        })
+    };
+    for cov in coverage {
+        let mut n = 0;
+        for crit in &mut cov.criteria {
+            let yes = crit.controls.iter().any(|m| judged(&m.id));
+            n += usize::from(yes);
+            crit.evidenced = Some(yes);
+        }
+        for crit in &mut cov.unknown {
+            crit.evidenced = Some(crit.controls.iter().any(|m| judged(&m.id)));
+        }
+        cov.summary.evidenced = Some(n);
+    }
 }
 
 impl CoverageSummary {

@@ -72,6 +72,11 @@ pub struct Run {
     /// Set when the report was re-evaluated from an evidence bundle (`--from-evidence`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<Replay>,
+    /// Problems that did not stop the run but may hide something (an inventory group a control
+    /// names that the inventory does not define); also printed on stderr. `--strict` makes any
+    /// of them exit 2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Where a replayed report's observations came from, and the time its checks were judged at.
@@ -126,6 +131,11 @@ pub struct ControlResult {
     pub remediation: String,
     /// The worst of its results: fail > error > waived > pass > n/a.
     pub verdict: Verdict,
+    /// The control examined nothing: every result is `n/a` and none of them comes from its
+    /// `where` (an empty `*` population, an empty group), and it does not say `allow_empty`.
+    /// Such a control is not green: it makes the exit code 3.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub examined_nothing: bool,
     pub results: Vec<TargetResult>,
 }
 
@@ -147,6 +157,25 @@ pub struct TargetResult {
     /// When the evidence behind this result goes stale: `observed_at` + the control's `max_age`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Timestamp>,
+    /// Set when the engine made this row itself, without a probe observing the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineRow>,
+}
+
+/// Why the engine made a result row itself. A waiver never covers such a row unless it names the
+/// row's target exactly (waivers accept failures, not blindness).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineRow {
+    /// Discovery of a `*` target failed (denied, timed out).
+    Discovery,
+    /// Discovery found fewer resources than the control's `min_population` (or none), or the
+    /// control's group is empty.
+    Population,
+    /// The control names an inventory group the inventory does not define (also a warning).
+    UndefinedGroup,
+    /// The run was interrupted before the target was observed.
+    Interrupted,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -214,6 +243,11 @@ impl Report {
             .iter()
             .filter(|c| c.severity >= threshold)
             .any(|c| c.results.iter().any(|r| r.verdict == Verdict::Fail))
+    }
+
+    /// The controls that examined nothing (see [`ControlResult::examined_nothing`]).
+    pub fn examined_nothing(&self) -> impl Iterator<Item = &ControlResult> {
+        self.controls.iter().filter(|c| c.examined_nothing)
     }
 
     /// Whether any result could not be observed.

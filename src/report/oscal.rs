@@ -250,11 +250,11 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
 fn finding(c: &ControlResult, ids: &Uuids, related_risks: Vec<Value>) -> Value {
     let (state, reason) = match c.verdict {
         Verdict::Pass => ("satisfied", "pass"),
-        Verdict::NotApplicable => ("satisfied", "other"),
         Verdict::Fail => ("not-satisfied", "fail"),
-        // Fail closed: evidence that could not be gathered never satisfies an objective, and a
-        // waiver accepts a risk rather than satisfying the objective.
-        Verdict::Error | Verdict::Waived => ("not-satisfied", "other"),
+        // Fail closed: evidence that could not be gathered never satisfies an objective, a
+        // waiver accepts a risk rather than satisfying the objective, and a control that was
+        // not applicable (or examined nothing) proved nothing either.
+        Verdict::Error | Verdict::Waived | Verdict::NotApplicable => ("not-satisfied", "other"),
     };
     let lines: Vec<String> = c
         .results

@@ -51,7 +51,7 @@ fn diff_lists_regressions_fixes_and_new_and_removed_controls() {
         .stdout(predicate::str::contains("new control"))
         .stdout(predicate::str::contains("removed control"))
         .stdout(predicate::str::contains(
-            "1 regression, 1 fix, 0 other changes, 1 new and 1 removed controls, 0 new and 0 removed targets",
+            "2 regressions, 1 fix, 0 other changes, 1 new and 1 removed controls, 0 new and 0 removed targets",
         ));
 
     let out = vouch()
@@ -65,7 +65,12 @@ fn diff_lists_regressions_fixes_and_new_and_removed_controls() {
     assert_eq!(
         d["regressions"],
         serde_json::json!([{"control": "APPSEC-PENTEST-ANNUAL", "target": "pentest-2026",
-                            "severity": "high", "old": "pass", "new": "fail"}])
+                            "severity": "high", "old": "pass", "new": "fail",
+                            "reason": "it passed in the baseline"},
+                           // A control the baseline had and the new run lacks regressed too.
+                           {"control": "RES-DR-TEST-ANNUAL", "target": "",
+                            "severity": "medium", "old": null, "new": null,
+                            "reason": "the control is not in the new run"}])
     );
     assert_eq!(d["fixes"][0]["control"], "PEOPLE-TRAINING-ANNUAL");
     assert_eq!(d["fixes"][0]["old"], "fail");
@@ -86,7 +91,7 @@ fn diff_lists_regressions_fixes_and_new_and_removed_controls() {
         .code(i32::from(exit::FAILED))
         .stdout(predicate::str::starts_with("### vouch drift"))
         .stdout(predicate::str::contains(
-            "| **regression** | `APPSEC-PENTEST-ANNUAL` | pentest-2026 | pass | fail |",
+            "| **regression**: it passed in the baseline | `APPSEC-PENTEST-ANNUAL` | pentest-2026 | pass | fail |",
         ));
     // No drift: exit 0 and a plain sentence.
     vouch()
@@ -128,7 +133,7 @@ fn fail_on_new_exits_1_only_when_something_regressed() {
         .assert()
         .code(i32::from(exit::FAILED))
         .stderr(predicate::str::contains(
-            "regression: APPSEC-PENTEST-ANNUAL on pentest-2026: pass → fail",
+            "regression: APPSEC-PENTEST-ANNUAL on pentest-2026: pass → fail (it passed in the baseline)",
         ));
     // A regression below --fail-on does not gate.
     check(dir.path())

@@ -191,7 +191,41 @@ impl Aws {
             .await
             .clone()?;
         ctx.record_run_info(CALLER_IDENTITY, session.identity_json());
+        check_account(&ctx.inventory.aws.account_ids, &session.identity)?;
         Ok(session)
+    }
+}
+
+/// `[aws] account_id`: the run must be examining one of these accounts. Credentials for another
+/// account (or an account that cannot be confirmed) make every AWS result `error`, instead of a
+/// report about an empty or foreign estate.
+fn check_account(
+    pinned: &[String],
+    identity: &Result<CallerIdentity, ProbeError>,
+) -> Result<(), ProbeError> {
+    if pinned.is_empty() {
+        return Ok(());
+    }
+    let expected = pinned.join(", ");
+    match identity {
+        Ok(id) if pinned.iter().any(|a| a == &id.account) => Ok(()),
+        Ok(id) => Err(ProbeError::new(
+            ProbeErrorKind::Config,
+            format!(
+                "credentials are for account {}, inventory expects {expected}",
+                if id.account.is_empty() {
+                    "(none reported)"
+                } else {
+                    &id.account
+                }
+            ),
+        )
+        .with_hint("use the profile or role of the pinned account, or fix [aws] account_id")),
+        Err(e) => Err(ProbeError::new(
+            ProbeErrorKind::Config,
+            format!("cannot confirm the account (inventory expects {expected}): {e}"),
+        )
+        .with_hint("[aws] account_id needs sts:GetCallerIdentity to succeed")),
     }
 }
 

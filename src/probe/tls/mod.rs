@@ -504,9 +504,21 @@ fn record_versions(obs: &mut Observation, scans: &[AddressScan]) {
             .map(|(p, _)| p.as_str().to_string())
             .collect()
     };
-    obs.fact("protocols.accepted", list(Verdict::Accepted));
-    obs.fact("protocols.rejected", list(Verdict::Rejected));
-    obs.fact("protocols.inconclusive", list(Verdict::Inconclusive));
+    // The lists are complete only when every version got an answer: while one is inconclusive
+    // (a timeout), `protocols.accepted not in [TLSv1.0, …]` must not pass on a missing answer.
+    let open = list(Verdict::Inconclusive);
+    if open.is_empty() {
+        obs.fact("protocols.accepted", list(Verdict::Accepted));
+        obs.fact("protocols.rejected", list(Verdict::Rejected));
+    } else {
+        let why = format!(
+            "inconclusive for {}: the list is incomplete",
+            open.join(", ")
+        );
+        obs.unobserved("protocols.accepted", why.clone());
+        obs.unobserved("protocols.rejected", why);
+    }
+    obs.fact("protocols.inconclusive", open);
     for (p, (v, _)) in &verdicts {
         obs.fact(&format!("versions.{}", p.as_str()), v.as_str());
     }
@@ -1068,6 +1080,11 @@ mod tests {
         );
         assert_eq!(o.facts["versions.TLSv1.0"], "inconclusive");
         assert_eq!(o.facts["protocols.highest"], "TLSv1.3");
+        // Prevents `protocols.accepted not in [TLSv1.0, …]` passing on an unanswered TLS 1.0.
+        assert!(!o.facts.contains_key("protocols.accepted"));
+        assert!(!o.facts.contains_key("protocols.rejected"));
+        assert!(o.unobserved["protocols.accepted"].contains("TLSv1.0"));
+        assert_eq!(o.facts["protocols.inconclusive"], json!(["TLSv1.0"]));
     }
 
     #[test]
