@@ -290,6 +290,8 @@ mod tests {
                     tags: Vec::new(),
                     remediation: String::new(),
                     verdict: Verdict::Pass,
+                    require: Default::default(),
+                    satisfied_by: Vec::new(),
                     results: vec![r],
                 }),
             }

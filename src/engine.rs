@@ -284,6 +284,8 @@ pub async fn run(
             tags: c.tags.clone(),
             remediation: c.remediation.clone(),
             verdict: Verdict::NotApplicable,
+            require: c.require,
+            satisfied_by: Vec::new(),
             results: rs,
         });
     }

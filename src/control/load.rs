@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_spanned::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{Control, Origin, Severity, Targets};
+use super::{Control, Origin, Require, Severity, Targets};
 use crate::diag::{self, Diagnostics, FileId, TableReader};
 use crate::expect::{ExpectError, Expectation, Op, Value, parse_duration};
 use crate::inventory::Inventory;
@@ -26,7 +26,7 @@ pub enum Source {
     Text { name: PathBuf, text: String },
 }
 
-const CONTROL_KEYS: [&str; 16] = [
+const CONTROL_KEYS: [&str; 17] = [
     "id",
     "title",
     "claim",
@@ -43,6 +43,7 @@ const CONTROL_KEYS: [&str; 16] = [
     "max_age",
     "min_population",
     "description",
+    "require",
 ];
 
 /// Loads and validates controls from `sources`. Problems go to `diags`; the controls returned are
@@ -296,6 +297,23 @@ impl ControlCtx<'_> {
             },
             None => None,
         };
+        let require = r
+            .string(diags, "require", false, "\"all\" or \"any\"")
+            .and_then(|s| match s.get_ref().as_str() {
+                "all" => Some(Require::All),
+                "any" => Some(Require::Any),
+                other => {
+                    diags.error(
+                        file,
+                        s.span(),
+                        "invalid-require",
+                        format!("`{other}` is not a value of `require`"),
+                        "use \"all\" (every target must pass; the default) or \"any\" (one passing target is enough)",
+                    );
+                    None
+                }
+            })
+            .unwrap_or_default();
 
         // The probe decides which facts, params and targets are valid.
         let probe_name = r.string(diags, "probe", true, "a probe kind");
@@ -348,6 +366,7 @@ impl ControlCtx<'_> {
             remediation,
             max_age,
             min_population,
+            require,
             origin: Origin {
                 path: self.path.to_path_buf(),
                 span,

@@ -183,6 +183,8 @@ pub fn replay(
             tags: c.tags.clone(),
             remediation: c.remediation.clone(),
             verdict: Verdict::NotApplicable,
+            require: c.require,
+            satisfied_by: Vec::new(),
             results: rows
                 .into_iter()
                 .map(|(target, mut r)| {
