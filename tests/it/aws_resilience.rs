@@ -1749,3 +1749,82 @@ async fn backup_protected_star_lists_every_protected_resource_over_pages() {
     assert_eq!(found, [arn("carts"), arn("orders")]);
     assert!(uris(&client)[1].contains("nextToken=more"));
 }
+
+/// The built-in controls, loaded as `vouch check` loads them.
+fn builtin_control(registry: &Registry, id: &str) -> vouch::control::Control {
+    let mut diags = vouch::diag::Diagnostics::new();
+    vouch::control::load_controls(
+        &vouch::control::builtin::sources(),
+        registry,
+        None,
+        &mut diags,
+    )
+    .into_iter()
+    .find(|c| c.id == id)
+    .unwrap()
+}
+
+/// The wrong answers this prevents: a read replica failing Multi-AZ and backup retention (it
+/// takes both from its source), and a stopped database failing the PITR lag (its restorable
+/// time stands still while stopped) — noise that trains users to waive.
+#[tokio::test]
+async fn rds_read_replicas_and_stopped_instances_are_not_applicable_on_moto() {
+    let url = moto_url();
+    let cfg = seed_config(&url, REGION).await;
+    let rds = aws_sdk_rds::Client::new(&cfg);
+    let source = unique("src-db");
+    let replica = unique("replica-db");
+    let stopped = unique("stopped-db");
+    for id in [&source, &stopped] {
+        create_instance(
+            &rds,
+            Db {
+                id,
+                multi_az: true,
+                public: false,
+                encrypted: true,
+                retention: 7,
+                deletion_protection: true,
+            },
+        )
+        .await;
+    }
+    rds.create_db_instance_read_replica()
+        .db_instance_identifier(&replica)
+        .source_db_instance_identifier(&source)
+        .send()
+        .await
+        .unwrap();
+    rds.stop_db_instance()
+        .db_instance_identifier(&stopped)
+        .send()
+        .await
+        .unwrap();
+    let probe = RdsProbe::new(moto_aws());
+    let ctx = ctx_for(REGION, Some(&url));
+    let registry = registry_with("aws.rds", moto_aws());
+    let multi_az = builtin_control(&registry, "INFRA-MULTI-AZ");
+    let pitr = builtin_control(&registry, "BACKUP-RDS-PITR");
+    let now = jiff::Timestamp::now();
+
+    let obs = observe(&probe, &replica, &ctx).await;
+    assert!(
+        fact(&obs, "replica_of").as_str().unwrap().contains(&source),
+        "{:?}",
+        obs.facts
+    );
+    for c in [&multi_az, &pitr] {
+        let r = engine::evaluate(c, &obs, None, now);
+        assert_eq!(r.verdict, vouch::expect::Verdict::NotApplicable, "{r:?}");
+    }
+    let obs = observe(&probe, &stopped, &ctx).await;
+    assert_eq!(fact(&obs, "status"), "stopped");
+    assert_eq!(fact(&obs, "replica_of"), &Value::Null);
+    let r = engine::evaluate(&pitr, &obs, None, now);
+    assert_eq!(r.verdict, vouch::expect::Verdict::NotApplicable, "{r:?}");
+    // The source is judged as usual.
+    let obs = observe(&probe, &source, &ctx).await;
+    assert_eq!(fact(&obs, "replica_of"), &Value::Null);
+    let r = engine::evaluate(&multi_az, &obs, None, now);
+    assert_eq!(r.verdict, vouch::expect::Verdict::Pass, "{r:?}");
+}
