@@ -160,12 +160,14 @@ fn params(v: Value) -> Params {
 }
 
 fn fact<'a>(obs: &'a Observation, path: &str) -> &'a Value {
+    support::assert_iam_policy_allows(&serde_json::to_value(&obs.evidence).unwrap());
     obs.facts
         .get(path)
         .unwrap_or_else(|| panic!("{path} not observed: {:?}", obs.unobserved.get(path)))
 }
 
 fn actions(obs: &Observation) -> Vec<String> {
+    support::assert_iam_policy_allows(&serde_json::to_value(&obs.evidence).unwrap());
     obs.evidence["api_calls"]
         .as_array()
         .unwrap()
@@ -1402,6 +1404,7 @@ async fn logs_discovery_stops_when_an_endpoint_repeats_its_page_token() {
 
 /// Verdict of each result of control `id`, by target.
 fn control_verdict(report: &Value, id: &str) -> String {
+    support::assert_iam_policy_allows(report);
     report["controls"]
         .as_array()
         .unwrap()

@@ -68,10 +68,12 @@ fn ctx_for(region: &str, endpoint: Option<&str>) -> ProbeContext {
 }
 
 async fn observe(probe: &dyn Probe, target: &str, ctx: &ProbeContext) -> Observation {
-    probe
+    let obs = probe
         .observe(target, &Params::new(), ctx)
         .await
-        .unwrap_or_else(|e| panic!("observe {target}: {e}"))
+        .unwrap_or_else(|e| panic!("observe {target}: {e}"));
+    support::assert_iam_policy_allows(&serde_json::to_value(&obs.evidence).unwrap());
+    obs
 }
 
 async fn observe_err(probe: &dyn Probe, target: &str, ctx: &ProbeContext) -> ProbeError {

@@ -112,6 +112,9 @@ async fn the_demo_estate_shows_each_verdict_for_the_right_reason() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Every call the built-in library made is allowed by the least-privilege policy.
+    let called = crate::support::assert_iam_policy_allows(&report);
+    assert!(called.len() > 20, "{called:?}");
     let v = verdicts(&report);
     let expect = |id: &str, target: &str, verdict: &str| {
         assert_eq!(
