@@ -457,7 +457,14 @@ async fn main() -> Result<()> {
     let estate = start(&dir, aws_url.as_deref()).await?;
     std::fs::write(dir.join("ready"), "")?;
     eprintln!("demo estate ready: {}", estate.inventory.display());
-    tokio::signal::ctrl_c().await?;
+    // Stop on Ctrl-C and on SIGTERM (what `kill` and scripts/demo's clean-up send; a background
+    // job of a script ignores SIGINT): either way every server, and the `openssl s_server`
+    // child, is stopped by dropping the estate, never left running.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     drop(estate);
     Ok(())
 }
