@@ -1741,3 +1741,68 @@ fn iam_policy_is_exactly_the_calls_the_aws_probes_make() {
         "docs/iam-policy.json allows calls vouch never makes: {unused:?}"
     );
 }
+
+/// The wrong answer this prevents: a multi-Region replica key judged on its own creation date
+/// and its own (non-existent) rotation schedule, when it shares its primary's key material.
+#[tokio::test]
+async fn kms_multi_region_replica_takes_its_rotation_from_its_primary() {
+    let primary_arn = format!("arn:aws:kms:us-east-1:111122223333:key/mrk-{KEY_ID}");
+    let replica_arn = format!("arn:aws:kms:eu-west-1:111122223333:key/mrk-{KEY_ID}");
+    let meta = |arn: &str, created: i64, kind: &str| {
+        ok(json!({"KeyMetadata": {
+            "AWSAccountId": "111122223333", "KeyId": format!("mrk-{KEY_ID}"), "Arn": arn,
+            "CreationDate": created, "Enabled": true, "Description": "",
+            "KeyUsage": "ENCRYPT_DECRYPT", "KeyState": "Enabled", "Origin": "AWS_KMS",
+            "KeyManager": "CUSTOMER", "KeySpec": "SYMMETRIC_DEFAULT", "MultiRegion": true,
+            "MultiRegionConfiguration": {
+                "MultiRegionKeyType": kind,
+                "PrimaryKey": {"Arn": primary_arn, "Region": "us-east-1"},
+                "ReplicaKeys": [{"Arn": replica_arn, "Region": "eu-west-1"}]}}})
+        .to_string())
+    };
+    let primary_created = days_ago(900);
+    let rotated = days_ago(20);
+    let fake = Arc::new(FakeAws::default())
+        .on(
+            "DescribeKey",
+            vec![
+                // The replica was made last week; the material is the primary's, 900 days old
+                // and rotated 20 days ago (on demand).
+                meta(&replica_arn, days_ago(7), "REPLICA"),
+                meta(&primary_arn, primary_created, "PRIMARY"),
+            ],
+        )
+        .on(
+            "GetKeyRotationStatus",
+            vec![ok(json!({"KeyId": primary_arn, "KeyRotationEnabled": true,
+                "RotationPeriodInDays": 365, "NextRotationDate": days_ago(-345),
+                "OnDemandRotationStartDate": rotated})
+            .to_string())],
+        )
+        .on(
+            "ListKeyRotations",
+            vec![ok(
+                json!({"Rotations": [{"KeyId": primary_arn, "RotationDate": rotated,
+                "RotationType": "ON_DEMAND"}], "Truncated": false})
+                .to_string(),
+            )],
+        );
+    let probe = KmsProbe::new(fake.factory());
+    let obs = observe(&probe, &replica_arn, &fake_ctx()).await;
+    assert_eq!(fact(&obs, "key.multi_region_type"), &json!("REPLICA"));
+    assert_eq!(fact(&obs, "rotation.age_days"), &json!(20));
+    assert_eq!(fact(&obs, "rotation.enabled"), &json!(true));
+    assert_eq!(
+        obs.evidence["rotation_source"]["primary"],
+        json!(primary_arn)
+    );
+    assert_eq!(obs.evidence["newest_rotation_type"], json!("ON_DEMAND"));
+    assert_eq!(
+        obs.evidence["on_demand_rotation_start_date"],
+        json!(rfc3339(rotated))
+    );
+    // The rotation calls went to the primary's region.
+    let rotations = fake.uris("ListKeyRotations");
+    assert!(rotations[0].contains("us-east-1"), "{rotations:?}");
+    assert!(fake.uris("GetKeyRotationStatus")[0].contains("us-east-1"));
+}
