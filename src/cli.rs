@@ -1203,6 +1203,8 @@ pub fn claims_markdown(controls: &[Control]) -> String {
             };
             let how = if c.probe == "attestation" {
                 format!("attestation {targets}")
+            } else if c.require == crate::control::Require::Any {
+                format!("probe `{}` on {targets} (any one passing)", c.probe)
             } else {
                 format!("probe `{}` on {targets}", c.probe)
             };
@@ -1268,6 +1270,7 @@ fn list_entry(c: &Control) -> serde_json::Value {
             Targets::Group(g) => serde_json::json!(g),
             Targets::List(l) => serde_json::json!(l),
         },
+        "require": c.require,
         "where": scope,
         "expect": expect,
         "remediation": c.remediation,

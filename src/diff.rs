@@ -374,6 +374,8 @@ mod tests {
                     remediation: String::new(),
                     verdict: Verdict::Pass,
                     examined_nothing: false,
+                    require: Default::default(),
+                    satisfied_by: Vec::new(),
                     results: vec![r],
                 }),
             }

@@ -314,6 +314,8 @@ pub async fn run(
             remediation: c.remediation.clone(),
             verdict: Verdict::NotApplicable,
             examined_nothing: false,
+            require: c.require,
+            satisfied_by: Vec::new(),
             results: rs,
         });
     }

@@ -438,7 +438,7 @@ pub async fn start(dir: &Path, aws_url: Option<&str>) -> Result<Estate> {
         "source_repositories = [\"opendoors/*\"]\nsource_organizations = [\"opendoors\"]\n",
     );
     if aws_url.is_some() {
-        inv.push_str("aws_buckets = [\"*\"]\naws_keys = [\"*\"]\naws_databases = [\"*\"]\naws_tables = [\"*\"]\naws_vaults = [\"*\"]\naws_trails = [\"*\"]\naws_log_groups = [\"/security/*\"]\naws_account = [\"account\"]\n");
+        inv.push_str("aws_buckets = [\"*\"]\naws_keys = [\"*\"]\naws_databases = [\"*\"]\naws_tables = [\"*\"]\naws_vaults = [\"*\"]\naws_protected = [\"protected:*\"]\naws_trails = [\"*\"]\naws_log_groups = [\"/security/*\"]\naws_account = [\"account\"]\n");
         // One region: the emulator has no Account API to list the enabled ones. No edge
         // resources: the emulator cannot attach a web ACL to CloudFront.
         let _ = writeln!(inv, "aws_regions = [\"{}\"]\naws_edge = []", aws::REGION);
@@ -474,7 +474,14 @@ async fn main() -> Result<()> {
     let estate = start(&dir, aws_url.as_deref()).await?;
     std::fs::write(dir.join("ready"), "")?;
     eprintln!("demo estate ready: {}", estate.inventory.display());
-    tokio::signal::ctrl_c().await?;
+    // Stop on Ctrl-C and on SIGTERM (what `kill` and scripts/demo's clean-up send; a background
+    // job of a script ignores SIGINT): either way every server, and the `openssl s_server`
+    // child, is stopped by dropping the estate, never left running.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     drop(estate);
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_spanned::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{Control, Origin, Severity, Targets};
+use super::{Control, Origin, Require, Severity, Targets};
 use crate::diag::{self, Diagnostics, FileId, TableReader};
 use crate::expect::{ExpectError, Expectation, Op, Value, parse_duration};
 use crate::inventory::Inventory;
@@ -26,7 +26,7 @@ pub enum Source {
     Text { name: PathBuf, text: String },
 }
 
-const CONTROL_KEYS: [&str; 17] = [
+const CONTROL_KEYS: [&str; 18] = [
     "id",
     "title",
     "claim",
@@ -44,6 +44,7 @@ const CONTROL_KEYS: [&str; 17] = [
     "min_population",
     "allow_empty",
     "description",
+    "require",
 ];
 
 /// Loads and validates controls from `sources`. Problems go to `diags`; the controls returned are
@@ -297,6 +298,23 @@ impl ControlCtx<'_> {
             },
             None => None,
         };
+        let require = r
+            .string(diags, "require", false, "\"all\" or \"any\"")
+            .and_then(|s| match s.get_ref().as_str() {
+                "all" => Some(Require::All),
+                "any" => Some(Require::Any),
+                other => {
+                    diags.error(
+                        file,
+                        s.span(),
+                        "invalid-require",
+                        format!("`{other}` is not a value of `require`"),
+                        "use \"all\" (every target must pass; the default) or \"any\" (one passing target is enough)",
+                    );
+                    None
+                }
+            })
+            .unwrap_or_default();
 
         let allow_empty = match r.get("allow_empty") {
             Some((_, v)) => match v.get_ref() {
@@ -375,6 +393,7 @@ impl ControlCtx<'_> {
             max_age,
             min_population,
             allow_empty,
+            require,
             origin: Origin {
                 path: self.path.to_path_buf(),
                 span,

@@ -69,6 +69,26 @@ impl std::fmt::Display for Severity {
     }
 }
 
+/// How a control's results combine into its verdict (`require = "all" | "any"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Require {
+    /// Every target must pass: the control's verdict is the worst of its results.
+    #[default]
+    All,
+    /// One passing target is enough (one compliant organization trail among data-event trails):
+    /// the control passes when a target passes, otherwise it takes the worst of its results.
+    Any,
+}
+
+impl Require {
+    pub const NAMES: [&'static str; 2] = ["all", "any"];
+
+    pub fn is_all(&self) -> bool {
+        *self == Require::All
+    }
+}
+
 /// What a control runs against.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -120,6 +140,9 @@ pub struct Control {
     pub min_population: Option<u64>,
     /// Examining nothing (an empty population) is acceptable: no exit 3 for it.
     pub allow_empty: bool,
+    /// `all` (default) or `any` of the targets must pass.
+    #[serde(skip_serializing_if = "Require::is_all")]
+    pub require: Require,
     #[serde(skip)]
     pub origin: Origin,
 }

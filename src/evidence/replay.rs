@@ -185,6 +185,8 @@ pub fn replay(
             remediation: c.remediation.clone(),
             verdict: Verdict::NotApplicable,
             examined_nothing: false,
+            require: c.require,
+            satisfied_by: Vec::new(),
             results: rows
                 .into_iter()
                 .map(|(target, mut r)| {

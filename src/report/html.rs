@@ -372,9 +372,23 @@ fn control(out: &mut String, report: &Report, i: usize, c: &ControlResult) {
             escape(&c.remediation)
         );
     }
+    if c.require == crate::control::Require::Any {
+        let by = if c.satisfied_by.is_empty() {
+            "no target passed".to_string()
+        } else {
+            format!("satisfied by {}", escape(&c.satisfied_by.join(", ")))
+        };
+        let _ = writeln!(
+            out,
+            "<dt>require</dt><dd>any target (one passing target is enough): {by}</dd>"
+        );
+    }
     out.push_str("</dl>\n");
     for r in &c.results {
         result(out, report, r);
+        if let Some(note) = c.any_note(r) {
+            let _ = writeln!(out, "<p class=\"why muted\">{}</p>", escape(&note));
+        }
     }
     out.push_str("</section>\n");
 }

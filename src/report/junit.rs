@@ -20,7 +20,15 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
             suite.add_property(Property::new(format!("framework.{fw}"), ids.join(", ")));
         }
         for r in &c.results {
-            let mut case = TestCase::new(r.target.as_str(), status(r));
+            let status = match c.any_note(r) {
+                Some(note) if !c.gates() && r.verdict != Verdict::Pass => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(format!("{}: {note}", r.verdict));
+                    s
+                }
+                _ => status(r),
+            };
+            let mut case = TestCase::new(r.target.as_str(), status);
             case.set_classname(c.id.as_str());
             case.set_assertions(r.checks.len());
             if let Some(obs) = report.observation(r) {

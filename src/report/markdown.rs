@@ -88,7 +88,7 @@ pub fn render(report: &Report) -> String {
         .controls
         .iter()
         .flat_map(|c| c.results.iter().map(move |r| (c, r)))
-        .filter(|(_, r)| matches!(r.verdict, Verdict::Fail | Verdict::Error))
+        .filter(|(c, r)| c.gates() && matches!(r.verdict, Verdict::Fail | Verdict::Error))
         .collect();
     problems.sort_by(|(ca, ra), (cb, rb)| {
         (rb.verdict.rank(), cb.severity)
@@ -216,6 +216,9 @@ fn row(out: &mut String, c: &ControlResult, r: &TargetResult) {
         if let Some(h) = &r.hint {
             detail.push(format!("hint: {}", cell(h)));
         }
+    }
+    if let Some(note) = c.any_note(r) {
+        detail.push(cell(&note));
     }
     if let Some(w) = &r.waiver {
         detail.push(format!(

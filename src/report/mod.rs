@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use crate::control::Severity;
+pub use crate::control::{Require, Severity};
 
 use crate::expect::{Check, Verdict};
 use crate::probe::Observation;
@@ -129,14 +129,65 @@ pub struct ControlResult {
     pub tags: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub remediation: String,
-    /// The worst of its results: fail > error > waived > pass > n/a.
+    /// The worst of its results: fail > error > waived > pass > n/a; with `require = "any"`,
+    /// `pass` when one result passes.
     pub verdict: Verdict,
     /// The control examined nothing: every result is `n/a` and none of them comes from its
     /// `where` (an empty `*` population, an empty group), and it does not say `allow_empty`.
     /// Such a control is not green: it makes the exit code 3.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub examined_nothing: bool,
+    /// `any` when one passing target satisfies the control (omitted for the default `all`).
+    #[serde(default, skip_serializing_if = "Require::is_all")]
+    pub require: Require,
+    /// With `require = "any"`: the targets that passed, and so satisfied the control.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub satisfied_by: Vec<String>,
     pub results: Vec<TargetResult>,
+}
+
+impl ControlResult {
+    /// Recomputes `verdict` (and `satisfied_by`) from the results.
+    pub fn aggregate(&mut self) {
+        self.satisfied_by.clear();
+        if self.require == Require::Any {
+            self.satisfied_by = self
+                .results
+                .iter()
+                .filter(|r| r.verdict == Verdict::Pass)
+                .map(|r| r.target.clone())
+                .collect();
+            if !self.satisfied_by.is_empty() {
+                self.verdict = Verdict::Pass;
+                return;
+            }
+        }
+        self.verdict = Verdict::worst(self.results.iter().map(|r| r.verdict));
+    }
+
+    /// With `require = "any"`, what a reader needs beside one target's own result: that it
+    /// satisfied the control, or which target did (so its own fail does not count).
+    pub fn any_note(&self, r: &TargetResult) -> Option<String> {
+        if self.require != Require::Any {
+            return None;
+        }
+        Some(if r.verdict == Verdict::Pass {
+            "satisfies the control (require = \"any\")".to_string()
+        } else if self.satisfied_by.is_empty() {
+            "require = \"any\": no target satisfies the control".to_string()
+        } else {
+            format!(
+                "require = \"any\": control satisfied by {}",
+                self.satisfied_by.join(", ")
+            )
+        })
+    }
+
+    /// Whether a result's fail or error counts against the run (exit code, CI failures): always
+    /// under `require = "all"`; under `"any"` only while no target satisfies the control.
+    pub fn gates(&self) -> bool {
+        self.require == Require::All || self.satisfied_by.is_empty()
+    }
 }
 
 /// One control on one target.
@@ -212,7 +263,7 @@ impl Report {
             ..Summary::default()
         };
         for c in &mut self.controls {
-            c.verdict = Verdict::worst(c.results.iter().map(|r| r.verdict));
+            c.aggregate();
             bump(
                 &mut s.pass,
                 &mut s.fail,
@@ -241,7 +292,7 @@ impl Report {
     pub fn failed_at(&self, threshold: Severity) -> bool {
         self.controls
             .iter()
-            .filter(|c| c.severity >= threshold)
+            .filter(|c| c.severity >= threshold && c.gates())
             .any(|c| c.results.iter().any(|r| r.verdict == Verdict::Fail))
     }
 
@@ -254,6 +305,7 @@ impl Report {
     pub fn has_errors(&self) -> bool {
         self.controls
             .iter()
+            .filter(|c| c.gates())
             .any(|c| c.results.iter().any(|r| r.verdict == Verdict::Error))
     }
 

@@ -38,7 +38,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
     for (i, c) in report.controls.iter().enumerate() {
         for r in &c.results {
             let original = r.waiver.as_ref().map(|w| w.original_verdict);
-            let counts = matches!(r.verdict, Verdict::Fail | Verdict::Error)
+            let counts = c.gates() && matches!(r.verdict, Verdict::Fail | Verdict::Error)
                 || matches!(original, Some(Verdict::Fail | Verdict::Error));
             if counts {
                 results.push(result(report, i, c, r));

@@ -58,6 +58,9 @@ pub fn render(report: &Report, style: Style) -> String {
                     detail.push(format!("hint: {h}"));
                 }
             }
+            if let Some(note) = c.any_note(r) {
+                detail.push(note);
+            }
             if let Some(w) = &r.waiver {
                 detail.push(format!(
                     "waived ({} → waived) until {}: {}",

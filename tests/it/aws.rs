@@ -127,10 +127,12 @@ async fn set_encryption(s3: &aws_sdk_s3::Client, bucket: &str, rule: ServerSideE
 }
 
 async fn observe(probe: &dyn Probe, target: &str, ctx: &ProbeContext) -> Observation {
-    probe
+    let obs = probe
         .observe(target, &Params::new(), ctx)
         .await
-        .unwrap_or_else(|e| panic!("observing {target}: {e}"))
+        .unwrap_or_else(|e| panic!("observing {target}: {e}"));
+    support::assert_iam_policy_allows(&serde_json::to_value(&obs.evidence).unwrap());
+    obs
 }
 
 fn fact<'a>(obs: &'a Observation, path: &str) -> &'a Value {
@@ -144,6 +146,7 @@ fn fact<'a>(obs: &'a Observation, path: &str) -> &'a Value {
 }
 
 fn actions(obs: &Observation) -> Vec<String> {
+    support::assert_iam_policy_allows(&serde_json::to_value(&obs.evidence).unwrap());
     obs.evidence["api_calls"]
         .as_array()
         .unwrap()
@@ -1687,4 +1690,119 @@ async fn aws_concurrency_caps_the_calls_in_flight_to_one_service() {
     assert_eq!(most, 3, "the cap is reached and never passed");
     let most = most_kms_calls_in_flight(1, 6).await;
     assert_eq!(most, 1, "one call at a time");
+}
+
+/// `docs/iam-policy.json` is exactly the calls vouch's AWS probes can make: every
+/// `session.call*(…, SERVICE, "Operation", …)` in `src/probe/aws/` is allowed (the wrong answer
+/// prevented: a user attaching the documented policy and getting `error`s for a call it lacks),
+/// and the policy allows nothing vouch never calls (least privilege).
+#[test]
+fn iam_policy_is_exactly_the_calls_the_aws_probes_make() {
+    let call = regex::Regex::new(
+        r#"\.call(?:_optional|_raw)?\(\s*&?\w+,\s*(SERVICE|"\w+"|\w+::SERVICE),\s*(?://[^\n]*\s*)?"(\w+)""#,
+    )
+    .unwrap();
+    let service = regex::Regex::new(r#"const SERVICE: &str = "(\w+)""#).unwrap();
+    let mut called = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(support::repo().join("src/probe/aws")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let own = service.captures(&text).map(|c| c[1].to_string());
+        for c in call.captures_iter(&text) {
+            let svc = match &c[1] {
+                "SERVICE" => own.clone().unwrap_or_else(|| panic!("{}", path.display())),
+                s if s.ends_with("::SERVICE") => s.trim_end_matches("::SERVICE").to_string(),
+                s => s.trim_matches('"').to_string(),
+            };
+            let api = format!("{svc}:{}", &c[2]);
+            called.insert(vouch::probe::aws::error::iam_action(&api).to_string());
+        }
+    }
+    // Calls made through a client other than the module's own service.
+    for extra in [
+        "cloudfront:GetDistributionConfig",
+        "s3:GetAccountPublicAccessBlock",
+    ] {
+        assert!(
+            called.contains(extra),
+            "the scan missed {extra}: {called:?}"
+        );
+    }
+    assert!(called.len() > 30, "{called:?}");
+    let policy = support::iam_policy_actions();
+    let missing: Vec<_> = called.difference(&policy).collect();
+    let unused: Vec<_> = policy.difference(&called).collect();
+    assert!(
+        missing.is_empty(),
+        "calls docs/iam-policy.json lacks: {missing:?}"
+    );
+    assert!(
+        unused.is_empty(),
+        "docs/iam-policy.json allows calls vouch never makes: {unused:?}"
+    );
+}
+
+/// The wrong answer this prevents: a multi-Region replica key judged on its own creation date
+/// and its own (non-existent) rotation schedule, when it shares its primary's key material.
+#[tokio::test]
+async fn kms_multi_region_replica_takes_its_rotation_from_its_primary() {
+    let primary_arn = format!("arn:aws:kms:us-east-1:111122223333:key/mrk-{KEY_ID}");
+    let replica_arn = format!("arn:aws:kms:eu-west-1:111122223333:key/mrk-{KEY_ID}");
+    let meta = |arn: &str, created: i64, kind: &str| {
+        ok(json!({"KeyMetadata": {
+            "AWSAccountId": "111122223333", "KeyId": format!("mrk-{KEY_ID}"), "Arn": arn,
+            "CreationDate": created, "Enabled": true, "Description": "",
+            "KeyUsage": "ENCRYPT_DECRYPT", "KeyState": "Enabled", "Origin": "AWS_KMS",
+            "KeyManager": "CUSTOMER", "KeySpec": "SYMMETRIC_DEFAULT", "MultiRegion": true,
+            "MultiRegionConfiguration": {
+                "MultiRegionKeyType": kind,
+                "PrimaryKey": {"Arn": primary_arn, "Region": "us-east-1"},
+                "ReplicaKeys": [{"Arn": replica_arn, "Region": "eu-west-1"}]}}})
+        .to_string())
+    };
+    let primary_created = days_ago(900);
+    let rotated = days_ago(20);
+    let fake = Arc::new(FakeAws::default())
+        .on(
+            "DescribeKey",
+            vec![
+                // The replica was made last week; the material is the primary's, 900 days old
+                // and rotated 20 days ago (on demand).
+                meta(&replica_arn, days_ago(7), "REPLICA"),
+                meta(&primary_arn, primary_created, "PRIMARY"),
+            ],
+        )
+        .on(
+            "GetKeyRotationStatus",
+            vec![ok(json!({"KeyId": primary_arn, "KeyRotationEnabled": true,
+                "RotationPeriodInDays": 365, "NextRotationDate": days_ago(-345),
+                "OnDemandRotationStartDate": rotated})
+            .to_string())],
+        )
+        .on(
+            "ListKeyRotations",
+            vec![ok(
+                json!({"Rotations": [{"KeyId": primary_arn, "RotationDate": rotated,
+                "RotationType": "ON_DEMAND"}], "Truncated": false})
+                .to_string(),
+            )],
+        );
+    let probe = KmsProbe::new(fake.factory());
+    let obs = observe(&probe, &replica_arn, &fake_ctx()).await;
+    assert_eq!(fact(&obs, "key.multi_region_type"), &json!("REPLICA"));
+    assert_eq!(fact(&obs, "rotation.age_days"), &json!(20));
+    assert_eq!(fact(&obs, "rotation.enabled"), &json!(true));
+    assert_eq!(
+        obs.evidence["rotation_source"]["primary"],
+        json!(primary_arn)
+    );
+    assert_eq!(obs.evidence["newest_rotation_type"], json!("ON_DEMAND"));
+    assert_eq!(
+        obs.evidence["on_demand_rotation_start_date"],
+        json!(rfc3339(rotated))
+    );
+    // The rotation calls went to the primary's region.
+    let rotations = fake.uris("ListKeyRotations");
+    assert!(rotations[0].contains("us-east-1"), "{rotations:?}");
+    assert!(fake.uris("GetKeyRotationStatus")[0].contains("us-east-1"));
 }

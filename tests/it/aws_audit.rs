@@ -160,12 +160,14 @@ fn params(v: Value) -> Params {
 }
 
 fn fact<'a>(obs: &'a Observation, path: &str) -> &'a Value {
+    support::assert_iam_policy_allows(&serde_json::to_value(&obs.evidence).unwrap());
     obs.facts
         .get(path)
         .unwrap_or_else(|| panic!("{path} not observed: {:?}", obs.unobserved.get(path)))
 }
 
 fn actions(obs: &Observation) -> Vec<String> {
+    support::assert_iam_policy_allows(&serde_json::to_value(&obs.evidence).unwrap());
     obs.evidence["api_calls"]
         .as_array()
         .unwrap()
@@ -1402,6 +1404,7 @@ async fn logs_discovery_stops_when_an_endpoint_repeats_its_page_token() {
 
 /// Verdict of each result of control `id`, by target.
 fn control_verdict(report: &Value, id: &str) -> String {
+    support::assert_iam_policy_allows(report);
     report["controls"]
         .as_array()
         .unwrap()
@@ -1998,4 +2001,143 @@ async fn regions_enabled_scans_every_enabled_region_listed_by_the_account_api() 
         .unwrap();
     assert_eq!(far.evidence["region"], json!("eu-central-2"));
     assert_eq!(fact(&far, "retention_days"), &json!(400));
+}
+
+// ---------------------------------------------------------------------------------------------
+// LOG-CLOUDTRAIL is an any-of control: one compliant trail satisfies the account
+
+/// Seeds a compliant multi-region trail (when `org`) and a single-region data-events trail,
+/// both logging, and runs the built-in LOG-CLOUDTRAIL over `aws_trails = ["*"]`.
+async fn builtin_cloudtrail(org: bool) -> (Account, std::process::Output, Value) {
+    use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType};
+    let acct = Account::fresh("us-east-1").await;
+    let cfg = acct.sdk().await;
+    let bucket = format!("trails-{}", acct.id);
+    Account::s3(&cfg)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let ct = aws_sdk_cloudtrail::Client::new(&cfg);
+    let mut trails = vec![("s3-data-events", false)];
+    if org {
+        trails.push(("org-audit", true));
+    }
+    for (name, good) in trails {
+        ct.create_trail()
+            .name(name)
+            .s3_bucket_name(&bucket)
+            .is_multi_region_trail(good)
+            .enable_log_file_validation(good)
+            .send()
+            .await
+            .unwrap();
+        let selector = if good {
+            EventSelector::builder()
+                .read_write_type(ReadWriteType::All)
+                .include_management_events(true)
+                .build()
+        } else {
+            // A data-events trail: object-level S3 events, no management events.
+            EventSelector::builder()
+                .read_write_type(ReadWriteType::All)
+                .include_management_events(false)
+                .data_resources(
+                    DataResource::builder()
+                        .r#type("AWS::S3::Object")
+                        .values(format!("arn:aws:s3:::{bucket}/"))
+                        .build(),
+                )
+                .build()
+        };
+        ct.put_event_selectors()
+            .trail_name(name)
+            .event_selectors(selector)
+            .send()
+            .await
+            .unwrap();
+        ct.start_logging().name(name).send().await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("vouch.toml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n\n[targets]\naws_trails = [\"*\"]\n",
+            acct.url
+        ),
+    )
+    .unwrap();
+    let out = acct
+        .vouch()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--only",
+            "LOG-CLOUDTRAIL",
+            "--inventory",
+        ])
+        .arg(&inventory)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (acct, out, report)
+}
+
+/// The wrong answer this prevents: an account with a compliant organization-style trail failing
+/// LOG-CLOUDTRAIL (exit 1) because it also has a single-region data-events trail.
+#[tokio::test(flavor = "multi_thread")]
+async fn builtin_cloudtrail_control_passes_on_one_compliant_trail_beside_a_data_events_trail() {
+    let (acct, out, report) = builtin_cloudtrail(true).await;
+    let arn = |n: &str| format!("arn:aws:cloudtrail:us-east-1:{}:trail/{n}", acct.id);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{report:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(control_verdict(&report, "LOG-CLOUDTRAIL"), "pass");
+    let c = &report["controls"][0];
+    assert_eq!(c["require"], "any");
+    assert_eq!(c["satisfied_by"], json!([arn("org-audit")]));
+    let each = support::verdicts(&report, "LOG-CLOUDTRAIL");
+    assert_eq!(each[&arn("org-audit")], "pass", "{each:?}");
+    assert_eq!(
+        each[&arn("s3-data-events")],
+        "fail",
+        "listed with its own result"
+    );
+    // Delivery is judged: the compliant trail delivered within the day.
+    let checks = c["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["target"] == json!(arn("org-audit")))
+        .unwrap()["checks"]
+        .clone();
+    assert!(
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["fact"] == "trail.latest_delivery" && k["verdict"] == "pass"),
+        "{checks}"
+    );
+}
+
+/// The wrong answer this prevents: an any-of control passing on a trail that is not compliant.
+#[tokio::test(flavor = "multi_thread")]
+async fn builtin_cloudtrail_control_fails_when_only_a_data_events_trail_exists() {
+    let (_acct, out, report) = builtin_cloudtrail(false).await;
+    assert_eq!(out.status.code(), Some(i32::from(vouch::exit::FAILED)));
+    assert_eq!(control_verdict(&report, "LOG-CLOUDTRAIL"), "fail");
+    assert!(report["controls"][0].get("satisfied_by").is_none());
 }

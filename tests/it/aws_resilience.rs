@@ -68,10 +68,12 @@ fn ctx_for(region: &str, endpoint: Option<&str>) -> ProbeContext {
 }
 
 async fn observe(probe: &dyn Probe, target: &str, ctx: &ProbeContext) -> Observation {
-    probe
+    let obs = probe
         .observe(target, &Params::new(), ctx)
         .await
-        .unwrap_or_else(|e| panic!("observe {target}: {e}"))
+        .unwrap_or_else(|e| panic!("observe {target}: {e}"));
+    support::assert_iam_policy_allows(&serde_json::to_value(&obs.evidence).unwrap());
+    obs
 }
 
 async fn observe_err(probe: &dyn Probe, target: &str, ctx: &ProbeContext) -> ProbeError {
@@ -1562,4 +1564,269 @@ async fn star_covers_every_region_in_aws_regions_naming_far_resources_by_arn() {
         !found.iter().any(|t| t.contains(far_table.as_str())),
         "{found:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restore proof per protected resource (replay: moto has no restore jobs or restore testing)
+
+fn protected_resource_events(table: &str, jobs: Vec<Value>) -> Vec<ReplayEvent> {
+    let encoded = table.replace(':', "%3A").replace('/', "%2F");
+    vec![
+        backup_ok(
+            &format!("/resources/{encoded}"),
+            json!({
+                "ResourceArn": table,
+                "ResourceType": "DynamoDB",
+                "ResourceName": "orders",
+                "LastBackupTime": epoch_days_ago(0.5),
+                "LastBackupVaultArn": vault_arn("prod"),
+                "LastRecoveryPointArn": rp_arn(1),
+            }),
+        ),
+        describe_vault("prod", true),
+        backup_ok(
+            &format!("/resources/{encoded}/recovery-points"),
+            json!({"RecoveryPoints": [
+                {"RecoveryPointArn": rp_arn(1), "CreationDate": epoch_days_ago(0.5),
+                 "Status": "COMPLETED", "EncryptionKeyArn": format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/k"),
+                 "BackupVaultName": "prod", "BackupSizeBytes": 2048},
+            ]}),
+        ),
+        backup_ok(
+            &format!("/resources/{encoded}/restore-jobs"),
+            json!({ "RestoreJobs": jobs }),
+        ),
+    ]
+}
+
+fn validated(id: &str, days_ago: f64, validation: &str) -> Value {
+    let mut job = restore_job(id, "COMPLETED", days_ago, Some("prod"), 1);
+    job["ValidationStatus"] = json!(validation);
+    job["CreatedBy"] = json!({"RestoreTestingPlanArn":
+        format!("arn:aws:backup:{REGION}:{ACCOUNT}:restore-testing-plan:quarterly")});
+    job
+}
+
+/// The wrong answer this prevents: a restore whose restore-testing validation FAILED (or timed
+/// out, or is still validating) counting as a tested restore.
+#[tokio::test]
+async fn backup_restore_whose_validation_failed_is_not_a_validated_restore() {
+    let table = format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders");
+    let (aws, _, ctx) = replay(protected_resource_events(
+        &table,
+        vec![
+            validated("failed", 3.0, "FAILED"),
+            validated("timed-out", 10.0, "TIMED_OUT"),
+            validated("validating", 1.0, "VALIDATING"),
+            validated("good", 120.0, "SUCCESSFUL"),
+        ],
+    ));
+    let obs = observe(&BackupProbe::new(aws), &table, &ctx).await;
+    assert_eq!(fact(&obs, "backup.protected"), true);
+    assert!(fact(&obs, "backup.last_recovery_point").is_string());
+    // The newest completed restore is 1 day old, but the newest validated one is 120 days old.
+    assert_eq!(fact(&obs, "restore.age_days"), 1);
+    let ok = fact(&obs, "restore.last_validated_ok").as_str().unwrap();
+    let age = jiff::Timestamp::now().duration_since(ok.parse::<jiff::Timestamp>().unwrap());
+    assert_eq!(age.as_secs() / 86_400, 120, "{ok}");
+    assert_eq!(
+        obs.evidence["restore_jobs"]["newest_validated_ok_job"],
+        "good"
+    );
+
+    // The built-in control judges the validated restore: a fail, not a pass.
+    let registry = registry_with("aws.backup", Aws::new());
+    let mut diags = vouch::diag::Diagnostics::new();
+    let control = vouch::control::load_controls(
+        &vouch::control::builtin::sources(),
+        &registry,
+        None,
+        &mut diags,
+    )
+    .into_iter()
+    .find(|c| c.id == "BACKUP-RESTORE-TESTED")
+    .unwrap();
+    let result = engine::evaluate(&control, &obs, None, jiff::Timestamp::now());
+    assert_eq!(result.verdict, vouch::expect::Verdict::Fail, "{result:?}");
+
+    // A manual restore (no validation) 10 days ago counts.
+    let (aws, _, ctx) = replay(protected_resource_events(
+        &table,
+        vec![restore_job("manual", "COMPLETED", 10.0, Some("prod"), 1)],
+    ));
+    let obs = observe(&BackupProbe::new(aws), &table, &ctx).await;
+    let result = engine::evaluate(&control, &obs, None, jiff::Timestamp::now());
+    assert_eq!(result.verdict, vouch::expect::Verdict::Pass, "{result:?}");
+}
+
+/// The wrong answer this prevents: a resource AWS Backup never protected being an `error`
+/// (so a coverage gap reads as "could not look") instead of an observed `backup.protected ==
+/// false` that fails.
+#[tokio::test]
+async fn backup_resource_aws_backup_never_protected_is_observed_unprotected() {
+    let table = format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/forgotten");
+    let encoded = table.replace(':', "%3A").replace('/', "%2F");
+    let (aws, _, ctx) = replay(vec![backup_error(
+        &format!("/resources/{encoded}"),
+        404,
+        "ResourceNotFoundException",
+        "Resource not found",
+    )]);
+    let obs = observe(&BackupProbe::new(aws), &table, &ctx).await;
+    assert_eq!(fact(&obs, "backup.protected"), false);
+    assert_eq!(fact(&obs, "backup.last_recovery_point"), &Value::Null);
+    assert_eq!(fact(&obs, "restore.last_validated_ok"), &Value::Null);
+    assert_eq!(fact(&obs, "recovery_point.count"), 0);
+}
+
+/// The wrong answer this prevents: the children of a composite restore counted as several
+/// restores (and the region's history listed again for every vault).
+#[tokio::test]
+async fn backup_composite_restore_counts_once_and_the_region_history_is_read_once() {
+    let mut parent = restore_job("parent", "COMPLETED", 5.0, Some("prod"), 1);
+    parent["IsParent"] = json!(true);
+    let mut jobs = vec![parent];
+    for n in 0..2 {
+        let mut child = restore_job(&format!("child-{n}"), "COMPLETED", 5.0, Some("prod"), 1);
+        child["ParentJobId"] = json!("parent");
+        jobs.push(child);
+    }
+    jobs.push(restore_job("other", "COMPLETED", 2.0, Some("dr"), 2));
+    let mut events = vault_with_points(
+        "prod",
+        vec![recovery_point("prod", 1, 5.0, "COMPLETED", true)],
+    );
+    events.push(restore_jobs_page(jobs, None, None));
+    // The second vault: no second ListRestoreJobs (the replay would refuse an extra request).
+    events.extend(vault_with_points(
+        "dr",
+        vec![recovery_point("dr", 2, 5.0, "COMPLETED", true)],
+    ));
+    let (aws, client, ctx) = replay(events);
+    let probe = BackupProbe::new(aws);
+    let prod = observe(&probe, "prod", &ctx).await;
+    assert_eq!(fact(&prod, "restore.completed_in_window"), 1);
+    assert_eq!(
+        prod.evidence["restore_jobs"]["composite_children_folded"],
+        2
+    );
+    let dr = observe(&probe, "dr", &ctx).await;
+    assert_eq!(fact(&dr, "restore.completed_in_window"), 1);
+    assert_eq!(fact(&dr, "restore.age_days"), 2);
+    assert!(
+        dr.evidence["api_calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["action"] == "backup:ListRestoreJobs"),
+        "the shared listing stays in each vault's evidence"
+    );
+    let listings = uris(&client)
+        .iter()
+        .filter(|u| u.contains("/restore-jobs"))
+        .count();
+    assert_eq!(listings, 1);
+}
+
+#[tokio::test]
+async fn backup_protected_star_lists_every_protected_resource_over_pages() {
+    let arn = |t: &str| format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{t}");
+    let (aws, client, ctx) = replay(vec![
+        backup_ok(
+            "/resources?maxResults=1000",
+            json!({"Results": [
+                {"ResourceArn": arn("orders"), "ResourceType": "DynamoDB", "LastBackupTime": epoch_days_ago(1.0)},
+            ], "NextToken": "more"}),
+        ),
+        backup_ok(
+            "/resources?maxResults=1000&nextToken=more",
+            json!({"Results": [
+                {"ResourceArn": arn("carts"), "ResourceType": "DynamoDB", "LastBackupTime": epoch_days_ago(1.0)},
+            ]}),
+        ),
+    ]);
+    let probe = BackupProbe::new(aws);
+    assert!(probe.is_pattern("protected:*"));
+    let found = probe.discover("protected:*", &ctx).await.unwrap();
+    assert_eq!(found, [arn("carts"), arn("orders")]);
+    assert!(uris(&client)[1].contains("nextToken=more"));
+}
+
+/// The built-in controls, loaded as `vouch check` loads them.
+fn builtin_control(registry: &Registry, id: &str) -> vouch::control::Control {
+    let mut diags = vouch::diag::Diagnostics::new();
+    vouch::control::load_controls(
+        &vouch::control::builtin::sources(),
+        registry,
+        None,
+        &mut diags,
+    )
+    .into_iter()
+    .find(|c| c.id == id)
+    .unwrap()
+}
+
+/// The wrong answers this prevents: a read replica failing Multi-AZ and backup retention (it
+/// takes both from its source), and a stopped database failing the PITR lag (its restorable
+/// time stands still while stopped) — noise that trains users to waive.
+#[tokio::test]
+async fn rds_read_replicas_and_stopped_instances_are_not_applicable_on_moto() {
+    let url = moto_url();
+    let cfg = seed_config(&url, REGION).await;
+    let rds = aws_sdk_rds::Client::new(&cfg);
+    let source = unique("src-db");
+    let replica = unique("replica-db");
+    let stopped = unique("stopped-db");
+    for id in [&source, &stopped] {
+        create_instance(
+            &rds,
+            Db {
+                id,
+                multi_az: true,
+                public: false,
+                encrypted: true,
+                retention: 7,
+                deletion_protection: true,
+            },
+        )
+        .await;
+    }
+    rds.create_db_instance_read_replica()
+        .db_instance_identifier(&replica)
+        .source_db_instance_identifier(&source)
+        .send()
+        .await
+        .unwrap();
+    rds.stop_db_instance()
+        .db_instance_identifier(&stopped)
+        .send()
+        .await
+        .unwrap();
+    let probe = RdsProbe::new(moto_aws());
+    let ctx = ctx_for(REGION, Some(&url));
+    let registry = registry_with("aws.rds", moto_aws());
+    let multi_az = builtin_control(&registry, "INFRA-MULTI-AZ");
+    let pitr = builtin_control(&registry, "BACKUP-RDS-PITR");
+    let now = jiff::Timestamp::now();
+
+    let obs = observe(&probe, &replica, &ctx).await;
+    assert!(
+        fact(&obs, "replica_of").as_str().unwrap().contains(&source),
+        "{:?}",
+        obs.facts
+    );
+    for c in [&multi_az, &pitr] {
+        let r = engine::evaluate(c, &obs, None, now);
+        assert_eq!(r.verdict, vouch::expect::Verdict::NotApplicable, "{r:?}");
+    }
+    let obs = observe(&probe, &stopped, &ctx).await;
+    assert_eq!(fact(&obs, "status"), "stopped");
+    assert_eq!(fact(&obs, "replica_of"), &Value::Null);
+    let r = engine::evaluate(&pitr, &obs, None, now);
+    assert_eq!(r.verdict, vouch::expect::Verdict::NotApplicable, "{r:?}");
+    // The source is judged as usual.
+    let obs = observe(&probe, &source, &ctx).await;
+    assert_eq!(fact(&obs, "replica_of"), &Value::Null);
+    let r = engine::evaluate(&multi_az, &obs, None, now);
+    assert_eq!(r.verdict, vouch::expect::Verdict::Pass, "{r:?}");
 }

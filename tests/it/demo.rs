@@ -113,6 +113,9 @@ async fn the_demo_estate_shows_each_verdict_for_the_right_reason() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Every call the built-in library made is allowed by the least-privilege policy.
+    let called = crate::support::assert_iam_policy_allows(&report);
+    assert!(called.len() > 20, "{called:?}");
     let v = verdicts(&report);
     let expect = |id: &str, target: &str, verdict: &str| {
         assert_eq!(
@@ -219,4 +222,90 @@ async fn the_demo_estate_shows_each_verdict_for_the_right_reason() {
         );
     }
     drop(estate);
+}
+
+/// The processes whose parent is `pid` (from /proc).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …: comm may hold spaces, so read after the last ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+    })
+}
+
+/// The wrong answer this prevents: `scripts/demo` ending (or being interrupted) and leaving the
+/// estate's `openssl s_server` (the TLS 1.0 endpoint) running. The estate binary that
+/// scripts/demo starts is stopped the way scripts/demo's clean-up stops it (SIGTERM) and the
+/// way a terminal does (SIGINT); in both cases no child outlives it.
+#[test]
+fn the_demo_estate_stops_every_child_on_sigterm_and_sigint() {
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_vouch"))
+        .parent()
+        .unwrap()
+        .join("examples/demo-estate");
+    let bin = require(
+        bin.exists().then_some(bin),
+        "the demo-estate example binary",
+        "cargo nextest builds it with the tests (cargo build --example demo-estate)",
+    );
+    for signal in ["TERM", "INT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut estate = std::process::Command::new(&bin)
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !dir.path().join("ready").exists() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "the estate did not start"
+            );
+            assert!(estate.try_wait().unwrap().is_none(), "the estate exited");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let children = children_of(estate.id());
+        assert!(
+            !children.is_empty(),
+            "the estate runs openssl s_server as a child"
+        );
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), estate.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let start = std::time::Instant::now();
+        while estate.try_wait().unwrap().is_none() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "SIG{signal}: the estate did not stop"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let left: Vec<u32> = children.into_iter().filter(|&c| alive(c)).collect();
+        assert!(
+            left.is_empty(),
+            "SIG{signal}: children outlived the estate: {left:?}"
+        );
+    }
 }

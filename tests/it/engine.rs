@@ -348,3 +348,110 @@ async fn a_group_the_inventory_lacks_is_not_applicable_not_dropped() {
             .contains("no target group `public_endpoints`")
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// `require = "any"`: one passing target satisfies the control
+
+fn any_control(targets: &str) -> String {
+    control("ANY", targets, MIN_TLS) + "require = \"any\"\n"
+}
+
+/// The wrong answer this prevents: a compliant organization trail beside a data-events trail
+/// failing the control (and the run), because every trail had to pass.
+#[tokio::test]
+async fn require_any_passes_on_one_passing_target_and_keeps_every_target_listed() {
+    let (_, registry, ctx) = setup();
+    let cs = controls(
+        &any_control("[\"legacy-1\", \"modern-1\", \"down-1\"]"),
+        &registry,
+    );
+    let report = engine::run(&cs, &registry, &ctx, &EngineOptions::default(), None, None).await;
+    let c = &report.controls[0];
+    assert_eq!(c.verdict, Verdict::Pass);
+    assert_eq!(c.satisfied_by, ["modern-1"]);
+    let own: Vec<_> = c
+        .results
+        .iter()
+        .map(|r| (r.target.as_str(), r.verdict))
+        .collect();
+    assert_eq!(
+        own,
+        [
+            ("down-1", Verdict::Error),
+            ("legacy-1", Verdict::Fail),
+            ("modern-1", Verdict::Pass)
+        ],
+        "every target keeps its own result"
+    );
+    assert!(!report.failed_at(vouch::control::Severity::Info));
+    assert!(!report.has_errors(), "a satisfied control gates nothing");
+    assert_eq!(report.summary.pass, 1);
+
+    let json: serde_json::Value =
+        serde_json::from_str(&vouch::report::json::render(&report).unwrap()).unwrap();
+    assert_eq!(json["controls"][0]["require"], "any");
+    assert_eq!(
+        json["controls"][0]["satisfied_by"],
+        serde_json::json!(["modern-1"])
+    );
+    let table = vouch::report::table::render(&report, vouch::report::Style::default());
+    assert!(table.contains("satisfied by modern-1"), "{table}");
+    let html = vouch::report::html::render(&report);
+    assert!(html.contains("satisfied by modern-1"), "{html}");
+    let junit = vouch::report::junit::render(&report).unwrap();
+    assert!(
+        !junit.contains("<failure") && !junit.contains("<error"),
+        "{junit}"
+    );
+    let sarif = vouch::report::sarif::render(&report).unwrap();
+    let sarif: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+    assert_eq!(sarif["runs"][0]["results"], serde_json::json!([]));
+}
+
+/// The wrong answer this prevents: an any-of control passing when no target passes.
+#[tokio::test]
+async fn require_any_with_no_passing_target_takes_the_worst_result() {
+    let (_, registry, ctx) = setup();
+    let cs = controls(&any_control("[\"legacy-1\", \"down-1\"]"), &registry);
+    let report = engine::run(&cs, &registry, &ctx, &EngineOptions::default(), None, None).await;
+    let c = &report.controls[0];
+    assert_eq!(c.verdict, Verdict::Fail);
+    assert!(c.satisfied_by.is_empty());
+    assert!(report.failed_at(vouch::control::Severity::High));
+    assert!(report.has_errors());
+    let json = vouch::report::json::render(&report).unwrap();
+    assert!(!json.contains("satisfied_by"), "{json}");
+
+    // The default stays "all": one failing target fails the control.
+    let cs = controls(
+        &control("ALL", "[\"legacy-1\", \"modern-1\"]", MIN_TLS),
+        &registry,
+    );
+    let report = engine::run(&cs, &registry, &ctx, &EngineOptions::default(), None, None).await;
+    assert_eq!(report.controls[0].verdict, Verdict::Fail);
+    let json = vouch::report::json::render(&report).unwrap();
+    assert!(!json.contains("\"require\""), "{json}");
+}
+
+#[test]
+fn require_takes_only_all_or_any_with_the_span_of_the_bad_value() {
+    let (_, registry, _) = setup();
+    for (value, code) in [("\"some\"", "invalid-require"), ("1", "wrong-type")] {
+        let text = control("R", "[\"a\"]", MIN_TLS) + &format!("require = {value}\n");
+        let mut diags = Diagnostics::new();
+        load_controls(
+            &[Source::Text {
+                name: PathBuf::from("test.toml"),
+                text: text.clone(),
+            }],
+            &registry,
+            None,
+            &mut diags,
+        );
+        let out = diags.render_short();
+        assert!(diags.has_errors(), "{value}");
+        assert!(out.contains(code), "{out}");
+        let line = text.lines().count();
+        assert!(out.contains(&format!("test.toml:{line}:11")), "{out}");
+    }
+}

@@ -128,3 +128,58 @@ pub fn spawn_on_free_port(
     }
     panic!("{what} could not bind a free port in five tries");
 }
+
+/// The actions `docs/iam-policy.json` allows.
+pub fn iam_policy_actions() -> std::collections::BTreeSet<String> {
+    static POLICY: std::sync::OnceLock<std::collections::BTreeSet<String>> =
+        std::sync::OnceLock::new();
+    POLICY
+        .get_or_init(|| {
+            let text = std::fs::read_to_string(repo().join("docs/iam-policy.json")).unwrap();
+            let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+            doc["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|s| s["Action"].as_array().unwrap().iter())
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect()
+        })
+        .clone()
+}
+
+/// Fails when an API call recorded anywhere in `evidence` (any `api_calls` list: an
+/// observation's evidence, a report's observations or run context) is not allowed by
+/// `docs/iam-policy.json`, the least-privilege policy the README tells users to attach.
+/// Returns the IAM actions seen.
+pub fn assert_iam_policy_allows(evidence: &serde_json::Value) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    if k == "api_calls" {
+                        for call in v.as_array().into_iter().flatten() {
+                            if let Some(a) = call["action"].as_str() {
+                                out.push(vouch::probe::aws::error::iam_action(a).to_string());
+                            }
+                        }
+                    } else {
+                        walk(v, out);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut seen = Vec::new();
+    walk(evidence, &mut seen);
+    let policy = iam_policy_actions();
+    for a in &seen {
+        assert!(
+            policy.contains(a),
+            "vouch called {a}, which docs/iam-policy.json does not allow: add it there"
+        );
+    }
+    seen
+}

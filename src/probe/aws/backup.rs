@@ -12,7 +12,16 @@
 //!   the vault by the job's `BackupVaultArn`, or, when a job does not carry one, by its
 //!   recovery point being one of the vault's.
 //! - any other ARN (`arn:aws:dynamodb:…:table/orders`, `arn:aws:rds:…:db:prod`): a protected
-//!   resource: its own restore jobs and recovery points, and the vault of its last backup.
+//!   resource: its own restore jobs and recovery points, and the vault of its last backup. A
+//!   resource AWS Backup never backed up is observed `backup.protected == false` (not an error).
+//! - `protected:*`: every resource AWS Backup protects (ListProtectedResources) in the scanned
+//!   regions, each judged on its own restore history: the built-in restore control's targets.
+//!
+//! The restore that proves a backup can be used is `restore.last_validated_ok`: the newest
+//! COMPLETED restore whose restore-testing validation was SUCCESSFUL, or that was not validated
+//! (a manual restore); FAILED, TIMED_OUT and VALIDATING never count. A composite restore counts
+//! once (its child jobs, `ParentJobId`, fold into the parent listed beside them). A region's
+//! restore history is listed once per run and shared by every vault of the region.
 //!
 //! # Absences are facts
 //!
@@ -22,13 +31,15 @@
 //! retries, or an emulator that does not implement it) leaves the facts it feeds unobserved,
 //! so a check on them is an `error`, while the vault's own facts stay usable.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
 use aws_sdk_backup::Client;
-use aws_sdk_backup::types::{RecoveryPointStatus, RestoreJobStatus, RestoreJobsListMember};
+use aws_sdk_backup::types::{
+    RecoveryPointStatus, RestoreJobStatus, RestoreJobsListMember, RestoreValidationStatus,
+};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -43,6 +54,9 @@ use crate::probe::{
 crate::service_client!(aws_sdk_backup, "backup");
 
 const SERVICE: &str = "backup";
+
+/// The pattern for every resource AWS Backup protects (ListProtectedResources).
+pub const PROTECTED: &str = "protected:*";
 
 /// Items per page of the Backup listings (the APIs' maximum).
 const PAGE_SIZE: i32 = 1000;
@@ -74,6 +88,21 @@ const FACTS: &[FactSpec] = &[
         "restore.validation_status",
         FactType::String,
         "restore testing's verdict on the newest validated restore (SUCCESSFUL, FAILED, TIMED_OUT, VALIDATING); null when none",
+    ),
+    fact(
+        "restore.last_validated_ok",
+        FactType::Timestamp,
+        "when the newest COMPLETED restore whose restore-testing validation SUCCEEDED (or that was not validated: a manual restore) finished; FAILED, TIMED_OUT and VALIDATING never count; null when none",
+    ),
+    fact(
+        "backup.protected",
+        FactType::Bool,
+        "a resource target: AWS Backup protects it (it has been backed up); false when AWS Backup knows no such resource; null for a vault",
+    ),
+    fact(
+        "backup.last_recovery_point",
+        FactType::Timestamp,
+        "a resource target: when AWS Backup last backed it up (DescribeProtectedResource LastBackupTime); null when never or for a vault",
     ),
     fact(
         "restore.completed_in_window",
@@ -117,7 +146,8 @@ const FACTS: &[FactSpec] = &[
     ),
 ];
 
-const RESTORE: [&str; 5] = [
+const RESTORE: [&str; 6] = [
+    "restore.last_validated_ok",
     "restore.last_completed",
     "restore.age_days",
     "restore.last_status",
@@ -195,9 +225,29 @@ struct RestoreSummary {
     validation_status: Option<String>,
     validated_created: Option<Timestamp>,
     completed_in_window: i64,
+    last_validated_ok: Option<Timestamp>,
+    last_validated_ok_job: Option<String>,
+    /// Child jobs of a composite restore whose parent job is also listed (counted once).
+    children_folded: usize,
 }
 
 impl RestoreSummary {
+    /// Sums up a listing, counting a composite restore once: a child job (`ParentJobId`) whose
+    /// parent job is in the same listing is folded into the parent.
+    fn fold(jobs: &[&RestoreJobsListMember]) -> RestoreSummary {
+        let window_start = window_start();
+        let ids: HashSet<&str> = jobs.iter().filter_map(|j| j.restore_job_id()).collect();
+        let mut summary = RestoreSummary::default();
+        for job in jobs {
+            if job.parent_job_id().is_some_and(|p| ids.contains(p)) {
+                summary.children_folded += 1;
+                continue;
+            }
+            summary.add(job, window_start);
+        }
+        summary
+    }
+
     /// Folds one restore job in. `window_start` bounds `completed_in_window`.
     fn add(&mut self, job: &RestoreJobsListMember, window_start: Timestamp) {
         self.jobs += 1;
@@ -219,6 +269,16 @@ impl RestoreSummary {
         if job.status() == Some(&RestoreJobStatus::Completed) {
             let done = job.completion_date().and_then(timestamp).or(created);
             if let Some(done) = done {
+                // Restore testing's verdict, when it validated the restore: only SUCCESSFUL
+                // proves the data came back usable. A manual restore carries no validation.
+                let validated_ok = matches!(
+                    job.validation_status(),
+                    None | Some(RestoreValidationStatus::Successful)
+                );
+                if validated_ok && self.last_validated_ok.is_none_or(|t| done > t) {
+                    self.last_validated_ok = Some(done);
+                    self.last_validated_ok_job = id.clone();
+                }
                 if self.last_completed.is_none_or(|t| done > t) {
                     self.last_completed = Some(done);
                     self.last_completed_job = id;
@@ -241,6 +301,10 @@ impl RestoreSummary {
                 obs.fact("restore.age_days", Value::Null);
             }
         }
+        obs.fact(
+            "restore.last_validated_ok",
+            self.last_validated_ok.map(|t| t.to_string()),
+        );
         obs.fact("restore.last_status", self.last_status.clone());
         obs.fact("restore.validation_status", self.validation_status.clone());
         obs.fact("restore.completed_in_window", self.completed_in_window);
@@ -250,6 +314,8 @@ impl RestoreSummary {
                 "attributed": self.jobs,
                 "newest_job": self.last_job,
                 "newest_completed_job": self.last_completed_job,
+                "newest_validated_ok_job": self.last_validated_ok_job,
+                "composite_children_folded": self.children_folded,
                 "window_days": RESTORE_WINDOW_DAYS,
                 "note": if self.last_completed.is_none() { json!("no completed restore job") } else { Value::Null },
             }),
@@ -322,10 +388,20 @@ impl RecoveryPoints {
     }
 }
 
+/// One region's restore jobs and the calls that listed them.
+struct History {
+    jobs: Vec<RestoreJobsListMember>,
+    calls: Vec<Value>,
+}
+
+type HistoryCell = tokio::sync::OnceCell<Result<Arc<History>, (ProbeError, Vec<Value>)>>;
+
 /// The `aws.backup` probe.
 pub struct BackupProbe {
     aws: Arc<Aws>,
     page_size: i32,
+    /// (session, region) → the region's restore history, read once per run.
+    history: Mutex<HashMap<(usize, String), Arc<HistoryCell>>>,
 }
 
 impl BackupProbe {
@@ -333,6 +409,7 @@ impl BackupProbe {
         BackupProbe {
             aws,
             page_size: PAGE_SIZE,
+            history: Mutex::default(),
         }
     }
 
@@ -514,8 +591,58 @@ impl BackupProbe {
         Ok(points)
     }
 
-    /// Every page of ListRestoreJobs (the whole region), folding in the jobs `belongs` keeps.
-    /// `belongs` returns `None` when it cannot tell, which makes the summary unobservable.
+    /// The region's restore history: every page of ListRestoreJobs, fetched once per region
+    /// per run (every vault of the region shares it) with the calls that read it.
+    async fn region_history(
+        &self,
+        session: &Session,
+        backup: &Client,
+        region: &str,
+    ) -> Result<Arc<History>, (ProbeError, Vec<Value>)> {
+        let cell = self
+            .history
+            .lock()
+            .expect("restore history lock")
+            .entry((session as *const Session as usize, region.to_string()))
+            .or_default()
+            .clone();
+        cell.get_or_init(|| async {
+            let calls = ApiCalls::default();
+            let mut jobs = Vec::new();
+            let walked = walk_pages(
+                "backup:ListRestoreJobs",
+                |token| {
+                    session.call(&calls, SERVICE, "ListRestoreJobs", region, move |c| {
+                        backup
+                            .list_restore_jobs()
+                            .max_results(self.page_size)
+                            .set_next_token(token.clone())
+                            .customize()
+                            .interceptor(c)
+                            .send()
+                    })
+                },
+                |page| {
+                    jobs.extend(page.restore_jobs().iter().cloned());
+                    page.next_token
+                },
+            )
+            .await;
+            match walked {
+                Ok(_) => Ok(Arc::new(History {
+                    jobs,
+                    calls: calls.records(),
+                })),
+                Err(e) => Err((e, calls.records())),
+            }
+        })
+        .await
+        .clone()
+    }
+
+    /// The region's restore history (see [`Self::region_history`]), folding in the jobs
+    /// `belongs` keeps. `belongs` returns `None` when it cannot tell, which makes the summary
+    /// unobservable.
     async fn region_restore_jobs(
         &self,
         session: &Session,
@@ -524,55 +651,33 @@ impl BackupProbe {
         region: &str,
         belongs: impl Fn(&RestoreJobsListMember) -> Option<bool>,
     ) -> Result<(RestoreSummary, usize), ProbeError> {
-        let window_start = window_start();
-        let mut summary = RestoreSummary::default();
-        let mut listed = 0usize;
-        // A job that cannot be attributed stops the walk; its error is the result.
-        let mut unattributed: Option<ProbeError> = None;
-        walk_pages(
-            "backup:ListRestoreJobs",
-            |token| {
-                session.call(calls, SERVICE, "ListRestoreJobs", region, move |c| {
-                    backup
-                        .list_restore_jobs()
-                        .max_results(self.page_size)
-                        .set_next_token(token.clone())
-                        .customize()
-                        .interceptor(c)
-                        .send()
-                })
-            },
-            |page| {
-                for job in page.restore_jobs() {
-                    listed += 1;
-                    match belongs(job) {
-                        Some(true) => summary.add(job, window_start),
-                        Some(false) => {}
-                        None => {
-                            unattributed = Some(
-                                ProbeError::new(
-                                    ProbeErrorKind::Other,
-                                    format!(
-                                        "restore job {} names no backup vault and the vault's \
-                                         recovery points could not be listed, so it cannot be \
-                                         attributed",
-                                        job.restore_job_id().unwrap_or("?")
-                                    ),
-                                )
-                                .with_hint("allow backup:ListRecoveryPointsByBackupVault"),
-                            );
-                            return None;
-                        }
-                    }
+        let history = match self.region_history(session, backup, region).await {
+            Ok(h) => h,
+            Err((e, records)) => {
+                calls.extend(records);
+                return Err(e);
+            }
+        };
+        calls.extend(history.calls.iter().cloned());
+        let mut kept = Vec::new();
+        for job in &history.jobs {
+            match belongs(job) {
+                Some(true) => kept.push(job),
+                Some(false) => {}
+                None => {
+                    return Err(ProbeError::new(
+                        ProbeErrorKind::Other,
+                        format!(
+                            "restore job {} names no backup vault and the vault's recovery \
+                             points could not be listed, so it cannot be attributed",
+                            job.restore_job_id().unwrap_or("?")
+                        ),
+                    )
+                    .with_hint("allow backup:ListRecoveryPointsByBackupVault"));
                 }
-                page.next_token
-            },
-        )
-        .await?;
-        match unattributed {
-            Some(e) => Err(e),
-            None => Ok((summary, listed)),
+            }
         }
+        Ok((RestoreSummary::fold(&kept), history.jobs.len()))
     }
 
     async fn resource_restore_jobs(
@@ -583,8 +688,7 @@ impl BackupProbe {
         region: &str,
         resource: &str,
     ) -> Result<RestoreSummary, ProbeError> {
-        let window_start = window_start();
-        let mut summary = RestoreSummary::default();
+        let mut jobs = Vec::new();
         walk_pages(
             "backup:ListRestoreJobsByProtectedResource",
             |token| {
@@ -606,14 +710,48 @@ impl BackupProbe {
                 )
             },
             |page| {
-                for job in page.restore_jobs() {
-                    summary.add(job, window_start);
-                }
+                jobs.extend(page.restore_jobs().iter().cloned());
                 page.next_token
             },
         )
         .await?;
-        Ok(summary)
+        Ok(RestoreSummary::fold(&jobs.iter().collect::<Vec<_>>()))
+    }
+
+    /// Every resource AWS Backup protects in `region` (ListProtectedResources, every page).
+    async fn protected_resources(
+        &self,
+        session: &Session,
+        backup: &Client,
+        calls: &ApiCalls,
+        region: &str,
+    ) -> Result<Vec<String>, ProbeError> {
+        let mut arns = Vec::new();
+        walk_pages(
+            "backup:ListProtectedResources",
+            |token| {
+                session.call(calls, SERVICE, "ListProtectedResources", region, move |c| {
+                    backup
+                        .list_protected_resources()
+                        .max_results(self.page_size)
+                        .set_next_token(token.clone())
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                })
+            },
+            |page| {
+                arns.extend(
+                    page.results()
+                        .iter()
+                        .filter_map(|r| r.resource_arn().filter(|a| !a.is_empty()))
+                        .map(str::to_string),
+                );
+                page.next_token
+            },
+        )
+        .await?;
+        Ok(arns)
     }
 
     async fn observe_vault(
@@ -630,6 +768,9 @@ impl BackupProbe {
             .describe_vault(session, backup, calls, region, name)
             .await?;
         record_vault(obs, Some(&vault));
+        // A vault is not a protected resource: the coverage facts do not apply.
+        obs.fact("backup.protected", Value::Null);
+        obs.fact("backup.last_recovery_point", Value::Null);
 
         // Calls made one after another, not concurrently: the order of requests is then the
         // same on every run, which the recorded-response tests rely on.
@@ -684,7 +825,7 @@ impl BackupProbe {
         arn: &str,
         obs: &mut Observation,
     ) -> Result<(), ProbeError> {
-        let protected = session
+        let protected = match session
             .call(calls, SERVICE, "DescribeProtectedResource", region, |c| {
                 backup
                     .describe_protected_resource()
@@ -694,19 +835,36 @@ impl BackupProbe {
                     .send()
             })
             .await
-            .map_err(|mut e| {
-                if e.kind == ProbeErrorKind::NotFound {
-                    e.message = format!(
-                        "AWS Backup protects no resource `{arn}` in {region} ({})",
-                        e.message
-                    );
-                    e.hint = Some(
-                        "a resource appears once AWS Backup has backed it up; check the ARN and region"
-                            .into(),
-                    );
-                }
-                e
-            })?;
+        {
+            Ok(p) => p,
+            // AWS Backup has never backed it up: an observed fact ("not protected"), which a
+            // coverage control fails, not a failure to observe.
+            Err(e) if e.kind == ProbeErrorKind::NotFound => {
+                obs.fact("backup.protected", false);
+                obs.fact("backup.last_recovery_point", Value::Null);
+                record_vault(obs, None);
+                RecoveryPoints::default().record(obs);
+                RestoreSummary::default().record(obs);
+                obs.evidence(
+                    "resource",
+                    json!({
+                        "arn": arn,
+                        "protected": false,
+                        "note": format!("AWS Backup protects no resource `{arn}` in {region}: it has never backed it up ({})", e.message),
+                    }),
+                );
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        obs.fact("backup.protected", true);
+        obs.fact(
+            "backup.last_recovery_point",
+            protected
+                .last_backup_time()
+                .and_then(timestamp)
+                .map(|t| t.to_string()),
+        );
         let last_vault = protected.last_backup_vault_arn().map(str::to_string);
         match &last_vault {
             Some(vault_arn) => {
@@ -788,18 +946,18 @@ impl Probe for BackupProbe {
         "AWS Backup: when a restore last succeeded, recovery point recency and encryption, Vault Lock"
     }
     fn target_syntax(&self) -> &'static str {
-        "a backup vault name or vault ARN, a protected resource's ARN, or `*` for every vault in the scanned regions"
+        "a backup vault name or vault ARN, a protected resource's ARN, `*` for every vault or `protected:*` for every resource AWS Backup protects, in the scanned regions"
     }
     fn facts(&self) -> &'static [FactSpec] {
         FACTS
     }
     fn check_target(&self, target: &str) -> Result<(), String> {
-        if target == "*" || parse_target(target).is_some() {
+        if self.is_pattern(target) || parse_target(target).is_some() {
             Ok(())
         } else {
             Err(
                 "a backup vault name, a vault ARN (arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME), \
-                 a protected resource's ARN, or `*`"
+                 a protected resource's ARN, `*` (every vault) or `protected:*` (every resource AWS Backup protects)"
                     .into(),
             )
         }
@@ -808,11 +966,11 @@ impl Probe for BackupProbe {
         "aws:backup".into()
     }
     fn is_pattern(&self, target: &str) -> bool {
-        target == "*"
+        target == "*" || target == PROTECTED
     }
 
     async fn discover(&self, pattern: &str, ctx: &ProbeContext) -> Result<Vec<String>, ProbeError> {
-        if pattern != "*" {
+        if pattern != "*" && pattern != PROTECTED {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
@@ -820,6 +978,19 @@ impl Probe for BackupProbe {
         for region in session.scan_regions(ctx, RegionScope::Home).await? {
             let backup: Client = session.client(Some(&region));
             let calls = ApiCalls::default();
+            if pattern == PROTECTED {
+                let mut arns = self
+                    .protected_resources(&session, &backup, &calls, &region)
+                    .await?;
+                arns.sort();
+                arns.dedup();
+                ctx.record_run_info(
+                    &format!("aws.backup.protected_discovery.{region}"),
+                    json!({"resources": arns.len(), "api_calls": calls.into_summaries()}),
+                );
+                all.extend(arns);
+                continue;
+            }
             let mut names = self.vault_names(&session, &backup, &calls, &region).await?;
             names.sort();
             names.dedup();
@@ -891,6 +1062,7 @@ impl Probe for BackupProbe {
 const COLUMNS: &[Col] = &[
     time_col("last restore", "restore.last_completed"),
     col("age (d)", "restore.age_days"),
+    time_col("validated ok", "restore.last_validated_ok"),
     col("in 92d", "restore.completed_in_window"),
     col("newest job", "restore.last_status"),
     col("validation", "restore.validation_status"),

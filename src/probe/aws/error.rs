@@ -22,6 +22,19 @@ pub enum ErrorClass {
 
 /// Classifies an AWS error code (and the HTTP status when the code is missing, as with S3's
 /// HEAD requests).
+/// The IAM action that allows an API call (`service:Operation` as the evidence records it).
+/// Most are the same; S3 names several differently. `docs/iam-policy.json` lists these.
+pub fn iam_action(api: &str) -> &str {
+    match api {
+        "s3:HeadBucket" => "s3:ListBucket",
+        "s3:ListBuckets" => "s3:ListAllMyBuckets",
+        "s3:GetBucketEncryption" => "s3:GetEncryptionConfiguration",
+        "s3:GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
+        "s3:GetObjectLockConfiguration" => "s3:GetBucketObjectLockConfiguration",
+        other => other,
+    }
+}
+
 pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorClass {
     const DENIED: [&str; 6] = [
         "AccessDenied",
@@ -119,8 +132,9 @@ where
                     format!("{api} was denied to {who} ({said})"),
                 )
                 .with_hint(format!(
-                    "allow {api} for {who} (AWS's SecurityAudit managed policy grants the read-only \
-                     calls vouch makes); check SCPs, permission boundaries and resource policies too"
+                    "allow {} for {who}: docs/iam-policy.json lists every read-only action vouch \
+                     calls; check SCPs, permission boundaries and resource policies too",
+                    iam_action(&api)
                 )),
                 ErrorClass::BadCredentials => ProbeError::new(
                     ProbeErrorKind::Denied,
@@ -150,10 +164,9 @@ where
                     format!("{api} failed ({said}; {})", chain(e)),
                 )
                 .with_hint("the endpoint answered in a shape the AWS SDK does not accept"),
-                ErrorClass::Other => ProbeError::new(
-                    ProbeErrorKind::Protocol,
-                    format!("{api} failed ({said})"),
-                ),
+                ErrorClass::Other => {
+                    ProbeError::new(ProbeErrorKind::Protocol, format!("{api} failed ({said})"))
+                }
             }
         }
         SdkError::TimeoutError(_) => ProbeError::new(

@@ -68,6 +68,11 @@ const FACTS: &[FactSpec] = &[
         "when the key was created",
     ),
     fact(
+        "key.multi_region_type",
+        FactType::String,
+        "PRIMARY or REPLICA for a multi-Region key (a replica shares its primary's material, so its rotation facts are the primary's); null for a single-Region key",
+    ),
+    fact(
         "rotation.enabled",
         FactType::Bool,
         "automatic rotation is on (false for keys that cannot rotate)",
@@ -230,8 +235,55 @@ impl Probe for KmsProbe {
         })?;
         let key_id = meta.key_id().to_string();
         // The ARN works for keys of other accounts too, where a bare id would not.
-        let key_ref = meta.arn().unwrap_or(&key_id).to_string();
-        let created = meta.creation_date().and_then(timestamp);
+        let mut key_ref = meta.arn().unwrap_or(&key_id).to_string();
+        let mut created = meta.creation_date().and_then(timestamp);
+        let multi_region = meta.multi_region_configuration();
+        let multi_region_type = multi_region
+            .and_then(|m| m.multi_region_key_type())
+            .map(|t| t.as_str().to_string());
+        // A multi-Region replica shares its primary's key material: the material's age and the
+        // rotation schedule are the primary's (rotation is managed there), read in its region.
+        let mut rotation_source = None;
+        let mut kms = kms;
+        let mut region = region;
+        if multi_region_type.as_deref() == Some("REPLICA") {
+            if let Some(primary) = multi_region.and_then(|m| m.primary_key()) {
+                if let (Some(arn), Some(primary_region)) = (primary.arn(), primary.region()) {
+                    let primary_kms: Client = session.client(Some(primary_region));
+                    let p = session
+                        .call(&calls, SERVICE, "DescribeKey", primary_region, |c| {
+                            primary_kms
+                                .describe_key()
+                                .key_id(arn)
+                                .customize()
+                                .interceptor(c)
+                                .send()
+                        })
+                        .await;
+                    match p {
+                        Ok(p) => {
+                            created = p
+                                .key_metadata()
+                                .and_then(|m| m.creation_date())
+                                .and_then(timestamp);
+                            key_ref = arn.to_string();
+                            kms = primary_kms;
+                            region = primary_region.to_string();
+                            rotation_source = Some(arn.to_string());
+                        }
+                        // The primary cannot be read: the replica's own dates would overstate
+                        // how fresh the material is, so the rotation facts stay unobserved.
+                        Err(e) => {
+                            created = {
+                                rotation_source =
+                                    Some(format!("{arn} (unreadable: {})", e.message));
+                                None
+                            }
+                        }
+                    }
+                }
+            }
+        }
 
         let mut obs = Observation::new(self.kind(), target);
         obs.fact(
@@ -248,7 +300,16 @@ impl Probe for KmsProbe {
             meta.key_usage().map(|s| s.as_str().to_string()),
         );
         obs.fact("key.origin", meta.origin().map(|s| s.as_str().to_string()));
-        obs.fact("key.created", created.map(|t| t.to_string()));
+        obs.fact(
+            "key.created",
+            meta.creation_date()
+                .and_then(timestamp)
+                .map(|t| t.to_string()),
+        );
+        obs.fact("key.multi_region_type", multi_region_type.clone());
+        if let Some(src) = &rotation_source {
+            obs.evidence("rotation_source", json!({"primary": src}));
+        }
 
         let status_call = session.call_optional(
             &calls,
@@ -266,6 +327,7 @@ impl Probe for KmsProbe {
         );
         let rotations_call = async {
             let mut newest: Option<jiff::Timestamp> = None;
+            let mut newest_type: Option<String> = None;
             let mut count = 0usize;
             let (kms, key_ref) = (&kms, key_ref.as_str());
             walk_pages(
@@ -293,14 +355,17 @@ impl Probe for KmsProbe {
                     for r in page.rotations() {
                         count += 1;
                         if let Some(t) = r.rotation_date().and_then(timestamp) {
-                            newest = newest.max(Some(t));
+                            if Some(t) > newest {
+                                newest = Some(t);
+                                newest_type = r.rotation_type().map(|t| t.as_str().to_string());
+                            }
                         }
                     }
                     page.truncated().then_some(page.next_marker).flatten()
                 },
             )
             .await?;
-            Ok::<_, ProbeError>((newest, count))
+            Ok::<_, ProbeError>((newest, count, newest_type))
         };
         let (status, rotations) = tokio::join!(status_call, rotations_call);
 
@@ -317,6 +382,9 @@ impl Probe for KmsProbe {
                 obs.fact("rotation.next_rotation", serde_json::Value::Null);
             }
             Ok(Some(s)) => {
+                if let Some(t) = s.on_demand_rotation_start_date().and_then(timestamp) {
+                    obs.evidence("on_demand_rotation_start_date", t.to_string());
+                }
                 let enabled = s.key_rotation_enabled();
                 obs.fact("rotation.enabled", enabled);
                 match (enabled, s.rotation_period_in_days()) {
@@ -352,11 +420,14 @@ impl Probe for KmsProbe {
         }
 
         match (rotations, created) {
-            (Ok((newest, count)), Some(created)) => {
+            (Ok((newest, count, newest_type)), Some(created)) => {
                 let last = newest.map_or(created, |n| n.max(created));
                 obs.fact("rotation.last_rotated", last.to_string());
                 obs.fact("rotation.age_days", age_days(last));
                 obs.evidence("rotations_listed", count);
+                if newest.is_some_and(|n| n >= created) {
+                    obs.evidence("newest_rotation_type", json!(newest_type));
+                }
             }
             (Ok(_), None) => unobserved(
                 &mut obs,

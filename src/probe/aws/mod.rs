@@ -66,7 +66,7 @@ pub mod backup;
 pub mod cloudtrail;
 mod common;
 pub mod dynamodb;
-mod error;
+pub mod error;
 mod evidence;
 pub mod guardduty;
 pub mod iam;

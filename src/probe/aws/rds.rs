@@ -61,6 +61,11 @@ const FACTS: &[FactSpec] = &[
         "available, creating, stopped, backing-up, …",
     ),
     fact(
+        "replica_of",
+        FactType::String,
+        "a read replica's source (instance: ReadReplicaSourceDBInstanceIdentifier; cluster: ReplicationSourceIdentifier); null when it is not a replica",
+    ),
+    fact(
         "backup.retention_days",
         FactType::Integer,
         "days automated backups are kept (0: automated backups off)",
@@ -272,6 +277,12 @@ impl RdsProbe {
         obs.fact("kind", "instance");
         obs.fact("engine", db.engine());
         obs.fact("status", db.db_instance_status());
+        obs.fact(
+            "replica_of",
+            db.read_replica_source_db_instance_identifier()
+                .or(db.read_replica_source_db_cluster_identifier())
+                .filter(|s| !s.is_empty()),
+        );
         obs.fact("backup.retention_days", db.backup_retention_period());
         restorable(
             obs,
@@ -333,6 +344,12 @@ impl RdsProbe {
         obs.fact("kind", "cluster");
         obs.fact("engine", cluster.engine());
         obs.fact("status", cluster.status());
+        obs.fact(
+            "replica_of",
+            cluster
+                .replication_source_identifier()
+                .filter(|s| !s.is_empty()),
+        );
         obs.fact("backup.retention_days", cluster.backup_retention_period());
         restorable(
             obs,
