@@ -18,7 +18,6 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use tokio::net::TcpStream;
 
 use super::cert::CertFacts;
 use crate::expect::Protocol;
@@ -134,7 +133,7 @@ pub async fn handshake(
     })?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let attempt = async {
-        let tcp = TcpStream::connect(addr)
+        let tcp = super::connect::connect(addr)
             .await
             .map_err(|e| (format!("cannot connect: {e}"), true))?;
         let tls = connector

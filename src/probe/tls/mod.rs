@@ -10,6 +10,7 @@
 
 pub mod cert;
 pub mod chain;
+pub mod connect;
 pub mod hello;
 pub mod reply;
 pub mod scan;

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -380,12 +379,11 @@ pub async fn send_hello(
     want_certificate: bool,
     limit: Instant,
 ) -> Outcome {
-    let mut stream = match tokio::time::timeout_at(limit, TcpStream::connect(addr)).await {
+    let mut stream = match tokio::time::timeout_at(limit, super::connect::connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Outcome::ConnectFailed(format!("cannot connect: {e}")),
         Err(_) => return Outcome::ConnectFailed("connect timed out".into()),
     };
-    let _ = stream.set_nodelay(true);
     match tokio::time::timeout_at(limit, stream.write_all(&hello.bytes)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) if is_reset(&e) => return Outcome::Reset,
