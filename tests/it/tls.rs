@@ -742,23 +742,22 @@ async fn openssl_tls10_only_server_is_read_with_raw_hellos_and_its_certificate()
     .unwrap();
     let (accepted, rejected, inconclusive) = versions(&o);
     assert_eq!(accepted, json!(["TLSv1.0"]), "{:#}", o.evidence["versions"]);
+    // Asked for 1.1 or 1.2, a 1.0-only server answers with a TLS 1.0 ServerHello: its highest
+    // version (RFC 5246 E.1), so 1.1 and 1.2 are proven rejected and `highest` is observed.
+    // Old rule (wrong answer prevented): "downgrade", 1.1/1.2 inconclusive, highest unobserved.
     assert_eq!(
         rejected,
-        json!(["SSLv3", "TLSv1.3"]),
+        json!(["SSLv3", "TLSv1.1", "TLSv1.2", "TLSv1.3"]),
         "{:#}",
         o.evidence["versions"]
     );
-    // Asked for 1.1 or 1.2, a 1.0-only server answers 1.0: a downgrade, which proves nothing
-    // about 1.1/1.2 by the probe's rules, so they stay inconclusive (and `highest` unobserved).
-    assert_eq!(inconclusive, json!(["TLSv1.1", "TLSv1.2"]));
-    assert!(
-        o.evidence["versions"]["TLSv1.1"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("downgrade")
-    );
+    assert_eq!(inconclusive, json!([]));
+    let why = o.evidence["versions"]["TLSv1.2"]["reason"]
+        .as_str()
+        .unwrap();
+    assert!(why.contains("server's highest is TLSv1.0"), "{why}");
     assert_eq!(o.facts["protocols.lowest"], "TLSv1.0");
-    assert!(o.unobserved.contains_key("protocols.highest"));
+    assert_eq!(o.facts["protocols.highest"], "TLSv1.0");
     // rustls cannot connect; the chain comes from the plaintext Certificate message.
     assert_eq!(o.facts["certificate.subject"], "CN=legacy.test");
     assert_eq!(
@@ -797,12 +796,14 @@ async fn openssl_tls11_only_server_is_read_with_raw_hellos() {
     assert_eq!(accepted, json!(["TLSv1.1"]), "{:#}", o.evidence["versions"]);
     assert_eq!(
         rejected,
-        json!(["SSLv3", "TLSv1.0", "TLSv1.3"]),
+        json!(["SSLv3", "TLSv1.0", "TLSv1.2", "TLSv1.3"]),
         "{:#}",
         o.evidence["versions"]
     );
-    assert_eq!(o.facts["versions.TLSv1.2"], "inconclusive"); // a downgrade to 1.1
+    // A TLS 1.1 ServerHello to the TLS 1.2 hello: 1.1 is the server's highest.
+    assert_eq!(o.facts["versions.TLSv1.2"], "rejected");
     assert_eq!(o.facts["protocols.lowest"], "TLSv1.1");
+    assert_eq!(o.facts["protocols.highest"], "TLSv1.1");
     assert_eq!(o.facts["certificate.subject"], "CN=legacy.test");
 }
 
@@ -839,6 +840,174 @@ async fn openssl_tls10_to_tls13_server_accepts_all_four() {
         o.facts["certificate.signature_algorithm"],
         "sha256WithRSAEncryption"
     );
+}
+
+/// Observes an openssl server of the fixture CA's certificate `cert` for `name`.
+async fn observe_openssl(server: &OpenSsl, name: &str) -> Observation {
+    observe(
+        name,
+        &ctx(
+            Some(fixture("tls/ca.pem")),
+            &[(&format!("{name}:443"), server.addr)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn ffdhe4096_only_tls13_server_is_accepted() {
+    // Wrong answer prevented: a hello without ffdhe4096 among its groups is refused, and
+    // TLS 1.3 was called rejected on a server that speaks it.
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &["-tls1_3", "-groups", "ffdhe4096"],
+    );
+    let o = observe_openssl(&server, "legacy.test").await;
+    assert_eq!(
+        versions(&o),
+        (
+            json!(["TLSv1.3"]),
+            json!(["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2"]),
+            json!([])
+        ),
+        "{:#}",
+        o.evidence["versions"]
+    );
+    let reply = &o.evidence["addresses"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()["versions"]["TLSv1.3"]["hellos"][0]["reply"];
+    assert_eq!(reply["type"], "hello_retry_request", "{reply}");
+}
+
+#[tokio::test]
+async fn brainpool_only_tls12_server_is_accepted() {
+    // Only ECDHE suites, only brainpoolP256r1: a hello that does not offer that group is refused.
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &[
+            "-tls1_2",
+            "-groups",
+            "brainpoolP256r1",
+            "-cipher",
+            "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-SHA",
+        ],
+    );
+    let o = observe_openssl(&server, "legacy.test").await;
+    assert_eq!(
+        o.facts["versions.TLSv1.2"], "accepted",
+        "{:#}",
+        o.evidence["versions"]
+    );
+    assert_eq!(o.facts["protocols.accepted"], json!(["TLSv1.2"]));
+    assert_eq!(o.facts["protocols.highest"], "TLSv1.2");
+    assert_eq!(o.facts["protocols.lowest"], "TLSv1.2");
+}
+
+#[tokio::test]
+async fn rsa_pss_certificate_server_is_accepted_and_its_certificate_read() {
+    // An RSA-PSS key signs only with rsa_pss_pss_* schemes; a hello without them is refused.
+    let mut args = vec!["-min_protocol", "TLSv1.2"];
+    args.extend_from_slice(ALL_13);
+    let server = openssl_server("pss.pem", "pss.key", &args);
+    let o = observe_openssl(&server, "pss.test").await;
+    assert_eq!(
+        versions(&o),
+        (
+            json!(["TLSv1.2", "TLSv1.3"]),
+            json!(["SSLv3", "TLSv1.0", "TLSv1.1"]),
+            json!([])
+        ),
+        "{:#}",
+        o.evidence["versions"]
+    );
+    assert_eq!(o.facts["certificate.subject"], "CN=pss.test");
+}
+
+/// A front for `backend` that serves at most `cap` connections at once and resets the others:
+/// a connection-capped server.
+async fn capped_front(backend: SocketAddr, cap: usize) -> SocketAddr {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let busy = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            if busy.fetch_add(1, Ordering::SeqCst) >= cap {
+                busy.fetch_sub(1, Ordering::SeqCst);
+                let _ = client.set_zero_linger();
+                drop(client);
+                continue;
+            }
+            let busy = busy.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(backend).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+                busy.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_reset_from_a_connection_cap_is_re_tested_not_called_rejected() {
+    // Wrong answer prevented: TLS 1.2 or 1.3 "rejected" because the cap reset their hello.
+    let mut args = vec!["-min_protocol", "TLSv1.2"];
+    args.extend_from_slice(ALL_13);
+    let server = openssl_server("legacy.pem", "legacy.key", &args);
+    let front = capped_front(server.addr, 1).await;
+    let o = observe(
+        "legacy.test",
+        &ctx(
+            Some(fixture("tls/ca.pem")),
+            &[("legacy.test:443", front)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        versions(&o),
+        (
+            json!(["TLSv1.2", "TLSv1.3"]),
+            json!(["SSLv3", "TLSv1.0", "TLSv1.1"]),
+            json!([])
+        ),
+        "{:#}",
+        o.evidence["addresses"]
+    );
+    // The cap did bite (some hello was reset), and every reset version was asked again.
+    let addr = o.evidence["addresses"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    let mut retested = 0;
+    for (v, r) in addr["versions"].as_object().unwrap() {
+        let hellos = r["hellos"].as_array().unwrap();
+        if hellos[0]["reply"]["type"] == "reset" {
+            retested += 1;
+            assert!(hellos.len() >= 2, "{v}: a reset was not re-tested: {r:#}");
+            assert_ne!(
+                hellos.last().unwrap()["reply"]["type"],
+                "reset",
+                "{v}: {r:#}"
+            );
+        }
+    }
+    assert!(retested > 0, "the cap never reset a hello: {addr:#}");
 }
 
 #[tokio::test]

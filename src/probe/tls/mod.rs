@@ -917,6 +917,7 @@ mod tests {
                         reason: format!("{} at {addr}", verdict.as_str()),
                         attempts: vec![],
                         suite: None,
+                        implies: None,
                     };
                     (p, result)
                 })
