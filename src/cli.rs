@@ -129,6 +129,9 @@ pub struct InventoryArgs {
     /// Extra trust roots (PEM), on top of the system's (overrides `[tls] ca_file`).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Which addresses of a name the TLS probe scans: 4, 6 or any (overrides `[tls] ip_family`).
+    #[arg(long, value_name = "4|6|any", value_parser = crate::inventory::IpFamily::parse)]
+    pub ip_family: Option<crate::inventory::IpFamily>,
     /// Chromium's transport_security_state_static.json (overrides `[http] preload_list`).
     #[arg(long, value_name = "FILE")]
     pub preload_list: Option<PathBuf>,
@@ -372,6 +375,9 @@ fn load_inventory(args: &InventoryArgs, diags: &mut Diagnostics) -> Result<Inven
     }
     if let Some(p) = &args.ca_file {
         inv.tls.ca_file = Some(p.clone());
+    }
+    if let Some(f) = args.ip_family {
+        inv.tls.ip_family = f;
     }
     if let Some(p) = &args.preload_list {
         inv.http.preload_list = Some(p.clone());

@@ -1266,3 +1266,281 @@ fn min_tls12_control_fails_on_a_tls10_to_tls13_server_naming_the_version() {
     assert_eq!(obs["facts"]["versions.TLSv1.0"], "accepted");
     assert!(obs["evidence"]["addresses"].is_object());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Every address, every certificate.
+
+/// A context mapping `name` to several addresses (a `[resolve]` list), scanning `family`.
+fn ctx_multi(
+    ca_file: Option<PathBuf>,
+    name: &str,
+    addrs: &[SocketAddr],
+    family: vouch::inventory::IpFamily,
+) -> ProbeContext {
+    let mut inv = Inventory::default();
+    inv.tls.ca_file = ca_file;
+    inv.tls.ip_family = family;
+    // As a `[resolve]` list maps it (per-address ports, which loopback servers need).
+    inv.resolve.insert(name.to_string(), addrs[0]);
+    inv.resolve_more
+        .insert(name.to_string(), addrs[1..].to_vec());
+    ProbeContext::new(
+        Arc::new(inv),
+        ProbeOptions {
+            timeout: Duration::from_secs(10),
+            ..ProbeOptions::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn two_addresses_with_different_certificates_report_the_worst() {
+    // Wrong answer prevented: `certificate.valid = true` from the first address while the
+    // second serves an expired certificate.
+    let ca = test_ca();
+    let good = rustls_server(
+        &[&rustls::version::TLS13],
+        leaf(Some(&ca), &["app.test"], p256(), |_| {}),
+        false,
+    )
+    .await;
+    let expired = rustls_server(
+        &[&rustls::version::TLS13],
+        leaf(Some(&ca), &["app.test"], p256(), |p| {
+            p.not_before = date_time_ymd(2020, 1, 1);
+            p.not_after = date_time_ymd(2021, 1, 1);
+        }),
+        false,
+    )
+    .await;
+    let (_d, ca_path) = ca_file(&ca);
+    for addrs in [[good, expired], [expired, good]] {
+        let o = observe(
+            "app.test",
+            &ctx_multi(
+                Some(ca_path.clone()),
+                "app.test:443",
+                &addrs,
+                vouch::inventory::IpFamily::Any,
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(o.facts["addresses.scanned"].as_array().unwrap().len(), 2);
+        assert_eq!(o.facts["certificate.valid"], false, "{addrs:?}");
+        assert_eq!(o.facts["certificate.chain_trusted"], true);
+        assert!(o.facts["certificate.days_remaining"].as_i64().unwrap() < 0);
+        let why = o.facts["certificate.chain_error"].as_str().unwrap();
+        assert!(
+            why.contains("expired") && why.contains(&expired.to_string()),
+            "{why}"
+        );
+        assert_eq!(o.evidence["certificates"].as_array().unwrap().len(), 2);
+        assert_eq!(o.evidence["certificate_differs_between_addresses"], true);
+    }
+}
+
+#[tokio::test]
+async fn an_unroutable_address_beside_a_reachable_one_is_listed_and_left_out() {
+    let ca = test_ca();
+    let good = rustls_server(
+        &[&rustls::version::TLS13, &rustls::version::TLS12],
+        leaf(Some(&ca), &["app.test"], p256(), |_| {}),
+        false,
+    )
+    .await;
+    // TCP to the broadcast address: Linux answers ENETUNREACH at once.
+    let nowhere: SocketAddr = "255.255.255.255:443".parse().unwrap();
+    let (_d, ca_path) = ca_file(&ca);
+    let o = observe(
+        "app.test",
+        &ctx_multi(
+            Some(ca_path),
+            "app.test:443",
+            &[nowhere, good],
+            vouch::inventory::IpFamily::Any,
+        ),
+    )
+    .await
+    .unwrap();
+    let unreachable = o.facts["addresses.unreachable"].as_array().unwrap();
+    assert_eq!(unreachable.len(), 1, "{unreachable:?}");
+    assert!(
+        unreachable[0]
+            .as_str()
+            .unwrap()
+            .starts_with("255.255.255.255:443"),
+        "{unreachable:?}"
+    );
+    assert_eq!(o.facts["addresses.scanned"], json!([good.to_string()]));
+    // The unreachable address did not make the versions inconclusive.
+    assert_eq!(o.facts["protocols.lowest"], "TLSv1.2");
+    assert_eq!(o.facts["certificate.valid"], true);
+}
+
+#[tokio::test]
+async fn ip_family_4_scans_only_the_ipv4_addresses() {
+    let ca = test_ca();
+    let good = rustls_server(
+        &[&rustls::version::TLS13],
+        leaf(Some(&ca), &["app.test"], p256(), |_| {}),
+        false,
+    )
+    .await;
+    // A closed IPv6 port: scanned, it would be refused and make the facts inconclusive.
+    let v6: SocketAddr = "[::1]:9".parse().unwrap();
+    let (_d, ca_path) = ca_file(&ca);
+    let o = observe(
+        "app.test",
+        &ctx_multi(
+            Some(ca_path.clone()),
+            "app.test:443",
+            &[v6, good],
+            vouch::inventory::IpFamily::V4,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.facts["addresses.scanned"], json!([good.to_string()]));
+    assert_eq!(o.facts["protocols.highest"], "TLSv1.3");
+    // Family 6 with no IPv6 address but a closed one: nothing else is scanned.
+    let err = observe(
+        "app.test",
+        &ctx_multi(
+            Some(ca_path),
+            "app.test:443",
+            &[good],
+            vouch::inventory::IpFamily::V6,
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.message.contains("IP family"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn rsa_and_ecdsa_certificates_are_both_read() {
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &[
+            "-dcert",
+            &fixture("tls/ecdsa.pem").display().to_string(),
+            "-dkey",
+            &fixture("tls/ecdsa.key").display().to_string(),
+        ],
+    );
+    let o = observe_openssl(&server, "legacy.test").await;
+    let certs = o.evidence["certificates"].as_array().unwrap();
+    let mut keys: Vec<&str> = certs
+        .iter()
+        .map(|c| c["chain"][0]["key"].as_str().unwrap())
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["EC 256", "RSA 2048"], "{certs:#?}");
+    assert_eq!(o.facts["certificate.valid"], true);
+}
+
+#[tokio::test]
+async fn an_expired_extra_certificate_off_the_client_path_does_not_make_it_invalid() {
+    // An old cross-sign: the CA's name and key, signed by a retired root, long expired. A client
+    // builds leaf -> CA (a trusted root) and never uses it.
+    let ca = test_ca();
+    let old_root_key = p256();
+    let mut old_root = CertificateParams::new(Vec::<String>::new()).unwrap();
+    old_root
+        .distinguished_name
+        .push(DnType::CommonName, "retired root");
+    old_root.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let mut cross = ca.params.clone();
+    cross.not_before = date_time_ymd(2015, 1, 1);
+    cross.not_after = date_time_ymd(2020, 1, 1);
+    let cross = cross
+        .signed_by(&ca.key, &Issuer::from_params(&old_root, &old_root_key))
+        .unwrap();
+    let (mut chain, key) = leaf(Some(&ca), &["app.test"], p256(), |_| {});
+    chain.push(cross.der().clone());
+    let addr = rustls_server(&[&rustls::version::TLS13], (chain, key), false).await;
+    let (_d, ca_path) = ca_file(&ca);
+    let o = observe(
+        "app.test",
+        &ctx(
+            Some(ca_path),
+            &[("app.test:443", addr)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        o.facts["certificate.valid"], true,
+        "{:?}",
+        o.facts["certificate.chain_error"]
+    );
+    assert_eq!(o.evidence["chain"][1]["on_trusted_path"], false);
+}
+
+const CERT_VALID_CONTROL: &str = r#"
+[[control]]
+id = "TLS-CERT-VALID"
+title = "Certificates are valid"
+severity = "high"
+probe = "tls"
+targets = "public_endpoints"
+expect = [
+  { fact = "certificate.valid", op = "==", value = true },
+]
+"#;
+
+fn check_with_inventory(inventory: &str) -> (i32, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("controls.toml"), CERT_VALID_CONTROL).unwrap();
+    std::fs::write(dir.path().join("vouch.toml"), inventory).unwrap();
+    let out = crate::support::vouch()
+        .current_dir(dir.path())
+        .args([
+            "check",
+            "--controls",
+            "controls.toml",
+            "--inventory",
+            "vouch.toml",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap(), report, stderr)
+}
+
+#[test]
+fn a_resolve_list_in_the_inventory_scans_every_address_and_fails_on_the_bad_one() {
+    let good = openssl_server("legacy.pem", "legacy.key", &[]);
+    let weak = openssl_server("rsa1024.pem", "rsa1024.key", &[]);
+    let ca = fixture("tls/ca.pem").display().to_string();
+    let inventory = format!(
+        "[targets]\npublic_endpoints = [\"legacy.test:443\"]\n\n[resolve]\n\"legacy.test:443\" = [\"{}\", \"{}\"]\n\n[tls]\nca_file = {ca:?}\nip_family = \"4\"\n",
+        good.addr, weak.addr
+    );
+    let (code, report, stderr) = check_with_inventory(&inventory);
+    assert_eq!(code, 1, "{stderr}\n{report:#}");
+    let result = &report["controls"][0]["results"][0];
+    assert_eq!(result["verdict"], "fail");
+    let obs = &report["observations"][result["observation"].as_str().unwrap()];
+    assert_eq!(
+        obs["facts"]["addresses.scanned"],
+        json!([good.addr.to_string(), weak.addr.to_string()])
+    );
+}
+
+#[test]
+fn a_bad_ip_family_is_a_load_error_naming_the_valid_values() {
+    let (code, _, stderr) = check_with_inventory(
+        "[targets]\npublic_endpoints = [\"legacy.test:443\"]\n\n[tls]\nip_family = \"5\"\n",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("ip_family") && stderr.contains("\"4\", \"6\" or \"any\""),
+        "{stderr}"
+    );
+}

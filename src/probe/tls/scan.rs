@@ -58,8 +58,11 @@ pub enum Outcome {
     Timeout {
         received: usize,
     },
-    /// No TCP connection (refused, unreachable, timed out).
+    /// No TCP connection (refused, timed out, host unreachable).
     ConnectFailed(String),
+    /// No route from this machine to the address (ENETUNREACH, EADDRNOTAVAIL: IPv6 on a host
+    /// without it): the scanner's limit, not the server's.
+    NoRoute(String),
 }
 
 impl Outcome {
@@ -107,6 +110,11 @@ pub struct AddressScan {
     pub handshake: Result<Handshake, HandshakeFailure>,
     /// The chain from a plaintext Certificate message of an accepted TLS ≤ 1.2 hello.
     pub legacy_chain: Vec<Vec<u8>>,
+    /// A second certificate of another key family (RSA beside ECDSA), from a handshake offering
+    /// only the other family's signature schemes; empty when the server has one certificate.
+    pub other_chain: Vec<Vec<u8>>,
+    /// What that second handshake showed, in words (evidence).
+    pub other_handshake: Option<String>,
     pub connections: usize,
 }
 
@@ -117,8 +125,22 @@ impl AddressScan {
             && self.versions.values().all(|v| {
                 v.attempts
                     .iter()
-                    .all(|a| matches!(a.outcome, Outcome::ConnectFailed(_)))
+                    .all(|a| matches!(a.outcome, Outcome::ConnectFailed(_) | Outcome::NoRoute(_)))
             })
+    }
+
+    /// Why this machine has no route to the address, when every hello found none.
+    pub fn no_route(&self) -> Option<String> {
+        let mut reasons = self
+            .versions
+            .values()
+            .flat_map(|v| v.attempts.iter())
+            .map(|a| match &a.outcome {
+                Outcome::NoRoute(e) => Some(e.clone()),
+                _ => None,
+            });
+        let first = reasons.next()??;
+        reasons.all(|r| r.is_some()).then_some(first)
     }
 
     /// The served chain: from rustls when it got one, else from a legacy hello.
@@ -181,7 +203,13 @@ pub async fn scan_address(
                 });
             }
             connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            chain::handshake(addr, name, budget.per_connection.min(left)).await
+            chain::handshake(
+                addr,
+                name,
+                budget.per_connection.min(left),
+                chain::Schemes::All,
+            )
+            .await
         }
     };
     let versions = futures::future::join_all(order.iter().map(|&v| {
@@ -274,11 +302,49 @@ pub async fn scan_address(
             }
         }
     }
+    // A server may hold an RSA and an ECDSA certificate and pick by the client's signature
+    // schemes: one more handshake offering only the other family shows the second one.
+    let (mut other_chain, mut other_handshake) = (Vec::new(), None);
+    if let Ok(h) = &handshake {
+        if let Some(Ok(leaf)) = h.chain.first().map(|d| super::cert::read(d)) {
+            let (schemes, family) = if leaf.key_type == "RSA" {
+                (chain::Schemes::NotRsa, "ECDSA/EdDSA")
+            } else {
+                (chain::Schemes::RsaOnly, "RSA")
+            };
+            let left = budget.deadline.saturating_duration_since(Instant::now());
+            if !left.is_zero() {
+                if let Ok(_permit) = permits.acquire().await {
+                    connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let second =
+                        chain::handshake(addr, name, budget.per_connection.min(left), schemes)
+                            .await;
+                    other_handshake = Some(match second {
+                        Ok(h2) if h2.chain.first() != h.chain.first() && !h2.chain.is_empty() => {
+                            other_chain = h2.chain;
+                            format!(
+                                "a second certificate, served to a client offering only {family} signatures"
+                            )
+                        }
+                        Ok(_) => format!(
+                            "the same certificate to a client offering only {family} signatures"
+                        ),
+                        Err(f) => format!(
+                            "no handshake offering only {family} signatures: {}",
+                            f.error
+                        ),
+                    });
+                }
+            }
+        }
+    }
     AddressScan {
         addr,
         versions: results,
         handshake,
         legacy_chain,
+        other_chain,
+        other_handshake,
         connections: connections.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
@@ -512,7 +578,7 @@ fn judge(version: Protocol, hello: &Hello, outcome: Outcome) -> Judged {
                 format!("no complete answer in time ({received} bytes received)")
             },
         ),
-        Outcome::ConnectFailed(e) => plain(Inconclusive, e),
+        Outcome::ConnectFailed(e) | Outcome::NoRoute(e) => plain(Inconclusive, e),
     }
 }
 
@@ -526,6 +592,7 @@ pub async fn send_hello(
 ) -> Outcome {
     let mut stream = match tokio::time::timeout_at(limit, super::connect::connect(addr)).await {
         Ok(Ok(s)) => s,
+        Ok(Err(e)) if is_no_route(&e) => return Outcome::NoRoute(format!("cannot connect: {e}")),
         Ok(Err(e)) => return Outcome::ConnectFailed(format!("cannot connect: {e}")),
         Err(_) => return Outcome::ConnectFailed("connect timed out".into()),
     };
@@ -591,6 +658,14 @@ pub async fn send_hello(
     }
 }
 
+/// ENETUNREACH or EADDRNOTAVAIL: this machine has no route to the address.
+pub fn is_no_route(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::AddrNotAvailable
+    )
+}
+
 fn is_reset(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
@@ -628,6 +703,7 @@ pub fn attempt_evidence(a: &Attempt) -> Value {
         Outcome::Reset => json!({"type": "reset"}),
         Outcome::Timeout { received } => json!({"type": "timeout", "bytes_received": received}),
         Outcome::ConnectFailed(e) => json!({"type": "connect_failed", "detail": e}),
+        Outcome::NoRoute(e) => json!({"type": "no_route", "detail": e}),
     };
     json!({
         "hello_bytes": a.hello_bytes,
