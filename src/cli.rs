@@ -204,6 +204,10 @@ pub struct ProbeArgs {
     /// A probe parameter, `name=value` (repeatable).
     #[arg(long, value_name = "NAME=VALUE")]
     pub param: Vec<String>,
+    /// tls: also enumerate the cipher suites each accepted version accepts (N+1 connections per
+    /// version for N suites).
+    #[arg(long)]
+    pub ciphers: bool,
     #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
     pub format: ProbeFormat,
     #[command(flatten)]
@@ -709,7 +713,16 @@ fn probe(args: &ProbeArgs, color: bool) -> Result<u8> {
     if report_diagnostics(&diags, color) {
         return Ok(exit::INVALID);
     }
-    let ctx = probe_context(inv, &args.inv);
+    let mut ctx = probe_context(inv, &args.inv);
+    if args.ciphers {
+        let facts = probe
+            .facts()
+            .iter()
+            .filter(|f| f.path.starts_with("ciphers."))
+            .map(|f| f.path.to_string())
+            .collect();
+        ctx = ctx.with_facts_used([(probe.kind().to_string(), facts)].into());
+    }
     if probe.is_pattern(target) {
         return probe_pattern(probe, target, params, ctx, args, color);
     }

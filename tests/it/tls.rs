@@ -1544,3 +1544,132 @@ fn a_bad_ip_family_is_a_load_error_naming_the_valid_values() {
         "{stderr}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cipher suites.
+
+async fn observe_ciphers(server: &OpenSsl) -> Observation {
+    let ctx = ctx(
+        Some(fixture("tls/ca.pem")),
+        &[("legacy.test:443", server.addr)],
+        Duration::from_secs(20),
+    );
+    let ctx = ctx.with_facts_used(
+        [(
+            "tls".to_string(),
+            ["ciphers.TLSv1.2".to_string()].into_iter().collect(),
+        )]
+        .into(),
+    );
+    observe("legacy.test", &ctx).await.unwrap()
+}
+
+#[tokio::test]
+async fn accepted_suites_are_exactly_the_configured_ones_in_server_order() {
+    // Wrong answers prevented: a suite missed or invented, the server's order lost, CBC-SHA1
+    // not called legacy, a NULL cipher not called weak, forward secrecy claimed with RSA key exchange.
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &[
+            "-min_protocol",
+            "TLSv1.2",
+            "-cipher",
+            "ECDHE-RSA-AES256-GCM-SHA384:AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-NULL-SHA:@SECLEVEL=0",
+            "-ciphersuites",
+            "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384",
+            "-serverpref",
+        ],
+    );
+    let o = observe_ciphers(&server).await;
+    assert_eq!(
+        o.facts["ciphers.TLSv1.2"],
+        json!([
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_RSA_WITH_NULL_SHA"
+        ]),
+        "{:#}",
+        o.evidence["addresses"]
+    );
+    assert_eq!(
+        o.facts["ciphers.TLSv1.3"],
+        json!(["TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_256_GCM_SHA384"])
+    );
+    assert_eq!(o.facts["ciphers.TLSv1.0"], json!([]));
+    assert_eq!(o.facts["ciphers.server_preference"], true);
+    assert_eq!(
+        o.facts["ciphers.weak"],
+        json!(["TLS_ECDHE_RSA_WITH_NULL_SHA"])
+    );
+    assert_eq!(
+        o.facts["ciphers.legacy"],
+        json!(["TLS_RSA_WITH_AES_128_CBC_SHA"])
+    );
+    assert_eq!(o.facts["ciphers.forward_secrecy_all"], false);
+}
+
+#[tokio::test]
+async fn client_order_server_is_not_server_preference_and_fs_only_is_forward_secret() {
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &[
+            "-tls1_2",
+            "-cipher",
+            "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384",
+        ],
+    );
+    let o = observe_ciphers(&server).await;
+    let mut got: Vec<String> = serde_json::from_value(o.facts["ciphers.TLSv1.2"].clone()).unwrap();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+        ]
+    );
+    assert_eq!(o.facts["ciphers.server_preference"], false);
+    assert_eq!(o.facts["ciphers.forward_secrecy_all"], true);
+    assert_eq!(o.facts["ciphers.weak"], json!([]));
+}
+
+#[tokio::test]
+async fn without_a_cipher_control_no_suite_is_enumerated() {
+    let server = openssl_server("legacy.pem", "legacy.key", &["-tls1_2"]);
+    let o = observe_openssl(&server, "legacy.test").await;
+    assert!(o.unobserved.contains_key("ciphers.TLSv1.2"));
+    // 5 hellos, the TLS 1.2 retry at most, the handshake and the other-family handshake.
+    let connections = o.evidence["connections"].as_u64().unwrap();
+    assert!(connections <= 8, "{connections} connections");
+}
+
+#[test]
+fn vouch_probe_tls_ciphers_prints_the_suites() {
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"],
+    );
+    let out = crate::support::vouch()
+        .args([
+            "probe",
+            "tls",
+            &format!("legacy.test:{}", server.addr.port()),
+        ])
+        .args([
+            "--resolve",
+            &format!("legacy.test:{}:127.0.0.1", server.addr.port()),
+        ])
+        .args(["--ciphers", "--format", "json"])
+        .output()
+        .unwrap();
+    let obs: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(
+        obs["facts"]["ciphers.TLSv1.2"],
+        json!(["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"])
+    );
+}

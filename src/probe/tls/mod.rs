@@ -35,6 +35,51 @@ pub struct TlsProbe;
 
 const FACTS: &[FactSpec] = &[
     fact(
+        "ciphers.SSLv3",
+        FactType::StringList,
+        "IANA names of the suites accepted in SSLv3, in the server's order when it enforces one",
+    ),
+    fact(
+        "ciphers.TLSv1.0",
+        FactType::StringList,
+        "IANA names of the suites accepted in TLS 1.0 (server order when enforced)",
+    ),
+    fact(
+        "ciphers.TLSv1.1",
+        FactType::StringList,
+        "IANA names of the suites accepted in TLS 1.1 (server order when enforced)",
+    ),
+    fact(
+        "ciphers.TLSv1.2",
+        FactType::StringList,
+        "IANA names of the suites accepted in TLS 1.2 (server order when enforced)",
+    ),
+    fact(
+        "ciphers.TLSv1.3",
+        FactType::StringList,
+        "IANA names of the suites accepted in TLS 1.3 (server order when enforced)",
+    ),
+    fact(
+        "ciphers.server_preference",
+        FactType::Bool,
+        "the server picks by its own order (null: never two suites to compare)",
+    ),
+    fact(
+        "ciphers.weak",
+        FactType::StringList,
+        "accepted suites with NULL, EXPORT, anonymous, RC4, DES, 3DES, IDEA or MD5",
+    ),
+    fact(
+        "ciphers.legacy",
+        FactType::StringList,
+        "accepted CBC suites with a SHA-1 MAC (not already weak)",
+    ),
+    fact(
+        "ciphers.forward_secrecy_all",
+        FactType::Bool,
+        "every accepted suite has an ephemeral key exchange (ECDHE, DHE, TLS 1.3)",
+    ),
+    fact(
         "addresses.scanned",
         FactType::StringList,
         "the addresses scanned (every A/AAAA of the name in the chosen IP family); facts aggregate over them",
@@ -319,8 +364,15 @@ impl Probe for TlsProbe {
             )
             .with_hint("change `[tls] ip_family` / --ip-family (4, 6 or any)"));
         }
+        let ciphers = ctx.uses_fact(self.kind(), "ciphers.");
         let mut scans = futures::future::join_all(addrs.iter().map(|&addr| {
-            scan::scan_address(addr, &t.host, budget, ctx.options.connections_per_address)
+            scan::scan_address(
+                addr,
+                &t.host,
+                budget,
+                ctx.options.connections_per_address,
+                ciphers,
+            )
         }))
         .await;
         // An address this machine has no route to (IPv6 on a runner without it) says nothing
@@ -360,6 +412,16 @@ impl Probe for TlsProbe {
             scans.iter().map(|s| s.addr.to_string()).collect::<Vec<_>>(),
         );
         record_versions(&mut obs, &scans);
+        if ciphers {
+            record_ciphers(&mut obs, &scans);
+        } else {
+            for f in CIPHER_FACTS {
+                obs.unobserved(
+                    f,
+                    "cipher suites are enumerated only when a control uses a ciphers.* fact (vouch probe tls --ciphers)",
+                );
+            }
+        }
         record_negotiated(&mut obs, &scans);
         record_certificate(&mut obs, &t, &scans, &trust);
         obs.evidence(
@@ -589,6 +651,157 @@ fn record_negotiated(obs: &mut Observation, scans: &[AddressScan]) {
             obs.unobserved("negotiated.cipher", why);
         }
     }
+}
+
+const CIPHER_FACTS: [&str; 9] = [
+    "ciphers.SSLv3",
+    "ciphers.TLSv1.0",
+    "ciphers.TLSv1.1",
+    "ciphers.TLSv1.2",
+    "ciphers.TLSv1.3",
+    "ciphers.server_preference",
+    "ciphers.weak",
+    "ciphers.legacy",
+    "ciphers.forward_secrecy_all",
+];
+
+/// Whether a registry suite is weak: no encryption or authentication worth the name, or a
+/// broken cipher or MAC (properties from tls-parser's IANA table, not from names typed here).
+fn suite_is_weak(s: &tls_parser::TlsCipherSuite) -> bool {
+    use tls_parser::{TlsCipherAu, TlsCipherEnc, TlsCipherKx, TlsCipherMac};
+    s.enc == TlsCipherEnc::Null
+        || matches!(
+            s.enc,
+            TlsCipherEnc::Rc4
+                | TlsCipherEnc::Des
+                | TlsCipherEnc::TripleDes
+                | TlsCipherEnc::Idea
+                | TlsCipherEnc::Rc2
+        )
+        || s.mac == TlsCipherMac::HmacMd5
+        || s.au == TlsCipherAu::Null && s.kx != TlsCipherKx::Tls13
+        || (s.enc != TlsCipherEnc::Null && s.enc_size < 112)
+}
+
+/// CBC with a SHA-1 MAC: still interoperable, no longer recommended (Mozilla "old" only).
+fn suite_is_legacy(s: &tls_parser::TlsCipherSuite) -> bool {
+    s.enc_mode == tls_parser::TlsCipherEncMode::Cbc
+        && s.mac == tls_parser::TlsCipherMac::HmacSha1
+        && !suite_is_weak(s)
+}
+
+fn record_ciphers(obs: &mut Observation, scans: &[AddressScan]) {
+    let mut all: Vec<u16> = Vec::new();
+    let mut complete = true;
+    let mut orders: Vec<bool> = Vec::new();
+    for p in Protocol::ALL {
+        let key = format!("ciphers.{}", p.as_str());
+        let accepted_somewhere = scans.iter().any(|s| {
+            s.versions
+                .get(&p)
+                .is_some_and(|r| r.verdict == Verdict::Accepted)
+        });
+        let incomplete: Vec<String> = scans
+            .iter()
+            .filter_map(|s| {
+                s.suites.get(&p).and_then(|x| {
+                    x.incomplete
+                        .as_ref()
+                        .map(|why| format!("{}: {why}", s.addr))
+                })
+            })
+            .collect();
+        if !incomplete.is_empty() {
+            complete = false;
+            obs.unobserved(
+                &key,
+                format!("the enumeration did not finish ({})", incomplete.join("; ")),
+            );
+            continue;
+        }
+        let version_open = scans.iter().any(|s| {
+            s.versions
+                .get(&p)
+                .is_some_and(|r| r.verdict == Verdict::Inconclusive)
+        });
+        if version_open && !accepted_somewhere {
+            complete = false;
+            obs.unobserved(
+                &key,
+                format!("{p} was neither proven accepted nor rejected"),
+            );
+            continue;
+        }
+        let mut list: Vec<u16> = Vec::new();
+        for s in scans {
+            if let Some(x) = s.suites.get(&p) {
+                for id in &x.accepted {
+                    if !list.contains(id) {
+                        list.push(*id);
+                    }
+                }
+                if let Some(o) = x.server_order {
+                    orders.push(o);
+                }
+            }
+        }
+        all.extend(
+            list.iter()
+                .filter(|id| !all.contains(id))
+                .copied()
+                .collect::<Vec<_>>(),
+        );
+        obs.fact(
+            &key,
+            list.iter()
+                .map(|id| hello::suite_name(*id))
+                .collect::<Vec<_>>(),
+        );
+    }
+    let props: Vec<(u16, Option<&tls_parser::TlsCipherSuite>)> = all
+        .iter()
+        .map(|id| (*id, tls_parser::CIPHERS.get(id)))
+        .collect();
+    let names = |pred: &dyn Fn(&tls_parser::TlsCipherSuite) -> bool| -> Vec<String> {
+        props
+            .iter()
+            .filter(|(_, s)| s.is_some_and(pred))
+            .map(|(id, _)| hello::suite_name(*id))
+            .collect()
+    };
+    if complete {
+        obs.fact("ciphers.weak", names(&suite_is_weak));
+        obs.fact("ciphers.legacy", names(&suite_is_legacy));
+        obs.fact(
+            "ciphers.forward_secrecy_all",
+            props.iter().all(|(_, s)| {
+                s.is_some_and(|s| {
+                    matches!(
+                        s.kx,
+                        tls_parser::TlsCipherKx::Ecdhe
+                            | tls_parser::TlsCipherKx::Dhe
+                            | tls_parser::TlsCipherKx::Tls13
+                    )
+                })
+            }),
+        );
+    } else {
+        for f in [
+            "ciphers.weak",
+            "ciphers.legacy",
+            "ciphers.forward_secrecy_all",
+        ] {
+            obs.unobserved(f, "the suites of some version are not known");
+        }
+    }
+    obs.fact(
+        "ciphers.server_preference",
+        if orders.is_empty() {
+            Value::Null
+        } else {
+            Value::Bool(orders.iter().all(|o| *o))
+        },
+    );
 }
 
 const CERT_FACTS: [&str; 16] = [
@@ -1140,6 +1353,7 @@ mod tests {
             legacy_chain: vec![],
             other_chain: vec![],
             other_handshake: None,
+            suites: BTreeMap::new(),
             connections: 0,
         }
     }

@@ -115,6 +115,8 @@ pub struct AddressScan {
     pub other_chain: Vec<Vec<u8>>,
     /// What that second handshake showed, in words (evidence).
     pub other_handshake: Option<String>,
+    /// The suites of each accepted version, when they were asked for.
+    pub suites: BTreeMap<Protocol, SuiteScan>,
     pub connections: usize,
 }
 
@@ -172,6 +174,7 @@ pub async fn scan_address(
     name: &str,
     budget: Budget,
     max_connections: usize,
+    ciphers: bool,
 ) -> AddressScan {
     let permits = Arc::new(Semaphore::new(max_connections.max(1)));
     let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -338,6 +341,23 @@ pub async fn scan_address(
             }
         }
     }
+    let mut suites = BTreeMap::new();
+    if ciphers {
+        let accepted: Vec<Protocol> = results
+            .iter()
+            .filter(|(_, r)| r.verdict == Verdict::Accepted)
+            .map(|(p, _)| *p)
+            .collect();
+        let found = futures::future::join_all(accepted.iter().map(|&v| {
+            let permits = permits.clone();
+            async move { (v, enumerate_suites(v, addr, name, budget, &permits).await) }
+        }))
+        .await;
+        for (v, scan) in found {
+            connections.fetch_add(scan.connections, std::sync::atomic::Ordering::Relaxed);
+            suites.insert(v, scan);
+        }
+    }
     AddressScan {
         addr,
         versions: results,
@@ -345,6 +365,7 @@ pub async fn scan_address(
         legacy_chain,
         other_chain,
         other_handshake,
+        suites,
         connections: connections.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
@@ -580,6 +601,94 @@ fn judge(version: Protocol, hello: &Hello, outcome: Outcome) -> Judged {
         ),
         Outcome::ConnectFailed(e) | Outcome::NoRoute(e) => plain(Inconclusive, e),
     }
+}
+
+/// The suites one version accepts at one address.
+#[derive(Clone, Debug, Default)]
+pub struct SuiteScan {
+    /// Accepted suites, in the order the server chose them (its preference when it has one).
+    pub accepted: Vec<u16>,
+    /// Whether the server chose by its own order (`None`: fewer than two suites to compare, or
+    /// not settled).
+    pub server_order: Option<bool>,
+    /// Why the enumeration is incomplete, when it is.
+    pub incomplete: Option<String>,
+    pub connections: usize,
+}
+
+/// Enumerates the suites `version` accepts: a hello with every usable suite, then again without
+/// each suite the server chose, until it refuses (N+1 connections for N suites; TLS 1.2's
+/// registry list is asked in two halves). One more hello with the first two accepted suites
+/// swapped says whether the server enforces its own order.
+pub async fn enumerate_suites(
+    version: Protocol,
+    addr: SocketAddr,
+    name: &str,
+    budget: Budget,
+    permits: &Semaphore,
+) -> SuiteScan {
+    let (first, second) = hello::suite_lists(version);
+    let mut chunks: Vec<Vec<u16>> = [first, second]
+        .into_iter()
+        .filter(|c| !c.is_empty())
+        .collect();
+    let mut out = SuiteScan::default();
+    let ask = |suites: Vec<u16>| async move {
+        let hello = hello::client_hello(version, &suites, Some(name));
+        let _permit = permits.acquire().await.ok()?;
+        let left = budget.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        let limit = Instant::now() + budget.per_connection.min(left);
+        Some((
+            hello.suites.clone(),
+            send_hello(addr, &hello, false, limit).await,
+        ))
+    };
+    while let Some(chunk) = chunks.first().cloned() {
+        if chunk.is_empty() {
+            chunks.remove(0);
+            continue;
+        }
+        out.connections += 1;
+        let Some((offered, outcome)) = ask(chunk).await else {
+            out.incomplete = Some("the time budget ran out".into());
+            return out;
+        };
+        match outcome {
+            Outcome::Reply(Reply::ServerHello {
+                version: chosen,
+                suite,
+                ..
+            }) if chosen == version.wire() && offered.contains(&suite) => {
+                out.accepted.push(suite);
+                chunks[0].retain(|s| *s != suite);
+            }
+            o if o.is_refusal() => {
+                chunks.remove(0);
+            }
+            o => {
+                out.incomplete = Some(format!(
+                    "an answer that is neither a choice nor a refusal: {}",
+                    attempt_evidence(&Attempt {
+                        hello_bytes: 0,
+                        suites: 0,
+                        outcome: o,
+                        elapsed: Duration::ZERO,
+                    })["reply"]
+                ));
+                return out;
+            }
+        }
+    }
+    if let [a, b, ..] = out.accepted[..] {
+        out.connections += 1;
+        if let Some((_, Outcome::Reply(Reply::ServerHello { suite, .. }))) = ask(vec![b, a]).await {
+            out.server_order = Some(suite == a);
+        }
+    }
+    out
 }
 
 /// Sends one hello on a fresh connection and reads the answer until it settles, `limit` passes
