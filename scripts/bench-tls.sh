@@ -5,6 +5,7 @@
 # and the TCP connections each endpoint accepted (target: <= 8).
 #
 #   scripts/bench-tls.sh [N=100]          # release build (PROFILE=dev for the debug build)
+#   CIPHERS=1 scripts/bench-tls.sh 500    # also a control on ciphers.weak: full suite enumeration
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-100}"
@@ -26,6 +27,18 @@ mkfifo "$DIR/stdin"
 SERVER=$!
 exec 3> "$DIR/stdin"            # holding the fifo open keeps the server serving
 for _ in $(seq 100); do grep -q ready "$DIR/server.out" 2>/dev/null && break; sleep 0.1; done
+if [ "${CIPHERS:-0}" = 1 ]; then
+  cat >> "$DIR/controls.toml" <<'TOML'
+
+[[control]]
+id = "BENCH-TLS-NO-WEAK-SUITES"
+title = "No weak cipher suite is accepted"
+severity = "high"
+probe = "tls"
+targets = "bench"
+expect = [ { fact = "ciphers.weak", op = "==", value = [] } ]
+TOML
+fi
 
 set +e
 /usr/bin/time -v "$BIN/vouch" check --controls "$DIR/controls.toml" --inventory "$DIR/vouch.toml" \
@@ -43,7 +56,9 @@ d, n, code, wall, rss, profile = sys.argv[1:]
 counts = [int(l.split()[1]) for l in open(f"{d}/connections.txt")]
 report = json.load(open(f"{d}/report.json"))
 verdicts = [r["verdict"] for c in report["controls"] for r in c["results"]]
-print(f"tls bench ({profile}): {n} endpoints, exit code {code}")
+import os
+mode = "versions + certificate + cipher suites" if os.environ.get("CIPHERS") == "1" else "versions + certificate"
+print(f"tls bench ({profile}, {mode}): {n} endpoints, exit code {code}")
 print(f"  wall time            {wall}")
 print(f"  peak memory (RSS)    {int(rss) / 1024:.1f} MiB")
 print(f"  connections/endpoint min {min(counts)}  max {max(counts)}  mean {sum(counts)/len(counts):.2f}  (target <= 8)")

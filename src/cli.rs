@@ -131,6 +131,9 @@ pub struct InventoryArgs {
     /// Extra trust roots (PEM), on top of the system's (overrides `[tls] ca_file`).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Which addresses of a name the TLS probe scans: 4, 6 or any (overrides `[tls] ip_family`).
+    #[arg(long, value_name = "4|6|any", value_parser = crate::inventory::IpFamily::parse)]
+    pub ip_family: Option<crate::inventory::IpFamily>,
     /// Chromium's transport_security_state_static.json (overrides `[http] preload_list`).
     #[arg(long, value_name = "FILE")]
     pub preload_list: Option<PathBuf>,
@@ -210,6 +213,10 @@ pub struct ProbeArgs {
     /// A probe parameter, `name=value` (repeatable).
     #[arg(long, value_name = "NAME=VALUE")]
     pub param: Vec<String>,
+    /// tls: also enumerate the cipher suites each accepted version accepts (N+1 connections per
+    /// version for N suites).
+    #[arg(long)]
+    pub ciphers: bool,
     #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
     pub format: ProbeFormat,
     #[command(flatten)]
@@ -389,6 +396,9 @@ fn load_inventory(args: &InventoryArgs, diags: &mut Diagnostics) -> Result<Inven
     }
     if let Some(p) = &args.ca_file {
         inv.tls.ca_file = Some(p.clone());
+    }
+    if let Some(f) = args.ip_family {
+        inv.tls.ip_family = f;
     }
     if let Some(p) = &args.preload_list {
         inv.http.preload_list = Some(p.clone());
@@ -841,7 +851,16 @@ fn probe(args: &ProbeArgs, color: bool) -> Result<u8> {
             .map_err(|e| anyhow::anyhow!("--param {name}: {e}"))?;
         params.insert(name.to_string(), parsed.to_json());
     }
-    let ctx = probe_context(inv, &args.inv);
+    let mut ctx = probe_context(inv, &args.inv);
+    if args.ciphers {
+        let facts = probe
+            .facts()
+            .iter()
+            .filter(|f| f.path.starts_with("ciphers."))
+            .map(|f| f.path.to_string())
+            .collect();
+        ctx = ctx.with_facts_used([(probe.kind().to_string(), facts)].into());
+    }
     if probe.is_pattern(target) {
         return probe_pattern(probe, target, params, ctx, args, color);
     }

@@ -91,6 +91,8 @@ pub async fn run(
 ) -> Report {
     let started_at = Timestamp::now();
     let mut interrupt = interrupt.unwrap_or_else(|| Box::pin(futures::future::pending()));
+    // Tell the probes which facts the controls read, so costly unread facts cost nothing.
+    let ctx = &ctx.with_facts_used(facts_used(controls));
 
     // 1. Discovery: expand every pattern target once per (probe, pattern).
     let mut patterns: Vec<(String, String)> = Vec::new();
@@ -344,6 +346,24 @@ pub async fn run(
 }
 
 /// The concrete target strings of a control (before pattern discovery).
+/// Probe kind → every fact path the controls' `expect` and `where` read (alternatives too).
+fn facts_used(controls: &[Control]) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    fn walk(e: &crate::expect::Expectation, out: &mut std::collections::BTreeSet<String>) {
+        out.insert(e.fact.clone());
+        for alt in &e.or {
+            walk(alt, out);
+        }
+    }
+    let mut used: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for c in controls {
+        let set = used.entry(c.probe.clone()).or_default();
+        for e in c.expect.iter().chain(&c.scope) {
+            walk(e, set);
+        }
+    }
+    used
+}
+
 fn targets_of(c: &Control, ctx: &ProbeContext, opts: &EngineOptions) -> Vec<String> {
     if !opts.targets_override.is_empty() {
         return opts.targets_override.clone();

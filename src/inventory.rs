@@ -16,6 +16,43 @@ use crate::diag::{self, Diagnostics, FileId, TableReader};
 pub struct TlsSettings {
     /// PEM file of extra trust roots, on top of the system's.
     pub ca_file: Option<PathBuf>,
+    /// Which of a name's addresses the TLS probe scans: `"4"`, `"6"` or `"any"` (the default).
+    pub ip_family: IpFamily,
+}
+
+/// The address family the TLS probe scans (`[tls] ip_family`, `--ip-family`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum IpFamily {
+    #[serde(rename = "4")]
+    V4,
+    #[serde(rename = "6")]
+    V6,
+    #[default]
+    #[serde(rename = "any")]
+    Any,
+}
+
+impl IpFamily {
+    /// Parses `4`, `6` or `any` (also `ipv4`, `ipv6`), or says what would be valid.
+    pub fn parse(s: &str) -> Result<IpFamily, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "4" | "ipv4" | "v4" => Ok(IpFamily::V4),
+            "6" | "ipv6" | "v6" => Ok(IpFamily::V6),
+            "any" | "both" => Ok(IpFamily::Any),
+            other => Err(format!(
+                "`{other}` is not an IP family; write \"4\", \"6\" or \"any\""
+            )),
+        }
+    }
+
+    /// Whether an address of this family is scanned.
+    pub fn admits(self, ip: std::net::IpAddr) -> bool {
+        match self {
+            IpFamily::Any => true,
+            IpFamily::V4 => ip.is_ipv4(),
+            IpFamily::V6 => ip.is_ipv6(),
+        }
+    }
 }
 
 /// Settings of the HTTP probe.
@@ -130,6 +167,10 @@ pub struct Inventory {
     pub targets: BTreeMap<String, Vec<String>>,
     /// `name:port` → `address:port`, like curl's `--resolve`: the name is kept for SNI and checks.
     pub resolve: BTreeMap<String, SocketAddr>,
+    /// The further addresses of a `[resolve]` entry written as a list (`["a:p", "b:p"]`, like
+    /// curl's `--resolve name:port:a,b`): a name with several A/AAAA records. The first address
+    /// is in `resolve`.
+    pub resolve_more: BTreeMap<String, Vec<SocketAddr>>,
     pub tls: TlsSettings,
     pub http: HttpSettings,
     pub aws: AwsSettings,
@@ -217,32 +258,50 @@ impl Inventory {
                             "write the name and port the target uses, e.g. \"app.example.com:443\"",
                         );
                     }
-                    match v.get_ref() {
-                        DeValue::String(s) => match s.parse::<SocketAddr>() {
-                            Ok(addr) => {
-                                inv.resolve.insert(name.to_ascii_lowercase(), addr);
-                            }
-                            Err(_) => {
-                                diags.error(
-                                    file,
-                                    v.span(),
-                                    "invalid-resolve",
-                                    format!("`{s}` is not an address:port"),
-                                    "e.g. \"127.0.0.1:8443\" or \"[::1]:8443\"",
-                                );
-                            }
-                        },
+                    let addrs: Vec<&serde_spanned::Spanned<DeValue>> = match v.get_ref() {
+                        DeValue::String(_) => vec![v],
+                        DeValue::Array(a) if !a.is_empty() => a.iter().collect(),
                         other => {
                             diags.error(
                                 file,
                                 v.span(),
                                 "wrong-type",
-                                "a resolve entry maps to a string",
+                                "a resolve entry maps to an address or a list of addresses",
                                 format!(
-                                    "expected \"address:port\", found {}",
+                                    "expected \"address:port\" or [\"address:port\", …], found {}",
                                     diag::de_kind(other)
                                 ),
                             );
+                            vec![]
+                        }
+                    };
+                    for (i, a) in addrs.into_iter().enumerate() {
+                        let parsed = match a.get_ref() {
+                            DeValue::String(s) => s.parse::<SocketAddr>().ok(),
+                            _ => None,
+                        };
+                        match parsed {
+                            Some(addr) if i == 0 => {
+                                inv.resolve.insert(name.to_ascii_lowercase(), addr);
+                            }
+                            Some(addr) => {
+                                inv.resolve_more
+                                    .entry(name.to_ascii_lowercase())
+                                    .or_default()
+                                    .push(addr);
+                            }
+                            None => {
+                                diags.error(
+                                    file,
+                                    a.span(),
+                                    "invalid-resolve",
+                                    format!(
+                                        "`{}` is not an address:port",
+                                        diag::to_toml(a.get_ref())
+                                    ),
+                                    "e.g. \"127.0.0.1:8443\" or \"[::1]:8443\"",
+                                );
+                            }
                         }
                     }
                 }
@@ -254,7 +313,21 @@ impl Inventory {
                 inv.tls.ca_file = r
                     .string(diags, "ca_file", false, "a path to a PEM file")
                     .map(|s| base.join(s.get_ref()));
-                r.finish(diags, &["ca_file"]);
+                if let Some(f) = r.string(diags, "ip_family", false, "\"4\", \"6\" or \"any\"") {
+                    match IpFamily::parse(f.get_ref()) {
+                        Ok(family) => inv.tls.ip_family = family,
+                        Err(e) => {
+                            diags.error(
+                                file,
+                                f.span(),
+                                "invalid-ip-family",
+                                "`[tls] ip_family` is not an IP family",
+                                e,
+                            );
+                        }
+                    }
+                }
+                r.finish(diags, &["ca_file", "ip_family"]);
             }
         }
         if let Some((_, v)) = top.get("http") {
@@ -443,19 +516,43 @@ impl Inventory {
         Ok(())
     }
 
-    /// Adds a `--resolve name:port:addr` entry (curl syntax).
+    /// Every address to connect to for `host:port` when `[resolve]` maps it (a list maps a name
+    /// to several addresses); empty when it does not.
+    pub fn resolve_all(&self, host: &str, port: u16) -> Vec<SocketAddr> {
+        let Some(first) = self.resolve_override(host, port) else {
+            return vec![];
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let more = self
+            .resolve_more
+            .get(&format!("{}:{port}", host.to_ascii_lowercase()))
+            .cloned()
+            .unwrap_or_default();
+        std::iter::once(first).chain(more).collect()
+    }
+
+    /// Adds a `--resolve name:port:addr[,addr…]` entry (curl syntax).
     pub fn add_resolve(&mut self, spec: &str) -> Result<(), String> {
-        let bad =
-            || format!("`{spec}` is not name:port:address (e.g. app.example.com:443:127.0.0.1)");
+        let bad = || {
+            format!(
+                "`{spec}` is not name:port:address[,address…] (e.g. app.example.com:443:127.0.0.1)"
+            )
+        };
         let (name, rest) = spec.split_once(':').ok_or_else(bad)?;
-        let (port, addr) = rest.split_once(':').ok_or_else(bad)?;
+        let (port, addrs) = rest.split_once(':').ok_or_else(bad)?;
         let port: u16 = port.parse().map_err(|_| bad())?;
-        let addr = addr.trim_start_matches('[').trim_end_matches(']');
-        let ip: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
-        self.resolve.insert(
-            format!("{}:{port}", name.to_ascii_lowercase()),
-            SocketAddr::new(ip, port),
-        );
+        let key = format!("{}:{port}", name.to_ascii_lowercase());
+        for (i, addr) in addrs.split(',').enumerate() {
+            let addr = addr.trim().trim_start_matches('[').trim_end_matches(']');
+            let ip: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+            let addr = SocketAddr::new(ip, port);
+            if i == 0 {
+                self.resolve.insert(key.clone(), addr);
+                self.resolve_more.remove(&key);
+            } else {
+                self.resolve_more.entry(key.clone()).or_default().push(addr);
+            }
+        }
         Ok(())
     }
 }

@@ -207,6 +207,10 @@ pub struct ProbeOptions {
     pub connections_per_address: usize,
     /// Concurrent calls per cloud service.
     pub cloud_concurrency: usize,
+    /// The facts this run's controls use, per probe kind (the engine fills it in). A probe may
+    /// skip costly work for facts nobody reads (the TLS probe's cipher-suite enumeration).
+    /// `None`: not known (a spot check), and the probe does its default work.
+    pub facts_used: Option<BTreeMap<String, std::collections::BTreeSet<String>>>,
 }
 
 impl Default for ProbeOptions {
@@ -215,6 +219,7 @@ impl Default for ProbeOptions {
             timeout: Duration::from_secs(10),
             connections_per_address: 4,
             cloud_concurrency: 8,
+            facts_used: None,
         }
     }
 }
@@ -235,6 +240,29 @@ impl ProbeContext {
             options: Arc::new(options),
             run_info: Arc::default(),
         }
+    }
+
+    /// The same context (and run-level record) with `facts_used` set.
+    pub fn with_facts_used(
+        &self,
+        facts_used: BTreeMap<String, std::collections::BTreeSet<String>>,
+    ) -> ProbeContext {
+        let mut options = (*self.options).clone();
+        options.facts_used = Some(facts_used);
+        ProbeContext {
+            inventory: self.inventory.clone(),
+            options: Arc::new(options),
+            run_info: self.run_info.clone(),
+        }
+    }
+
+    /// Whether the run uses a fact of probe `kind` whose path starts with `prefix`; `false` when
+    /// the run did not say (a spot check does only the default work).
+    pub fn uses_fact(&self, kind: &str, prefix: &str) -> bool {
+        self.options.facts_used.as_ref().is_some_and(|m| {
+            m.get(kind)
+                .is_some_and(|facts| facts.iter().any(|f| f.starts_with(prefix)))
+        })
     }
 
     /// Records a run-level fact (e.g. `aws.caller_identity`), shown in the report's `run` section.

@@ -744,23 +744,22 @@ async fn openssl_tls10_only_server_is_read_with_raw_hellos_and_its_certificate()
     .unwrap();
     let (accepted, rejected, inconclusive) = versions(&o);
     assert_eq!(accepted, json!(["TLSv1.0"]), "{:#}", o.evidence["versions"]);
+    // Asked for 1.1 or 1.2, a 1.0-only server answers with a TLS 1.0 ServerHello: its highest
+    // version (RFC 5246 E.1), so 1.1 and 1.2 are proven rejected and `highest` is observed.
+    // Old rule (wrong answer prevented): "downgrade", 1.1/1.2 inconclusive, highest unobserved.
     assert_eq!(
         rejected,
-        json!(["SSLv3", "TLSv1.3"]),
+        json!(["SSLv3", "TLSv1.1", "TLSv1.2", "TLSv1.3"]),
         "{:#}",
         o.evidence["versions"]
     );
-    // Asked for 1.1 or 1.2, a 1.0-only server answers 1.0: a downgrade, which proves nothing
-    // about 1.1/1.2 by the probe's rules, so they stay inconclusive (and `highest` unobserved).
-    assert_eq!(inconclusive, json!(["TLSv1.1", "TLSv1.2"]));
-    assert!(
-        o.evidence["versions"]["TLSv1.1"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("downgrade")
-    );
+    assert_eq!(inconclusive, json!([]));
+    let why = o.evidence["versions"]["TLSv1.2"]["reason"]
+        .as_str()
+        .unwrap();
+    assert!(why.contains("server's highest is TLSv1.0"), "{why}");
     assert_eq!(o.facts["protocols.lowest"], "TLSv1.0");
-    assert!(o.unobserved.contains_key("protocols.highest"));
+    assert_eq!(o.facts["protocols.highest"], "TLSv1.0");
     // rustls cannot connect; the chain comes from the plaintext Certificate message.
     assert_eq!(o.facts["certificate.subject"], "CN=legacy.test");
     assert_eq!(
@@ -799,12 +798,14 @@ async fn openssl_tls11_only_server_is_read_with_raw_hellos() {
     assert_eq!(accepted, json!(["TLSv1.1"]), "{:#}", o.evidence["versions"]);
     assert_eq!(
         rejected,
-        json!(["SSLv3", "TLSv1.0", "TLSv1.3"]),
+        json!(["SSLv3", "TLSv1.0", "TLSv1.2", "TLSv1.3"]),
         "{:#}",
         o.evidence["versions"]
     );
-    assert_eq!(o.facts["versions.TLSv1.2"], "inconclusive"); // a downgrade to 1.1
+    // A TLS 1.1 ServerHello to the TLS 1.2 hello: 1.1 is the server's highest.
+    assert_eq!(o.facts["versions.TLSv1.2"], "rejected");
     assert_eq!(o.facts["protocols.lowest"], "TLSv1.1");
+    assert_eq!(o.facts["protocols.highest"], "TLSv1.1");
     assert_eq!(o.facts["certificate.subject"], "CN=legacy.test");
 }
 
@@ -841,6 +842,174 @@ async fn openssl_tls10_to_tls13_server_accepts_all_four() {
         o.facts["certificate.signature_algorithm"],
         "sha256WithRSAEncryption"
     );
+}
+
+/// Observes an openssl server of the fixture CA's certificate `cert` for `name`.
+async fn observe_openssl(server: &OpenSsl, name: &str) -> Observation {
+    observe(
+        name,
+        &ctx(
+            Some(fixture("tls/ca.pem")),
+            &[(&format!("{name}:443"), server.addr)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn ffdhe4096_only_tls13_server_is_accepted() {
+    // Wrong answer prevented: a hello without ffdhe4096 among its groups is refused, and
+    // TLS 1.3 was called rejected on a server that speaks it.
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &["-tls1_3", "-groups", "ffdhe4096"],
+    );
+    let o = observe_openssl(&server, "legacy.test").await;
+    assert_eq!(
+        versions(&o),
+        (
+            json!(["TLSv1.3"]),
+            json!(["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2"]),
+            json!([])
+        ),
+        "{:#}",
+        o.evidence["versions"]
+    );
+    let reply = &o.evidence["addresses"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()["versions"]["TLSv1.3"]["hellos"][0]["reply"];
+    assert_eq!(reply["type"], "hello_retry_request", "{reply}");
+}
+
+#[tokio::test]
+async fn brainpool_only_tls12_server_is_accepted() {
+    // Only ECDHE suites, only brainpoolP256r1: a hello that does not offer that group is refused.
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &[
+            "-tls1_2",
+            "-groups",
+            "brainpoolP256r1",
+            "-cipher",
+            "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-SHA",
+        ],
+    );
+    let o = observe_openssl(&server, "legacy.test").await;
+    assert_eq!(
+        o.facts["versions.TLSv1.2"], "accepted",
+        "{:#}",
+        o.evidence["versions"]
+    );
+    assert_eq!(o.facts["protocols.accepted"], json!(["TLSv1.2"]));
+    assert_eq!(o.facts["protocols.highest"], "TLSv1.2");
+    assert_eq!(o.facts["protocols.lowest"], "TLSv1.2");
+}
+
+#[tokio::test]
+async fn rsa_pss_certificate_server_is_accepted_and_its_certificate_read() {
+    // An RSA-PSS key signs only with rsa_pss_pss_* schemes; a hello without them is refused.
+    let mut args = vec!["-min_protocol", "TLSv1.2"];
+    args.extend_from_slice(ALL_13);
+    let server = openssl_server("pss.pem", "pss.key", &args);
+    let o = observe_openssl(&server, "pss.test").await;
+    assert_eq!(
+        versions(&o),
+        (
+            json!(["TLSv1.2", "TLSv1.3"]),
+            json!(["SSLv3", "TLSv1.0", "TLSv1.1"]),
+            json!([])
+        ),
+        "{:#}",
+        o.evidence["versions"]
+    );
+    assert_eq!(o.facts["certificate.subject"], "CN=pss.test");
+}
+
+/// A front for `backend` that serves at most `cap` connections at once and resets the others:
+/// a connection-capped server.
+async fn capped_front(backend: SocketAddr, cap: usize) -> SocketAddr {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let busy = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            if busy.fetch_add(1, Ordering::SeqCst) >= cap {
+                busy.fetch_sub(1, Ordering::SeqCst);
+                let _ = client.set_zero_linger();
+                drop(client);
+                continue;
+            }
+            let busy = busy.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(backend).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+                busy.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_reset_from_a_connection_cap_is_re_tested_not_called_rejected() {
+    // Wrong answer prevented: TLS 1.2 or 1.3 "rejected" because the cap reset their hello.
+    let mut args = vec!["-min_protocol", "TLSv1.2"];
+    args.extend_from_slice(ALL_13);
+    let server = openssl_server("legacy.pem", "legacy.key", &args);
+    let front = capped_front(server.addr, 1).await;
+    let o = observe(
+        "legacy.test",
+        &ctx(
+            Some(fixture("tls/ca.pem")),
+            &[("legacy.test:443", front)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        versions(&o),
+        (
+            json!(["TLSv1.2", "TLSv1.3"]),
+            json!(["SSLv3", "TLSv1.0", "TLSv1.1"]),
+            json!([])
+        ),
+        "{:#}",
+        o.evidence["addresses"]
+    );
+    // The cap did bite (some hello was reset), and every reset version was asked again.
+    let addr = o.evidence["addresses"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    let mut retested = 0;
+    for (v, r) in addr["versions"].as_object().unwrap() {
+        let hellos = r["hellos"].as_array().unwrap();
+        if hellos[0]["reply"]["type"] == "reset" {
+            retested += 1;
+            assert!(hellos.len() >= 2, "{v}: a reset was not re-tested: {r:#}");
+            assert_ne!(
+                hellos.last().unwrap()["reply"]["type"],
+                "reset",
+                "{v}: {r:#}"
+            );
+        }
+    }
+    assert!(retested > 0, "the cap never reset a hello: {addr:#}");
 }
 
 #[tokio::test]
@@ -1124,4 +1293,411 @@ fn min_tls12_control_fails_on_a_tls10_to_tls13_server_naming_the_version() {
     let obs = &report["observations"][obs_id];
     assert_eq!(obs["facts"]["versions.TLSv1.0"], "accepted");
     assert!(obs["evidence"]["addresses"].is_object());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every address, every certificate.
+
+/// A context mapping `name` to several addresses (a `[resolve]` list), scanning `family`.
+fn ctx_multi(
+    ca_file: Option<PathBuf>,
+    name: &str,
+    addrs: &[SocketAddr],
+    family: vouch::inventory::IpFamily,
+) -> ProbeContext {
+    let mut inv = Inventory::default();
+    inv.tls.ca_file = ca_file;
+    inv.tls.ip_family = family;
+    // As a `[resolve]` list maps it (per-address ports, which loopback servers need).
+    inv.resolve.insert(name.to_string(), addrs[0]);
+    inv.resolve_more
+        .insert(name.to_string(), addrs[1..].to_vec());
+    ProbeContext::new(
+        Arc::new(inv),
+        ProbeOptions {
+            timeout: Duration::from_secs(10),
+            ..ProbeOptions::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn two_addresses_with_different_certificates_report_the_worst() {
+    // Wrong answer prevented: `certificate.valid = true` from the first address while the
+    // second serves an expired certificate.
+    let ca = test_ca();
+    let good = rustls_server(
+        &[&rustls::version::TLS13],
+        leaf(Some(&ca), &["app.test"], p256(), |_| {}),
+        false,
+    )
+    .await;
+    let expired = rustls_server(
+        &[&rustls::version::TLS13],
+        leaf(Some(&ca), &["app.test"], p256(), |p| {
+            p.not_before = date_time_ymd(2020, 1, 1);
+            p.not_after = date_time_ymd(2021, 1, 1);
+        }),
+        false,
+    )
+    .await;
+    let (_d, ca_path) = ca_file(&ca);
+    for addrs in [[good, expired], [expired, good]] {
+        let o = observe(
+            "app.test",
+            &ctx_multi(
+                Some(ca_path.clone()),
+                "app.test:443",
+                &addrs,
+                vouch::inventory::IpFamily::Any,
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(o.facts["addresses.scanned"].as_array().unwrap().len(), 2);
+        assert_eq!(o.facts["certificate.valid"], false, "{addrs:?}");
+        assert_eq!(o.facts["certificate.chain_trusted"], true);
+        assert!(o.facts["certificate.days_remaining"].as_i64().unwrap() < 0);
+        let why = o.facts["certificate.chain_error"].as_str().unwrap();
+        assert!(
+            why.contains("expired") && why.contains(&expired.to_string()),
+            "{why}"
+        );
+        assert_eq!(o.evidence["certificates"].as_array().unwrap().len(), 2);
+        assert_eq!(o.evidence["certificate_differs_between_addresses"], true);
+    }
+}
+
+#[tokio::test]
+async fn an_unroutable_address_beside_a_reachable_one_is_listed_and_left_out() {
+    let ca = test_ca();
+    let good = rustls_server(
+        &[&rustls::version::TLS13, &rustls::version::TLS12],
+        leaf(Some(&ca), &["app.test"], p256(), |_| {}),
+        false,
+    )
+    .await;
+    // TCP to the broadcast address: Linux answers ENETUNREACH at once.
+    let nowhere: SocketAddr = "255.255.255.255:443".parse().unwrap();
+    let (_d, ca_path) = ca_file(&ca);
+    let o = observe(
+        "app.test",
+        &ctx_multi(
+            Some(ca_path),
+            "app.test:443",
+            &[nowhere, good],
+            vouch::inventory::IpFamily::Any,
+        ),
+    )
+    .await
+    .unwrap();
+    let unreachable = o.facts["addresses.unreachable"].as_array().unwrap();
+    assert_eq!(unreachable.len(), 1, "{unreachable:?}");
+    assert!(
+        unreachable[0]
+            .as_str()
+            .unwrap()
+            .starts_with("255.255.255.255:443"),
+        "{unreachable:?}"
+    );
+    assert_eq!(o.facts["addresses.scanned"], json!([good.to_string()]));
+    // The unreachable address did not make the versions inconclusive.
+    assert_eq!(o.facts["protocols.lowest"], "TLSv1.2");
+    assert_eq!(o.facts["certificate.valid"], true);
+}
+
+#[tokio::test]
+async fn ip_family_4_scans_only_the_ipv4_addresses() {
+    let ca = test_ca();
+    let good = rustls_server(
+        &[&rustls::version::TLS13],
+        leaf(Some(&ca), &["app.test"], p256(), |_| {}),
+        false,
+    )
+    .await;
+    // A closed IPv6 port: scanned, it would be refused and make the facts inconclusive.
+    let v6: SocketAddr = "[::1]:9".parse().unwrap();
+    let (_d, ca_path) = ca_file(&ca);
+    let o = observe(
+        "app.test",
+        &ctx_multi(
+            Some(ca_path.clone()),
+            "app.test:443",
+            &[v6, good],
+            vouch::inventory::IpFamily::V4,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.facts["addresses.scanned"], json!([good.to_string()]));
+    assert_eq!(o.facts["protocols.highest"], "TLSv1.3");
+    // Family 6 with no IPv6 address but a closed one: nothing else is scanned.
+    let err = observe(
+        "app.test",
+        &ctx_multi(
+            Some(ca_path),
+            "app.test:443",
+            &[good],
+            vouch::inventory::IpFamily::V6,
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.message.contains("IP family"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn rsa_and_ecdsa_certificates_are_both_read() {
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &[
+            "-dcert",
+            &fixture("tls/ecdsa.pem").display().to_string(),
+            "-dkey",
+            &fixture("tls/ecdsa.key").display().to_string(),
+        ],
+    );
+    let o = observe_openssl(&server, "legacy.test").await;
+    let certs = o.evidence["certificates"].as_array().unwrap();
+    let mut keys: Vec<&str> = certs
+        .iter()
+        .map(|c| c["chain"][0]["key"].as_str().unwrap())
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["EC 256", "RSA 2048"], "{certs:#?}");
+    assert_eq!(o.facts["certificate.valid"], true);
+}
+
+#[tokio::test]
+async fn an_expired_extra_certificate_off_the_client_path_does_not_make_it_invalid() {
+    // An old cross-sign: the CA's name and key, signed by a retired root, long expired. A client
+    // builds leaf -> CA (a trusted root) and never uses it.
+    let ca = test_ca();
+    let old_root_key = p256();
+    let mut old_root = CertificateParams::new(Vec::<String>::new()).unwrap();
+    old_root
+        .distinguished_name
+        .push(DnType::CommonName, "retired root");
+    old_root.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let mut cross = ca.params.clone();
+    cross.not_before = date_time_ymd(2015, 1, 1);
+    cross.not_after = date_time_ymd(2020, 1, 1);
+    let cross = cross
+        .signed_by(&ca.key, &Issuer::from_params(&old_root, &old_root_key))
+        .unwrap();
+    let (mut chain, key) = leaf(Some(&ca), &["app.test"], p256(), |_| {});
+    chain.push(cross.der().clone());
+    let addr = rustls_server(&[&rustls::version::TLS13], (chain, key), false).await;
+    let (_d, ca_path) = ca_file(&ca);
+    let o = observe(
+        "app.test",
+        &ctx(
+            Some(ca_path),
+            &[("app.test:443", addr)],
+            Duration::from_secs(10),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        o.facts["certificate.valid"], true,
+        "{:?}",
+        o.facts["certificate.chain_error"]
+    );
+    assert_eq!(o.evidence["chain"][1]["on_trusted_path"], false);
+}
+
+const CERT_VALID_CONTROL: &str = r#"
+[[control]]
+id = "TLS-CERT-VALID"
+title = "Certificates are valid"
+severity = "high"
+probe = "tls"
+targets = "public_endpoints"
+expect = [
+  { fact = "certificate.valid", op = "==", value = true },
+]
+"#;
+
+fn check_with_inventory(inventory: &str) -> (i32, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("controls.toml"), CERT_VALID_CONTROL).unwrap();
+    std::fs::write(dir.path().join("vouch.toml"), inventory).unwrap();
+    let out = crate::support::vouch()
+        .current_dir(dir.path())
+        .args([
+            "check",
+            "--controls",
+            "controls.toml",
+            "--inventory",
+            "vouch.toml",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap(), report, stderr)
+}
+
+#[test]
+fn a_resolve_list_in_the_inventory_scans_every_address_and_fails_on_the_bad_one() {
+    let good = openssl_server("legacy.pem", "legacy.key", &[]);
+    let weak = openssl_server("rsa1024.pem", "rsa1024.key", &[]);
+    let ca = fixture("tls/ca.pem").display().to_string();
+    let inventory = format!(
+        "[targets]\npublic_endpoints = [\"legacy.test:443\"]\n\n[resolve]\n\"legacy.test:443\" = [\"{}\", \"{}\"]\n\n[tls]\nca_file = {ca:?}\nip_family = \"4\"\n",
+        good.addr, weak.addr
+    );
+    let (code, report, stderr) = check_with_inventory(&inventory);
+    assert_eq!(code, 1, "{stderr}\n{report:#}");
+    let result = &report["controls"][0]["results"][0];
+    assert_eq!(result["verdict"], "fail");
+    let obs = &report["observations"][result["observation"].as_str().unwrap()];
+    assert_eq!(
+        obs["facts"]["addresses.scanned"],
+        json!([good.addr.to_string(), weak.addr.to_string()])
+    );
+}
+
+#[test]
+fn a_bad_ip_family_is_a_load_error_naming_the_valid_values() {
+    let (code, _, stderr) = check_with_inventory(
+        "[targets]\npublic_endpoints = [\"legacy.test:443\"]\n\n[tls]\nip_family = \"5\"\n",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("ip_family") && stderr.contains("\"4\", \"6\" or \"any\""),
+        "{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cipher suites.
+
+async fn observe_ciphers(server: &OpenSsl) -> Observation {
+    let ctx = ctx(
+        Some(fixture("tls/ca.pem")),
+        &[("legacy.test:443", server.addr)],
+        Duration::from_secs(20),
+    );
+    let ctx = ctx.with_facts_used(
+        [(
+            "tls".to_string(),
+            ["ciphers.TLSv1.2".to_string()].into_iter().collect(),
+        )]
+        .into(),
+    );
+    observe("legacy.test", &ctx).await.unwrap()
+}
+
+#[tokio::test]
+async fn accepted_suites_are_exactly_the_configured_ones_in_server_order() {
+    // Wrong answers prevented: a suite missed or invented, the server's order lost, CBC-SHA1
+    // not called legacy, a NULL cipher not called weak, forward secrecy claimed with RSA key exchange.
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &[
+            "-min_protocol",
+            "TLSv1.2",
+            "-cipher",
+            "ECDHE-RSA-AES256-GCM-SHA384:AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-NULL-SHA:@SECLEVEL=0",
+            "-ciphersuites",
+            "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384",
+            "-serverpref",
+        ],
+    );
+    let o = observe_ciphers(&server).await;
+    assert_eq!(
+        o.facts["ciphers.TLSv1.2"],
+        json!([
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_RSA_WITH_NULL_SHA"
+        ]),
+        "{:#}",
+        o.evidence["addresses"]
+    );
+    assert_eq!(
+        o.facts["ciphers.TLSv1.3"],
+        json!(["TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_256_GCM_SHA384"])
+    );
+    assert_eq!(o.facts["ciphers.TLSv1.0"], json!([]));
+    assert_eq!(o.facts["ciphers.server_preference"], true);
+    assert_eq!(
+        o.facts["ciphers.weak"],
+        json!(["TLS_ECDHE_RSA_WITH_NULL_SHA"])
+    );
+    assert_eq!(
+        o.facts["ciphers.legacy"],
+        json!(["TLS_RSA_WITH_AES_128_CBC_SHA"])
+    );
+    assert_eq!(o.facts["ciphers.forward_secrecy_all"], false);
+}
+
+#[tokio::test]
+async fn client_order_server_is_not_server_preference_and_fs_only_is_forward_secret() {
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &[
+            "-tls1_2",
+            "-cipher",
+            "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384",
+        ],
+    );
+    let o = observe_ciphers(&server).await;
+    let mut got: Vec<String> = serde_json::from_value(o.facts["ciphers.TLSv1.2"].clone()).unwrap();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+        ]
+    );
+    assert_eq!(o.facts["ciphers.server_preference"], false);
+    assert_eq!(o.facts["ciphers.forward_secrecy_all"], true);
+    assert_eq!(o.facts["ciphers.weak"], json!([]));
+}
+
+#[tokio::test]
+async fn without_a_cipher_control_no_suite_is_enumerated() {
+    let server = openssl_server("legacy.pem", "legacy.key", &["-tls1_2"]);
+    let o = observe_openssl(&server, "legacy.test").await;
+    assert!(o.unobserved.contains_key("ciphers.TLSv1.2"));
+    // 5 hellos, the TLS 1.2 retry at most, the handshake and the other-family handshake.
+    let connections = o.evidence["connections"].as_u64().unwrap();
+    assert!(connections <= 8, "{connections} connections");
+}
+
+#[test]
+fn vouch_probe_tls_ciphers_prints_the_suites() {
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"],
+    );
+    let out = crate::support::vouch()
+        .args([
+            "probe",
+            "tls",
+            &format!("legacy.test:{}", server.addr.port()),
+        ])
+        .args([
+            "--resolve",
+            &format!("legacy.test:{}:127.0.0.1", server.addr.port()),
+        ])
+        .args(["--ciphers", "--format", "json"])
+        .output()
+        .unwrap();
+    let obs: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(
+        obs["facts"]["ciphers.TLSv1.2"],
+        json!(["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"])
+    );
 }

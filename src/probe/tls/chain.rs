@@ -43,6 +43,37 @@ pub struct HandshakeFailure {
     pub connect_failed: bool,
 }
 
+/// Which signature schemes a handshake offers: all, or one family only, so that a server with
+/// an RSA and an ECDSA certificate shows the other one too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schemes {
+    All,
+    /// RSA PKCS#1 and RSA-PSS only.
+    RsaOnly,
+    /// ECDSA and EdDSA only.
+    NotRsa,
+}
+
+impl Schemes {
+    fn admits(self, s: SignatureScheme) -> bool {
+        let rsa = matches!(
+            s,
+            SignatureScheme::RSA_PKCS1_SHA1
+                | SignatureScheme::RSA_PKCS1_SHA256
+                | SignatureScheme::RSA_PKCS1_SHA384
+                | SignatureScheme::RSA_PKCS1_SHA512
+                | SignatureScheme::RSA_PSS_SHA256
+                | SignatureScheme::RSA_PSS_SHA384
+                | SignatureScheme::RSA_PSS_SHA512
+        );
+        match self {
+            Schemes::All => true,
+            Schemes::RsaOnly => rsa,
+            Schemes::NotRsa => !rsa,
+        }
+    }
+}
+
 /// Accepts every certificate and signature, remembering the chain it was shown.
 #[derive(Debug)]
 struct RecordingVerifier {
@@ -50,6 +81,7 @@ struct RecordingVerifier {
     /// The OCSP staple that came with the certificate (rustls always asks for one).
     ocsp: Mutex<Vec<u8>>,
     provider: Arc<CryptoProvider>,
+    schemes: Schemes,
 }
 
 impl ServerCertVerifier for RecordingVerifier {
@@ -95,6 +127,9 @@ impl ServerCertVerifier for RecordingVerifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+            .into_iter()
+            .filter(|s| self.schemes.admits(*s))
+            .collect()
     }
 }
 
@@ -105,16 +140,19 @@ fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
-/// Runs one TLS 1.2/1.3 handshake to `addr`, sending `name` as SNI (an IP literal sends none).
+/// Runs one TLS 1.2/1.3 handshake to `addr`, sending `name` as SNI (an IP literal sends none)
+/// and offering the signature schemes `schemes` admits.
 pub async fn handshake(
     addr: SocketAddr,
     name: &str,
     timeout: Duration,
+    schemes: Schemes,
 ) -> Result<Handshake, HandshakeFailure> {
     let verifier = Arc::new(RecordingVerifier {
         seen: Mutex::new(Vec::new()),
         ocsp: Mutex::new(Vec::new()),
         provider: provider(),
+        schemes,
     });
     let fail = |error: String, connect_failed: bool, v: &RecordingVerifier| HandshakeFailure {
         error,
@@ -141,8 +179,7 @@ pub async fn handshake(
     })?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let attempt = async {
-        // The one way the scan connects: STARTTLS targets upgrade inside (starttls.rs).
-        let tcp = super::starttls::connect(addr)
+        let tcp = super::connect::connect(addr)
             .await
             .map_err(|e| (format!("cannot connect: {e}"), true))?;
         let tls = connector
@@ -266,12 +303,14 @@ pub fn trust_store(ca_file: Option<&Path>) -> Result<Arc<TrustStore>, String> {
 }
 
 /// Whether a path from the served chain to a trusted root exists with every signature verified,
-/// time and hostname aside. `Err` says why not, in words.
+/// time and hostname aside. `Ok` holds the indices (into `chain`) of the served certificates on
+/// the path a client builds, leaf first: an extra certificate the path does not use (an old
+/// cross-sign) is not among them. `Err` says why not, in words.
 pub fn chain_trusted(
     chain: &[Vec<u8>],
     facts: &[CertFacts],
     store: &TrustStore,
-) -> Result<(), String> {
+) -> Result<Vec<usize>, String> {
     let Some(leaf) = chain.first() else {
         return Err("the server sent no certificate".into());
     };
@@ -293,7 +332,15 @@ pub fn chain_trusted(
             None,
             None,
         )
-        .map(|_| ())
+        .map(|path| {
+            let mut used = vec![0];
+            for c in path.intermediate_certificates() {
+                if let Some(i) = chain.iter().position(|d| d.as_slice() == c.der().as_ref()) {
+                    used.push(i);
+                }
+            }
+            used
+        })
     };
     // Time is not this fact's concern: verify now, and if only time is wrong, at a moment
     // inside the served certificates' validity (the latest not_before, else the leaf's).

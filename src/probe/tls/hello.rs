@@ -26,13 +26,35 @@ pub const FALLBACK_SCSV: u16 = 0x5600;
 
 /// x25519 (RFC 8446 §4.2.7), the one group vouch sends a key share for.
 const GROUP_X25519: u16 = 0x001d;
-/// Groups offered: x25519, secp256r1, secp384r1, secp521r1, x448, ffdhe2048, ffdhe3072. A server
-/// that wants another of them than x25519 answers a TLS 1.3 hello with a HelloRetryRequest,
-/// which is acceptance enough.
-const GROUPS: [u16; 7] = [0x001d, 0x0017, 0x0018, 0x0019, 0x001e, 0x0100, 0x0101];
-/// Signature schemes (RFC 8446 §4.2.3 code points), modern first, SHA-1 last for old servers.
-const SIGNATURE_SCHEMES: [u16; 12] = [
-    0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601, 0x0807, 0x0603, 0x0201, 0x0203,
+/// Every named group of the IANA TLS Supported Groups registry (RFC 8422, RFC 7919, RFC 8446,
+/// RFC 8734, the ML-KEM drafts), the common ones first. The hello is never completed, so offering
+/// a group costs nothing, and a group left out could make a server that supports only it look
+/// like it refuses the version (an ffdhe4096-only TLS 1.3 server, a brainpoolP256r1-only TLS 1.2
+/// server). A TLS 1.3 server that wants another group than x25519 answers with a
+/// HelloRetryRequest, which is acceptance enough.
+pub const GROUPS: [u16; 48] = [
+    0x001d, 0x0017, 0x0018, 0x0019, 0x001e, // x25519, P-256, P-384, P-521, x448
+    0x11ec, 0x11eb, 0x11ed, 0x0200, 0x0201, 0x0202, // ML-KEM hybrids and pure ML-KEM
+    0x0100, 0x0101, 0x0102, 0x0103, 0x0104, // ffdhe2048 … ffdhe8192
+    0x001a, 0x001b, 0x001c, 0x001f, 0x0020, 0x0021, // brainpool (TLS 1.2, then TLS 1.3)
+    0x0022, 0x0023, 0x0024, 0x0025, 0x0026, 0x0027, 0x0028, 0x0029, // GOST
+    0x0001, 0x0002, 0x0003, 0x0004, 0x0005, 0x0006, 0x0007, 0x0008, 0x0009, 0x000a, 0x000b, 0x000c,
+    0x000d, 0x000e, 0x000f, 0x0010, 0x0011, 0x0012, // the deprecated sect/secp curves
+];
+/// Every signature scheme of the IANA TLS SignatureScheme registry (RFC 8446 §4.2.3, RFC 8734,
+/// the ML-DSA draft), modern first, SHA-1 and MD5 last for old servers: an RSA-PSS certificate
+/// (rsa_pss_pss_*) or a brainpool key must not make a version look refused.
+pub const SIGNATURE_SCHEMES: [u16; 30] = [
+    0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806,
+    0x0601, // ECDSA, RSA-PSS rsae, PKCS#1
+    0x0807, 0x0808, // Ed25519, Ed448
+    0x0809, 0x080a, 0x080b, // RSA-PSS with a PSS key
+    0x081a, 0x081b, 0x081c, // ECDSA brainpool (TLS 1.3)
+    0x0904, 0x0905, 0x0906, // ML-DSA
+    0x0303, 0x0301, 0x0302, // SHA-224
+    0x0203, 0x0201, 0x0202, // SHA-1
+    0x0402, 0x0502, 0x0602, // DSA
+    0x0101, 0x0102, // MD5 (RSA, DSA)
 ];
 
 /// What one raw hello offered, kept as evidence.

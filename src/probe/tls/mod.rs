@@ -10,6 +10,7 @@
 
 pub mod cert;
 pub mod chain;
+pub mod connect;
 pub mod hello;
 pub mod ocsp;
 pub mod reply;
@@ -35,6 +36,61 @@ use scan::{AddressScan, Budget, Verdict};
 pub struct TlsProbe;
 
 const FACTS: &[FactSpec] = &[
+    fact(
+        "ciphers.SSLv3",
+        FactType::StringList,
+        "IANA names of the suites accepted in SSLv3, in the server's order when it enforces one",
+    ),
+    fact(
+        "ciphers.TLSv1.0",
+        FactType::StringList,
+        "IANA names of the suites accepted in TLS 1.0 (server order when enforced)",
+    ),
+    fact(
+        "ciphers.TLSv1.1",
+        FactType::StringList,
+        "IANA names of the suites accepted in TLS 1.1 (server order when enforced)",
+    ),
+    fact(
+        "ciphers.TLSv1.2",
+        FactType::StringList,
+        "IANA names of the suites accepted in TLS 1.2 (server order when enforced)",
+    ),
+    fact(
+        "ciphers.TLSv1.3",
+        FactType::StringList,
+        "IANA names of the suites accepted in TLS 1.3 (server order when enforced)",
+    ),
+    fact(
+        "ciphers.server_preference",
+        FactType::Bool,
+        "the server picks by its own order (null: never two suites to compare)",
+    ),
+    fact(
+        "ciphers.weak",
+        FactType::StringList,
+        "accepted suites with NULL, EXPORT, anonymous, RC4, DES, 3DES, IDEA or MD5",
+    ),
+    fact(
+        "ciphers.legacy",
+        FactType::StringList,
+        "accepted CBC suites with a SHA-1 MAC (not already weak)",
+    ),
+    fact(
+        "ciphers.forward_secrecy_all",
+        FactType::Bool,
+        "every accepted suite has an ephemeral key exchange (ECDHE, DHE, TLS 1.3)",
+    ),
+    fact(
+        "addresses.scanned",
+        FactType::StringList,
+        "the addresses scanned (every A/AAAA of the name in the chosen IP family); facts aggregate over them",
+    ),
+    fact(
+        "addresses.unreachable",
+        FactType::StringList,
+        "addresses this machine has no route to (ENETUNREACH/EADDRNOTAVAIL), with the reason; left out of the facts",
+    ),
     fact(
         "protocols.accepted",
         FactType::StringList,
@@ -342,7 +398,28 @@ impl Probe for TlsProbe {
             ProbeError::new(ProbeErrorKind::Config, e)
                 .with_hint("fix or remove `[tls] ca_file` in the inventory")
         })?;
-        let addrs = resolve(&t, ctx, timeout.mul_f32(0.3)).await?;
+        let family = ctx.inventory.tls.ip_family;
+        let resolved = resolve(&t, ctx, timeout.mul_f32(0.3)).await?;
+        let addrs: Vec<SocketAddr> = resolved
+            .iter()
+            .copied()
+            .filter(|a| family.admits(a.ip()))
+            .collect();
+        if addrs.is_empty() {
+            return Err(ProbeError::new(
+                ProbeErrorKind::Unreachable,
+                format!(
+                    "{} has no address of the IP family asked for ({family:?}); it resolves to {}",
+                    t.host,
+                    resolved
+                        .iter()
+                        .map(|a| a.ip().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .with_hint("change `[tls] ip_family` / --ip-family (4, 6 or any)"));
+        }
         // STARTTLS targets: is the upgrade offered at all? (Nothing is asked for plain TLS.)
         let offers =
             starttls::Offers::check(t.starttls, &addrs, Instant::now() + budget.per_connection)
@@ -361,14 +438,31 @@ impl Probe for TlsProbe {
             return Ok(obs);
         }
         let addrs = offers.scan_addresses(&addrs);
-        // Every connection of the scan upgrades first (starttls::connect).
-        let scans = starttls::scoped(
+        let ciphers = ctx.uses_fact(self.kind(), "ciphers.");
+        // Every connection of the scan goes through connect::connect, which runs the target's
+        // STARTTLS upgrade first (the scheme is scoped here, so nothing below may tokio::spawn).
+        let mut scans = starttls::scoped(
             t.starttls,
             futures::future::join_all(addrs.iter().map(|&addr| {
-                scan::scan_address(addr, &t.host, budget, ctx.options.connections_per_address)
+                scan::scan_address(
+                    addr,
+                    &t.host,
+                    budget,
+                    ctx.options.connections_per_address,
+                    ciphers,
+                )
             })),
         )
         .await;
+        // An address this machine has no route to (IPv6 on a runner without it) says nothing
+        // about the server: it is listed and left out, unless it is all there is.
+        let no_route: Vec<String> = scans
+            .iter()
+            .filter_map(|s| s.no_route().map(|why| format!("{}: {why}", s.addr)))
+            .collect();
+        if no_route.len() < scans.len() {
+            scans.retain(|s| s.no_route().is_none());
+        }
         if scans.iter().all(AddressScan::unreachable) {
             let why = scans
                 .first()
@@ -391,7 +485,22 @@ impl Probe for TlsProbe {
             .with_hint("check the host, the port and any firewall between here and there"));
         }
         let mut obs = Observation::new(self.kind(), target);
+        obs.fact("addresses.unreachable", no_route);
+        obs.fact(
+            "addresses.scanned",
+            scans.iter().map(|s| s.addr.to_string()).collect::<Vec<_>>(),
+        );
         record_versions(&mut obs, &scans);
+        if ciphers {
+            record_ciphers(&mut obs, &scans);
+        } else {
+            for f in CIPHER_FACTS {
+                obs.unobserved(
+                    f,
+                    "cipher suites are enumerated only when a control uses a ciphers.* fact (vouch probe tls --ciphers)",
+                );
+            }
+        }
         record_negotiated(&mut obs, &scans);
         record_certificate(&mut obs, &t, &scans, &trust);
         ocsp::record(&mut obs, &scans);
@@ -428,8 +537,9 @@ async fn resolve(
     ctx: &ProbeContext,
     limit: Duration,
 ) -> Result<Vec<SocketAddr>, ProbeError> {
-    if let Some(addr) = ctx.inventory.resolve_override(&t.host, t.port) {
-        return Ok(vec![addr]);
+    let mapped = ctx.inventory.resolve_all(&t.host, t.port);
+    if !mapped.is_empty() {
+        return Ok(mapped);
     }
     if let Some(ip) = t.ip() {
         return Ok(vec![SocketAddr::new(ip, t.port)]);
@@ -636,6 +746,157 @@ fn record_negotiated(obs: &mut Observation, scans: &[AddressScan]) {
     }
 }
 
+const CIPHER_FACTS: [&str; 9] = [
+    "ciphers.SSLv3",
+    "ciphers.TLSv1.0",
+    "ciphers.TLSv1.1",
+    "ciphers.TLSv1.2",
+    "ciphers.TLSv1.3",
+    "ciphers.server_preference",
+    "ciphers.weak",
+    "ciphers.legacy",
+    "ciphers.forward_secrecy_all",
+];
+
+/// Whether a registry suite is weak: no encryption or authentication worth the name, or a
+/// broken cipher or MAC (properties from tls-parser's IANA table, not from names typed here).
+fn suite_is_weak(s: &tls_parser::TlsCipherSuite) -> bool {
+    use tls_parser::{TlsCipherAu, TlsCipherEnc, TlsCipherKx, TlsCipherMac};
+    s.enc == TlsCipherEnc::Null
+        || matches!(
+            s.enc,
+            TlsCipherEnc::Rc4
+                | TlsCipherEnc::Des
+                | TlsCipherEnc::TripleDes
+                | TlsCipherEnc::Idea
+                | TlsCipherEnc::Rc2
+        )
+        || s.mac == TlsCipherMac::HmacMd5
+        || s.au == TlsCipherAu::Null && s.kx != TlsCipherKx::Tls13
+        || (s.enc != TlsCipherEnc::Null && s.enc_size < 112)
+}
+
+/// CBC with a SHA-1 MAC: still interoperable, no longer recommended (Mozilla "old" only).
+fn suite_is_legacy(s: &tls_parser::TlsCipherSuite) -> bool {
+    s.enc_mode == tls_parser::TlsCipherEncMode::Cbc
+        && s.mac == tls_parser::TlsCipherMac::HmacSha1
+        && !suite_is_weak(s)
+}
+
+fn record_ciphers(obs: &mut Observation, scans: &[AddressScan]) {
+    let mut all: Vec<u16> = Vec::new();
+    let mut complete = true;
+    let mut orders: Vec<bool> = Vec::new();
+    for p in Protocol::ALL {
+        let key = format!("ciphers.{}", p.as_str());
+        let accepted_somewhere = scans.iter().any(|s| {
+            s.versions
+                .get(&p)
+                .is_some_and(|r| r.verdict == Verdict::Accepted)
+        });
+        let incomplete: Vec<String> = scans
+            .iter()
+            .filter_map(|s| {
+                s.suites.get(&p).and_then(|x| {
+                    x.incomplete
+                        .as_ref()
+                        .map(|why| format!("{}: {why}", s.addr))
+                })
+            })
+            .collect();
+        if !incomplete.is_empty() {
+            complete = false;
+            obs.unobserved(
+                &key,
+                format!("the enumeration did not finish ({})", incomplete.join("; ")),
+            );
+            continue;
+        }
+        let version_open = scans.iter().any(|s| {
+            s.versions
+                .get(&p)
+                .is_some_and(|r| r.verdict == Verdict::Inconclusive)
+        });
+        if version_open && !accepted_somewhere {
+            complete = false;
+            obs.unobserved(
+                &key,
+                format!("{p} was neither proven accepted nor rejected"),
+            );
+            continue;
+        }
+        let mut list: Vec<u16> = Vec::new();
+        for s in scans {
+            if let Some(x) = s.suites.get(&p) {
+                for id in &x.accepted {
+                    if !list.contains(id) {
+                        list.push(*id);
+                    }
+                }
+                if let Some(o) = x.server_order {
+                    orders.push(o);
+                }
+            }
+        }
+        all.extend(
+            list.iter()
+                .filter(|id| !all.contains(id))
+                .copied()
+                .collect::<Vec<_>>(),
+        );
+        obs.fact(
+            &key,
+            list.iter()
+                .map(|id| hello::suite_name(*id))
+                .collect::<Vec<_>>(),
+        );
+    }
+    let props: Vec<(u16, Option<&tls_parser::TlsCipherSuite>)> = all
+        .iter()
+        .map(|id| (*id, tls_parser::CIPHERS.get(id)))
+        .collect();
+    let names = |pred: &dyn Fn(&tls_parser::TlsCipherSuite) -> bool| -> Vec<String> {
+        props
+            .iter()
+            .filter(|(_, s)| s.is_some_and(pred))
+            .map(|(id, _)| hello::suite_name(*id))
+            .collect()
+    };
+    if complete {
+        obs.fact("ciphers.weak", names(&suite_is_weak));
+        obs.fact("ciphers.legacy", names(&suite_is_legacy));
+        obs.fact(
+            "ciphers.forward_secrecy_all",
+            props.iter().all(|(_, s)| {
+                s.is_some_and(|s| {
+                    matches!(
+                        s.kx,
+                        tls_parser::TlsCipherKx::Ecdhe
+                            | tls_parser::TlsCipherKx::Dhe
+                            | tls_parser::TlsCipherKx::Tls13
+                    )
+                })
+            }),
+        );
+    } else {
+        for f in [
+            "ciphers.weak",
+            "ciphers.legacy",
+            "ciphers.forward_secrecy_all",
+        ] {
+            obs.unobserved(f, "the suites of some version are not known");
+        }
+    }
+    obs.fact(
+        "ciphers.server_preference",
+        if orders.is_empty() {
+            Value::Null
+        } else {
+            Value::Bool(orders.iter().all(|o| *o))
+        },
+    );
+}
+
 const CERT_FACTS: [&str; 21] = [
     "certificate.subject",
     "certificate.issuer",
@@ -660,71 +921,51 @@ const CERT_FACTS: [&str; 21] = [
     "certificate.ocsp_next_update",
 ];
 
-fn record_certificate(
-    obs: &mut Observation,
-    t: &Target,
-    scans: &[AddressScan],
-    trust: &chain::TrustStore,
-) {
-    let Some(s) = scans.iter().find(|s| !s.chain().0.is_empty()) else {
-        let rustls_error = scans
-            .iter()
-            .find_map(|s| s.handshake.as_ref().err())
-            .map(|f| f.error.clone())
-            .unwrap_or_else(|| "no certificate".into());
-        for f in CERT_FACTS {
-            obs.unobserved(
-                f,
-                format!("no certificate was received (rustls: {rustls_error}; no accepted TLS ≤ 1.2 hello carried one)"),
-            );
-        }
-        return;
-    };
-    let (chain_der, source) = s.chain();
-    let facts: Vec<cert::CertFacts> = match chain_der.iter().map(|d| cert::read(d)).collect() {
-        Ok(f) => f,
-        Err(e) => {
-            for f in CERT_FACTS {
-                obs.unobserved(f, e.clone());
-            }
-            return;
-        }
-    };
-    let leaf = &facts[0];
-    let now = jiff::Timestamp::now().as_second();
-    let ts = |secs: i64| {
-        jiff::Timestamp::from_second(secs)
-            .map(|t| Value::String(t.to_string()))
-            .unwrap_or(Value::Null)
-    };
-    obs.fact("certificate.subject", leaf.subject.clone());
-    obs.fact("certificate.issuer", leaf.issuer.clone());
-    obs.fact("certificate.sans", leaf.sans());
-    obs.fact("certificate.not_before", ts(leaf.not_before));
-    obs.fact("certificate.not_after", ts(leaf.not_after));
-    obs.fact("certificate.days_remaining", leaf.days_remaining(now));
-    obs.fact("certificate.key_type", leaf.key_type.clone());
-    obs.fact("certificate.key_bits", json!(leaf.key_bits));
-    obs.fact("certificate.key_curve", json!(leaf.key_curve));
-    obs.fact(
-        "certificate.signature_algorithm",
-        leaf.signature_algorithm.clone(),
-    );
-    obs.fact("certificate.self_signed", leaf.self_signed);
-    let hostname_matches = leaf.matches_host(&t.host);
-    obs.fact("certificate.hostname_matches", hostname_matches);
-    obs.fact(
-        "certificate.sha256_fingerprint",
-        leaf.sha256_fingerprint.clone(),
-    );
+/// One served certificate chain at one address, judged on its own.
+struct ChainView {
+    addr: SocketAddr,
+    source: &'static str,
+    der: Vec<Vec<u8>>,
+    facts: Vec<cert::CertFacts>,
+    trusted: Result<Vec<usize>, String>,
+    hostname_matches: bool,
+    problems: Vec<String>,
+}
 
-    let trusted = chain::chain_trusted(chain_der, &facts, trust);
-    obs.fact("certificate.chain_trusted", trusted.is_ok());
+impl ChainView {
+    fn leaf(&self) -> &cert::CertFacts {
+        &self.facts[0]
+    }
+    fn valid(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Judges one chain: trust, the validity periods of the certificates on the path a client builds
+/// (every served one when there is no path), the name, the key.
+fn judge_chain(
+    addr: SocketAddr,
+    source: &'static str,
+    der: &[Vec<u8>],
+    t: &Target,
+    trust: &chain::TrustStore,
+    now: i64,
+) -> Result<ChainView, String> {
+    let facts: Vec<cert::CertFacts> = der
+        .iter()
+        .map(|d| cert::read(d))
+        .collect::<Result<_, _>>()?;
+    let trusted = chain::chain_trusted(der, &facts, trust);
     let mut problems = Vec::new();
     if let Err(e) = &trusted {
         problems.push(e.clone());
     }
-    for (i, f) in facts.iter().enumerate() {
+    let on_path: Vec<usize> = match &trusted {
+        Ok(path) => path.clone(),
+        Err(_) => (0..facts.len()).collect(),
+    };
+    for i in on_path {
+        let f = &facts[i];
         let which = if i == 0 {
             "the certificate".to_string()
         } else {
@@ -736,6 +977,8 @@ fn record_certificate(
             problems.push(format!("{which} is not valid before {}", day(f.not_before)));
         }
     }
+    let leaf = &facts[0];
+    let hostname_matches = leaf.matches_host(&t.host);
     if !hostname_matches {
         problems.push(format!(
             "{} is not among the certificate's names ({})",
@@ -752,55 +995,236 @@ fn record_certificate(
                 .unwrap_or_else(|| "unknown".into())
         ));
     }
-    obs.fact("certificate.valid", problems.is_empty());
+    Ok(ChainView {
+        addr,
+        source,
+        der: der.to_vec(),
+        facts,
+        trusted,
+        hostname_matches,
+        problems,
+    })
+}
+
+/// Certificate facts over every address and every certificate (an RSA and an ECDSA one): the
+/// worst is reported. `valid`, `chain_trusted` and `hostname_matches` are false when false
+/// anywhere; `days_remaining` and `not_after` are the soonest; the descriptive facts (subject,
+/// key, …) are the worst chain's. The evidence keeps every chain.
+fn record_certificate(
+    obs: &mut Observation,
+    t: &Target,
+    scans: &[AddressScan],
+    trust: &chain::TrustStore,
+) {
+    let now = jiff::Timestamp::now().as_second();
+    let mut views: Vec<ChainView> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
+    for s in scans {
+        let (der, source) = s.chain();
+        if der.is_empty() {
+            let rustls_error = s
+                .handshake
+                .as_ref()
+                .err()
+                .map(|f| f.error.clone())
+                .unwrap_or_else(|| "no certificate".into());
+            missing.push(format!(
+                "{} (rustls: {rustls_error}; no accepted TLS ≤ 1.2 hello carried one)",
+                s.addr
+            ));
+            continue;
+        }
+        for (der, source) in [(der, source), (&s.other_chain[..], OTHER_FAMILY)] {
+            if der.is_empty() {
+                continue;
+            }
+            match judge_chain(s.addr, source, der, t, trust, now) {
+                Ok(v) => views.push(v),
+                Err(e) => missing.push(format!("{}: {e}", s.addr)),
+            }
+        }
+    }
+    if views.is_empty() {
+        for f in CERT_FACTS {
+            obs.unobserved(
+                f,
+                format!("no certificate was read: {}", missing.join("; ")),
+            );
+        }
+        return;
+    }
+    let ts = |secs: i64| {
+        jiff::Timestamp::from_second(secs)
+            .map(|t| Value::String(t.to_string()))
+            .unwrap_or(Value::Null)
+    };
+    // The worst chain: not valid first, then the soonest to expire.
+    let worst = views
+        .iter()
+        .min_by_key(|v| (v.valid(), v.leaf().not_after))
+        .expect("views is not empty");
+    let leaf = worst.leaf();
+    obs.fact("certificate.subject", leaf.subject.clone());
+    obs.fact("certificate.issuer", leaf.issuer.clone());
+    obs.fact("certificate.sans", leaf.sans());
+    obs.fact("certificate.not_before", ts(leaf.not_before));
+    let soonest = views
+        .iter()
+        .map(|v| v.leaf().not_after)
+        .min()
+        .unwrap_or(leaf.not_after);
+    obs.fact("certificate.not_after", ts(soonest));
+    let days = views
+        .iter()
+        .map(|v| v.leaf().days_remaining(now))
+        .min()
+        .unwrap_or(0);
+    obs.fact("certificate.days_remaining", days);
+    obs.fact("certificate.key_type", leaf.key_type.clone());
+    obs.fact("certificate.key_bits", json!(leaf.key_bits));
+    obs.fact("certificate.key_curve", json!(leaf.key_curve));
     obs.fact(
-        "certificate.chain_error",
-        if problems.is_empty() {
-            Value::Null
-        } else {
-            Value::String(problems.join("; "))
-        },
+        "certificate.signature_algorithm",
+        leaf.signature_algorithm.clone(),
     );
+    obs.fact("certificate.self_signed", leaf.self_signed);
+    obs.fact(
+        "certificate.hostname_matches",
+        views.iter().all(|v| v.hostname_matches),
+    );
+    obs.fact(
+        "certificate.sha256_fingerprint",
+        leaf.sha256_fingerprint.clone(),
+    );
+    obs.fact(
+        "certificate.chain_trusted",
+        views.iter().all(|v| v.trusted.is_ok()),
+    );
+    let several = views.len() > 1;
+    let problems: Vec<String> = views
+        .iter()
+        .flat_map(|v| {
+            v.problems.iter().map(move |p| {
+                if several {
+                    format!(
+                        "{p} (at {}, {} {})",
+                        v.addr,
+                        v.leaf().key_type,
+                        short(&v.leaf().sha256_fingerprint)
+                    )
+                } else {
+                    p.clone()
+                }
+            })
+        })
+        .collect();
+    if missing.is_empty() {
+        obs.fact("certificate.valid", problems.is_empty());
+        obs.fact(
+            "certificate.chain_error",
+            if problems.is_empty() {
+                Value::Null
+            } else {
+                Value::String(problems.join("; "))
+            },
+        );
+    } else {
+        // An address that showed no certificate cannot be called valid: fail closed.
+        let why = format!("no certificate was read at {}", missing.join("; "));
+        for f in [
+            "certificate.valid",
+            "certificate.chain_trusted",
+            "certificate.hostname_matches",
+            "certificate.days_remaining",
+            "certificate.not_after",
+        ] {
+            obs.unobserved(f, why.clone());
+        }
+        obs.fact(
+            "certificate.chain_error",
+            Value::String(
+                problems
+                    .into_iter()
+                    .chain([why])
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        );
+    }
 
     obs.evidence("trust_store", trust.description.clone());
-    obs.evidence("chain_source", format!("{source} at {}", s.addr));
     obs.evidence(
-        "chain",
+        "chain_source",
+        format!("{} at {}", worst.source, worst.addr),
+    );
+    let summary = |v: &ChainView| -> Value {
         Value::Array(
-            facts
+            v.facts
                 .iter()
-                .map(|f| {
+                .enumerate()
+                .map(|(i, f)| {
+                    let on_path = match &v.trusted {
+                        Ok(path) => Value::Bool(path.contains(&i)),
+                        Err(_) => Value::Null,
+                    };
                     json!({"subject": f.subject, "issuer": f.issuer, "not_before": ts(f.not_before),
                        "not_after": ts(f.not_after), "key": format!("{} {}", f.key_type, f.key_bits.unwrap_or(0)),
-                       "signature_algorithm": f.signature_algorithm, "sha256": f.sha256_fingerprint})
+                       "signature_algorithm": f.signature_algorithm, "sha256": f.sha256_fingerprint,
+                       "on_trusted_path": on_path})
+                })
+                .collect(),
+        )
+    };
+    obs.evidence("chain", summary(worst));
+    obs.evidence(
+        "certificates",
+        Value::Array(
+            views
+                .iter()
+                .map(|v| {
+                    json!({"address": v.addr.to_string(), "source": v.source,
+                           "valid": v.valid(), "problems": v.problems, "chain": summary(v)})
                 })
                 .collect(),
         ),
     );
-    // Different certificates behind one name are worth knowing about.
-    let fingerprints: Vec<String> = scans
+    let fingerprints: Vec<&str> = views
         .iter()
-        .filter_map(|s| {
-            s.chain().0.first().map(|d| {
-                cert::read(d)
-                    .map(|f| f.sha256_fingerprint)
-                    .unwrap_or_default()
-            })
-        })
+        .filter(|v| v.source != OTHER_FAMILY)
+        .map(|v| v.leaf().sha256_fingerprint.as_str())
         .collect();
-    if fingerprints.iter().any(|f| *f != leaf.sha256_fingerprint) {
+    if fingerprints.iter().any(|f| *f != fingerprints[0]) {
         obs.evidence("certificate_differs_between_addresses", true);
     }
     obs.attach(
         "certificate.pem",
         "application/x-pem-file",
-        cert::pem(&chain_der[0]),
+        cert::pem(&worst.der[0]),
     );
     obs.attach(
         "chain.pem",
         "application/x-pem-file",
-        chain_der.iter().map(|d| cert::pem(d)).collect::<String>(),
+        worst.der.iter().map(|d| cert::pem(d)).collect::<String>(),
     );
+    if several {
+        for (i, v) in views.iter().enumerate() {
+            obs.attach(
+                &format!(
+                    "chain-{}-{}.pem",
+                    i + 1,
+                    v.addr.to_string().replace([':', '[', ']'], "_")
+                ),
+                "application/x-pem-file",
+                v.der.iter().map(|d| cert::pem(d)).collect::<String>(),
+            );
+        }
+    }
+}
+
+const OTHER_FAMILY: &str = "rustls handshake offering only the other signature family";
+
+fn short(fingerprint: &str) -> &str {
+    &fingerprint[..fingerprint.len().min(12)]
 }
 
 fn day(secs: i64) -> String {
@@ -837,6 +1261,7 @@ fn address_evidence(s: &AddressScan) -> Value {
         "versions": versions,
         "handshake": handshake,
         "legacy_certificates": s.legacy_chain.len(),
+        "other_family_handshake": s.other_handshake,
     })
 }
 
@@ -1017,6 +1442,7 @@ mod tests {
                         reason: format!("{} at {addr}", verdict.as_str()),
                         attempts: vec![],
                         suite: None,
+                        implies: None,
                     };
                     (p, result)
                 })
@@ -1027,6 +1453,9 @@ mod tests {
                 connect_failed: false,
             }),
             legacy_chain: vec![],
+            other_chain: vec![],
+            other_handshake: None,
+            suites: BTreeMap::new(),
             connections: 0,
         }
     }

@@ -34,6 +34,10 @@ pub enum Reply {
         retry_request: bool,
         /// DER certificates from a plaintext (TLS ≤ 1.2) Certificate message, leaf first.
         certificates: Vec<Vec<u8>>,
+        /// The TLS 1.3 downgrade sentinel in the last 8 bytes of the server random (RFC 8446
+        /// §4.1.3): `Some(1)` for "DOWNGRD\x01" (negotiated TLS 1.2), `Some(0)` for
+        /// "DOWNGRD\x00" (TLS 1.1 or below), `None` when absent.
+        downgrade_sentinel: Option<u8>,
     },
     /// The server refused with an alert.
     Alert { level: u8, description: u8 },
@@ -55,17 +59,20 @@ pub fn parse(buf: &[u8], want_certificate: bool, eof: bool) -> Option<Reply> {
     }
     let mut pos = 0;
     let mut handshake: Vec<u8> = Vec::new();
-    let mut hello: Option<(u16, u16, bool)> = None;
+    let mut hello: Option<(u16, u16, bool, Option<u8>)> = None;
     let mut certificates: Option<Vec<Vec<u8>>> = None;
     let mut flight_over = false;
 
-    let settle = |hello: Option<(u16, u16, bool)>, certs: Option<Vec<Vec<u8>>>| {
-        hello.map(|(version, suite, retry_request)| Reply::ServerHello {
-            version,
-            suite,
-            retry_request,
-            certificates: certs.unwrap_or_default(),
-        })
+    let settle = |hello: Option<(u16, u16, bool, Option<u8>)>, certs: Option<Vec<Vec<u8>>>| {
+        hello.map(
+            |(version, suite, retry_request, downgrade_sentinel)| Reply::ServerHello {
+                version,
+                suite,
+                retry_request,
+                certificates: certs.unwrap_or_default(),
+                downgrade_sentinel,
+            },
+        )
     };
 
     while buf.len() - pos >= 5 {
@@ -249,13 +256,19 @@ fn not_tls(buf: &[u8], first: u8) -> Option<String> {
     ))
 }
 
-/// Version, suite and HelloRetryRequest flag of a ServerHello message.
-fn server_hello(msg: &[u8]) -> Result<(u16, u16, bool), String> {
+/// The TLS 1.3 downgrade sentinel prefix (RFC 8446 §4.1.3): "DOWNGRD" then 0x01 or 0x00.
+const DOWNGRADE_PREFIX: [u8; 7] = *b"DOWNGRD";
+
+/// Version, suite, HelloRetryRequest flag and downgrade sentinel of a ServerHello message.
+fn server_hello(msg: &[u8]) -> Result<(u16, u16, bool, Option<u8>), String> {
     match tls_parser::parse_tls_message_handshake(msg) {
         Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ServerHello(sh)))) => {
             let retry = sh.random == HRR_RANDOM;
             let version = sh.ext.and_then(selected_version).unwrap_or(sh.version.0);
-            Ok((version, sh.cipher.0, retry))
+            let tail = &sh.random[sh.random.len().saturating_sub(8)..];
+            let sentinel =
+                (tail.len() == 8 && tail[..7] == DOWNGRADE_PREFIX && tail[7] <= 1).then(|| tail[7]);
+            Ok((version, sh.cipher.0, retry, sentinel))
         }
         Ok(_) | Err(_) => Err(format!(
             "unreadable ServerHello ({} bytes, version field {:02x}{:02x})",
@@ -387,7 +400,8 @@ mod tests {
                 version: 0x0301,
                 suite: 0xc013,
                 retry_request: false,
-                certificates: vec![]
+                certificates: vec![],
+                downgrade_sentinel: None,
             })
         );
     }
@@ -398,6 +412,25 @@ mod tests {
         match parse(&record(22, &msg), true, false) {
             Some(Reply::ServerHello { version, .. }) => assert_eq!(version, 0x0304),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn downgrade_sentinel_is_read_from_the_end_of_the_random() {
+        for (tail, want) in [
+            (*b"DOWNGRD\x01", Some(1)),
+            (*b"DOWNGRD\x00", Some(0)),
+            (*b"DOWNGRD\x02", None),
+            ([7u8; 8], None),
+        ] {
+            let mut msg = server_hello_msg(0x0303, 0xc02f, &[]);
+            msg[30..38].copy_from_slice(&tail);
+            match parse(&record(22, &msg), false, false) {
+                Some(Reply::ServerHello {
+                    downgrade_sentinel, ..
+                }) => assert_eq!(downgrade_sentinel, want, "{tail:?}"),
+                other => panic!("{other:?}"),
+            }
         }
     }
 

@@ -83,13 +83,13 @@ pub async fn scoped<F: Future>(scheme: Option<Scheme>, f: F) -> F::Output {
     }
 }
 
-/// Opens a connection for one hello or handshake: TCP, then the STARTTLS dialogue of the scan's
-/// scheme when there is one. The caller bounds it in time.
-pub async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
-    let mut tcp = TcpStream::connect(addr).await?;
+/// Runs the STARTTLS dialogue of the scan's scheme, when there is one, on a fresh connection
+/// (called by [`super::connect::connect`], the one place the scan connects). The caller bounds it
+/// in time.
+pub async fn upgrade(tcp: &mut TcpStream) -> std::io::Result<()> {
     if let Ok(scheme) = UPGRADE.try_with(|s| *s) {
         let mut d = Dialogue::new(scheme);
-        match d.run(&mut tcp).await {
+        match d.run(tcp).await {
             Ok(Offer::Offered) => {}
             Ok(Offer::NotOffered(why)) => {
                 return Err(std::io::Error::other(format!(
@@ -105,7 +105,7 @@ pub async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
             }
         }
     }
-    Ok(tcp)
+    Ok(())
 }
 
 /// What one STARTTLS dialogue found.
