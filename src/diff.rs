@@ -304,6 +304,7 @@ mod tests {
                 fail_on: Severity::Low,
                 context: BTreeMap::new(),
                 replay: None,
+                evidence: None,
             },
             summary: Summary::default(),
             controls,

@@ -298,6 +298,7 @@ pub async fn run(
             complete,
             fail_on: opts.fail_on,
             context: ctx.run_info(),
+            evidence: None,
             replay: None,
         },
         summary: Summary::default(),

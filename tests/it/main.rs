@@ -11,6 +11,7 @@ mod demo;
 mod diff;
 mod engine;
 mod evidence;
+mod false_pass;
 mod formats;
 mod http;
 mod library;
