@@ -486,7 +486,13 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
         // A replay reads no attestation: the auditor need not have the files.
         check_attestations(&controls, &inv, &mut diags);
     }
-    let waivers = load_waivers(&args.evidence, &inv, recorded.as_ref(), &controls, &mut diags);
+    let waivers = load_waivers(
+        &args.evidence,
+        &inv,
+        recorded.as_ref(),
+        &controls,
+        &mut diags,
+    );
     if report_diagnostics(&diags, color) {
         return Ok(exit::INVALID);
     }
@@ -1342,7 +1348,10 @@ fn read_report(path: &Path) -> Result<Report> {
 /// The control sources of a check: `--controls`, else a replayed bundle's own controls (the
 /// verified bytes), else the built-in library. Files are read once, here
 /// ([`evidence::snapshot_sources`]): what is judged is what the bundle keeps.
-fn evidence_sources(args: &CheckArgs, recorded: Option<&evidence::replay::Recorded>) -> Vec<Source> {
+fn evidence_sources(
+    args: &CheckArgs,
+    recorded: Option<&evidence::replay::Recorded>,
+) -> Vec<Source> {
     if let (Some(dir), Some(recorded)) = (&args.evidence.from_evidence, recorded)
         && args.controls.is_empty()
     {
@@ -1545,7 +1554,9 @@ fn verify(args: &VerifyArgs) -> Result<u8> {
         return Ok(exit::FAILED);
     };
     let how = match (sig.status, &sig.signer) {
-        (report::SignatureStatus::Verified, Some(fp)) => format!("; signature valid, signed by {fp}"),
+        (report::SignatureStatus::Verified, Some(fp)) => {
+            format!("; signature valid, signed by {fp}")
+        }
         (report::SignatureStatus::Unchecked, Some(fp)) => format!(
             "; signed by {fp}, but that key was not given: the signature was not checked against \
              a trusted key (--allow-unsigned)"

@@ -176,7 +176,9 @@ pub const SIGNER: &str = "signer";
 fn parse_signer(rest: &str) -> Result<ed25519_dalek::VerifyingKey, String> {
     let expected = format!("expected `{SIGNER}  SHA256:<64 hex>  ed25519:<64 hex>`");
     let (fp, key) = rest.split_once("  ").ok_or_else(|| expected.clone())?;
-    let key_hex = key.strip_prefix("ed25519:").ok_or_else(|| expected.clone())?;
+    let key_hex = key
+        .strip_prefix("ed25519:")
+        .ok_or_else(|| expected.clone())?;
     let bytes: [u8; 32] = hex::decode(key_hex)
         .ok()
         .and_then(|b| b.try_into().ok())
@@ -272,7 +274,10 @@ mod tests {
             &crate::evidence::sign::fingerprint(&other),
         );
         let problems = Manifest::parse(&forged).unwrap_err();
-        assert!(problems[0].contains("is not the listed key's"), "{problems:?}");
+        assert!(
+            problems[0].contains("is not the listed key's"),
+            "{problems:?}"
+        );
         // A signer line anywhere but line 2 is refused.
         let mut lines: Vec<&str> = text.lines().collect();
         lines.swap(1, 2);

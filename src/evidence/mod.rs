@@ -503,12 +503,18 @@ pub fn open_regular(path: &Path, cap: u64) -> std::result::Result<std::fs::File,
     }
     #[cfg(not(unix))]
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(format!("{} is a symbolic link, which is never followed", path.display()));
+        return Err(format!(
+            "{} is a symbolic link, which is never followed",
+            path.display()
+        ));
     }
     let f = opts.open(path).map_err(|e| {
         #[cfg(unix)]
         if e.raw_os_error() == Some(libc::ELOOP) {
-            return format!("{} is a symbolic link, which is never followed", path.display());
+            return format!(
+                "{} is a symbolic link, which is never followed",
+                path.display()
+            );
         }
         format!("cannot read {}: {e}", path.display())
     })?;

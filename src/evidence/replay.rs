@@ -90,8 +90,9 @@ pub fn load(dir: &Path, trust: &Trust) -> Result<Recorded> {
             })?);
         } else if e.path.starts_with("observations/") {
             let bytes = read(&e.path, &e.sha256)?;
-            let obs: Observation = serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is not an observation", dir.join(&e.path).display()))?;
+            let obs: Observation = serde_json::from_slice(&bytes).with_context(|| {
+                format!("{} is not an observation", dir.join(&e.path).display())
+            })?;
             observations.insert(format!("sha256:{}", e.sha256), obs);
         } else if e.path.starts_with("inputs/") {
             inputs.insert(e.path.clone(), read(&e.path, &e.sha256)?);
@@ -292,7 +293,9 @@ fn judge(
 fn unobserved(r: &TargetResult) -> TargetResult {
     let original = r.waiver.as_ref().map_or(r.verdict, |w| w.original_verdict);
     let why = match &r.error {
-        Some(e) => format!("no observation in the evidence backs this row (recorded as {original}: {e})"),
+        Some(e) => {
+            format!("no observation in the evidence backs this row (recorded as {original}: {e})")
+        }
         None => format!("no observation in the evidence backs this row (recorded as {original})"),
     };
     missing(why)

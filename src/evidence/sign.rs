@@ -196,9 +196,14 @@ mod tests {
         use sha2::{Digest, Sha256};
         let expected = format!("SHA256:{}", hex::encode(Sha256::digest(&der)));
         assert_eq!(fingerprint(&key), expected);
-        assert_eq!(parse_fingerprint(&expected.to_uppercase()),
-            Ok(expected.clone()));
-        assert!(parse_fingerprint(&expected[..20]).is_err(), "a truncated pin is not a pin");
+        assert_eq!(
+            parse_fingerprint(&expected.to_uppercase()),
+            Ok(expected.clone())
+        );
+        assert!(
+            parse_fingerprint(&expected[..20]).is_err(),
+            "a truncated pin is not a pin"
+        );
         assert!(parse_fingerprint(expected.trim_start_matches("SHA256:")).is_err());
     }
 }

@@ -1771,10 +1771,16 @@ async fn every_aws_probe_with_every_call_denied_observes_no_fact() {
                         continue;
                     }
                     if let Some(v) = obs.facts.get(f.path) {
-                        leaks.push(format!("{kind}: {} = {v} although every call was denied", f.path));
+                        leaks.push(format!(
+                            "{kind}: {} = {v} although every call was denied",
+                            f.path
+                        ));
                     }
                 }
-                assert!(!obs.unobserved.is_empty(), "{kind}: nothing said unobserved");
+                assert!(
+                    !obs.unobserved.is_empty(),
+                    "{kind}: nothing said unobserved"
+                );
             }
         }
     }

@@ -131,9 +131,9 @@ fn networked_registry() -> Registry {
     );
     Registry::builtin_with_aws(vouch::probe::aws::Aws::with_overrides(
         vouch::probe::aws::AwsOverrides {
-            credentials: Some(aws_credential_types::provider::SharedCredentialsProvider::new(
-                creds,
-            )),
+            credentials: Some(
+                aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+            ),
             ..Default::default()
         },
     ))
@@ -201,7 +201,10 @@ fn assert_reached_the_network(kind: &str, e: &vouch::probe::ProbeError) {
     use vouch::probe::ProbeErrorKind;
     if kind.starts_with("aws.") {
         assert!(
-            matches!(e.kind, ProbeErrorKind::Unreachable | ProbeErrorKind::Timeout),
+            matches!(
+                e.kind,
+                ProbeErrorKind::Unreachable | ProbeErrorKind::Timeout
+            ),
             "{kind}: expected a network error from the unreachable endpoint, got {e:?}"
         );
     }

@@ -30,10 +30,8 @@ fn verdicts(report: &serde_json::Value) -> BTreeMap<(String, String), String> {
 /// of 48 controls were asserted one by one before). After an intended change, regenerate with
 /// `VOUCH_BLESS=1 cargo nextest run -E 'test(/the_demo_estate/)'` and review the diff.
 fn pinned_table_holds(v: &BTreeMap<(String, String), String>) {
-    let uuid = regex::Regex::new(
-        "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-    )
-    .unwrap();
+    let uuid =
+        regex::Regex::new("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
     let mut actual: Vec<String> = v
         .iter()
         .map(|((id, target), verdict)| {
@@ -69,8 +67,7 @@ fn pinned_table_holds(v: &BTreeMap<(String, String), String>) {
         "the demo estate's verdicts differ from {} (- expected, + got):\n{diff}",
         path.display()
     );
-    let controls: std::collections::BTreeSet<&str> =
-        v.keys().map(|(id, _)| id.as_str()).collect();
+    let controls: std::collections::BTreeSet<&str> = v.keys().map(|(id, _)| id.as_str()).collect();
     let library = vouch::control::load_controls(
         &vouch::control::builtin::sources(),
         &vouch::probe::Registry::builtin(),

@@ -355,7 +355,9 @@ fn a_signed_bundle_verifies_with_its_key_and_fails_with_another_or_after_a_rewri
         .args(["verify", "ev", "--public-key", "other.pub"])
         .assert()
         .code(i32::from(exit::FAILED))
-        .stderr(predicate::str::contains("signature: MANIFEST names signer SHA256:"));
+        .stderr(predicate::str::contains(
+            "signature: MANIFEST names signer SHA256:",
+        ));
     // A forger edits the report and rewrites MANIFEST to match: only the signature catches it.
     let forged = dir.path().join("forged");
     copy_dir(&ev, &forged);
@@ -511,7 +513,13 @@ fn replay_gives_the_original_verdicts_with_no_probe_and_no_inventory() {
     )
     .unwrap();
     let out = check(auditor.path())
-        .args(["--from-evidence", "ev", "--allow-unsigned", "--format", "json"])
+        .args([
+            "--from-evidence",
+            "ev",
+            "--allow-unsigned",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(i32::from(exit::FAILED)));
@@ -558,7 +566,14 @@ fn a_bundle_replays_on_its_own_with_its_controls_and_waivers() {
     copy_dir(&dir.path().join("ev"), &auditor.path().join("ev"));
     let out = vouch()
         .current_dir(auditor.path())
-        .args(["check", "--from-evidence", "ev", "--allow-unsigned", "--format", "json"])
+        .args([
+            "check",
+            "--from-evidence",
+            "ev",
+            "--allow-unsigned",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(
@@ -588,7 +603,13 @@ fn a_changed_control_is_judged_against_the_recorded_evidence() {
         .replacen("op = \"<=\", value = 365", "op = \"<=\", value = 30", 1);
     std::fs::write(&controls, text).unwrap();
     let out = check(dir.path())
-        .args(["--from-evidence", "ev", "--allow-unsigned", "--format", "json"])
+        .args([
+            "--from-evidence",
+            "ev",
+            "--allow-unsigned",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -622,7 +643,14 @@ fn replay_judges_within_at_the_original_run_time_unless_asked_for_now() {
     rewrite_manifest(&ev);
     let dr = |extra: &[&str]| -> String {
         let out = check(dir.path())
-            .args(["--from-evidence", "ev", "--allow-unsigned", "--format", "json", "--only"])
+            .args([
+                "--from-evidence",
+                "ev",
+                "--allow-unsigned",
+                "--format",
+                "json",
+                "--only",
+            ])
             .arg("RES-DR-TEST-ANNUAL")
             .args(extra)
             .output()
@@ -688,7 +716,8 @@ fn the_replay_library_never_calls_a_probe() {
         &mut diags,
     );
     assert!(!diags.has_errors(), "{}", diags.render_short());
-    let recorded = vouch::evidence::replay::load(&ev, &vouch::evidence::Trust::digests_only()).unwrap();
+    let recorded =
+        vouch::evidence::replay::load(&ev, &vouch::evidence::Trust::digests_only()).unwrap();
     let mut report = vouch::evidence::replay::replay(
         &controls,
         &registry,

@@ -146,7 +146,13 @@ fn a_report_re_signed_with_another_key_fails_the_pinned_signer() {
     assert!(fp.starts_with("SHA256:") && fp.len() == 7 + 64, "{fp}");
     assert!(stderr.contains(&format!("signed by {fp}")), "{stderr}");
     let manifest = std::fs::read_to_string(dir.path().join("ev/MANIFEST")).unwrap();
-    assert!(manifest.lines().nth(1).unwrap().starts_with(&format!("signer  {fp}  ")));
+    assert!(
+        manifest
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("signer  {fp}  "))
+    );
     // The same fingerprint as `openssl pkey -pubin -outform DER | sha256sum` would give.
     let der = {
         use ed25519_dalek::pkcs8::EncodePublicKey;
@@ -156,7 +162,13 @@ fn a_report_re_signed_with_another_key_fails_the_pinned_signer() {
             .unwrap()
     };
     use sha2::Digest;
-    assert_eq!(fp, format!("SHA256:{}", hex::encode(sha2::Sha256::digest(der.as_bytes()))));
+    assert_eq!(
+        fp,
+        format!(
+            "SHA256:{}",
+            hex::encode(sha2::Sha256::digest(der.as_bytes()))
+        )
+    );
 
     vouch()
         .current_dir(dir.path())
@@ -216,24 +228,38 @@ fn a_report_re_signed_with_another_key_fails_the_pinned_signer() {
 fn a_replayed_row_without_its_own_observation_is_error() {
     let dir = example();
     let (original, _) = bundle(dir.path(), "ev", None);
-    assert_eq!(control(&original, "APPSEC-PENTEST-ANNUAL")["verdict"], "pass");
-    let pentest_obs = control(&original, "APPSEC-PENTEST-ANNUAL")["results"][0]["observation"].clone();
+    assert_eq!(
+        control(&original, "APPSEC-PENTEST-ANNUAL")["verdict"],
+        "pass"
+    );
+    let pentest_obs =
+        control(&original, "APPSEC-PENTEST-ANNUAL")["results"][0]["observation"].clone();
 
     let lost = dir.path().join("lost");
     copy_dir(&dir.path().join("ev"), &lost);
     edit_report(&lost, |r| {
-        control_mut(r, "APPSEC-PENTEST-ANNUAL")["results"][0]["observation"] = serde_json::Value::Null;
+        control_mut(r, "APPSEC-PENTEST-ANNUAL")["results"][0]["observation"] =
+            serde_json::Value::Null;
     });
     forge_manifest(&lost, None);
     let out = check(dir.path())
-        .args(["--from-evidence", "lost", "--allow-unsigned", "--format", "json"])
+        .args([
+            "--from-evidence",
+            "lost",
+            "--allow-unsigned",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(i32::from(exit::FAILED)));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let row = &control(&r, "APPSEC-PENTEST-ANNUAL")["results"][0];
     assert_eq!(row["verdict"], "error", "{row}");
-    assert!(row["error"].as_str().unwrap().contains("no observation"), "{row}");
+    assert!(
+        row["error"].as_str().unwrap().contains("no observation"),
+        "{row}"
+    );
 
     // The DR test (400 days old: fail) pointed at the pentest's observation (75 days: pass).
     let swapped = dir.path().join("swapped");
@@ -243,13 +269,22 @@ fn a_replayed_row_without_its_own_observation_is_error() {
     });
     forge_manifest(&swapped, None);
     let out = check(dir.path())
-        .args(["--from-evidence", "swapped", "--allow-unsigned", "--format", "json"])
+        .args([
+            "--from-evidence",
+            "swapped",
+            "--allow-unsigned",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let row = &control(&r, "RES-DR-TEST-ANNUAL")["results"][0];
     assert_eq!(row["verdict"], "error", "{row}");
-    assert!(row["error"].as_str().unwrap().contains("was made of"), "{row}");
+    assert!(
+        row["error"].as_str().unwrap().contains("was made of"),
+        "{row}"
+    );
 }
 
 /// Prevents: `vouch verify` hanging (or reading a file outside the bundle) when report.json or
@@ -259,7 +294,10 @@ fn a_symlinked_report_or_manifest_is_a_clear_error_not_a_hang() {
     let dir = example();
     bundle(dir.path(), "ev", None);
     let fifo = dir.path().join("fifo");
-    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(status.success());
     for file in ["report.json", "MANIFEST"] {
         let b = dir.path().join(format!("link-{file}"));
@@ -310,7 +348,11 @@ fn a_replay_takes_no_waiver_from_the_working_folder_and_records_its_trust() {
     bundle(dir.path(), "ev", None);
     let auditor = tempfile::tempdir().unwrap();
     copy_dir(&dir.path().join("ev"), &auditor.path().join("ev"));
-    std::fs::write(auditor.path().join("vouch.toml"), "waivers = \"waivers.toml\"\n").unwrap();
+    std::fs::write(
+        auditor.path().join("vouch.toml"),
+        "waivers = \"waivers.toml\"\n",
+    )
+    .unwrap();
     std::fs::write(
         auditor.path().join("waivers.toml"),
         format!(
@@ -322,7 +364,14 @@ fn a_replay_takes_no_waiver_from_the_working_folder_and_records_its_trust() {
     .unwrap();
     let out = vouch()
         .current_dir(auditor.path())
-        .args(["check", "--from-evidence", "ev", "--allow-unsigned", "--format", "json"])
+        .args([
+            "check",
+            "--from-evidence",
+            "ev",
+            "--allow-unsigned",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(
@@ -353,7 +402,14 @@ fn the_bundle_keeps_the_control_bytes_the_run_loaded() {
     std::fs::write(dir.path().join("controls.toml"), &original).unwrap();
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("vouch"))
         .current_dir(dir.path())
-        .args(["check", "-q", "--controls", "controls.toml", "--timeout", "3s"])
+        .args([
+            "check",
+            "-q",
+            "--controls",
+            "controls.toml",
+            "--timeout",
+            "3s",
+        ])
         .args(["--evidence-dir", "ev", "--format", "json"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -408,7 +464,9 @@ fn every_format_says_what_the_run_was_pointed_at() {
          targets = [\"some-bucket\"]\nexpect = [ { fact = \"versioning.status\", op = \"==\", value = \"Enabled\" } ]\n",
     )
     .unwrap();
-    let formats = ["table", "json", "junit", "markdown", "html", "csv", "sarif", "oscal"];
+    let formats = [
+        "table", "json", "junit", "markdown", "html", "csv", "sarif", "oscal",
+    ];
     let mut cmd = vouch();
     cmd.current_dir(dir.path())
         .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
@@ -428,11 +486,17 @@ fn every_format_says_what_the_run_was_pointed_at() {
     );
     for f in formats {
         let text = std::fs::read_to_string(dir.path().join(format!("out.{f}"))).unwrap();
-        assert!(!text.contains("secret"), "{f}: the endpoint's password leaked");
+        assert!(
+            !text.contains("secret"),
+            "{f}: the endpoint's password leaked"
+        );
         if f == "json" {
             let r: serde_json::Value = serde_json::from_str(&text).unwrap();
             let ctx = &r["run"]["context"];
-            assert_eq!(ctx["aws.endpoint_override"]["url"], "http://REDACTED@127.0.0.1:1");
+            assert_eq!(
+                ctx["aws.endpoint_override"]["url"],
+                "http://REDACTED@127.0.0.1:1"
+            );
             assert_eq!(ctx["resolve"]["app.example.com:443"], "127.0.0.1:1");
             assert!(ctx["tls.ca_file"]["sha256"].as_str().unwrap().len() == 64);
             crate::evidence::assert_matches_schema(&r);
