@@ -76,6 +76,8 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the largest variant (check's flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run controls against the inventory and report the verdicts.
     #[command(after_help = CHECK_EXAMPLES)]
