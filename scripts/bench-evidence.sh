@@ -38,7 +38,7 @@ t() { local s e; s=$(date +%s%N); "$@" >/dev/null; e=$(date +%s%N); echo $(( (e 
 run_only=$(t "$vouch" check -q --controls controls.toml --attestations attestations.toml --format json)
 with_bundle=$(t "$vouch" check -q --controls controls.toml --attestations attestations.toml --format json --evidence-dir ev --sign-key k.key)
 verify=$(t "$vouch" verify ev --public-key k.pub)
-replay=$(t "$vouch" check -q --controls controls.toml --from-evidence ev --format json)
+replay=$(t "$vouch" check -q --controls controls.toml --from-evidence ev --public-key k.pub --format json)
 files=$(find ev -type f | wc -l); bytes=$(du -sb ev | cut -f1)
 echo "observations=$n files=$files bytes=$bytes"
 echo "check (no bundle): ${run_only} ms"

@@ -34,7 +34,7 @@ or validation error; 3 nothing failed but something could not be observed.
 
 Evidence, replay, waivers and drift:
   vouch check --evidence-dir evidence/2026-11-29 --sign-key audit.key
-  vouch check --from-evidence evidence/2026-11-29   # replay the recorded observations, no probe
+  vouch check --from-evidence evidence/2026-11-29 --public-key audit.pub   # verify, then replay
   vouch check --waivers waivers.toml
   vouch check --format json --output new.json --baseline old.json --fail-on-new";
 
@@ -78,6 +78,8 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the largest variant (check's flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run controls against the inventory and report the verdicts.
     #[command(after_help = CHECK_EXAMPLES)]
@@ -98,8 +100,10 @@ pub enum Command {
         after_help = "Examples:\n  vouch list\n  vouch list --controls controls/ --format json"
     )]
     List(ListArgs),
-    /// Check an evidence bundle: every file against MANIFEST, nothing missing or extra, and the
-    /// signature when a public key is given. Exit 0 only when all holds, else 1 naming each problem.
+    /// Check an evidence bundle: every file against MANIFEST, nothing missing or extra, and its
+    /// signature by the key given (--public-key) or pinned (--signer). An unsigned bundle, or one
+    /// signed by a key not given, passes only with --allow-unsigned (digests only). Exit 0 only
+    /// when all holds, else 1 naming each problem.
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
     /// Make an Ed25519 key pair for signing evidence bundles (PREFIX.key 0600, PREFIX.pub).
@@ -516,13 +520,25 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
     let mut diags = Diagnostics::new();
     let inv = load_inventory(&args.inv, &mut diags)?;
-    let registry = match &args.evidence.from_evidence {
-        // A replay runs no probe, plugins included: they are known from the bundle's record.
+    // A replay verifies its bundle before anything else, and takes its controls and waivers
+    // from the verified bytes.
+    let recorded = match &args.evidence.from_evidence {
         Some(dir) => {
-            let mut registry = Registry::builtin();
-            if let Ok(report) = read_report(&dir.join(evidence::REPORT)) {
-                crate::probe::plugin::register_recorded(&mut registry, &report.run.context);
+            let trust = replay_trust(&args.evidence)?;
+            let recorded = evidence::replay::load(dir, &trust)?;
+            if !quiet {
+                eprintln!("{}", signature_line(dir, &recorded.signature));
             }
+            Some(recorded)
+        }
+        None => None,
+    };
+    let registry = match &recorded {
+        // A replay runs no probe, plugins included: they are known from the verified bundle's
+        // record.
+        Some(recorded) => {
+            let mut registry = Registry::builtin();
+            crate::probe::plugin::register_recorded(&mut registry, &recorded.report.run.context);
             registry
         }
         None if diags.has_errors() => Registry::builtin(),
@@ -532,13 +548,19 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
     // reason at run time. User-written controls must name groups the inventory defines.
     // `inv.path` is set exactly when an inventory file (given or ./vouch.toml) was read.
     let group_check = (!args.controls.is_empty() && inv.path.is_some()).then_some(&inv);
-    let sources = evidence_sources(args);
+    let sources = evidence_sources(args, recorded.as_ref());
     let mut controls = control::load_controls(&sources, &registry, group_check, &mut diags);
     if args.evidence.from_evidence.is_none() {
         // A replay reads no attestation: the auditor need not have the files.
         check_attestations(&controls, &inv, &mut diags);
     }
-    let waivers = load_waivers(&args.evidence, &inv, &controls, &mut diags);
+    let waivers = load_waivers(
+        &args.evidence,
+        &inv,
+        recorded.as_ref(),
+        &controls,
+        &mut diags,
+    );
     if report_diagnostics(&diags, color) {
         return Ok(exit::INVALID);
     }
@@ -594,15 +616,17 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
             return Ok(exit::INVALID);
         }
     }
-    let prep = prepare_evidence(&args.evidence, &inv, waivers, sources)?;
-    if let Some(dir) = &args.evidence.from_evidence {
-        let recorded = evidence::replay::load(dir)?;
+    let prep = prepare_evidence(&args.evidence, waivers, sources)?;
+    if let (Some(dir), Some(recorded)) = (&args.evidence.from_evidence, &recorded) {
         if args.controls.is_empty() && args.only.is_empty() && args.tag.is_empty() {
             // The bundle's own controls: judge exactly the controls the original run judged.
             controls.retain(|c| recorded.report.controls.iter().any(|o| o.id == c.id));
         }
         let at = args.evidence.replay_at;
-        let report = evidence::replay::replay(&controls, &registry, &inv, &recorded, dir, at);
+        let mut report = evidence::replay::replay(&controls, &registry, &inv, recorded, dir, at);
+        if let Some(r) = &mut report.run.replay {
+            r.waivers = Some(prep.waivers.source());
+        }
         return finish_check(args, &controls, report, prep, color, quiet);
     }
     let ctx = probe_context(inv, &args.inv);
@@ -1307,11 +1331,13 @@ pub fn cell(v: &serde_json::Value) -> String {
 
 const VERIFY_EXAMPLES: &str = "\
 Examples:
-  vouch verify evidence/2026-11-29                         # digests, sizes, missing and extra files
-  vouch verify evidence/2026-11-29 --public-key audit.pub  # and the Ed25519 signature
+  vouch verify evidence/2026-11-29 --public-key audit.pub  # digests, files, and the signature
+  vouch verify evidence/2026-11-29 --signer SHA256:9f2c…   # the same, key pinned by fingerprint
+  vouch verify evidence/2026-11-29 --allow-unsigned        # digests only: authorship unproven
 
-Exit codes: 0 the bundle is intact (and signed by that key); 1 a problem, each one named;
-2 usage error (e.g. an unreadable public key).";
+Exit codes: 0 the bundle is intact and signed by that key (or, with --allow-unsigned, intact);
+1 a problem, each one named (an unsigned bundle without --allow-unsigned is one);
+2 usage error (e.g. an unreadable public key, a malformed fingerprint).";
 
 const KEYGEN_EXAMPLES: &str = "\
 Examples:
@@ -1347,7 +1373,19 @@ pub struct EvidenceArgs {
     #[arg(long, value_enum, default_value_t = evidence::replay::ReplayAt::Original,
           requires = "from_evidence")]
     pub replay_at: evidence::replay::ReplayAt,
-    /// Waivers file (overrides the inventory's `waivers = "…"`).
+    /// With --from-evidence: the Ed25519 public key (PEM) the bundle must be signed with.
+    #[arg(long, value_name = "FILE", requires = "from_evidence")]
+    pub public_key: Option<PathBuf>,
+    /// With --from-evidence: the fingerprint (`SHA256:<hex>`) of the key the bundle must be
+    /// signed with, as `check --sign-key` printed it.
+    #[arg(long, value_name = "SHA256:HEX", requires = "from_evidence",
+          value_parser = parse_signer)]
+    pub signer: Option<String>,
+    /// With --from-evidence: replay a bundle that is unsigned, or signed by a key not given; its
+    /// digests are still checked, and `run.replay.signature` says what was not.
+    #[arg(long, requires = "from_evidence")]
+    pub allow_unsigned: bool,
+    /// Waivers file (overrides the inventory's `waivers = "…"`; in a replay, the bundle's own).
     #[arg(long, value_name = "FILE")]
     pub waivers: Option<PathBuf>,
     /// A previous JSON report: print what drifted against it on stderr.
@@ -1367,6 +1405,60 @@ pub struct VerifyArgs {
     /// Ed25519 public key (PEM) the MANIFEST must be signed with.
     #[arg(long, value_name = "FILE")]
     pub public_key: Option<PathBuf>,
+    /// The fingerprint (`SHA256:<hex>`) of the key the MANIFEST must be signed with; the key
+    /// itself is read from MANIFEST's `signer` line.
+    #[arg(long, value_name = "SHA256:HEX", value_parser = parse_signer)]
+    pub signer: Option<String>,
+    /// Accept a bundle that is unsigned, or signed by a key not given: check its digests only.
+    #[arg(long)]
+    pub allow_unsigned: bool,
+}
+
+fn parse_signer(text: &str) -> std::result::Result<String, String> {
+    evidence::sign::parse_fingerprint(text)
+}
+
+/// What `--public-key`, `--signer` and `--allow-unsigned` say to trust.
+fn trust_of(
+    public_key: Option<&Path>,
+    signer: Option<&String>,
+    allow_unsigned: bool,
+) -> Result<evidence::Trust> {
+    Ok(evidence::Trust {
+        public_key: match public_key {
+            Some(p) => Some(evidence::sign::load_verifying_key(p)?),
+            None => None,
+        },
+        signer: signer.cloned(),
+        allow_unsigned,
+    })
+}
+
+fn replay_trust(args: &EvidenceArgs) -> Result<evidence::Trust> {
+    trust_of(
+        args.public_key.as_deref(),
+        args.signer.as_ref(),
+        args.allow_unsigned,
+    )
+}
+
+/// One line on what a bundle's signature check established.
+fn signature_line(dir: &Path, sig: &report::SignatureCheck) -> String {
+    use report::SignatureStatus;
+    match (sig.status, &sig.signer) {
+        (SignatureStatus::Verified, Some(fp)) => {
+            format!("{}: signature verified, signed by {fp}", dir.display())
+        }
+        (SignatureStatus::Unchecked, Some(fp)) => format!(
+            "{}: digests verified; signed by {fp}, a key not given here (--allow-unsigned): \
+             who wrote it is not proven",
+            dir.display()
+        ),
+        (SignatureStatus::Unsigned, _) | (_, None) => format!(
+            "{}: digests verified; NOT signed (--allow-unsigned): who wrote it is not proven",
+            dir.display()
+        ),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -1397,8 +1489,8 @@ pub enum DiffFormat {
 /// What `check` loads before running, so a bad key or baseline stops it before any probe runs.
 struct Prepared {
     key: Option<ed25519_dalek::SigningKey>,
-    /// The waivers file in effect, kept in the bundle.
-    waivers: Option<PathBuf>,
+    /// The waivers in effect: where from, and the bytes loaded (kept in the bundle).
+    waivers: WaiverSource,
     loaded_waivers: Vec<waiver::Waiver>,
     /// The control sources, kept in the bundle.
     sources: Vec<Source>,
@@ -1407,8 +1499,7 @@ struct Prepared {
 
 fn prepare_evidence(
     args: &EvidenceArgs,
-    inv: &Inventory,
-    loaded_waivers: Vec<waiver::Waiver>,
+    (waivers, loaded_waivers): (WaiverSource, Vec<waiver::Waiver>),
     sources: Vec<Source>,
 ) -> Result<Prepared> {
     if let Some(dir) = &args.evidence_dir {
@@ -1424,7 +1515,7 @@ fn prepare_evidence(
     };
     Ok(Prepared {
         key,
-        waivers: waivers_path(args, inv),
+        waivers,
         loaded_waivers,
         sources,
         baseline,
@@ -1441,47 +1532,105 @@ fn read_report(path: &Path) -> Result<Report> {
     })
 }
 
-/// The control sources of a check: `--controls`, else a replayed bundle's own controls, else the
-/// built-in library.
-fn evidence_sources(args: &CheckArgs) -> Vec<Source> {
-    if let Some(dir) = &args.evidence.from_evidence {
-        let recorded = dir.join(evidence::INPUT_CONTROLS);
-        if args.controls.is_empty() && recorded.is_dir() {
-            return vec![Source::Path(recorded)];
+/// The control sources of a check: `--controls`, else a replayed bundle's own controls (the
+/// verified bytes), else the built-in library. Files are read once, here
+/// ([`evidence::snapshot_sources`]): what is judged is what the bundle keeps.
+fn evidence_sources(
+    args: &CheckArgs,
+    recorded: Option<&evidence::replay::Recorded>,
+) -> Vec<Source> {
+    if let (Some(dir), Some(recorded)) = (&args.evidence.from_evidence, recorded)
+        && args.controls.is_empty()
+    {
+        let prefix = format!("{}/", evidence::INPUT_CONTROLS);
+        let texts: Vec<Source> = recorded
+            .inputs
+            .iter()
+            .filter(|(path, _)| path.starts_with(&prefix))
+            .map(|(path, bytes)| Source::Text {
+                name: dir.join(path),
+                text: String::from_utf8_lossy(bytes).into_owned(),
+            })
+            .collect();
+        if !texts.is_empty() {
+            return texts;
         }
     }
-    control_sources(&args.controls)
+    evidence::snapshot_sources(&control_sources(&args.controls))
 }
 
-/// `--waivers`, else a replayed bundle's waivers, else the inventory's `waivers`.
-fn waivers_path(args: &EvidenceArgs, inv: &Inventory) -> Option<PathBuf> {
-    if let Some(p) = &args.waivers {
-        return Some(p.clone());
-    }
-    if let Some(dir) = &args.from_evidence {
-        let recorded = dir.join(evidence::INPUT_WAIVERS);
-        if recorded.is_file() {
-            return Some(recorded);
+/// Where a check's waivers came from, with the bytes that were loaded.
+enum WaiverSource {
+    None,
+    /// A file: `--waivers`, or the inventory's `waivers` (never in a replay).
+    File(PathBuf, Vec<u8>),
+    /// A replayed bundle's `inputs/waivers.toml`.
+    Bundle(Vec<u8>),
+}
+
+impl WaiverSource {
+    fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            WaiverSource::None => None,
+            WaiverSource::File(_, b) | WaiverSource::Bundle(b) => Some(b),
         }
     }
-    inv.waivers.clone()
+
+    /// `run.replay.waivers`: `bundle`, `file:<path>` or `none`.
+    fn source(&self) -> String {
+        match self {
+            WaiverSource::None => "none".into(),
+            WaiverSource::File(p, _) => format!("file:{}", p.display()),
+            WaiverSource::Bundle(_) => "bundle".into(),
+        }
+    }
 }
 
-/// Loads the waivers named by `--waivers` or the inventory, reporting problems to `diags`.
+/// Loads the waivers: `--waivers`; else, in a replay, the bundle's own (never the inventory's
+/// or the working folder's, which are not part of the evidence); else the inventory's
+/// `waivers`. Each file is read once: the bytes judged are the bytes a bundle keeps.
 fn load_waivers(
     args: &EvidenceArgs,
     inv: &Inventory,
+    recorded: Option<&evidence::replay::Recorded>,
     controls: &[Control],
     diags: &mut Diagnostics,
-) -> Vec<waiver::Waiver> {
-    let Some(path) = waivers_path(args, inv) else {
-        return Vec::new();
-    };
+) -> (WaiverSource, Vec<waiver::Waiver>) {
     let ids: Vec<&str> = controls.iter().map(|c| c.id.as_str()).collect();
     let today = jiff::Timestamp::now()
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .date();
-    waiver::load(&path, &ids, today, diags)
+    let path = match (&args.waivers, recorded, &args.from_evidence) {
+        (Some(p), _, _) => p.clone(),
+        (None, Some(r), Some(dir)) => {
+            return match r.inputs.get(evidence::INPUT_WAIVERS) {
+                Some(bytes) => {
+                    let name = dir.join(evidence::INPUT_WAIVERS);
+                    let text = String::from_utf8_lossy(bytes);
+                    let w = waiver::parse(&name, &text, &ids, today, diags);
+                    (WaiverSource::Bundle(bytes.clone()), w)
+                }
+                None => (WaiverSource::None, Vec::new()),
+            };
+        }
+        (None, _, Some(_)) => return (WaiverSource::None, Vec::new()),
+        (None, _, None) => match &inv.waivers {
+            Some(p) => p.clone(),
+            None => return (WaiverSource::None, Vec::new()),
+        },
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let w = waiver::parse(&path, &text, &ids, today, diags);
+            (WaiverSource::File(path, bytes), w)
+        }
+        Err(_) => {
+            // The loader names the problem.
+            let w = waiver::load(&path, &ids, today, diags);
+            (WaiverSource::None, w)
+        }
+    }
 }
 
 /// After the run (or replay): expiry, waivers, the bundle, the report, drift, the exit code.
@@ -1530,14 +1679,25 @@ fn finish_check(
         );
     }
     if let Some(dir) = &args.evidence.evidence_dir {
-        let inputs = evidence::collect_inputs(&prep.sources, prep.waivers.as_deref())?;
+        let signer = prep
+            .key
+            .as_ref()
+            .map(|k| evidence::sign::fingerprint(&k.verifying_key()));
+        report.run.evidence = Some(report::EvidenceInfo {
+            bundle: dir.display().to_string(),
+            signer: signer.clone(),
+        });
+        let inputs = evidence::collect_inputs(&prep.sources, prep.waivers.bytes())?;
         let w = evidence::write_bundle(dir, &report, &inputs, prep.key.as_ref())?;
         if !quiet {
             eprintln!(
                 "evidence: {} files, {} bytes, {} in {}",
                 w.files,
                 w.bytes,
-                if w.signed { "signed" } else { "unsigned" },
+                match &signer {
+                    Some(fp) => format!("signed by {fp}"),
+                    None => "unsigned".into(),
+                },
                 dir.display()
             );
         }
@@ -1588,19 +1748,20 @@ fn finish_check(
 }
 
 fn verify(args: &VerifyArgs) -> Result<u8> {
-    let key = match &args.public_key {
-        Some(p) => Some(evidence::sign::load_verifying_key(p)?),
-        None => None,
-    };
+    let trust = trust_of(
+        args.public_key.as_deref(),
+        args.signer.as_ref(),
+        args.allow_unsigned,
+    )?;
     if !args.dir.is_dir() {
         eprintln!("error: {} is not a folder", args.dir.display());
         return Ok(exit::FAILED);
     }
-    let v = evidence::verify(&args.dir, key.as_ref());
+    let v = evidence::verify(&args.dir, &trust);
     for p in &v.problems {
         eprintln!("{p}");
     }
-    if !v.ok() {
+    let (true, Some(sig)) = (v.ok(), &v.signature) else {
         eprintln!(
             "FAILED: {} problem{} in {}",
             v.problems.len(),
@@ -1608,18 +1769,22 @@ fn verify(args: &VerifyArgs) -> Result<u8> {
             args.dir.display()
         );
         return Ok(exit::FAILED);
-    }
-    let sig = match (v.signature, &key) {
-        (Some(true), Some(k)) => {
-            format!("; signature valid (key {})", evidence::sign::fingerprint(k))
+    };
+    let how = match (sig.status, &sig.signer) {
+        (report::SignatureStatus::Verified, Some(fp)) => {
+            format!("; signature valid, signed by {fp}")
         }
-        (Some(false), _) => {
-            "; signed, but the signature was not checked (give --public-key)".into()
+        (report::SignatureStatus::Unchecked, Some(fp)) => format!(
+            "; signed by {fp}, but that key was not given: the signature was not checked against \
+             a trusted key (--allow-unsigned)"
+        ),
+        (report::SignatureStatus::Unchecked, None) => {
+            "; signed, but the signature was not checked (--allow-unsigned)".into()
         }
-        _ => "; not signed".into(),
+        _ => "; not signed (--allow-unsigned): who wrote it is not proven".into(),
     };
     println!(
-        "ok: {} files match MANIFEST in {}{sig}",
+        "ok: {} files match MANIFEST in {}{how}",
         v.files,
         args.dir.display()
     );

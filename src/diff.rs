@@ -391,6 +391,7 @@ mod tests {
                 context: BTreeMap::new(),
                 replay: None,
                 warnings: Vec::new(),
+                evidence: None,
             },
             summary: Summary::default(),
             controls,

@@ -332,6 +332,7 @@ pub async fn run(
             complete,
             fail_on: opts.fail_on,
             context: ctx.run_info(),
+            evidence: None,
             replay: None,
             warnings: undefined_groups(controls, &ctx.inventory, opts),
         },

@@ -110,8 +110,20 @@ pub fn load(path: &Path, controls: &[&str], today: Date, diags: &mut Diagnostics
             return Vec::new();
         }
     };
-    let file = diags.add_file(path, text.clone());
-    let Some(doc) = diag::parse_toml(diags, file, &text) else {
+    parse(path, &text, controls, today, diags)
+}
+
+/// Reads waivers from `text` (the bytes of `path`, already read: a run keeps exactly what it
+/// loaded); problems go to `diags` with `path`'s name.
+pub fn parse(
+    path: &Path,
+    text: &str,
+    controls: &[&str],
+    today: Date,
+    diags: &mut Diagnostics,
+) -> Vec<Waiver> {
+    let file = diags.add_file(path, text.to_string());
+    let Some(doc) = diag::parse_toml(diags, file, text) else {
         return Vec::new();
     };
     let limit = today

@@ -95,12 +95,52 @@ pub fn attachment_path(a: &Attachment) -> String {
     format!("attachments/sha256-{digest}.{ext}")
 }
 
+/// The control sources with every file read once, now: a folder becomes its `*.toml` files (in
+/// the loader's order) and each file its text, named by its path so diagnostics still point at
+/// it. The run loads these texts and the bundle keeps these same bytes ([`collect_inputs`]), so
+/// a file edited during the run cannot make the bundle's `inputs/` differ from what was judged.
+/// A file that cannot be read as UTF-8 is left as a path for the loader to report.
+pub fn snapshot_sources(sources: &[crate::control::Source]) -> Vec<crate::control::Source> {
+    use crate::control::Source;
+    let mut out = Vec::with_capacity(sources.len());
+    let read = |p: &Path| match std::fs::read(p).map(String::from_utf8) {
+        Ok(Ok(text)) => Source::Text {
+            name: p.to_path_buf(),
+            text,
+        },
+        _ => Source::Path(p.to_path_buf()),
+    };
+    for source in sources {
+        match source {
+            Source::Path(p) if p.is_dir() => {
+                let mut files: Vec<PathBuf> = match std::fs::read_dir(p) {
+                    Ok(rd) => rd
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|f| f.is_file() && f.extension().is_some_and(|e| e == "toml"))
+                        .collect(),
+                    Err(_) => Vec::new(),
+                };
+                files.sort();
+                if files.is_empty() {
+                    // The loader names the problem (no control files, or unreadable).
+                    out.push(source.clone());
+                }
+                out.extend(files.iter().map(|f| read(f)));
+            }
+            Source::Path(p) => out.push(read(p)),
+            Source::Text { .. } => out.push(source.clone()),
+        }
+    }
+    out
+}
+
 /// The files a run read, as `(path under the bundle, bytes)`: the control sources in load order
-/// (`inputs/controls/NNN-<name>`) and the waivers file (`inputs/waivers.toml`), so a replay
-/// needs nothing but the bundle.
+/// (`inputs/controls/NNN-<name>`) and the waivers file's bytes as loaded
+/// (`inputs/waivers.toml`), so a replay needs nothing but the bundle. Give it the sources
+/// [`snapshot_sources`] returned, so nothing is read again after the run.
 pub fn collect_inputs(
     sources: &[crate::control::Source],
-    waivers: Option<&Path>,
+    waivers: Option<&[u8]>,
 ) -> Result<Vec<(String, Vec<u8>)>> {
     use crate::control::Source;
     let mut texts: Vec<(String, Vec<u8>)> = Vec::new();
@@ -150,8 +190,7 @@ pub fn collect_inputs(
         })
         .collect();
     if let Some(w) = waivers {
-        let bytes = std::fs::read(w).with_context(|| format!("reading {}", w.display()))?;
-        out.push((INPUT_WAIVERS.into(), bytes));
+        out.push((INPUT_WAIVERS.into(), w.to_vec()));
     }
     Ok(out)
 }
@@ -259,7 +298,11 @@ pub fn write_bundle(
         entries.push(Entry::of(rel, bytes));
         total += bytes.len() as u64;
     }
-    let manifest = Manifest::new(entries).render();
+    let mut manifest = Manifest::new(entries);
+    if let Some(key) = key {
+        manifest = manifest.signed_by(key.verifying_key());
+    }
+    let manifest = manifest.render();
     write_file(&tmp.path().join(MANIFEST), manifest.as_bytes())?;
     let mut written: Vec<String> = files.keys().cloned().collect();
     written.push(MANIFEST.into());
@@ -354,9 +397,12 @@ pub enum Problem {
         expected: u64,
         actual: u64,
     },
-    /// A public key was given and there is no `MANIFEST.sig`.
+    /// A key or signer was asked for, and there is no `MANIFEST.sig`.
     Unsigned,
     BadSignature(String),
+    /// Nothing the verifier trusts vouches for the bundle: unsigned, or signed by a key it was
+    /// not given (`--allow-unsigned` accepts this and checks the digests only).
+    Untrusted(String),
     /// The bundle holds no `report.json`, or an observation file whose name is not its digest.
     Content(String),
 }
@@ -367,7 +413,10 @@ impl fmt::Display for Problem {
             Problem::Manifest(m) => write!(f, "manifest: {m}"),
             Problem::Missing(p) => write!(f, "missing: {p} is in MANIFEST but not in the bundle"),
             Problem::Extra(p) => write!(f, "extra: {p} is in the bundle but not in MANIFEST"),
-            Problem::NotAFile(p) => write!(f, "not a regular file: {p}"),
+            Problem::NotAFile(p) => write!(
+                f,
+                "not a regular file: {p} (a symlink, folder or device is never followed)"
+            ),
             Problem::Modified {
                 path,
                 expected,
@@ -386,10 +435,33 @@ impl fmt::Display for Problem {
             ),
             Problem::Unsigned => write!(
                 f,
-                "unsigned: a public key was given but there is no {SIGNATURE}"
+                "unsigned: a signer was asked for (--public-key or --signer) but there is no \
+                 {SIGNATURE}"
             ),
             Problem::BadSignature(m) => write!(f, "signature: {m}"),
+            Problem::Untrusted(m) => write!(f, "untrusted: {m}"),
             Problem::Content(m) => write!(f, "content: {m}"),
+        }
+    }
+}
+
+/// What a verifier trusts: the key the bundle must be signed with (`--public-key`), the pinned
+/// fingerprint of that key (`--signer SHA256:…`), or neither, which passes only with
+/// `allow_unsigned` (digests checked, authorship not).
+#[derive(Clone, Debug, Default)]
+pub struct Trust {
+    pub public_key: Option<VerifyingKey>,
+    /// `SHA256:<64 lowercase hex>`, see [`sign::parse_fingerprint`].
+    pub signer: Option<String>,
+    pub allow_unsigned: bool,
+}
+
+impl Trust {
+    /// Digests only: what tests and tools that re-read their own bundles use.
+    pub fn digests_only() -> Trust {
+        Trust {
+            allow_unsigned: true,
+            ..Trust::default()
         }
     }
 }
@@ -400,9 +472,10 @@ pub struct Verification {
     pub problems: Vec<Problem>,
     /// Files listed in the manifest.
     pub files: usize,
-    /// `Some(true)` signature checked and valid, `Some(false)` present but no key given,
-    /// `None` no signature and none asked for.
-    pub signature: Option<bool>,
+    /// What the signature check established; `None` when it failed (see `problems`).
+    pub signature: Option<crate::report::SignatureCheck>,
+    /// The manifest that was checked (the exact bytes the signature covers were parsed).
+    pub manifest: Option<Manifest>,
 }
 
 impl Verification {
@@ -411,16 +484,195 @@ impl Verification {
     }
 }
 
-/// Checks every file of the bundle at `dir` against its manifest, and the signature with `key`.
-pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
+/// The largest `MANIFEST` read (about half a million files).
+pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+/// The largest `MANIFEST.sig` read (the real one is 129 bytes).
+pub const MAX_SIGNATURE_BYTES: u64 = 4 << 10;
+/// The largest `report.json` or other bundle file read into memory.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// Opens a bundle file for reading without following a symlink and without blocking on a FIFO,
+/// and checks that it is a regular file of at most `cap` bytes. The error says what was found.
+pub fn open_regular(path: &Path, cap: u64) -> std::result::Result<std::fs::File, String> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    #[cfg(not(unix))]
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(format!(
+            "{} is a symbolic link, which is never followed",
+            path.display()
+        ));
+    }
+    let f = opts.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return format!(
+                "{} is a symbolic link, which is never followed",
+                path.display()
+            );
+        }
+        format!("cannot read {}: {e}", path.display())
+    })?;
+    let meta = f
+        .metadata()
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{} is not a regular file (a folder, FIFO or device)",
+            path.display()
+        ));
+    }
+    if meta.len() > cap {
+        return Err(format!(
+            "{} is {} bytes, more than the {cap} a bundle file may hold",
+            path.display(),
+            meta.len()
+        ));
+    }
+    Ok(f)
+}
+
+/// Reads a bundle file with [`open_regular`]'s rules; never more than `cap` bytes, even if the
+/// file grows while it is read.
+pub fn read_regular(path: &Path, cap: u64) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f = open_regular(path, cap)?;
+    let mut bytes = Vec::new();
+    f.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() as u64 > cap {
+        return Err(format!(
+            "{} grew past the {cap} bytes a bundle file may hold while it was read",
+            path.display()
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Checks the signature of `manifest_bytes` (`sig`: the bytes of `MANIFEST.sig`, if any) against
+/// what `trust` accepts; pushes each problem, returns what was established.
+fn check_signature(
+    manifest: &Manifest,
+    manifest_bytes: &[u8],
+    sig: Option<&[u8]>,
+    trust: &Trust,
+    problems: &mut Vec<Problem>,
+) -> Option<crate::report::SignatureCheck> {
+    use crate::report::{SignatureCheck, SignatureStatus};
+    let asked = trust.public_key.is_some() || trust.signer.is_some();
+    let named = manifest.signer.as_ref();
+    let Some(sig) = sig else {
+        if let Some(k) = named {
+            problems.push(Problem::BadSignature(format!(
+                "MANIFEST names signer {} but there is no {SIGNATURE}: the signature was removed",
+                sign::fingerprint(k)
+            )));
+            return None;
+        }
+        if asked {
+            problems.push(Problem::Unsigned);
+            return None;
+        }
+        if !trust.allow_unsigned {
+            problems.push(Problem::Untrusted(format!(
+                "the bundle is not signed (no {SIGNATURE}): anyone could have written it. Sign \
+                 bundles with `check --sign-key`, or give --allow-unsigned to check the digests \
+                 only"
+            )));
+            return None;
+        }
+        return Some(SignatureCheck {
+            status: SignatureStatus::Unsigned,
+            signer: None,
+        });
+    };
+    let sig = String::from_utf8_lossy(sig);
+    // The key the signature is checked with: the one given, else the one MANIFEST names
+    // (trusted only when its fingerprint is the pinned one).
+    let key = match (&trust.public_key, named) {
+        (Some(given), Some(named)) if given != named => {
+            problems.push(Problem::BadSignature(format!(
+                "MANIFEST names signer {}, not the given key {}",
+                sign::fingerprint(named),
+                sign::fingerprint(given)
+            )));
+            return None;
+        }
+        (Some(given), _) => Some(*given),
+        (None, named) => named.copied(),
+    };
+    let Some(key) = key else {
+        // Signed by an older vouch that did not name its key.
+        if trust.signer.is_some() {
+            problems.push(Problem::Untrusted(
+                "MANIFEST does not name its signer's key, so a pinned --signer cannot be \
+                 checked; give the key with --public-key FILE"
+                    .into(),
+            ));
+            return None;
+        }
+        if trust.allow_unsigned {
+            return Some(SignatureCheck {
+                status: SignatureStatus::Unchecked,
+                signer: None,
+            });
+        }
+        problems.push(Problem::Untrusted(
+            "signed, but by no key given here: give --public-key FILE (or --allow-unsigned to \
+             check the digests only)"
+                .into(),
+        ));
+        return None;
+    };
+    let fp = sign::fingerprint(&key);
+    if let Some(pin) = &trust.signer
+        && *pin != fp
+    {
+        problems.push(Problem::BadSignature(format!(
+            "signed by {fp}, not by the pinned signer {pin}"
+        )));
+        return None;
+    }
+    if let Err(m) = sign::verify(&key, manifest_bytes, &sig) {
+        problems.push(Problem::BadSignature(m));
+        return None;
+    }
+    if asked {
+        return Some(SignatureCheck {
+            status: SignatureStatus::Verified,
+            signer: Some(fp),
+        });
+    }
+    if trust.allow_unsigned {
+        return Some(SignatureCheck {
+            status: SignatureStatus::Unchecked,
+            signer: Some(fp),
+        });
+    }
+    problems.push(Problem::Untrusted(format!(
+        "signed by {fp}, a key nothing here vouches for (anyone can sign with a key of their \
+         own): pin it with --signer {fp} or give --public-key FILE, or --allow-unsigned to check \
+         the digests only"
+    )));
+    None
+}
+
+/// Checks every file of the bundle at `dir` against its manifest, and the signature against
+/// `trust`. `MANIFEST`, `MANIFEST.sig` and every listed file are opened without following
+/// symlinks, must be regular files, and are read up to a size cap: a hostile bundle gets a
+/// named problem, never a hang.
+pub fn verify(dir: &Path, trust: &Trust) -> Verification {
     let mut v = Verification::default();
-    let manifest_bytes = match std::fs::read(dir.join(MANIFEST)) {
+    let manifest_bytes = match read_regular(&dir.join(MANIFEST), MAX_MANIFEST_BYTES) {
         Ok(b) => b,
         Err(e) => {
-            v.problems.push(Problem::Manifest(format!(
-                "cannot read {}: {e}",
-                dir.join(MANIFEST).display()
-            )));
+            v.problems.push(Problem::Manifest(e));
             return v;
         }
     };
@@ -438,15 +690,25 @@ pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
     v.files = manifest.entries.len();
 
     // The signature first: it says whether the manifest itself can be trusted.
-    let sig = std::fs::read_to_string(dir.join(SIGNATURE)).ok();
-    match (key, &sig) {
-        (Some(key), Some(sig)) => match sign::verify(key, &manifest_bytes, sig) {
-            Ok(()) => v.signature = Some(true),
-            Err(m) => v.problems.push(Problem::BadSignature(m)),
+    let sig_path = dir.join(SIGNATURE);
+    let sig = match std::fs::symlink_metadata(&sig_path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        _ => match read_regular(&sig_path, MAX_SIGNATURE_BYTES) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                v.problems.push(Problem::BadSignature(e));
+                Some(Vec::new())
+            }
         },
-        (Some(_), None) => v.problems.push(Problem::Unsigned),
-        (None, Some(_)) => v.signature = Some(false),
-        (None, None) => {}
+    };
+    if v.problems.is_empty() {
+        v.signature = check_signature(
+            &manifest,
+            &manifest_bytes,
+            sig.as_deref(),
+            trust,
+            &mut v.problems,
+        );
     }
 
     let mut on_disk: BTreeMap<String, std::fs::Metadata> = BTreeMap::new();
@@ -456,12 +718,17 @@ pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
         .iter()
         .map(|e| (e.path.as_str(), e))
         .collect();
+    let mut unreadable: Vec<&str> = Vec::new();
     for e in &manifest.entries {
         match on_disk.get(&e.path) {
             None => v.problems.push(Problem::Missing(e.path.clone())),
-            Some(meta) if !meta.is_file() => v.problems.push(Problem::NotAFile(e.path.clone())),
+            Some(meta) if !meta.is_file() => {
+                unreadable.push(&e.path);
+                v.problems.push(Problem::NotAFile(e.path.clone()));
+            }
             Some(meta) => {
                 if meta.len() != e.size {
+                    unreadable.push(&e.path);
                     v.problems.push(Problem::Size {
                         path: e.path.clone(),
                         expected: e.size,
@@ -472,6 +739,7 @@ pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
                 match sha256_file(&dir.join(&e.path)) {
                     Ok(actual) => {
                         if actual != e.sha256 {
+                            unreadable.push(&e.path);
                             v.problems.push(Problem::Modified {
                                 path: e.path.clone(),
                                 expected: e.sha256.clone(),
@@ -479,9 +747,10 @@ pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
                             });
                         }
                     }
-                    Err(err) => v
-                        .problems
-                        .push(Problem::Manifest(format!("cannot read {}: {err}", e.path))),
+                    Err(err) => {
+                        unreadable.push(&e.path);
+                        v.problems.push(Problem::Content(err));
+                    }
                 }
             }
         }
@@ -497,33 +766,29 @@ pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
     }
     // The report's observation keys must each have their file (a bundle can be made consistent
     // for MANIFEST after an observation was dropped; the report still names it).
-    let intact = |p: &str| {
-        listed.contains_key(p)
-            && !v.problems.iter().any(|x| {
-                matches!(x, Problem::Modified { path, .. } | Problem::Size { path, .. } if path == p)
-            })
-    };
-    if intact(REPORT)
-        && let Ok(bytes) = std::fs::read(dir.join(REPORT))
+    if listed.contains_key(REPORT) && !unreadable.contains(&REPORT) && on_disk.contains_key(REPORT)
     {
-        match serde_json::from_slice::<serde_json::Value>(&bytes) {
-            Ok(report) => {
-                let keys = report["observations"]
-                    .as_object()
-                    .map(|o| o.keys().cloned().collect::<Vec<_>>())
-                    .unwrap_or_default();
-                for k in keys {
-                    let path = observation_path(&k);
-                    if !listed.contains_key(path.as_str()) {
-                        v.problems.push(Problem::Content(format!(
-                            "{REPORT} names observation {k}, but MANIFEST lists no {path}"
-                        )));
+        match read_regular(&dir.join(REPORT), MAX_FILE_BYTES) {
+            Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(report) => {
+                    let keys = report["observations"]
+                        .as_object()
+                        .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                        .unwrap_or_default();
+                    for k in keys {
+                        let path = observation_path(&k);
+                        if !listed.contains_key(path.as_str()) {
+                            v.problems.push(Problem::Content(format!(
+                                "{REPORT} names observation {k}, but MANIFEST lists no {path}"
+                            )));
+                        }
                     }
                 }
-            }
-            Err(e) => v
-                .problems
-                .push(Problem::Content(format!("{REPORT} is not JSON: {e}"))),
+                Err(e) => v
+                    .problems
+                    .push(Problem::Content(format!("{REPORT} is not JSON: {e}"))),
+            },
+            Err(e) => v.problems.push(Problem::Content(e)),
         }
     }
     // Observation files are named by their own digest: check the name agrees with MANIFEST.
@@ -537,17 +802,21 @@ pub fn verify(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
             )));
         }
     }
+    v.manifest = Some(manifest);
     v
 }
 
-/// The hex SHA-256 of a file, read in blocks (bundles may hold large attachments).
-fn sha256_file(path: &Path) -> std::io::Result<String> {
+/// The hex SHA-256 of a bundle file, read in blocks (bundles may hold large attachments),
+/// opened as [`open_regular`] opens it.
+fn sha256_file(path: &Path) -> std::result::Result<String, String> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
+    let mut f = open_regular(path, u64::MAX)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = f.read(&mut buf)?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         if n == 0 {
             break;
         }

@@ -2,11 +2,15 @@
 //! and no network, so an auditor can re-perform a run and a changed control can be tried against
 //! last month's evidence.
 //!
+//! The bundle is verified first ([`load`], with the caller's [`Trust`]), and every file replay
+//! uses is read once, from the verified manifest, and its digest checked on the bytes read.
+//!
 //! The population of a control is what the original run examined (its targets, `*` patterns
 //! expanded as they were then), plus any literal target the control now names. A target with a
-//! recorded observation is evaluated again with [`crate::engine::evaluate`]; one the original run
-//! could not observe keeps its original `error` (or `n/a`) result, since there is nothing new to
-//! judge. Checks that depend on the clock (`within`) are judged at the original run's end by
+//! recorded observation is evaluated again with [`crate::engine::evaluate`], and only if that
+//! observation was made of that very target by the control's probe with its params. A row with no
+//! observation is `error` whatever the original report said: replay vouches only for what the
+//! bundle recorded, and a report row is a claim, not evidence. Checks that depend on the clock (`within`) are judged at the original run's end by
 //! default, so a replay of an untouched bundle gives the same verdicts; [`ReplayAt::Now`] asks
 //! "would this evidence still pass today?".
 
@@ -17,13 +21,13 @@ use anyhow::{Context, Result, bail};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
-use super::{Problem, REPORT};
+use super::{MAX_FILE_BYTES, Problem, REPORT, Trust};
 use crate::control::{Control, Targets};
 use crate::engine;
 use crate::expect::Verdict;
 use crate::inventory::Inventory;
 use crate::probe::{Observation, Registry};
-use crate::report::{self, ControlResult, Replay, Report, Run, TargetResult};
+use crate::report::{self, ControlResult, Replay, Report, Run, SignatureCheck, TargetResult};
 
 /// A verified bundle, loaded.
 #[derive(Debug)]
@@ -32,6 +36,10 @@ pub struct Recorded {
     pub report: Report,
     /// Observation key (`sha256:<hex>`, the digest of the file) → observation.
     pub observations: BTreeMap<String, Observation>,
+    /// The run's inputs (`inputs/…` path → the verified bytes): its control files and waivers.
+    pub inputs: BTreeMap<String, Vec<u8>>,
+    /// What verification established about the signature.
+    pub signature: SignatureCheck,
 }
 
 /// When clock-dependent checks are judged.
@@ -43,9 +51,11 @@ pub enum ReplayAt {
     Now,
 }
 
-/// Verifies the bundle at `dir` (every digest, nothing missing or extra) and loads it.
-pub fn load(dir: &Path) -> Result<Recorded> {
-    let v = super::verify(dir, None);
+/// Verifies the bundle at `dir` (every digest, nothing missing or extra, the signature as
+/// `trust` requires) and loads it. Each file is read once more after verification, and its
+/// digest is checked again on the bytes that are used: a file swapped in between is refused.
+pub fn load(dir: &Path, trust: &Trust) -> Result<Recorded> {
+    let v = super::verify(dir, trust);
     if !v.ok() {
         let list: Vec<String> = v.problems.iter().map(Problem::to_string).collect();
         bail!(
@@ -54,10 +64,43 @@ pub fn load(dir: &Path) -> Result<Recorded> {
             list.join("\n  ")
         );
     }
-    let text = std::fs::read(dir.join(REPORT))
-        .with_context(|| format!("reading {}", dir.join(REPORT).display()))?;
-    let report: Report = serde_json::from_slice(&text)
-        .with_context(|| format!("{} is not a vouch report", dir.join(REPORT).display()))?;
+    let (Some(manifest), Some(signature)) = (v.manifest, v.signature) else {
+        bail!("{} does not verify; refusing to replay it", dir.display());
+    };
+    let read = |rel: &str, sha256: &str| -> Result<Vec<u8>> {
+        let bytes = super::read_regular(&dir.join(rel), MAX_FILE_BYTES)
+            .map_err(|e| anyhow::anyhow!("{e}; refusing to replay {}", dir.display()))?;
+        if hex::encode(Sha256::digest(&bytes)) != sha256 {
+            bail!(
+                "{} changed after it was verified; refusing to replay {}",
+                dir.join(rel).display(),
+                dir.display()
+            );
+        }
+        Ok(bytes)
+    };
+    let mut report: Option<Report> = None;
+    let mut observations = BTreeMap::new();
+    let mut inputs = BTreeMap::new();
+    for e in &manifest.entries {
+        if e.path == REPORT {
+            let text = read(&e.path, &e.sha256)?;
+            report = Some(serde_json::from_slice(&text).with_context(|| {
+                format!("{} is not a vouch report", dir.join(REPORT).display())
+            })?);
+        } else if e.path.starts_with("observations/") {
+            let bytes = read(&e.path, &e.sha256)?;
+            let obs: Observation = serde_json::from_slice(&bytes).with_context(|| {
+                format!("{} is not an observation", dir.join(&e.path).display())
+            })?;
+            observations.insert(format!("sha256:{}", e.sha256), obs);
+        } else if e.path.starts_with("inputs/") {
+            inputs.insert(e.path.clone(), read(&e.path, &e.sha256)?);
+        }
+    }
+    let Some(report) = report else {
+        bail!("{} holds no {REPORT}", dir.display());
+    };
     if report.schema != report::SCHEMA {
         bail!(
             "{} has schema `{}`; this vouch replays `{}`",
@@ -65,18 +108,6 @@ pub fn load(dir: &Path) -> Result<Recorded> {
             report.schema,
             report::SCHEMA
         );
-    }
-    let mut observations = BTreeMap::new();
-    let obs_dir = dir.join("observations");
-    if obs_dir.is_dir() {
-        for entry in std::fs::read_dir(&obs_dir)? {
-            let path = entry?.path();
-            let bytes = std::fs::read(&path)?;
-            let digest = hex::encode(Sha256::digest(&bytes));
-            let obs: Observation = serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is not an observation", path.display()))?;
-            observations.insert(format!("sha256:{digest}"), obs);
-        }
     }
     for k in report.observations.keys() {
         if !observations.contains_key(k) {
@@ -89,6 +120,8 @@ pub fn load(dir: &Path) -> Result<Recorded> {
     Ok(Recorded {
         report,
         observations,
+        inputs,
+        signature,
     })
 }
 
@@ -117,8 +150,8 @@ pub fn replay(
         if let Some(before) = before {
             for r in &before.results {
                 let row = match &r.observation {
-                    Some(id) => judge(c, id, recorded, now, &mut used),
-                    None => unjudged(r),
+                    Some(id) => judge(c, &r.target, id, recorded, now, &mut used),
+                    None => unobserved(r),
                 };
                 rows.insert(r.target.clone(), row);
             }
@@ -145,8 +178,8 @@ pub fn replay(
                     .map(|(id, o)| (o.target.clone(), id.clone()))
                     .collect();
                 for (target, id) in found {
-                    rows.entry(target)
-                        .or_insert_with(|| judge(c, &id, recorded, now, &mut used));
+                    let row = judge(c, &target, &id, recorded, now, &mut used);
+                    rows.entry(target).or_insert(row);
                 }
                 continue;
             }
@@ -156,7 +189,7 @@ pub fn replay(
                 .find(|(_, o)| o.probe == c.probe && o.target == t && o.params == c.params)
                 .map(|(id, _)| id.clone());
             let row = match found {
-                Some(id) => judge(c, &id, recorded, now, &mut used),
+                Some(id) => judge(c, &t, &id, recorded, now, &mut used),
                 None => missing(format!(
                     "the evidence holds no {} observation of `{t}` with this control's params",
                     c.probe
@@ -211,8 +244,11 @@ pub fn replay(
                 original_started_at: original.run.started_at,
                 original_finished_at: original.run.finished_at,
                 evaluated_at: now,
+                signature: Some(recorded.signature.clone()),
+                waivers: None,
             }),
             warnings: original.run.warnings.clone(),
+            evidence: None,
         },
         summary: report::Summary::default(),
         controls: results,
@@ -224,9 +260,10 @@ pub fn replay(
     report
 }
 
-/// Evaluates `c` on the recorded observation `id`.
+/// Evaluates `c` on the recorded observation `id`, which must be of `target`.
 fn judge(
     c: &Control,
+    target: &str,
     id: &str,
     recorded: &Recorded,
     now: Timestamp,
@@ -241,6 +278,12 @@ fn judge(
             obs.probe, c.probe
         ));
     }
+    if obs.target != target {
+        return missing(format!(
+            "observation {id} was made of `{}`, not of this row's target `{target}`",
+            obs.target
+        ));
+    }
     if obs.params != c.params {
         return missing(
             "the evidence was recorded with other params than this control's; observe again".into(),
@@ -250,15 +293,17 @@ fn judge(
     engine::evaluate(c, obs, Some(id.to_string()), now)
 }
 
-/// The original result of a target that was never observed, waiver and expiry removed (both are
-/// decided again).
-fn unjudged(r: &TargetResult) -> TargetResult {
-    let mut r = r.clone();
-    if let Some(w) = r.waiver.take() {
-        r.verdict = w.original_verdict;
-    }
-    r.expires_at = None;
-    r
+/// A row the original run recorded with no observation: whatever it said (even `pass` or
+/// `n/a`), nothing in the bundle backs it, so it is `error`, with the original reason kept.
+fn unobserved(r: &TargetResult) -> TargetResult {
+    let original = r.waiver.as_ref().map_or(r.verdict, |w| w.original_verdict);
+    let why = match &r.error {
+        Some(e) => {
+            format!("no observation in the evidence backs this row (recorded as {original}: {e})")
+        }
+        None => format!("no observation in the evidence backs this row (recorded as {original})"),
+    };
+    missing(why)
 }
 
 fn missing(why: String) -> TargetResult {

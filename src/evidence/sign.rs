@@ -115,10 +115,37 @@ pub fn verify(key: &VerifyingKey, manifest: &[u8], sig_text: &str) -> Result<(),
         .map_err(|_| "the signature does not match MANIFEST with this public key".to_string())
 }
 
-/// A short fingerprint of a public key (first 16 hex digits of the SHA-256 of its 32 bytes).
+/// A public key's fingerprint: `SHA256:` and the lowercase hex SHA-256 of its
+/// SubjectPublicKeyInfo DER encoding, the same digest as
+/// `openssl pkey -pubin -in KEY.pub -outform DER | sha256sum`.
 pub fn fingerprint(key: &VerifyingKey) -> String {
     use sha2::{Digest, Sha256};
-    hex::encode(&Sha256::digest(key.as_bytes())[..8])
+    let der = key
+        .to_public_key_der()
+        .map(|d| d.as_bytes().to_vec())
+        .unwrap_or_else(|_| key.as_bytes().to_vec());
+    format!("SHA256:{}", hex::encode(Sha256::digest(der)))
+}
+
+/// Reads a pinned fingerprint as `--signer` takes it: `SHA256:` and 64 hex digits (either case);
+/// returns it in the form [`fingerprint`] prints.
+pub fn parse_fingerprint(text: &str) -> Result<String, String> {
+    let hex_part = text
+        .strip_prefix("SHA256:")
+        .or_else(|| text.strip_prefix("sha256:"))
+        .ok_or_else(|| {
+            format!(
+                "`{text}` is not a signer fingerprint: expected `SHA256:` and 64 hex digits, as \
+                 `vouch verify --public-key KEY.pub` and `vouch check --sign-key` print it"
+            )
+        })?;
+    if hex_part.len() != 64 || !hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "`{text}` is not a signer fingerprint: after `SHA256:` come 64 hex digits (found {})",
+            hex_part.len()
+        ));
+    }
+    Ok(format!("SHA256:{}", hex_part.to_ascii_lowercase()))
 }
 
 #[cfg(test)]
@@ -156,5 +183,27 @@ mod tests {
         let key = load_signing_key(&k).unwrap();
         assert_eq!(key.verifying_key(), load_verifying_key(&p).unwrap());
         assert!(keygen(&prefix).is_err());
+    }
+
+    #[test]
+    fn fingerprints_are_the_sha256_of_the_spki_der_and_pins_parse_in_either_case() {
+        // RFC 8032 test 1 public key; its SPKI DER is the fixed 12-byte Ed25519 prefix + the key.
+        let raw = hex::decode("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+            .unwrap();
+        let key = VerifyingKey::from_bytes(&raw.clone().try_into().unwrap()).unwrap();
+        let mut der = hex::decode("302a300506032b6570032100").unwrap();
+        der.extend(&raw);
+        use sha2::{Digest, Sha256};
+        let expected = format!("SHA256:{}", hex::encode(Sha256::digest(&der)));
+        assert_eq!(fingerprint(&key), expected);
+        assert_eq!(
+            parse_fingerprint(&expected.to_uppercase()),
+            Ok(expected.clone())
+        );
+        assert!(
+            parse_fingerprint(&expected[..20]).is_err(),
+            "a truncated pin is not a pin"
+        );
+        assert!(parse_fingerprint(expected.trim_start_matches("SHA256:")).is_err());
     }
 }

@@ -235,11 +235,32 @@ pub struct ProbeContext {
 
 impl ProbeContext {
     pub fn new(inventory: Arc<Inventory>, options: ProbeOptions) -> ProbeContext {
-        ProbeContext {
+        let ctx = ProbeContext {
             inventory,
             options: Arc::new(options),
             run_info: Arc::default(),
+        };
+        // What the run was pointed at besides the names: recorded so every report says so.
+        let inv = &ctx.inventory;
+        if !inv.resolve.is_empty() {
+            let map: serde_json::Map<String, serde_json::Value> = inv
+                .resolve
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string().into()))
+                .collect();
+            ctx.record_run_info(crate::report::CONTEXT_RESOLVE, map.into());
         }
+        if let Some(ca) = &inv.tls.ca_file {
+            use sha2::{Digest, Sha256};
+            let sha256 = std::fs::read(ca)
+                .ok()
+                .map(|b| hex::encode(Sha256::digest(b)));
+            ctx.record_run_info(
+                crate::report::CONTEXT_CA_FILE,
+                serde_json::json!({"path": ca.display().to_string(), "sha256": sha256}),
+            );
+        }
+        ctx
     }
 
     /// The same context (and run-level record) with `facts_used` set.
@@ -348,7 +369,12 @@ impl Registry {
     pub fn builtin() -> Registry {
         // The AWS probes share one client factory: one credential load, one STS call, one
         // set of per-service limits per run.
-        let aws = aws::Aws::new();
+        Registry::builtin_with_aws(aws::Aws::new())
+    }
+
+    /// Every probe vouch ships, the AWS ones sharing the given client factory (tests give one
+    /// with static credentials or the SDK's replay client).
+    pub fn builtin_with_aws(aws: Arc<aws::Aws>) -> Registry {
         Registry {
             probes: vec![
                 Arc::new(attestation::AttestationProbe::default()),

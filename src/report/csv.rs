@@ -7,7 +7,7 @@
 use super::Report;
 use crate::expect::Verdict;
 
-const HEADER: [&str; 16] = [
+const HEADER: [&str; 17] = [
     "control",
     "title",
     "severity",
@@ -24,6 +24,7 @@ const HEADER: [&str; 16] = [
     "observation",
     "waiver_reason",
     "waiver_expires",
+    "run_notes",
 ];
 
 /// A cell a spreadsheet shows as text, never evaluates.
@@ -38,6 +39,9 @@ fn inert(s: &str) -> std::borrow::Cow<'_, str> {
 pub fn render(report: &Report) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(HEADER)?;
+    // What the run was pointed at (an AWS endpoint override, `[resolve]`, extra trust roots) on
+    // every row: a row copied out of the sheet still says it.
+    let notes = report.context_notes().join("; ");
     for c in &report.controls {
         let criteria = c
             .frameworks
@@ -72,6 +76,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
                 r.observation.as_deref().unwrap_or(""),
                 w_.map(|w| w.reason.as_str()).unwrap_or(""),
                 &w_.map(|w| w.expires.to_string()).unwrap_or_default(),
+                notes.as_str(),
             ];
             w.write_record(record.iter().map(|c| inert(c).into_owned()))?;
         }

@@ -159,6 +159,13 @@ pub fn render(report: &Report) -> String {
             " · <strong>INCOMPLETE: the run was interrupted</strong>"
         }
     );
+    for note in report.context_notes() {
+        let _ = writeln!(
+            out,
+            "<p class=\"meta\"><strong>Note:</strong> {}</p>",
+            escape(&note)
+        );
+    }
     summary(&mut out, report);
     contents(&mut out, report);
     out.push_str("<section id=\"controls\">\n");

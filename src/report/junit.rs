@@ -12,8 +12,12 @@ use crate::expect::Verdict;
 
 pub fn render(report: &Report) -> anyhow::Result<String> {
     let mut out = quick_junit::Report::new("vouch");
+    let notes = report.context_notes();
     for c in &report.controls {
         let mut suite = TestSuite::new(c.id.as_str());
+        for note in &notes {
+            suite.add_property(Property::new("run.note", note.as_str()));
+        }
         suite.add_property(Property::new("severity", c.severity.as_str()));
         suite.add_property(Property::new("probe", c.probe.as_str()));
         for (fw, ids) in &c.frameworks {

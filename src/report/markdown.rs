@@ -62,6 +62,9 @@ pub fn render(report: &Report) -> String {
         ),
     };
     let _ = writeln!(out, "### vouch: {headline}\n");
+    for note in report.context_notes() {
+        let _ = writeln!(out, "> **Note:** {}\n", cell(&note));
+    }
     let _ = writeln!(
         out,
         "**{} controls**: {} pass · {} fail · {} error · {} waived · {} n/a — {} results: {} pass, {} fail, {} error, {} waived, {} n/a{}\n",

@@ -77,6 +77,49 @@ pub struct Run {
     /// of them exit 2.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Set when the run wrote an evidence bundle (`--evidence-dir`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceInfo>,
+}
+
+/// The evidence bundle a run wrote.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EvidenceInfo {
+    /// The bundle directory, as given.
+    pub bundle: String,
+    /// The fingerprint (`SHA256:<hex>`) of the key that signed its MANIFEST; `null` when unsigned.
+    /// A claim until `vouch verify --signer` checks it.
+    pub signer: Option<String>,
+}
+
+/// What `vouch verify` (or a replay's verification) established about a bundle's signature.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SignatureCheck {
+    pub status: SignatureStatus,
+    /// The fingerprint of the key the signature was checked with, when signed.
+    pub signer: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureStatus {
+    /// Signed, and the signature holds for the key given (`--public-key`) or pinned (`--signer`).
+    Verified,
+    /// Signed, but checked with no key the verifier trusts (`--allow-unsigned`): the digests
+    /// hold, nothing proves who wrote them.
+    Unchecked,
+    /// Not signed; accepted only with `--allow-unsigned`.
+    Unsigned,
+}
+
+impl SignatureStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureStatus::Verified => "verified",
+            SignatureStatus::Unchecked => "unchecked",
+            SignatureStatus::Unsigned => "unsigned",
+        }
+    }
 }
 
 /// Where a replayed report's observations came from, and the time its checks were judged at.
@@ -88,6 +131,70 @@ pub struct Replay {
     pub original_finished_at: Timestamp,
     /// The "now" of `within` checks and waiver expiry (the original run's end unless asked).
     pub evaluated_at: Timestamp,
+    /// What verifying the bundle established about its signature. Absent only in reports of
+    /// versions before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureCheck>,
+    /// Where the waivers applied in the replay came from: `bundle` (the run's own, from
+    /// `inputs/waivers.toml`), `file:<path>` (`--waivers`) or `none`. Never the working folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waivers: Option<String>,
+}
+
+/// `run.context` key: the AWS endpoint override in effect (`{url, source, services}`), recorded
+/// when an AWS probe ran against anything but AWS's own endpoints.
+pub const CONTEXT_AWS_ENDPOINT: &str = "aws.endpoint_override";
+/// `run.context` key: the inventory's `[resolve]` entries (`{"name:port": "address:port"}`).
+pub const CONTEXT_RESOLVE: &str = "resolve";
+/// `run.context` key: the extra TLS trust roots (`{path, sha256}`), `[tls] ca_file`.
+pub const CONTEXT_CA_FILE: &str = "tls.ca_file";
+
+impl Report {
+    /// One line per setting that pointed the run at something other than what the names say (an
+    /// AWS endpoint override, names resolved by the inventory, extra trust roots), for every
+    /// format's header: a bundle made against an emulator or a look-alike estate says so.
+    pub fn context_notes(&self) -> Vec<String> {
+        let ctx = &self.run.context;
+        let mut notes = Vec::new();
+        if let Some(v) = ctx.get(CONTEXT_AWS_ENDPOINT) {
+            let mut parts = Vec::new();
+            if let Some(url) = v["url"].as_str() {
+                parts.push(format!(
+                    "{url} ({})",
+                    v["source"].as_str().unwrap_or("configured")
+                ));
+            }
+            if let Some(services) = v["services"].as_object() {
+                for (var, url) in services {
+                    parts.push(format!("{} ({var})", url.as_str().unwrap_or("?")));
+                }
+            }
+            notes.push(format!(
+                "AWS endpoint overridden: {}; not AWS's own endpoints",
+                parts.join(", ")
+            ));
+        }
+        if let Some(map) = ctx.get(CONTEXT_RESOLVE).and_then(|v| v.as_object())
+            && !map.is_empty()
+        {
+            let pairs: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{k} -> {}", v.as_str().unwrap_or("?")))
+                .collect();
+            notes.push(format!(
+                "Names resolved by the inventory, not DNS: {}",
+                pairs.join(", ")
+            ));
+        }
+        if let Some(v) = ctx.get(CONTEXT_CA_FILE) {
+            notes.push(format!(
+                "Extra TLS trust roots: {} (SHA-256 {})",
+                v["path"].as_str().unwrap_or("?"),
+                v["sha256"].as_str().unwrap_or("unread")
+            ));
+        }
+        notes
+    }
 }
 
 /// Counts of controls by verdict, plus results (control × target) by verdict.

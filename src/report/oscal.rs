@@ -222,6 +222,10 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
     if !observations.is_empty() {
         result["observations"] = json!(observations);
     }
+    let notes = report.context_notes();
+    if !notes.is_empty() {
+        result["remarks"] = json!(notes.join("\n\n"));
+    }
     if !risks.is_empty() {
         result["risks"] = json!(risks);
     }

@@ -46,7 +46,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
         }
     }
     let s = &report.summary;
-    let doc = json!({
+    let mut doc = json!({
         "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [{
@@ -68,6 +68,10 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
             }},
         }],
     });
+    let notes = report.context_notes();
+    if !notes.is_empty() {
+        doc["runs"][0]["properties"]["notes"] = json!(notes);
+    }
     let mut out = serde_json::to_string_pretty(&super::canonical_json(doc))?;
     out.push('\n');
     Ok(out)

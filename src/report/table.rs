@@ -82,7 +82,11 @@ pub fn render(report: &Report, style: Style) -> String {
         .finished_at
         .duration_since(report.run.started_at)
         .as_secs_f64();
-    let mut out = format!("{t}\n");
+    let mut out = String::new();
+    for note in report.context_notes() {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out.push_str(&format!("{t}\n"));
     out.push_str(&format!(
         "{} controls: {} pass, {} fail, {} error, {} waived, {} n/a · {} results: {} pass, {} fail, {} error · {:.1}s{}\n",
         s.controls,

@@ -1805,4 +1805,100 @@ async fn kms_multi_region_replica_takes_its_rotation_from_its_primary() {
     let rotations = fake.uris("ListKeyRotations");
     assert!(rotations[0].contains("us-east-1"), "{rotations:?}");
     assert!(fake.uris("GetKeyRotationStatus")[0].contains("us-east-1"));
+/// Prevents: an AWS probe reporting a fact (which a control could pass on) when the principal
+/// may call nothing: every call of every AWS probe is answered AccessDenied, in each service's
+/// own error form, and each probe must either fail as `Denied` or leave every declared fact
+/// unobserved (the engine then makes each check `error`).
+#[tokio::test]
+async fn every_aws_probe_with_every_call_denied_observes_no_fact() {
+    let targets = [
+        ("aws.s3", "audit-logs-bucket"),
+        ("aws.kms", KEY_ID),
+        ("aws.backup", "prod-vault"),
+        ("aws.rds", "orders-db"),
+        ("aws.dynamodb", "orders"),
+        ("aws.cloudtrail", "org-trail"),
+        ("aws.logs", "/app/web"),
+        ("aws.iam", "account"),
+        ("aws.guardduty", REGION),
+        (
+            "aws.wafv2",
+            "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/web/50dc6c495c0c9188",
+        ),
+    ];
+    let kinds: Vec<&str> = vouch::probe::Registry::builtin()
+        .all()
+        .iter()
+        .map(|p| p.kind())
+        .filter(|k| k.starts_with("aws."))
+        .collect();
+    for k in &kinds {
+        assert!(
+            targets.iter().any(|(t, _)| t == k),
+            "add a target for {k} to every_aws_probe_with_every_call_denied_observes_no_fact"
+        );
+    }
+    let mut leaks = Vec::new();
+    for (kind, target) in targets {
+        let fake = Arc::new(FakeAws::default());
+        let json_error = |action: &str| Reply {
+            status: 400,
+            body: json!({
+                "__type": "AccessDeniedException",
+                "message": format!("User: {AUDITOR} is not authorized to perform: {action}"),
+            })
+            .to_string(),
+            bucket_region: None,
+        };
+        let query_error = |action: &str| Reply {
+            status: 403,
+            body: format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: \
+                 {AUDITOR} is not authorized to perform: {action}</Message></Error>\
+                 <RequestId>r</RequestId></ErrorResponse>"
+            ),
+            bucket_region: None,
+        };
+        let s3_error = |_: &str| Reply {
+            status: 403,
+            body: "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>".into(),
+            bucket_region: Some(REGION),
+        };
+        fake.by_request(Arc::new(move |action: &str, _body: &str| match kind {
+            "aws.s3" => s3_error(action),
+            "aws.iam" | "aws.rds" => query_error(action),
+            _ => json_error(action),
+        }));
+        let registry = vouch::probe::Registry::builtin_with_aws(fake.factory());
+        let probe = registry.get(kind).unwrap();
+        let res = tokio::time::timeout(
+            Duration::from_secs(60),
+            probe.observe(target, &Params::new(), &fake_ctx()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{kind}: hung with every call denied"));
+        match res {
+            Err(e) => assert_eq!(e.kind, ProbeErrorKind::Denied, "{kind}: {e}"),
+            Ok(obs) => {
+                for f in probe.facts() {
+                    // S3 names a bucket's region even in HeadBucket's 403 (the
+                    // x-amz-bucket-region header): observed, not guessed.
+                    if (kind, f.path) == ("aws.s3", "region") {
+                        continue;
+                    }
+                    if let Some(v) = obs.facts.get(f.path) {
+                        leaks.push(format!(
+                            "{kind}: {} = {v} although every call was denied",
+                            f.path
+                        ));
+                    }
+                }
+                assert!(
+                    !obs.unobserved.is_empty(),
+                    "{kind}: nothing said unobserved"
+                );
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "{}", leaks.join("\n"));
 }

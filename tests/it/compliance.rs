@@ -30,9 +30,10 @@ fn unreachable(kind: &str) -> Option<(&'static str, Inventory)> {
             ("acme/api", inv)
         }
         k if k.starts_with("aws.") => {
+            // Static credentials (the registry below), so the SDK signs a request and goes to
+            // the network: nothing listens on port 1, the connection is refused.
             inv.aws.endpoint_url = Some("http://127.0.0.1:1".into());
             inv.aws.region = Some("us-east-1".into());
-            inv.aws.profile = Some("vouch-compliance-test-no-such-profile".into());
             // Probes without a `*` pattern get a concrete target, so the network is reached.
             let target = match k {
                 "aws.iam" => "account",
@@ -124,9 +125,29 @@ fn every_probe_has_an_unreachable_target_here() {
     }
 }
 
+/// The built-in probes, the AWS ones with static credentials: no credential chain or profile
+/// lookup stands between a probe and the (unreachable) network.
+fn networked_registry() -> Registry {
+    let creds = aws_credential_types::Credentials::new(
+        "AKIDCOMPLIANCE",
+        "compliance-secret",
+        None,
+        None,
+        "compliance-test",
+    );
+    Registry::builtin_with_aws(vouch::probe::aws::Aws::with_overrides(
+        vouch::probe::aws::AwsOverrides {
+            credentials: Some(
+                aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+            ),
+            ..Default::default()
+        },
+    ))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_target_is_an_error_with_a_hint_within_the_timeout() {
-    for probe in Registry::builtin().all() {
+    for probe in networked_registry().all() {
         let Some((target, inv)) = unreachable(probe.kind()) else {
             continue;
         };
@@ -148,6 +169,7 @@ async fn an_unreachable_target_is_an_error_with_a_hint_within_the_timeout() {
                         "{}: discovery error without a hint: {e:?}",
                         probe.kind()
                     );
+                    assert_reached_the_network(probe.kind(), &e);
                     continue;
                 }
                 Ok(Ok(found)) => panic!(
@@ -173,6 +195,23 @@ async fn an_unreachable_target_is_an_error_with_a_hint_within_the_timeout() {
             probe.kind()
         );
         assert!(!err.message.is_empty());
+        assert_reached_the_network(probe.kind(), &err);
         assert!(elapsed < timeout * 2, "{}: took {elapsed:?}", probe.kind());
+    }
+}
+
+/// An AWS probe's error on the unreachable endpoint must come from the network (refused,
+/// timed out), not from a missing profile or credentials before any request was sent: that
+/// would prove nothing about how the probe meets an unreachable endpoint.
+fn assert_reached_the_network(kind: &str, e: &vouch::probe::ProbeError) {
+    use vouch::probe::ProbeErrorKind;
+    if kind.starts_with("aws.") {
+        assert!(
+            matches!(
+                e.kind,
+                ProbeErrorKind::Unreachable | ProbeErrorKind::Timeout
+            ),
+            "{kind}: expected a network error from the unreachable endpoint, got {e:?}"
+        );
     }
 }

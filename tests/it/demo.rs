@@ -24,6 +24,65 @@ fn verdicts(report: &serde_json::Value) -> BTreeMap<(String, String), String> {
     out
 }
 
+/// The whole (control, target) → verdict table the demo estate must give, one line each, in
+/// `fixtures/demo/verdicts.txt`. Targets the emulator names at random (key ids) are written with
+/// `<uuid>`. Prevents: a built-in control whose verdict on the demo estate changes unnoticed (12
+/// of 48 controls were asserted one by one before). After an intended change, regenerate with
+/// `VOUCH_BLESS=1 cargo nextest run -E 'test(/the_demo_estate/)'` and review the diff.
+fn pinned_table_holds(v: &BTreeMap<(String, String), String>) {
+    let uuid =
+        regex::Regex::new("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
+    let mut actual: Vec<String> = v
+        .iter()
+        .map(|((id, target), verdict)| {
+            format!("{id}  {}  {verdict}", uuid.replace_all(target, "<uuid>"))
+        })
+        .collect();
+    actual.sort();
+    let path = crate::support::repo().join("fixtures/demo/verdicts.txt");
+    let header = "# The demo estate's verdict per (control, target): see tests/it/demo.rs \
+                  (pinned_table_holds) to regenerate.\n";
+    if std::env::var_os("VOUCH_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, format!("{header}{}\n", actual.join("\n"))).unwrap();
+    }
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut expected: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    expected.sort();
+    let missing: Vec<&String> = expected.iter().filter(|l| !actual.contains(l)).collect();
+    let extra: Vec<&String> = actual.iter().filter(|l| !expected.contains(l)).collect();
+    let mut diff = String::new();
+    for l in &missing {
+        diff.push_str(&format!("- {l}\n"));
+    }
+    for l in &extra {
+        diff.push_str(&format!("+ {l}\n"));
+    }
+    assert!(
+        diff.is_empty() && actual == expected,
+        "the demo estate's verdicts differ from {} (- expected, + got):\n{diff}",
+        path.display()
+    );
+    let controls: std::collections::BTreeSet<&str> = v.keys().map(|(id, _)| id.as_str()).collect();
+    let library = vouch::control::load_controls(
+        &vouch::control::builtin::sources(),
+        &vouch::probe::Registry::builtin(),
+        None,
+        &mut vouch::diag::Diagnostics::new(),
+    );
+    for c in &library {
+        assert!(
+            controls.contains(c.id.as_str()),
+            "built-in control {} has no row in the demo report",
+            c.id
+        );
+    }
+}
+
 fn result<'a>(report: &'a serde_json::Value, id: &str, target: &str) -> &'a serde_json::Value {
     report["controls"]
         .as_array()
@@ -117,6 +176,7 @@ async fn the_demo_estate_shows_each_verdict_for_the_right_reason() {
     let called = crate::support::assert_iam_policy_allows(&report);
     assert!(called.len() > 20, "{called:?}");
     let v = verdicts(&report);
+    pinned_table_holds(&v);
     let expect = |id: &str, target: &str, verdict: &str| {
         assert_eq!(
             v.get(&(id.to_string(), target.to_string()))

@@ -221,7 +221,7 @@ fn verify_accepts_an_intact_bundle_and_names_a_changed_byte_a_missing_and_an_ext
     let dir = example();
     let (ev, report) = bundle(dir.path(), "ev", &[]);
     vouch()
-        .args(["verify"])
+        .args(["verify", "--allow-unsigned"])
         .arg(&ev)
         .assert()
         .code(i32::from(exit::PASS))
@@ -248,7 +248,7 @@ fn verify_accepts_an_intact_bundle_and_names_a_changed_byte_a_missing_and_an_ext
     bytes[i] = if bytes[i] == b'7' { b'8' } else { b'x' };
     std::fs::write(&p, bytes).unwrap();
     vouch()
-        .arg("verify")
+        .args(["verify", "--allow-unsigned"])
         .arg(&tampered)
         .assert()
         .code(i32::from(exit::FAILED))
@@ -262,7 +262,7 @@ fn verify_accepts_an_intact_bundle_and_names_a_changed_byte_a_missing_and_an_ext
     copy_dir(&ev, &deleted);
     std::fs::remove_file(deleted.join("report.json")).unwrap();
     vouch()
-        .arg("verify")
+        .args(["verify", "--allow-unsigned"])
         .arg(&deleted)
         .assert()
         .code(i32::from(exit::FAILED))
@@ -280,7 +280,7 @@ fn verify_accepts_an_intact_bundle_and_names_a_changed_byte_a_missing_and_an_ext
         .unwrap();
     std::io::Write::write_all(&mut f, b" ").unwrap();
     vouch()
-        .arg("verify")
+        .args(["verify", "--allow-unsigned"])
         .arg(&added)
         .assert()
         .code(i32::from(exit::FAILED))
@@ -296,7 +296,7 @@ fn verify_accepts_an_intact_bundle_and_names_a_changed_byte_a_missing_and_an_ext
     std::fs::remove_file(dropped.join(&obs_path)).unwrap();
     rewrite_manifest(&dropped);
     vouch()
-        .arg("verify")
+        .args(["verify", "--allow-unsigned"])
         .arg(&dropped)
         .assert()
         .code(i32::from(exit::FAILED))
@@ -309,7 +309,7 @@ fn verify_accepts_an_intact_bundle_and_names_a_changed_byte_a_missing_and_an_ext
     copy_dir(&ev, &bare);
     std::fs::remove_file(bare.join("MANIFEST")).unwrap();
     vouch()
-        .arg("verify")
+        .args(["verify", "--allow-unsigned"])
         .arg(&bare)
         .assert()
         .code(i32::from(exit::FAILED))
@@ -335,9 +335,17 @@ fn a_signed_bundle_verifies_with_its_key_and_fails_with_another_or_after_a_rewri
         .assert()
         .code(i32::from(exit::PASS))
         .stdout(predicate::str::contains("signature valid"));
+    // Signed, but no key given: nothing says whose key it is, so it is not a pass…
     vouch()
         .current_dir(dir.path())
         .args(["verify", "ev"])
+        .assert()
+        .code(i32::from(exit::FAILED))
+        .stderr(predicate::str::contains("untrusted: signed by SHA256:"));
+    // …unless asked to check the digests only, which says the signature was not checked.
+    vouch()
+        .current_dir(dir.path())
+        .args(["verify", "ev", "--allow-unsigned"])
         .assert()
         .code(i32::from(exit::PASS))
         .stdout(predicate::str::contains("not checked"));
@@ -348,7 +356,7 @@ fn a_signed_bundle_verifies_with_its_key_and_fails_with_another_or_after_a_rewri
         .assert()
         .code(i32::from(exit::FAILED))
         .stderr(predicate::str::contains(
-            "signature: the signature does not match MANIFEST with this public key",
+            "signature: MANIFEST names signer SHA256:",
         ));
     // A forger edits the report and rewrites MANIFEST to match: only the signature catches it.
     let forged = dir.path().join("forged");
@@ -359,7 +367,7 @@ fn a_signed_bundle_verifies_with_its_key_and_fails_with_another_or_after_a_rewri
     std::fs::write(forged.join("report.json"), &text).unwrap();
     rewrite_manifest(&forged);
     vouch()
-        .arg("verify")
+        .args(["verify", "--allow-unsigned"])
         .arg(&forged)
         .assert()
         .code(i32::from(exit::PASS));
@@ -468,7 +476,7 @@ fn a_bundle_is_complete_or_absent_and_never_overwrites_evidence() {
         .code(i32::from(exit::FAILED));
     vouch()
         .current_dir(dir.path())
-        .args(["verify", "ev3"])
+        .args(["verify", "--allow-unsigned", "ev3"])
         .assert()
         .code(i32::from(exit::PASS));
 }
@@ -505,7 +513,13 @@ fn replay_gives_the_original_verdicts_with_no_probe_and_no_inventory() {
     )
     .unwrap();
     let out = check(auditor.path())
-        .args(["--from-evidence", "ev", "--format", "json"])
+        .args([
+            "--from-evidence",
+            "ev",
+            "--allow-unsigned",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(i32::from(exit::FAILED)));
@@ -527,7 +541,7 @@ fn replay_gives_the_original_verdicts_with_no_probe_and_no_inventory() {
         .replacen("fail", "pass", 1);
     std::fs::write(&p, text).unwrap();
     check(auditor.path())
-        .args(["--from-evidence", "ev"])
+        .args(["--from-evidence", "ev", "--allow-unsigned"])
         .assert()
         .code(i32::from(exit::INVALID))
         .stderr(predicate::str::contains("does not verify"));
@@ -552,7 +566,14 @@ fn a_bundle_replays_on_its_own_with_its_controls_and_waivers() {
     copy_dir(&dir.path().join("ev"), &auditor.path().join("ev"));
     let out = vouch()
         .current_dir(auditor.path())
-        .args(["check", "--from-evidence", "ev", "--format", "json"])
+        .args([
+            "check",
+            "--from-evidence",
+            "ev",
+            "--allow-unsigned",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(
@@ -582,7 +603,13 @@ fn a_changed_control_is_judged_against_the_recorded_evidence() {
         .replacen("op = \"<=\", value = 365", "op = \"<=\", value = 30", 1);
     std::fs::write(&controls, text).unwrap();
     let out = check(dir.path())
-        .args(["--from-evidence", "ev", "--format", "json"])
+        .args([
+            "--from-evidence",
+            "ev",
+            "--allow-unsigned",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -616,7 +643,14 @@ fn replay_judges_within_at_the_original_run_time_unless_asked_for_now() {
     rewrite_manifest(&ev);
     let dr = |extra: &[&str]| -> String {
         let out = check(dir.path())
-            .args(["--from-evidence", "ev", "--format", "json", "--only"])
+            .args([
+                "--from-evidence",
+                "ev",
+                "--allow-unsigned",
+                "--format",
+                "json",
+                "--only",
+            ])
             .arg("RES-DR-TEST-ANNUAL")
             .args(extra)
             .output()
@@ -682,7 +716,8 @@ fn the_replay_library_never_calls_a_probe() {
         &mut diags,
     );
     assert!(!diags.has_errors(), "{}", diags.render_short());
-    let recorded = vouch::evidence::replay::load(&ev).unwrap();
+    let recorded =
+        vouch::evidence::replay::load(&ev, &vouch::evidence::Trust::digests_only()).unwrap();
     let mut report = vouch::evidence::replay::replay(
         &controls,
         &registry,
@@ -773,13 +808,13 @@ fn attachments_are_stored_by_their_digest_and_listed_in_the_manifest() {
             .contains(&format!("  {}  {pem_path}\n", PEM.len()))
     );
     vouch()
-        .arg("verify")
+        .args(["verify", "--allow-unsigned"])
         .arg(&ev)
         .assert()
         .code(i32::from(exit::PASS));
     std::fs::write(ev.join(&pem_path), PEM.replace("MII", "MIJ")).unwrap();
     vouch()
-        .arg("verify")
+        .args(["verify", "--allow-unsigned"])
         .arg(&ev)
         .assert()
         .code(i32::from(exit::FAILED))
@@ -930,7 +965,7 @@ fn a_run_killed_while_writing_its_bundle_leaves_a_complete_bundle_or_none() {
     assert_eq!(status.code(), Some(i32::from(exit::PASS)));
     vouch()
         .current_dir(dir.path())
-        .args(["verify", "whole"])
+        .args(["verify", "--allow-unsigned", "whole"])
         .assert()
         .code(i32::from(exit::PASS));
 
@@ -947,7 +982,7 @@ fn a_run_killed_while_writing_its_bundle_leaves_a_complete_bundle_or_none() {
         if bundle.exists() {
             vouch()
                 .current_dir(dir.path())
-                .args(["verify", &name])
+                .args(["verify", "--allow-unsigned", &name])
                 .assert()
                 .code(i32::from(exit::PASS));
             complete += 1;
@@ -963,7 +998,7 @@ fn a_run_killed_while_writing_its_bundle_leaves_a_complete_bundle_or_none() {
             );
             vouch()
                 .current_dir(dir.path())
-                .args(["verify", &name])
+                .args(["verify", "--allow-unsigned", &name])
                 .assert()
                 .code(i32::from(exit::PASS));
         }

@@ -238,7 +238,13 @@ fn waivers_apply_again_on_replay_as_of_the_original_run() {
     .unwrap();
     let (_, r, _) = run(
         dir.path(),
-        &["--from-evidence", "ev", "--waivers", "waivers.toml"],
+        &[
+            "--from-evidence",
+            "ev",
+            "--allow-unsigned",
+            "--waivers",
+            "waivers.toml",
+        ],
     );
     assert_eq!(control(&r, "RES-DR-TEST-ANNUAL")["verdict"], "waived");
     assert_eq!(

@@ -192,6 +192,9 @@ impl Aws {
             .clone()?;
         ctx.record_run_info(CALLER_IDENTITY, session.identity_json());
         check_account(&ctx.inventory.aws.account_ids, &session.identity)?;
+        if let Some(endpoint) = &session.endpoint_override {
+            ctx.record_run_info(crate::report::CONTEXT_AWS_ENDPOINT, endpoint.clone());
+        }
         Ok(session)
     }
 }
@@ -229,6 +232,18 @@ fn check_account(
     }
 }
 
+/// A URL with any `user:password@` replaced by `REDACTED@`: endpoint URLs go into reports.
+fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://REDACTED@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// The account and principal whose credentials the run used.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct CallerIdentity {
@@ -245,6 +260,8 @@ pub struct Session {
     /// Account ListRegions, asked once, when some `*` covers every enabled region.
     enabled_regions: OnceCell<Result<(Vec<String>, Value), ProbeError>>,
     endpoint_overridden: bool,
+    /// What overrode AWS's endpoints, for `run.context` (`{url, source, services}`).
+    endpoint_override: Option<Value>,
     concurrency: usize,
     clients: Mutex<HashMap<(TypeId, String), Box<dyn Any + Send + Sync>>>,
     limits: Mutex<HashMap<&'static str, Arc<Semaphore>>>,
@@ -307,12 +324,31 @@ impl Session {
                 k.to_str()
                     .is_some_and(|k| k.starts_with("AWS_ENDPOINT_URL_"))
             });
+        let services: serde_json::Map<String, Value> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("AWS_ENDPOINT_URL_"))
+            .map(|(k, v)| (k, Value::from(redact_userinfo(&v))))
+            .collect();
+        let endpoint_override = endpoint_overridden.then(|| {
+            let source = if key.endpoint_url.is_some() {
+                "[aws] endpoint_url or --aws-endpoint-url"
+            } else if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
+                "AWS_ENDPOINT_URL"
+            } else {
+                "the AWS profile's endpoint_url"
+            };
+            serde_json::json!({
+                "url": config.endpoint_url().map(redact_userinfo),
+                "source": source,
+                "services": services,
+            })
+        });
         let mut session = Session {
             config,
             region,
             regions: key.regions.clone(),
             enabled_regions: OnceCell::new(),
             endpoint_overridden,
+            endpoint_override,
             concurrency: key.concurrency,
             clients: Mutex::default(),
             limits: Mutex::default(),
