@@ -1805,6 +1805,8 @@ async fn kms_multi_region_replica_takes_its_rotation_from_its_primary() {
     let rotations = fake.uris("ListKeyRotations");
     assert!(rotations[0].contains("us-east-1"), "{rotations:?}");
     assert!(fake.uris("GetKeyRotationStatus")[0].contains("us-east-1"));
+}
+
 /// Prevents: an AWS probe reporting a fact (which a control could pass on) when the principal
 /// may call nothing: every call of every AWS probe is answered AccessDenied, in each service's
 /// own error form, and each probe must either fail as `Denied` or leave every declared fact
