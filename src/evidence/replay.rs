@@ -293,10 +293,20 @@ fn judge(
     engine::evaluate(c, obs, Some(id.to_string()), now)
 }
 
-/// A row the original run recorded with no observation: whatever it said (even `pass` or
-/// `n/a`), nothing in the bundle backs it, so it is `error`, with the original reason kept.
+/// A row the original run recorded with no observation. The engine's own rows (an undefined
+/// group, an empty population, a denied discovery, an interrupted run: `result.engine`) have none
+/// by construction and are kept as recorded unless they claim `pass`. Any other row — whatever it
+/// said, even `pass` or `n/a` — has nothing in the bundle behind it, so it is `error`, with the
+/// original reason kept.
 fn unobserved(r: &TargetResult) -> TargetResult {
     let original = r.waiver.as_ref().map_or(r.verdict, |w| w.original_verdict);
+    if r.engine.is_some() && original != Verdict::Pass {
+        return TargetResult {
+            verdict: original,
+            waiver: None,
+            ..r.clone()
+        };
+    }
     let why = match &r.error {
         Some(e) => {
             format!("no observation in the evidence backs this row (recorded as {original}: {e})")
