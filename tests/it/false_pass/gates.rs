@@ -668,6 +668,7 @@ fn stale_evidence_is_an_error_on_replay_now() {
     let mut replay = vouch();
     replay.current_dir(estate.dir.path()).args([
         "check",
+        "--allow-unsigned",
         "--from-evidence",
         "bundle",
         "--format",
