@@ -246,7 +246,14 @@ impl ProbeContext {
             let map: serde_json::Map<String, serde_json::Value> = inv
                 .resolve
                 .iter()
-                .map(|(k, v)| (k.clone(), v.to_string().into()))
+                .map(|(k, v)| {
+                    // A name mapped to several addresses lists them all.
+                    let all: Vec<String> = std::iter::once(v)
+                        .chain(inv.resolve_more.get(k).into_iter().flatten())
+                        .map(|a| a.to_string())
+                        .collect();
+                    (k.clone(), all.join(", ").into())
+                })
                 .collect();
             ctx.record_run_info(crate::report::CONTEXT_RESOLVE, map.into());
         }

@@ -166,6 +166,13 @@ pub fn render(report: &Report) -> String {
             escape(&note)
         );
     }
+    for w in report.warning_notes() {
+        let _ = writeln!(
+            out,
+            "<p class=\"meta\"><strong>Warning:</strong> {}</p>",
+            escape(&w)
+        );
+    }
     summary(&mut out, report);
     contents(&mut out, report);
     out.push_str("<section id=\"controls\">\n");

@@ -65,6 +65,9 @@ pub fn render(report: &Report) -> String {
     for note in report.context_notes() {
         let _ = writeln!(out, "> **Note:** {}\n", cell(&note));
     }
+    for w in report.warning_notes() {
+        let _ = writeln!(out, "> **Warning:** {}\n", cell(&w));
+    }
     let _ = writeln!(
         out,
         "**{} controls**: {} pass · {} fail · {} error · {} waived · {} n/a — {} results: {} pass, {} fail, {} error, {} waived, {} n/a{}\n",

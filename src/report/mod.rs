@@ -195,6 +195,20 @@ impl Report {
         }
         notes
     }
+
+    /// One line per thing the run could not vouch for beyond its verdicts: each `run.warnings[]`
+    /// entry and each control that examined nothing. The table, Markdown and HTML headers show
+    /// them, so a reader of those formats sees what stderr said.
+    pub fn warning_notes(&self) -> Vec<String> {
+        let mut notes: Vec<String> = self.run.warnings.clone();
+        for c in self.examined_nothing() {
+            notes.push(format!(
+                "{} examined nothing (no target found): it proves nothing, and the run exits 3",
+                c.id
+            ));
+        }
+        notes
+    }
 }
 
 /// Counts of controls by verdict, plus results (control × target) by verdict.

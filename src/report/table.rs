@@ -86,6 +86,9 @@ pub fn render(report: &Report, style: Style) -> String {
     for note in report.context_notes() {
         out.push_str(&format!("note: {note}\n"));
     }
+    for w in report.warning_notes() {
+        out.push_str(&format!("warning: {w}\n"));
+    }
     out.push_str(&format!("{t}\n"));
     out.push_str(&format!(
         "{} controls: {} pass, {} fail, {} error, {} waived, {} n/a · {} results: {} pass, {} fail, {} error · {:.1}s{}\n",

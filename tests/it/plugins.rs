@@ -547,7 +547,13 @@ fn replay_of_a_bundle_with_plugin_observations_needs_no_plugin() {
     assert_eq!(out.status.code(), Some(0));
     std::fs::remove_file(&exe).unwrap();
     let out = vouch()
-        .args(["check", "--format", "json", "--allow-unsigned", "--from-evidence"])
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--allow-unsigned",
+            "--from-evidence",
+        ])
         .arg(&bundle)
         .output()
         .unwrap();

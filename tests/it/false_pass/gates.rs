@@ -334,6 +334,46 @@ fn a_mistyped_group_warns_and_strict_exits_2() {
 }
 
 #[test]
+fn the_human_formats_show_the_warnings_not_only_stderr() {
+    // Prevents: a table, Markdown or HTML report read on its own (a CI artifact, a PR comment)
+    // looking green while the run warned that a control's group is undefined.
+    let estate = Estate::new();
+    estate.write(
+        "vouch.toml",
+        &format!(
+            "[targets]\npublic_endpoint = [\"127.0.0.1:{}\"]\n",
+            refused_port()
+        ),
+    );
+    for (format, prefix) in [
+        ("table", "warning: "),
+        ("markdown", "> **Warning:** "),
+        ("html", "<strong>Warning:</strong> "),
+    ] {
+        let out = vouch()
+            .current_dir(estate.dir.path())
+            .args([
+                "check",
+                "--inventory",
+                "vouch.toml",
+                "--only",
+                "ENC-TRANSIT-TLS12",
+                "--format",
+                format,
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!(
+                "{prefix}the inventory defines no target group `public_endpoints`"
+            )),
+            "{format}: {text}"
+        );
+    }
+}
+
+#[test]
 fn where_keeps_an_untagged_resource_in_scope() {
     // Prevents: `where = algorithm != "AES256"` (or `not in`) dropping a bucket with no
     // encryption at all out of scope, so it is never judged.
