@@ -1066,6 +1066,113 @@ async fn cloudtrail_delivery_time_and_error_are_read_and_a_denied_call_leaves_on
     }
 }
 
+/// A member account sees its organization's trail (owned by the management account
+/// 111122223333): ListTrails lists it, GetTrail/GetTrailStatus/GetEventSelectors refuse it
+/// ("Unknown trail ... for the user"), DescribeTrails with shadow trails describes it. The wrong
+/// answers this prevents: the organization trail as an `error` (old main called GetTrail), and
+/// its logging/management-event facts guessed instead of left unobserved with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudtrail_organization_trail_seen_from_a_member_account_is_read_from_shadow_trail_data() {
+    let trail = "arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail";
+    let unknown = |_: &str| {
+        json_response(
+            400,
+            json!({
+                "__type": "TrailNotFoundException",
+                "message": format!("Unknown trail: {trail} for the user: {ACCOUNT}")
+            }),
+        )
+    };
+    let (aws, ctx, client) = replay(vec![
+        caller_identity(),
+        ReplayEvent::new(
+            request("https://cloudtrail.us-east-1.amazonaws.com/"),
+            json_response(
+                200,
+                json!({"trailList": [{
+                    "Name": "org-trail",
+                    "S3BucketName": "aws-controltower-logs-111122223333-us-east-1",
+                    "IncludeGlobalServiceEvents": true,
+                    "IsMultiRegionTrail": true,
+                    "HomeRegion": "us-east-1",
+                    "TrailARN": trail,
+                    "LogFileValidationEnabled": true,
+                    "KmsKeyId": "arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c",
+                    "HasCustomEventSelectors": true,
+                    "HasInsightSelectors": false,
+                    "IsOrganizationTrail": true
+                }]}),
+            ),
+        ),
+        ReplayEvent::new(
+            request("https://cloudtrail.us-east-1.amazonaws.com/"),
+            unknown("GetTrailStatus"),
+        ),
+        ReplayEvent::new(
+            request("https://cloudtrail.us-east-1.amazonaws.com/"),
+            unknown("GetEventSelectors"),
+        ),
+    ]);
+    let obs = CloudTrailProbe::new(aws)
+        .observe(trail, &Params::new(), &ctx)
+        .await
+        .expect("an organization trail seen from a member account is not an error");
+    assert_eq!(fact(&obs, "trail.organization"), &json!(true));
+    assert_eq!(fact(&obs, "trail.multi_region"), &json!(true));
+    assert_eq!(fact(&obs, "trail.log_file_validation"), &json!(true));
+    assert_eq!(
+        fact(&obs, "trail.s3_bucket"),
+        &json!("aws-controltower-logs-111122223333-us-east-1")
+    );
+    assert_eq!(fact(&obs, "trail.arn"), &json!(trail));
+    for f in STATUS_AND_SELECTOR_FACTS {
+        assert!(!obs.facts.contains_key(f), "{f} must not be guessed");
+        let why = obs.unobserved.get(f).unwrap_or_else(|| panic!("{f}"));
+        assert!(
+            why.contains("111122223333") && why.contains("organization trail"),
+            "{why}"
+        );
+    }
+    assert_eq!(
+        obs.evidence["read_from"]["call"],
+        json!("DescribeTrails"),
+        "{:?}",
+        obs.evidence
+    );
+    let targets: Vec<String> = client
+        .actual_requests()
+        .filter_map(|r| r.headers().get("x-amz-target").map(str::to_string))
+        .collect();
+    assert!(
+        targets[0].ends_with(".DescribeTrails")
+            && !targets.iter().any(|t| t.ends_with(".GetTrail")),
+        "{targets:?}"
+    );
+    let body = client
+        .actual_requests()
+        .find(|r| {
+            r.headers()
+                .get("x-amz-target")
+                .is_some_and(|t| t.ends_with(".DescribeTrails"))
+        })
+        .and_then(|r| {
+            r.body()
+                .bytes()
+                .map(|b| String::from_utf8_lossy(b).to_string())
+        })
+        .unwrap();
+    assert!(body.contains("\"includeShadowTrails\":true"), "{body}");
+}
+
+const STATUS_AND_SELECTOR_FACTS: [&str; 6] = [
+    "trail.logging",
+    "trail.latest_delivery",
+    "trail.latest_delivery_error",
+    "trail.management_events",
+    "trail.management_events_scope",
+    "trail.management_events_excluded",
+];
+
 #[tokio::test(flavor = "multi_thread")]
 async fn cloudtrail_that_never_delivered_reports_a_null_delivery_time() {
     let (aws, ctx, _client) = replay(vec![
