@@ -1216,6 +1216,199 @@ async fn cloudtrail_that_never_delivered_reports_a_null_delivery_time() {
     assert_eq!(fact(&obs, "trail.management_events"), &json!(true));
 }
 
+fn iam_error(status: u16, code: &str, message: &str) -> http::Response<SdkBody> {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "text/xml")
+        .body(SdkBody::from(format!(
+            r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>
+  <RequestId>4b2c5b5a-EXAMPLE</RequestId>
+</ErrorResponse>"#
+        )))
+        .unwrap()
+}
+
+/// The IAM calls of one `aws.iam` observation: a root without MFA (password and keys as given),
+/// ListOrganizationsFeatures answered by `features`, no password policy, a root-only report.
+async fn iam_with_organization(
+    root_password: bool,
+    features: http::Response<SdkBody>,
+) -> Observation {
+    use base64::Engine;
+    let csv = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated
+<root_account>,arn:aws:iam::123456789012:root,2019-03-01T09:00:00+00:00,not_supported,no_information,not_supported,not_supported,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+";
+    let content = base64::engine::general_purpose::STANDARD.encode(csv);
+    let iam = "https://iam.amazonaws.com/";
+    let pw = u8::from(root_password);
+    let (aws, ctx, _client) = replay(vec![
+        caller_identity(),
+        ReplayEvent::new(
+            request(iam),
+            xml(&format!(
+                r#"<GetAccountSummaryResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <GetAccountSummaryResult>
+    <SummaryMap>
+      <entry><key>Users</key><value>0</value></entry>
+      <entry><key>AccountMFAEnabled</key><value>0</value></entry>
+      <entry><key>AccountPasswordPresent</key><value>{pw}</value></entry>
+      <entry><key>AccountAccessKeysPresent</key><value>0</value></entry>
+      <entry><key>AccountSigningCertificatesPresent</key><value>0</value></entry>
+    </SummaryMap>
+  </GetAccountSummaryResult>
+  <ResponseMetadata><RequestId>85cb9b90-ac28-11e4-a88d-97964EXAMPLE</RequestId></ResponseMetadata>
+</GetAccountSummaryResponse>"#
+            )),
+        ),
+        ReplayEvent::new(request(iam), features),
+        ReplayEvent::new(
+            request(iam),
+            iam_error(
+                404,
+                "NoSuchEntity",
+                "The Password Policy with domain name 123456789012 cannot be found.",
+            ),
+        ),
+        ReplayEvent::new(
+            request(iam),
+            xml(
+                r#"<GenerateCredentialReportResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <GenerateCredentialReportResult><State>COMPLETE</State></GenerateCredentialReportResult>
+  <ResponseMetadata><RequestId>29f47818-99f5-11e1-a4c3-27EXAMPLE804</RequestId></ResponseMetadata>
+</GenerateCredentialReportResponse>"#,
+            ),
+        ),
+        ReplayEvent::new(
+            request(iam),
+            xml(&format!(
+                r#"<GetCredentialReportResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <GetCredentialReportResult>
+    <Content>{content}</Content>
+    <ReportFormat>text/csv</ReportFormat>
+    <GeneratedTime>2026-11-29T06:00:00Z</GeneratedTime>
+  </GetCredentialReportResult>
+  <ResponseMetadata><RequestId>29f47818-99f5-11e1-a4c3-27EXAMPLE804</RequestId></ResponseMetadata>
+</GetCredentialReportResponse>"#
+            )),
+        ),
+    ]);
+    IamProbe::new(aws)
+        .observe("account", &Params::new(), &ctx)
+        .await
+        .unwrap()
+}
+
+/// ListOrganizationsFeatures as the IAM API reference shows it: centralized root access on.
+fn root_management_on() -> http::Response<SdkBody> {
+    xml(
+        r#"<ListOrganizationsFeaturesResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <ListOrganizationsFeaturesResult>
+    <OrganizationId>o-aa111bb222</OrganizationId>
+    <EnabledFeatures>
+      <member>RootCredentialsManagement</member>
+      <member>RootSessions</member>
+    </EnabledFeatures>
+  </ListOrganizationsFeaturesResult>
+  <ResponseMetadata><RequestId>b5ee0a2b-EXAMPLE</RequestId></ResponseMetadata>
+</ListOrganizationsFeaturesResponse>"#,
+    )
+}
+
+/// The built-in `IAM-ROOT-MFA`, loaded as `vouch check` loads it, evaluated on `obs`.
+fn builtin_root_mfa(obs: &Observation) -> vouch::report::TargetResult {
+    let registry = vouch::probe::Registry::with(vec![Arc::new(IamProbe::new(Aws::new()))]);
+    let mut diags = vouch::diag::Diagnostics::new();
+    let controls = vouch::control::load_controls(
+        &[vouch::control::Source::Path(
+            support::repo().join("controls/03-access.toml"),
+        )],
+        &registry,
+        None,
+        &mut diags,
+    );
+    let control = controls
+        .into_iter()
+        .find(|c| c.id == "IAM-ROOT-MFA")
+        .expect("the built-in IAM-ROOT-MFA");
+    vouch::engine::evaluate(&control, obs, None, jiff::Timestamp::now())
+}
+
+/// Centralized root access (AWS Organizations). The wrong answers prevented: a member account
+/// whose root credentials the organization removed failing IAM-ROOT-MFA (old main: `fail`, a
+/// failure a real account set up by AWS's recommendation would not have); the management
+/// account's own root (it keeps its password) waved through as n/a because the feature is on;
+/// an account that cannot ask (a member account's AccountNotManagementOrDelegatedAdministrator)
+/// turned into a pass or an n/a.
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_root_credentials_centrally_managed_make_root_mfa_not_applicable_and_never_a_pass() {
+    use vouch::expect::Verdict;
+    // The feature on and this account's root has no password and no keys: removed centrally.
+    let removed = iam_with_organization(false, root_management_on()).await;
+    assert_eq!(
+        fact(&removed, "root.credentials_centrally_managed"),
+        &json!(true)
+    );
+    assert_eq!(fact(&removed, "root.mfa_enabled"), &json!(false));
+    assert_eq!(
+        removed.evidence["organizations_features"]["enabled_features"],
+        json!(["RootCredentialsManagement", "RootSessions"])
+    );
+    let r = builtin_root_mfa(&removed);
+    assert_eq!(r.verdict, Verdict::NotApplicable, "{r:?}");
+    assert!(
+        r.error
+            .as_deref()
+            .is_some_and(|e| e.contains("root.credentials_centrally_managed")),
+        "{r:?}"
+    );
+
+    // The feature on, but this root still has a password (the management account's own):
+    // MFA is still demanded.
+    let kept = iam_with_organization(true, root_management_on()).await;
+    assert_eq!(
+        fact(&kept, "root.credentials_centrally_managed"),
+        &json!(false)
+    );
+    assert_eq!(builtin_root_mfa(&kept).verdict, Verdict::Fail);
+
+    // A member account cannot list the organization's features: unobserved, and the control
+    // cannot decide its scope (error), never pass, never n/a.
+    let member = iam_with_organization(
+        false,
+        iam_error(
+            400,
+            "AccountNotManagementOrDelegatedAdministratorException",
+            "The request was rejected because the account making the request is not the management account or delegated administrator account for centralized root access.",
+        ),
+    )
+    .await;
+    assert!(
+        !member
+            .facts
+            .contains_key("root.credentials_centrally_managed")
+    );
+    let why = &member.unobserved["root.credentials_centrally_managed"];
+    assert!(
+        why.contains("AccountNotManagementOrDelegatedAdministrator")
+            || why.contains("management account"),
+        "{why}"
+    );
+    assert_eq!(builtin_root_mfa(&member).verdict, Verdict::Error);
+
+    // Trusted access for IAM off: not centrally managed, the MFA check applies.
+    let off = iam_with_organization(
+        false,
+        iam_error(400, "ServiceAccessNotEnabledException", "The request was rejected because trusted access is not enabled for IAM in AWS Organizations."),
+    )
+    .await;
+    assert_eq!(
+        fact(&off, "root.credentials_centrally_managed"),
+        &json!(false)
+    );
+    assert_eq!(builtin_root_mfa(&off).verdict, Verdict::Fail);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn iam_reads_the_root_row_of_a_real_credential_report() {
     use base64::Engine;
@@ -1241,6 +1434,7 @@ dana,arn:aws:iam::123456789012:user/dana,2024-01-01T00:00:00+00:00,true,2026-11-
   <ResponseMetadata><RequestId>85cb9b90-ac28-11e4-a88d-97964EXAMPLE</RequestId></ResponseMetadata>
 </GetAccountSummaryResponse>"#),
         ),
+        ReplayEvent::new(request(iam), iam_error(400, "OrganizationNotFoundException", "You are not in an organization.")),
         ReplayEvent::new(
             request(iam),
             http::Response::builder()
@@ -1278,6 +1472,11 @@ dana,arn:aws:iam::123456789012:user/dana,2024-01-01T00:00:00+00:00,true,2026-11-
     assert_eq!(fact(&obs, "root.mfa_enabled"), &json!(true));
     assert_eq!(fact(&obs, "root.access_keys"), &json!(true));
     assert_eq!(fact(&obs, "password_policy.present"), &json!(false));
+    assert_eq!(
+        fact(&obs, "root.credentials_centrally_managed"),
+        &json!(false),
+        "not in an organization"
+    );
     assert_eq!(fact(&obs, "users.count"), &json!(1), "root is not a user");
     assert_eq!(fact(&obs, "users.console_without_mfa"), &json!(["dana"]));
     assert_eq!(

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_iam::Client;
-use aws_sdk_iam::types::{ReportStateType, SummaryKeyType};
+use aws_sdk_iam::types::{FeatureType, ReportStateType, SummaryKeyType};
 use serde_json::{Value, json};
 
 use super::common::render_facts;
@@ -80,6 +80,14 @@ const FACTS: &[FactSpec] = &[
         "root.mfa_enabled",
         FactType::Bool,
         "the root user has an MFA device (AccountMFAEnabled)",
+    ),
+    fact(
+        "root.credentials_centrally_managed",
+        FactType::Bool,
+        "the organization manages member accounts' root credentials centrally \
+         (ListOrganizationsFeatures lists RootCredentialsManagement); false outside an \
+         organization or when IAM's trusted access is off; unobserved when this account cannot \
+         ask (a member account, or the call denied)",
     ),
     fact(
         "root.access_keys",
@@ -228,6 +236,78 @@ impl Probe for IamProbe {
                 "GetAccountSummary gave no AccountAccessKeysPresent",
             ),
         };
+
+        // Centralized root access (AWS Organizations): only the management account or a
+        // delegated administrator may ask. Not in an organization, not in all-features mode, or
+        // IAM's trusted access off all mean "not centrally managed"; any other refusal (a member
+        // account, access denied) leaves the fact unobserved, so a control scoped on it cannot
+        // decide and fails closed.
+        let features = session
+            .call_optional(
+                &calls,
+                SERVICE,
+                "ListOrganizationsFeatures",
+                &region,
+                &[
+                    "OrganizationNotFoundException",
+                    "OrganizationNotInAllFeaturesModeException",
+                    "ServiceAccessNotEnabledException",
+                ],
+                |c| {
+                    iam.list_organizations_features()
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                },
+            )
+            .await;
+        // The feature on for the organization does not mean this account's root has no
+        // credentials: the management account keeps its own, and a member's are gone only once
+        // deleted. Centrally managed = the feature on AND no root password AND no root keys.
+        let root_password = flag(SummaryKeyType::AccountPasswordPresent);
+        let root_keys = flag(SummaryKeyType::AccountAccessKeysPresent);
+        match features {
+            Ok(Some(f)) => {
+                let on = f
+                    .enabled_features()
+                    .contains(&FeatureType::RootCredentialsManagement);
+                obs.evidence(
+                    "organizations_features",
+                    json!({
+                        "organization_id": f.organization_id(),
+                        "enabled_features": f.enabled_features().iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+                    }),
+                );
+                match (on, root_password, root_keys) {
+                    (false, _, _) => {
+                        obs.fact("root.credentials_centrally_managed", false);
+                    }
+                    (true, Some(pw), Some(keys)) => {
+                        obs.fact("root.credentials_centrally_managed", !pw && !keys);
+                    }
+                    (true, _, _) => {
+                        obs.unobserved(
+                            "root.credentials_centrally_managed",
+                            "RootCredentialsManagement is on, but GetAccountSummary gave no \
+                             AccountPasswordPresent/AccountAccessKeysPresent to tell whether \
+                             this account's root credentials were removed",
+                        );
+                    }
+                }
+            }
+            Ok(None) => {
+                obs.fact("root.credentials_centrally_managed", false);
+            }
+            Err(e) => {
+                obs.unobserved(
+                    "root.credentials_centrally_managed",
+                    format!(
+                        "only the organization's management account or IAM's delegated \
+                         administrator can list its features ({e})"
+                    ),
+                );
+            }
+        }
 
         let policy = session.call_optional(
             &calls,
