@@ -526,6 +526,8 @@ async fn iam_reads_the_password_policy_root_and_the_credential_report() {
     assert!(generate_calls >= 2, "{:?}", actions(&obs));
     assert_eq!(fact(&obs, "users.console_without_mfa"), &json!(["alice"]));
     assert_eq!(fact(&obs, "users.stale_access_keys"), &json!([]));
+    // Set today and never used: not yet unused (counted from when they were set).
+    assert_eq!(fact(&obs, "users.unused_credentials"), &json!([]));
     assert!(
         obs.attachments
             .iter()
@@ -542,6 +544,16 @@ async fn iam_reads_the_password_policy_root_and_the_credential_report() {
     assert_eq!(
         fact(&strict, "users.stale_access_keys"),
         &json!(["ci/key1"])
+    );
+    // Unused past the parameter: with -1 days, every enabled credential (passwords of alice
+    // and bob, ci's key) is unused; ci has no password and is not counted for one.
+    let idle = probe
+        .observe("account", &params(json!({"max_unused_days": -1})), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        fact(&idle, "users.unused_credentials"),
+        &json!(["alice/password", "bob/password", "ci/key1"])
     );
 
     // The account id works as a target; another account's id is refused, not observed.
