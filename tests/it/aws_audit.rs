@@ -970,6 +970,22 @@ async fn guardduty_star_expands_into_every_enabled_region_across_pages() {
             ),
             json_response(200, detector),
         ),
+        // ListFindings (unarchived, severity >= 7), two pages.
+        ReplayEvent::new(
+            request(
+                "https://guardduty.me-central-1.amazonaws.com/detector/12abc34d567e8fa901bc2d34e56789f0/findings",
+            ),
+            json_response(
+                200,
+                json!({"findingIds": ["a1b2", "c3d4"], "nextToken": "page-2"}),
+            ),
+        ),
+        ReplayEvent::new(
+            request(
+                "https://guardduty.me-central-1.amazonaws.com/detector/12abc34d567e8fa901bc2d34e56789f0/findings",
+            ),
+            json_response(200, json!({"findingIds": ["e5f6"], "nextToken": ""})),
+        ),
     ]);
     let probe = GuardDutyProbe::new(aws);
     let regions = probe.discover("*", &ctx).await.unwrap();
@@ -986,6 +1002,28 @@ async fn guardduty_star_expands_into_every_enabled_region_across_pages() {
     assert_eq!(
         fact(&obs, "detector.features_enabled"),
         &json!(["RUNTIME_MONITORING", "S3_DATA_EVENTS"])
+    );
+    // Every page counted (old main had no such fact: a control on it could never pass).
+    assert_eq!(fact(&obs, "findings.high_open"), &json!(3));
+    let list = client
+        .actual_requests()
+        .find(|r| r.uri().to_string().ends_with("/findings"))
+        .and_then(|r| {
+            r.body()
+                .bytes()
+                .map(|b| String::from_utf8_lossy(b).to_string())
+        })
+        .unwrap();
+    let body: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(
+        body["findingCriteria"]["criterion"]["severity"]["greaterThanOrEqual"],
+        json!(7),
+        "{body}"
+    );
+    assert_eq!(
+        body["findingCriteria"]["criterion"]["service.archived"]["equals"],
+        json!(["false"]),
+        "archived findings are not open: {body}"
     );
     let sent: Vec<String> = client
         .actual_requests()

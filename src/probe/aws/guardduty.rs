@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use aws_sdk_guardduty::Client;
-use aws_sdk_guardduty::types::{DetectorStatus, FeatureStatus};
+use aws_sdk_guardduty::types::{Condition, DetectorStatus, FeatureStatus, FindingCriteria};
 use serde_json::{Value, json};
 
 use super::common::{render_rows, walk_pages};
@@ -48,7 +48,15 @@ const FACTS: &[FactSpec] = &[
         FactType::StringList,
         "protection features that are on (S3_DATA_EVENTS, EKS_AUDIT_LOGS, RUNTIME_MONITORING, …)",
     ),
+    fact(
+        "findings.high_open",
+        FactType::Integer,
+        "unarchived findings of severity 7 or more (high and critical) in the region's detector; null without a detector",
+    ),
 ];
+
+/// GuardDuty's high band starts at 7.0 (7.0–8.9 high, 9.0–10.0 critical).
+const HIGH_SEVERITY: i64 = 7;
 
 /// The `aws.guardduty` probe.
 pub struct GuardDutyProbe {
@@ -155,6 +163,7 @@ impl Probe for GuardDutyProbe {
                     obs.fact(p, Value::Null);
                 }
                 obs.fact("detector.features_enabled", json!([]));
+                obs.fact("findings.high_open", Value::Null);
             }
             Some(id) => {
                 let d = session
@@ -190,6 +199,52 @@ impl Probe for GuardDutyProbe {
                     .collect();
                 features.sort();
                 obs.fact("detector.features_enabled", json!(features));
+
+                // Every page of ListFindings: unarchived, severity >= 7.
+                let mut criterion = std::collections::HashMap::new();
+                criterion.insert(
+                    "severity".to_string(),
+                    Condition::builder()
+                        .greater_than_or_equal(HIGH_SEVERITY)
+                        .build(),
+                );
+                criterion.insert(
+                    "service.archived".to_string(),
+                    Condition::builder().equals("false").build(),
+                );
+                let criteria = FindingCriteria::builder()
+                    .set_criterion(Some(criterion))
+                    .build();
+                let mut high = 0usize;
+                let criteria = &criteria;
+                let listed = walk_pages(
+                    "guardduty:ListFindings",
+                    |token| {
+                        session.call(&calls, SERVICE, "ListFindings", target, move |c| {
+                            gd.list_findings()
+                                .detector_id(id)
+                                .finding_criteria(criteria.clone())
+                                .max_results(50)
+                                .set_next_token(token.clone())
+                                .customize()
+                                .interceptor(c)
+                                .send()
+                        })
+                    },
+                    |page| {
+                        high += page.finding_ids().len();
+                        page.next_token.filter(|t| !t.is_empty())
+                    },
+                )
+                .await;
+                match listed {
+                    Ok(()) => {
+                        obs.fact("findings.high_open", high);
+                    }
+                    Err(e) => {
+                        obs.unobserved("findings.high_open", e.to_string());
+                    }
+                }
             }
         }
         obs.evidence("region", target);
