@@ -624,6 +624,36 @@ async fn guardduty_reports_the_detector_of_each_region_and_its_absence() {
         fact(&off, "detector.finding_publishing_frequency"),
         &Value::Null
     );
+    // No detector: no findings looked at (null, not 0).
+    assert_eq!(fact(&off, "findings.high_open"), &Value::Null);
+    // EventBridge against moto: no rule routes findings, then one that does.
+    assert_eq!(fact(&on, "findings.routed"), &json!(false));
+    let events = aws_sdk_eventbridge::Client::new(&acct.sdk_in("eu-west-1").await);
+    events
+        .put_rule()
+        .name("guardduty-findings")
+        .event_pattern(r#"{"source":["aws.guardduty"],"detail-type":["GuardDuty Finding"]}"#)
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule("guardduty-findings")
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("pager")
+                .arn(format!("arn:aws:sns:eu-west-1:{}:pager", acct.id))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let routed = probe
+        .observe("eu-west-1", &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&routed, "findings.routed"), &json!(true));
     let bad = probe
         .observe("mars-1", &Params::new(), &ctx)
         .await
@@ -986,6 +1016,39 @@ async fn guardduty_star_expands_into_every_enabled_region_across_pages() {
             ),
             json_response(200, json!({"findingIds": ["e5f6"], "nextToken": ""})),
         ),
+        // EventBridge ListRules on the default bus: a GuardDuty rule that is enabled, one that
+        // is disabled, one for another source, one enabled GuardDuty rule with no target.
+        ReplayEvent::new(
+            request("https://events.me-central-1.amazonaws.com/"),
+            json_response(
+                200,
+                json!({"Rules": [
+                    {"Name": "gd-to-pagerduty", "Arn": format!("arn:aws:events:me-central-1:{ACCOUNT}:rule/gd-to-pagerduty"),
+                     "EventPattern": "{\"source\":[\"aws.guardduty\"],\"detail-type\":[\"GuardDuty Finding\"]}",
+                     "State": "ENABLED", "EventBusName": "default"},
+                    {"Name": "gd-old", "Arn": format!("arn:aws:events:me-central-1:{ACCOUNT}:rule/gd-old"),
+                     "EventPattern": "{\"source\":[\"aws.guardduty\"]}",
+                     "State": "DISABLED", "EventBusName": "default"},
+                    {"Name": "s3-events", "Arn": format!("arn:aws:events:me-central-1:{ACCOUNT}:rule/s3-events"),
+                     "EventPattern": "{\"source\":[\"aws.s3\"]}",
+                     "State": "ENABLED", "EventBusName": "default"},
+                    {"Name": "gd-nowhere", "Arn": format!("arn:aws:events:me-central-1:{ACCOUNT}:rule/gd-nowhere"),
+                     "EventPattern": "{\"source\":[\"aws.guardduty\"]}",
+                     "State": "ENABLED", "EventBusName": "default"}
+                ]}),
+            ),
+        ),
+        ReplayEvent::new(
+            request("https://events.me-central-1.amazonaws.com/"),
+            json_response(
+                200,
+                json!({"Targets": [{"Id": "pd", "Arn": format!("arn:aws:sns:me-central-1:{ACCOUNT}:security-pager")}]}),
+            ),
+        ),
+        ReplayEvent::new(
+            request("https://events.me-central-1.amazonaws.com/"),
+            json_response(200, json!({"Targets": []})),
+        ),
     ]);
     let probe = GuardDutyProbe::new(aws);
     let regions = probe.discover("*", &ctx).await.unwrap();
@@ -1005,6 +1068,13 @@ async fn guardduty_star_expands_into_every_enabled_region_across_pages() {
     );
     // Every page counted (old main had no such fact: a control on it could never pass).
     assert_eq!(fact(&obs, "findings.high_open"), &json!(3));
+    // Routed by the enabled GuardDuty rule with a target; the disabled one, the S3 one and
+    // the one without a target are not routes.
+    assert_eq!(fact(&obs, "findings.routed"), &json!(true));
+    assert_eq!(
+        obs.evidence["finding_rules"],
+        json!([{"rule": "gd-to-pagerduty", "targets": [format!("arn:aws:sns:me-central-1:{ACCOUNT}:security-pager")]}])
+    );
     let list = client
         .actual_requests()
         .find(|r| r.uri().to_string().ends_with("/findings"))

@@ -21,6 +21,7 @@ use crate::probe::{
 const SERVICE: &str = "guardduty";
 
 crate::service_client!(aws_sdk_guardduty, "guardduty");
+crate::service_client!(aws_sdk_eventbridge, "events");
 
 const FACTS: &[FactSpec] = &[
     fact(
@@ -53,7 +54,87 @@ const FACTS: &[FactSpec] = &[
         FactType::Integer,
         "unarchived findings of severity 7 or more (high and critical) in the region's detector; null without a detector",
     ),
+    fact(
+        "findings.routed",
+        FactType::Bool,
+        "an ENABLED EventBridge rule on the region's default bus matches source aws.guardduty and has at least one target",
+    ),
 ];
+
+/// The enabled rules of the region's default event bus whose pattern matches GuardDuty's events
+/// (`source` lists `aws.guardduty`) and that deliver to at least one target, as `name → targets`.
+async fn routing(
+    session: &super::Session,
+    calls: &ApiCalls,
+    region: &str,
+) -> Result<Vec<Value>, ProbeError> {
+    let eb: aws_sdk_eventbridge::Client = session.client(Some(region));
+    let eb = &eb;
+    let mut matching = Vec::new();
+    walk_pages(
+        "events:ListRules",
+        |token| {
+            session.call(calls, "events", "ListRules", region, move |c| {
+                eb.list_rules()
+                    .set_next_token(token.clone())
+                    .customize()
+                    .interceptor(c)
+                    .send()
+            })
+        },
+        |page| {
+            matching.extend(
+                page.rules()
+                    .iter()
+                    .filter(|r| r.state() == Some(&aws_sdk_eventbridge::types::RuleState::Enabled))
+                    .filter(|r| r.event_pattern().is_some_and(matches_guardduty))
+                    .filter_map(|r| r.name().map(str::to_string)),
+            );
+            page.next_token
+        },
+    )
+    .await?;
+    let mut routed = Vec::new();
+    for name in matching {
+        let mut targets = Vec::new();
+        let name = &name;
+        walk_pages(
+            "events:ListTargetsByRule",
+            |token| {
+                session.call(calls, "events", "ListTargetsByRule", region, move |c| {
+                    eb.list_targets_by_rule()
+                        .rule(name)
+                        .set_next_token(token.clone())
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                })
+            },
+            |page| {
+                targets.extend(page.targets().iter().map(|t| t.arn().to_string()));
+                page.next_token
+            },
+        )
+        .await?;
+        if !targets.is_empty() {
+            routed.push(json!({"rule": name, "targets": targets}));
+        }
+    }
+    Ok(routed)
+}
+
+/// An event pattern whose `source` lists `aws.guardduty` exactly (a pattern without `source`
+/// is not counted: it does not name GuardDuty's findings).
+pub fn matches_guardduty(pattern: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<Value>(pattern) else {
+        return false;
+    };
+    match &v["source"] {
+        Value::Array(a) => a.iter().any(|s| s == "aws.guardduty"),
+        Value::String(s) => s == "aws.guardduty",
+        _ => false,
+    }
+}
 
 /// GuardDuty's high band starts at 7.0 (7.0–8.9 high, 9.0–10.0 critical).
 const HIGH_SEVERITY: i64 = 7;
@@ -245,6 +326,15 @@ impl Probe for GuardDutyProbe {
                         obs.unobserved("findings.high_open", e.to_string());
                     }
                 }
+            }
+        }
+        match routing(&session, &calls, target).await {
+            Ok(rules) => {
+                obs.fact("findings.routed", !rules.is_empty());
+                obs.evidence("finding_rules", json!(rules));
+            }
+            Err(e) => {
+                obs.unobserved("findings.routed", e.to_string());
             }
         }
         obs.evidence("region", target);
