@@ -1647,6 +1647,37 @@ fn distribution_config(web_acl: &str) -> http::Response<SdkBody> {
         .unwrap()
 }
 
+/// A load balancer without a web ACL, as WAFv2 answers it: either an empty
+/// GetWebACLForResource or WAFNonexistentItemException. The wrong answer prevented: the second
+/// as an `error` (old main: "WAFv2 knows no resource") instead of `associated == false`.
+#[tokio::test(flavor = "multi_thread")]
+async fn wafv2_resource_without_a_web_acl_is_not_associated_not_an_error() {
+    let alb = format!(
+        "arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/app/public-web/50dc6c495c0c9188"
+    );
+    for answer in [
+        json_response(200, json!({})),
+        json_response(
+            400,
+            json!({
+                "__type": "WAFNonexistentItemException",
+                "Message": "AWS WAF couldn’t perform the operation because your resource doesn’t exist."
+            }),
+        ),
+    ] {
+        let (aws, ctx, _client) = replay(vec![
+            caller_identity(),
+            ReplayEvent::new(request("https://wafv2.us-east-1.amazonaws.com/"), answer),
+        ]);
+        let obs = Wafv2Probe::new(aws)
+            .observe(&alb, &Params::new(), &ctx)
+            .await
+            .expect("no web ACL is an observation, not an error");
+        assert_eq!(fact(&obs, "web_acl.associated"), &json!(false));
+        assert_eq!(fact(&obs, "web_acl.name"), &Value::Null);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn wafv2_reads_a_distributions_web_acl_from_its_configuration() {
     let acl_arn = format!(
