@@ -856,6 +856,125 @@ async fn kms_asymmetric_key_that_cannot_rotate_is_still_observed() {
     assert_eq!(fact(&obs, "key.spec"), &json!("RSA_2048"));
 }
 
+/// A key whose DescribeKey says `origin`, everything else as [`describe_key`].
+fn describe_key_with_origin(origin: &str, spec: &str, usage: &str, created: i64) -> Reply {
+    ok(json!({"KeyMetadata": {
+        "AWSAccountId": "111122223333", "KeyId": KEY_ID,
+        "Arn": format!("arn:aws:kms:eu-west-1:111122223333:key/{KEY_ID}"),
+        "CreationDate": created, "Enabled": true, "Description": "",
+        "KeyUsage": usage, "KeyState": "Enabled", "Origin": origin, "KeyManager": "CUSTOMER",
+        "KeySpec": spec, "CustomerMasterKeySpec": spec, "MultiRegion": false,
+        "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}})
+    .to_string())
+}
+
+/// The built-in `KEY-ROTATION`, loaded as `vouch check` loads it, evaluated on `obs`.
+fn builtin_key_rotation(obs: &Observation) -> vouch::report::TargetResult {
+    let registry = vouch::probe::Registry::with(vec![Arc::new(KmsProbe::new(Aws::new()))]);
+    let mut diags = vouch::diag::Diagnostics::new();
+    let control = vouch::control::load_controls(
+        &[vouch::control::Source::Path(
+            support::repo().join("controls/02-encryption.toml"),
+        )],
+        &registry,
+        None,
+        &mut diags,
+    )
+    .into_iter()
+    .find(|c| c.id == "KEY-ROTATION")
+    .unwrap_or_else(|| panic!("the built-in KEY-ROTATION: {}", diags.render(false)));
+    vouch::engine::evaluate(&control, obs, None, jiff::Timestamp::now())
+}
+
+/// Imported key material (Origin EXTERNAL) cannot rotate automatically. The wrong answers
+/// prevented: an n/a that only says `key.origin == AWS_KMS` (old main) where the report must
+/// say why ("imported material: rotate on demand"), an imported key with no age a control can
+/// judge, and the n/a swallowing a KMS-generated key that does not rotate (still a fail).
+#[tokio::test]
+async fn kms_imported_key_is_rotation_na_with_its_reason_and_an_age_to_judge() {
+    use vouch::expect::Verdict;
+    let created = days_ago(500);
+    let unsupported = kms_error(
+        "UnsupportedOperationException",
+        &format!(
+            "arn:aws:kms:eu-west-1:111122223333:key/{KEY_ID} origin is EXTERNAL which is not valid for this operation."
+        ),
+    );
+    let fake = Arc::new(FakeAws::default())
+        .on(
+            "DescribeKey",
+            vec![describe_key_with_origin(
+                "EXTERNAL",
+                "SYMMETRIC_DEFAULT",
+                "ENCRYPT_DECRYPT",
+                created,
+            )],
+        )
+        .on("GetKeyRotationStatus", vec![unsupported.clone()])
+        .on("ListKeyRotations", vec![unsupported]);
+    let obs = observe(&KmsProbe::new(fake.factory()), KEY_ID, &fake_ctx()).await;
+    assert_eq!(fact(&obs, "key.origin"), &json!("EXTERNAL"));
+    assert_eq!(
+        fact(&obs, "rotation.manual_only"),
+        &json!("imported material: rotate on demand")
+    );
+    assert_eq!(fact(&obs, "key.age_days"), &json!(500));
+    let r = builtin_key_rotation(&obs);
+    assert_eq!(r.verdict, Verdict::NotApplicable, "{r:?}");
+    let why = r.error.clone().unwrap_or_default();
+    assert!(why.contains("imported material: rotate on demand"), "{why}");
+
+    // A KMS-generated symmetric key 500 days old that never rotated: in scope, and a fail.
+    let fake = Arc::new(FakeAws::default())
+        .on(
+            "DescribeKey",
+            vec![describe_key_with_origin(
+                "AWS_KMS",
+                "SYMMETRIC_DEFAULT",
+                "ENCRYPT_DECRYPT",
+                created,
+            )],
+        )
+        .on(
+            "GetKeyRotationStatus",
+            vec![ok(
+                json!({"KeyRotationEnabled": false, "KeyId": KEY_ID}).to_string()
+            )],
+        )
+        .on(
+            "ListKeyRotations",
+            vec![ok(json!({"Rotations": [], "Truncated": false}).to_string())],
+        );
+    let obs = observe(&KmsProbe::new(fake.factory()), KEY_ID, &fake_ctx()).await;
+    assert_eq!(fact(&obs, "rotation.manual_only"), &Value::Null);
+    assert_eq!(builtin_key_rotation(&obs).verdict, Verdict::Fail);
+
+    // An asymmetric signing key: n/a, and the reason says why.
+    let unsupported = kms_error("UnsupportedOperationException", "not supported");
+    let fake = Arc::new(FakeAws::default())
+        .on(
+            "DescribeKey",
+            vec![describe_key_with_origin(
+                "AWS_KMS",
+                "ECC_NIST_P256",
+                "SIGN_VERIFY",
+                created,
+            )],
+        )
+        .on("GetKeyRotationStatus", vec![unsupported.clone()])
+        .on("ListKeyRotations", vec![unsupported]);
+    let obs = observe(&KmsProbe::new(fake.factory()), KEY_ID, &fake_ctx()).await;
+    let r = builtin_key_rotation(&obs);
+    assert_eq!(r.verdict, Verdict::NotApplicable);
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("asymmetric or HMAC"),
+        "{r:?}"
+    );
+}
+
 #[tokio::test]
 async fn kms_access_denied_names_the_action_and_the_principal() {
     let denied = kms_error(

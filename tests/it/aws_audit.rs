@@ -526,6 +526,8 @@ async fn iam_reads_the_password_policy_root_and_the_credential_report() {
     assert!(generate_calls >= 2, "{:?}", actions(&obs));
     assert_eq!(fact(&obs, "users.console_without_mfa"), &json!(["alice"]));
     assert_eq!(fact(&obs, "users.stale_access_keys"), &json!([]));
+    // Set today and never used: not yet unused (counted from when they were set).
+    assert_eq!(fact(&obs, "users.unused_credentials"), &json!([]));
     assert!(
         obs.attachments
             .iter()
@@ -542,6 +544,16 @@ async fn iam_reads_the_password_policy_root_and_the_credential_report() {
     assert_eq!(
         fact(&strict, "users.stale_access_keys"),
         &json!(["ci/key1"])
+    );
+    // Unused past the parameter: with -1 days, every enabled credential (passwords of alice
+    // and bob, ci's key) is unused; ci has no password and is not counted for one.
+    let idle = probe
+        .observe("account", &params(json!({"max_unused_days": -1})), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        fact(&idle, "users.unused_credentials"),
+        &json!(["alice/password", "bob/password", "ci/key1"])
     );
 
     // The account id works as a target; another account's id is refused, not observed.
@@ -612,6 +624,36 @@ async fn guardduty_reports_the_detector_of_each_region_and_its_absence() {
         fact(&off, "detector.finding_publishing_frequency"),
         &Value::Null
     );
+    // No detector: no findings looked at (null, not 0).
+    assert_eq!(fact(&off, "findings.high_open"), &Value::Null);
+    // EventBridge against moto: no rule routes findings, then one that does.
+    assert_eq!(fact(&on, "findings.routed"), &json!(false));
+    let events = aws_sdk_eventbridge::Client::new(&acct.sdk_in("eu-west-1").await);
+    events
+        .put_rule()
+        .name("guardduty-findings")
+        .event_pattern(r#"{"source":["aws.guardduty"],"detail-type":["GuardDuty Finding"]}"#)
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule("guardduty-findings")
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("pager")
+                .arn(format!("arn:aws:sns:eu-west-1:{}:pager", acct.id))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let routed = probe
+        .observe("eu-west-1", &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(fact(&routed, "findings.routed"), &json!(true));
     let bad = probe
         .observe("mars-1", &Params::new(), &ctx)
         .await
@@ -958,6 +1000,55 @@ async fn guardduty_star_expands_into_every_enabled_region_across_pages() {
             ),
             json_response(200, detector),
         ),
+        // ListFindings (unarchived, severity >= 7), two pages.
+        ReplayEvent::new(
+            request(
+                "https://guardduty.me-central-1.amazonaws.com/detector/12abc34d567e8fa901bc2d34e56789f0/findings",
+            ),
+            json_response(
+                200,
+                json!({"findingIds": ["a1b2", "c3d4"], "nextToken": "page-2"}),
+            ),
+        ),
+        ReplayEvent::new(
+            request(
+                "https://guardduty.me-central-1.amazonaws.com/detector/12abc34d567e8fa901bc2d34e56789f0/findings",
+            ),
+            json_response(200, json!({"findingIds": ["e5f6"], "nextToken": ""})),
+        ),
+        // EventBridge ListRules on the default bus: a GuardDuty rule that is enabled, one that
+        // is disabled, one for another source, one enabled GuardDuty rule with no target.
+        ReplayEvent::new(
+            request("https://events.me-central-1.amazonaws.com/"),
+            json_response(
+                200,
+                json!({"Rules": [
+                    {"Name": "gd-to-pagerduty", "Arn": format!("arn:aws:events:me-central-1:{ACCOUNT}:rule/gd-to-pagerduty"),
+                     "EventPattern": "{\"source\":[\"aws.guardduty\"],\"detail-type\":[\"GuardDuty Finding\"]}",
+                     "State": "ENABLED", "EventBusName": "default"},
+                    {"Name": "gd-old", "Arn": format!("arn:aws:events:me-central-1:{ACCOUNT}:rule/gd-old"),
+                     "EventPattern": "{\"source\":[\"aws.guardduty\"]}",
+                     "State": "DISABLED", "EventBusName": "default"},
+                    {"Name": "s3-events", "Arn": format!("arn:aws:events:me-central-1:{ACCOUNT}:rule/s3-events"),
+                     "EventPattern": "{\"source\":[\"aws.s3\"]}",
+                     "State": "ENABLED", "EventBusName": "default"},
+                    {"Name": "gd-nowhere", "Arn": format!("arn:aws:events:me-central-1:{ACCOUNT}:rule/gd-nowhere"),
+                     "EventPattern": "{\"source\":[\"aws.guardduty\"]}",
+                     "State": "ENABLED", "EventBusName": "default"}
+                ]}),
+            ),
+        ),
+        ReplayEvent::new(
+            request("https://events.me-central-1.amazonaws.com/"),
+            json_response(
+                200,
+                json!({"Targets": [{"Id": "pd", "Arn": format!("arn:aws:sns:me-central-1:{ACCOUNT}:security-pager")}]}),
+            ),
+        ),
+        ReplayEvent::new(
+            request("https://events.me-central-1.amazonaws.com/"),
+            json_response(200, json!({"Targets": []})),
+        ),
     ]);
     let probe = GuardDutyProbe::new(aws);
     let regions = probe.discover("*", &ctx).await.unwrap();
@@ -974,6 +1065,35 @@ async fn guardduty_star_expands_into_every_enabled_region_across_pages() {
     assert_eq!(
         fact(&obs, "detector.features_enabled"),
         &json!(["RUNTIME_MONITORING", "S3_DATA_EVENTS"])
+    );
+    // Every page counted (old main had no such fact: a control on it could never pass).
+    assert_eq!(fact(&obs, "findings.high_open"), &json!(3));
+    // Routed by the enabled GuardDuty rule with a target; the disabled one, the S3 one and
+    // the one without a target are not routes.
+    assert_eq!(fact(&obs, "findings.routed"), &json!(true));
+    assert_eq!(
+        obs.evidence["finding_rules"],
+        json!([{"rule": "gd-to-pagerduty", "targets": [format!("arn:aws:sns:me-central-1:{ACCOUNT}:security-pager")]}])
+    );
+    let list = client
+        .actual_requests()
+        .find(|r| r.uri().to_string().ends_with("/findings"))
+        .and_then(|r| {
+            r.body()
+                .bytes()
+                .map(|b| String::from_utf8_lossy(b).to_string())
+        })
+        .unwrap();
+    let body: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(
+        body["findingCriteria"]["criterion"]["severity"]["greaterThanOrEqual"],
+        json!(7),
+        "{body}"
+    );
+    assert_eq!(
+        body["findingCriteria"]["criterion"]["service.archived"]["equals"],
+        json!(["false"]),
+        "archived findings are not open: {body}"
     );
     let sent: Vec<String> = client
         .actual_requests()
@@ -1066,6 +1186,113 @@ async fn cloudtrail_delivery_time_and_error_are_read_and_a_denied_call_leaves_on
     }
 }
 
+/// A member account sees its organization's trail (owned by the management account
+/// 111122223333): ListTrails lists it, GetTrail/GetTrailStatus/GetEventSelectors refuse it
+/// ("Unknown trail ... for the user"), DescribeTrails with shadow trails describes it. The wrong
+/// answers this prevents: the organization trail as an `error` (old main called GetTrail), and
+/// its logging/management-event facts guessed instead of left unobserved with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudtrail_organization_trail_seen_from_a_member_account_is_read_from_shadow_trail_data() {
+    let trail = "arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail";
+    let unknown = |_: &str| {
+        json_response(
+            400,
+            json!({
+                "__type": "TrailNotFoundException",
+                "message": format!("Unknown trail: {trail} for the user: {ACCOUNT}")
+            }),
+        )
+    };
+    let (aws, ctx, client) = replay(vec![
+        caller_identity(),
+        ReplayEvent::new(
+            request("https://cloudtrail.us-east-1.amazonaws.com/"),
+            json_response(
+                200,
+                json!({"trailList": [{
+                    "Name": "org-trail",
+                    "S3BucketName": "aws-controltower-logs-111122223333-us-east-1",
+                    "IncludeGlobalServiceEvents": true,
+                    "IsMultiRegionTrail": true,
+                    "HomeRegion": "us-east-1",
+                    "TrailARN": trail,
+                    "LogFileValidationEnabled": true,
+                    "KmsKeyId": "arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c",
+                    "HasCustomEventSelectors": true,
+                    "HasInsightSelectors": false,
+                    "IsOrganizationTrail": true
+                }]}),
+            ),
+        ),
+        ReplayEvent::new(
+            request("https://cloudtrail.us-east-1.amazonaws.com/"),
+            unknown("GetTrailStatus"),
+        ),
+        ReplayEvent::new(
+            request("https://cloudtrail.us-east-1.amazonaws.com/"),
+            unknown("GetEventSelectors"),
+        ),
+    ]);
+    let obs = CloudTrailProbe::new(aws)
+        .observe(trail, &Params::new(), &ctx)
+        .await
+        .expect("an organization trail seen from a member account is not an error");
+    assert_eq!(fact(&obs, "trail.organization"), &json!(true));
+    assert_eq!(fact(&obs, "trail.multi_region"), &json!(true));
+    assert_eq!(fact(&obs, "trail.log_file_validation"), &json!(true));
+    assert_eq!(
+        fact(&obs, "trail.s3_bucket"),
+        &json!("aws-controltower-logs-111122223333-us-east-1")
+    );
+    assert_eq!(fact(&obs, "trail.arn"), &json!(trail));
+    for f in STATUS_AND_SELECTOR_FACTS {
+        assert!(!obs.facts.contains_key(f), "{f} must not be guessed");
+        let why = obs.unobserved.get(f).unwrap_or_else(|| panic!("{f}"));
+        assert!(
+            why.contains("111122223333") && why.contains("organization trail"),
+            "{why}"
+        );
+    }
+    assert_eq!(
+        obs.evidence["read_from"]["call"],
+        json!("DescribeTrails"),
+        "{:?}",
+        obs.evidence
+    );
+    let targets: Vec<String> = client
+        .actual_requests()
+        .filter_map(|r| r.headers().get("x-amz-target").map(str::to_string))
+        .collect();
+    assert!(
+        targets[0].ends_with(".DescribeTrails")
+            && !targets.iter().any(|t| t.ends_with(".GetTrail")),
+        "{targets:?}"
+    );
+    let body = client
+        .actual_requests()
+        .find(|r| {
+            r.headers()
+                .get("x-amz-target")
+                .is_some_and(|t| t.ends_with(".DescribeTrails"))
+        })
+        .and_then(|r| {
+            r.body()
+                .bytes()
+                .map(|b| String::from_utf8_lossy(b).to_string())
+        })
+        .unwrap();
+    assert!(body.contains("\"includeShadowTrails\":true"), "{body}");
+}
+
+const STATUS_AND_SELECTOR_FACTS: [&str; 6] = [
+    "trail.logging",
+    "trail.latest_delivery",
+    "trail.latest_delivery_error",
+    "trail.management_events",
+    "trail.management_events_scope",
+    "trail.management_events_excluded",
+];
+
 #[tokio::test(flavor = "multi_thread")]
 async fn cloudtrail_that_never_delivered_reports_a_null_delivery_time() {
     let (aws, ctx, _client) = replay(vec![
@@ -1109,6 +1336,199 @@ async fn cloudtrail_that_never_delivered_reports_a_null_delivery_time() {
     assert_eq!(fact(&obs, "trail.management_events"), &json!(true));
 }
 
+fn iam_error(status: u16, code: &str, message: &str) -> http::Response<SdkBody> {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "text/xml")
+        .body(SdkBody::from(format!(
+            r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>
+  <RequestId>4b2c5b5a-EXAMPLE</RequestId>
+</ErrorResponse>"#
+        )))
+        .unwrap()
+}
+
+/// The IAM calls of one `aws.iam` observation: a root without MFA (password and keys as given),
+/// ListOrganizationsFeatures answered by `features`, no password policy, a root-only report.
+async fn iam_with_organization(
+    root_password: bool,
+    features: http::Response<SdkBody>,
+) -> Observation {
+    use base64::Engine;
+    let csv = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated
+<root_account>,arn:aws:iam::123456789012:root,2019-03-01T09:00:00+00:00,not_supported,no_information,not_supported,not_supported,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+";
+    let content = base64::engine::general_purpose::STANDARD.encode(csv);
+    let iam = "https://iam.amazonaws.com/";
+    let pw = u8::from(root_password);
+    let (aws, ctx, _client) = replay(vec![
+        caller_identity(),
+        ReplayEvent::new(
+            request(iam),
+            xml(&format!(
+                r#"<GetAccountSummaryResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <GetAccountSummaryResult>
+    <SummaryMap>
+      <entry><key>Users</key><value>0</value></entry>
+      <entry><key>AccountMFAEnabled</key><value>0</value></entry>
+      <entry><key>AccountPasswordPresent</key><value>{pw}</value></entry>
+      <entry><key>AccountAccessKeysPresent</key><value>0</value></entry>
+      <entry><key>AccountSigningCertificatesPresent</key><value>0</value></entry>
+    </SummaryMap>
+  </GetAccountSummaryResult>
+  <ResponseMetadata><RequestId>85cb9b90-ac28-11e4-a88d-97964EXAMPLE</RequestId></ResponseMetadata>
+</GetAccountSummaryResponse>"#
+            )),
+        ),
+        ReplayEvent::new(request(iam), features),
+        ReplayEvent::new(
+            request(iam),
+            iam_error(
+                404,
+                "NoSuchEntity",
+                "The Password Policy with domain name 123456789012 cannot be found.",
+            ),
+        ),
+        ReplayEvent::new(
+            request(iam),
+            xml(
+                r#"<GenerateCredentialReportResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <GenerateCredentialReportResult><State>COMPLETE</State></GenerateCredentialReportResult>
+  <ResponseMetadata><RequestId>29f47818-99f5-11e1-a4c3-27EXAMPLE804</RequestId></ResponseMetadata>
+</GenerateCredentialReportResponse>"#,
+            ),
+        ),
+        ReplayEvent::new(
+            request(iam),
+            xml(&format!(
+                r#"<GetCredentialReportResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <GetCredentialReportResult>
+    <Content>{content}</Content>
+    <ReportFormat>text/csv</ReportFormat>
+    <GeneratedTime>2026-11-29T06:00:00Z</GeneratedTime>
+  </GetCredentialReportResult>
+  <ResponseMetadata><RequestId>29f47818-99f5-11e1-a4c3-27EXAMPLE804</RequestId></ResponseMetadata>
+</GetCredentialReportResponse>"#
+            )),
+        ),
+    ]);
+    IamProbe::new(aws)
+        .observe("account", &Params::new(), &ctx)
+        .await
+        .unwrap()
+}
+
+/// ListOrganizationsFeatures as the IAM API reference shows it: centralized root access on.
+fn root_management_on() -> http::Response<SdkBody> {
+    xml(
+        r#"<ListOrganizationsFeaturesResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <ListOrganizationsFeaturesResult>
+    <OrganizationId>o-aa111bb222</OrganizationId>
+    <EnabledFeatures>
+      <member>RootCredentialsManagement</member>
+      <member>RootSessions</member>
+    </EnabledFeatures>
+  </ListOrganizationsFeaturesResult>
+  <ResponseMetadata><RequestId>b5ee0a2b-EXAMPLE</RequestId></ResponseMetadata>
+</ListOrganizationsFeaturesResponse>"#,
+    )
+}
+
+/// The built-in `IAM-ROOT-MFA`, loaded as `vouch check` loads it, evaluated on `obs`.
+fn builtin_root_mfa(obs: &Observation) -> vouch::report::TargetResult {
+    let registry = vouch::probe::Registry::with(vec![Arc::new(IamProbe::new(Aws::new()))]);
+    let mut diags = vouch::diag::Diagnostics::new();
+    let controls = vouch::control::load_controls(
+        &[vouch::control::Source::Path(
+            support::repo().join("controls/03-access.toml"),
+        )],
+        &registry,
+        None,
+        &mut diags,
+    );
+    let control = controls
+        .into_iter()
+        .find(|c| c.id == "IAM-ROOT-MFA")
+        .expect("the built-in IAM-ROOT-MFA");
+    vouch::engine::evaluate(&control, obs, None, jiff::Timestamp::now())
+}
+
+/// Centralized root access (AWS Organizations). The wrong answers prevented: a member account
+/// whose root credentials the organization removed failing IAM-ROOT-MFA (old main: `fail`, a
+/// failure a real account set up by AWS's recommendation would not have); the management
+/// account's own root (it keeps its password) waved through as n/a because the feature is on;
+/// an account that cannot ask (a member account's AccountNotManagementOrDelegatedAdministrator)
+/// turned into a pass or an n/a.
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_root_credentials_centrally_managed_make_root_mfa_not_applicable_and_never_a_pass() {
+    use vouch::expect::Verdict;
+    // The feature on and this account's root has no password and no keys: removed centrally.
+    let removed = iam_with_organization(false, root_management_on()).await;
+    assert_eq!(
+        fact(&removed, "root.credentials_centrally_managed"),
+        &json!(true)
+    );
+    assert_eq!(fact(&removed, "root.mfa_enabled"), &json!(false));
+    assert_eq!(
+        removed.evidence["organizations_features"]["enabled_features"],
+        json!(["RootCredentialsManagement", "RootSessions"])
+    );
+    let r = builtin_root_mfa(&removed);
+    assert_eq!(r.verdict, Verdict::NotApplicable, "{r:?}");
+    assert!(
+        r.error
+            .as_deref()
+            .is_some_and(|e| e.contains("root.credentials_centrally_managed")),
+        "{r:?}"
+    );
+
+    // The feature on, but this root still has a password (the management account's own):
+    // MFA is still demanded.
+    let kept = iam_with_organization(true, root_management_on()).await;
+    assert_eq!(
+        fact(&kept, "root.credentials_centrally_managed"),
+        &json!(false)
+    );
+    assert_eq!(builtin_root_mfa(&kept).verdict, Verdict::Fail);
+
+    // A member account cannot list the organization's features: unobserved, and the control
+    // cannot decide its scope (error), never pass, never n/a.
+    let member = iam_with_organization(
+        false,
+        iam_error(
+            400,
+            "AccountNotManagementOrDelegatedAdministratorException",
+            "The request was rejected because the account making the request is not the management account or delegated administrator account for centralized root access.",
+        ),
+    )
+    .await;
+    assert!(
+        !member
+            .facts
+            .contains_key("root.credentials_centrally_managed")
+    );
+    let why = &member.unobserved["root.credentials_centrally_managed"];
+    assert!(
+        why.contains("AccountNotManagementOrDelegatedAdministrator")
+            || why.contains("management account"),
+        "{why}"
+    );
+    assert_eq!(builtin_root_mfa(&member).verdict, Verdict::Error);
+
+    // Trusted access for IAM off: not centrally managed, the MFA check applies.
+    let off = iam_with_organization(
+        false,
+        iam_error(400, "ServiceAccessNotEnabledException", "The request was rejected because trusted access is not enabled for IAM in AWS Organizations."),
+    )
+    .await;
+    assert_eq!(
+        fact(&off, "root.credentials_centrally_managed"),
+        &json!(false)
+    );
+    assert_eq!(builtin_root_mfa(&off).verdict, Verdict::Fail);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn iam_reads_the_root_row_of_a_real_credential_report() {
     use base64::Engine;
@@ -1134,6 +1554,7 @@ dana,arn:aws:iam::123456789012:user/dana,2024-01-01T00:00:00+00:00,true,2026-11-
   <ResponseMetadata><RequestId>85cb9b90-ac28-11e4-a88d-97964EXAMPLE</RequestId></ResponseMetadata>
 </GetAccountSummaryResponse>"#),
         ),
+        ReplayEvent::new(request(iam), iam_error(400, "OrganizationNotFoundException", "You are not in an organization.")),
         ReplayEvent::new(
             request(iam),
             http::Response::builder()
@@ -1171,6 +1592,11 @@ dana,arn:aws:iam::123456789012:user/dana,2024-01-01T00:00:00+00:00,true,2026-11-
     assert_eq!(fact(&obs, "root.mfa_enabled"), &json!(true));
     assert_eq!(fact(&obs, "root.access_keys"), &json!(true));
     assert_eq!(fact(&obs, "password_policy.present"), &json!(false));
+    assert_eq!(
+        fact(&obs, "root.credentials_centrally_managed"),
+        &json!(false),
+        "not in an organization"
+    );
     assert_eq!(fact(&obs, "users.count"), &json!(1), "root is not a user");
     assert_eq!(fact(&obs, "users.console_without_mfa"), &json!(["dana"]));
     assert_eq!(
@@ -1219,6 +1645,37 @@ fn distribution_config(web_acl: &str) -> http::Response<SdkBody> {
 </DistributionConfig>"#
         )))
         .unwrap()
+}
+
+/// A load balancer without a web ACL, as WAFv2 answers it: either an empty
+/// GetWebACLForResource or WAFNonexistentItemException. The wrong answer prevented: the second
+/// as an `error` (old main: "WAFv2 knows no resource") instead of `associated == false`.
+#[tokio::test(flavor = "multi_thread")]
+async fn wafv2_resource_without_a_web_acl_is_not_associated_not_an_error() {
+    let alb = format!(
+        "arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/app/public-web/50dc6c495c0c9188"
+    );
+    for answer in [
+        json_response(200, json!({})),
+        json_response(
+            400,
+            json!({
+                "__type": "WAFNonexistentItemException",
+                "Message": "AWS WAF couldn’t perform the operation because your resource doesn’t exist."
+            }),
+        ),
+    ] {
+        let (aws, ctx, _client) = replay(vec![
+            caller_identity(),
+            ReplayEvent::new(request("https://wafv2.us-east-1.amazonaws.com/"), answer),
+        ]);
+        let obs = Wafv2Probe::new(aws)
+            .observe(&alb, &Params::new(), &ctx)
+            .await
+            .expect("no web ACL is an observation, not an error");
+        assert_eq!(fact(&obs, "web_acl.associated"), &json!(false));
+        assert_eq!(fact(&obs, "web_acl.name"), &Value::Null);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,7 +13,7 @@ use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::types::{AdvancedEventSelector, EventSelector, ReadWriteType};
 use serde_json::json;
 
-use super::common::{arn_region, plain_target, render_rows, walk_pages};
+use super::common::{Arn, arn_region, plain_target, render_rows, walk_pages};
 use super::{ApiCalls, Aws, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
@@ -205,29 +205,65 @@ impl Probe for CloudTrailProbe {
         let ct: Client = session.client(Some(&region));
         let calls = ApiCalls::default();
 
-        let got = session
-            .call(&calls, SERVICE, "GetTrail", &region, |c| {
-                ct.get_trail()
-                    .name(target)
-                    .customize()
-                    .interceptor(c)
-                    .send()
-            })
-            .await
-            .map_err(|mut e| {
-                if e.kind == ProbeErrorKind::NotFound {
-                    e.message =
-                        format!("no CloudTrail trail `{target}` in {region} ({})", e.message);
-                }
-                e
-            })?;
-        let trail = got.trail().ok_or_else(|| {
-            ProbeError::new(
-                ProbeErrorKind::NotFound,
-                format!("GetTrail returned no trail for `{target}` in {region}"),
-            )
-            .with_hint("`*` lists the trails that exist")
-        })?;
+        // An organization trail seen from a member account carries the management account's
+        // ARN: GetTrail answers only for the account's own trails, so its configuration is read
+        // from DescribeTrails' shadow-trail data instead.
+        let owner = Arn::parse(target).map(|a| a.account.to_string());
+        let me = session.identity().map(|i| i.account.clone());
+        let foreign = match (&owner, &me) {
+            (Some(o), Some(m)) => o != m,
+            _ => false,
+        };
+        let trail = if foreign {
+            let got = session
+                .call(&calls, SERVICE, "DescribeTrails", &region, |c| {
+                    ct.describe_trails()
+                        .trail_name_list(target)
+                        .include_shadow_trails(true)
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                })
+                .await?;
+            got.trail_list()
+                .iter()
+                .find(|t| t.trail_arn() == Some(target))
+                .cloned()
+                .ok_or_else(|| {
+                    ProbeError::new(
+                        ProbeErrorKind::NotFound,
+                        format!(
+                            "DescribeTrails (with shadow trails) in {region} does not list `{target}`"
+                        ),
+                    )
+                    .with_hint("`*` lists the trails this account can see")
+                })?
+        } else {
+            let got = session
+                .call(&calls, SERVICE, "GetTrail", &region, |c| {
+                    ct.get_trail()
+                        .name(target)
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                })
+                .await
+                .map_err(|mut e| {
+                    if e.kind == ProbeErrorKind::NotFound {
+                        e.message =
+                            format!("no CloudTrail trail `{target}` in {region} ({})", e.message);
+                    }
+                    e
+                })?;
+            got.trail().cloned().ok_or_else(|| {
+                ProbeError::new(
+                    ProbeErrorKind::NotFound,
+                    format!("GetTrail returned no trail for `{target}` in {region}"),
+                )
+                .with_hint("`*` lists the trails that exist")
+            })?
+        };
+        let trail = &trail;
         let id = trail
             .trail_arn()
             .or(trail.name())
@@ -294,7 +330,12 @@ impl Probe for CloudTrailProbe {
                     json!(s.latest_delivery_error().filter(|e| !e.is_empty())),
                 );
             }
-            Err(e) => unobserved(&mut obs, &STATUS_FACTS, &e),
+            Err(e) => refused(
+                &mut obs,
+                &STATUS_FACTS,
+                &e,
+                foreign.then_some(owner.as_deref()).flatten(),
+            ),
         }
         match selectors {
             Ok(s) => {
@@ -307,11 +348,22 @@ impl Probe for CloudTrailProbe {
                     "partial_selectors": m.partial,
                 }));
             }
-            Err(e) => unobserved(&mut obs, &SELECTOR_FACTS, &e),
+            Err(e) => refused(
+                &mut obs,
+                &SELECTOR_FACTS,
+                &e,
+                foreign.then_some(owner.as_deref()).flatten(),
+            ),
         }
 
         obs.evidence("region", region.as_str());
         obs.evidence("account", json!(session.identity().map(|i| &i.account)));
+        if foreign {
+            obs.evidence(
+                "read_from",
+                json!({"call": "DescribeTrails", "include_shadow_trails": true, "owner_account": owner}),
+            );
+        }
         calls.into_evidence(&mut obs);
         obs.duration_ms = started.elapsed().as_millis() as u64;
         Ok(obs)
@@ -337,6 +389,26 @@ impl Probe for CloudTrailProbe {
                 ("bucket", "trail.s3_bucket"),
             ],
         ))
+    }
+}
+
+/// Marks facts unobserved because the call that feeds them failed; for a trail owned by another
+/// account (an organization trail seen from a member account) the reason says so: only the
+/// owner account answers its status and selectors, and the facts stay unobserved (fail closed).
+fn refused(obs: &mut Observation, paths: &[&str], e: &ProbeError, owner: Option<&str>) {
+    match owner {
+        None => unobserved(obs, paths, e),
+        Some(owner) => {
+            for p in paths {
+                obs.unobserved(
+                    p,
+                    format!(
+                        "a trail of account {owner} (an organization trail seen from a member \
+                         account): only its owner account answers this ({e})"
+                    ),
+                );
+            }
+        }
     }
 }
 

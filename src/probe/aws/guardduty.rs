@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use aws_sdk_guardduty::Client;
-use aws_sdk_guardduty::types::{DetectorStatus, FeatureStatus};
+use aws_sdk_guardduty::types::{Condition, DetectorStatus, FeatureStatus, FindingCriteria};
 use serde_json::{Value, json};
 
 use super::common::{render_rows, walk_pages};
@@ -21,6 +21,7 @@ use crate::probe::{
 const SERVICE: &str = "guardduty";
 
 crate::service_client!(aws_sdk_guardduty, "guardduty");
+crate::service_client!(aws_sdk_eventbridge, "events");
 
 const FACTS: &[FactSpec] = &[
     fact(
@@ -48,7 +49,95 @@ const FACTS: &[FactSpec] = &[
         FactType::StringList,
         "protection features that are on (S3_DATA_EVENTS, EKS_AUDIT_LOGS, RUNTIME_MONITORING, …)",
     ),
+    fact(
+        "findings.high_open",
+        FactType::Integer,
+        "unarchived findings of severity 7 or more (high and critical) in the region's detector; null without a detector",
+    ),
+    fact(
+        "findings.routed",
+        FactType::Bool,
+        "an ENABLED EventBridge rule on the region's default bus matches source aws.guardduty and has at least one target",
+    ),
 ];
+
+/// The enabled rules of the region's default event bus whose pattern matches GuardDuty's events
+/// (`source` lists `aws.guardduty`) and that deliver to at least one target, as `name → targets`.
+async fn routing(
+    session: &super::Session,
+    calls: &ApiCalls,
+    region: &str,
+) -> Result<Vec<Value>, ProbeError> {
+    let eb: aws_sdk_eventbridge::Client = session.client(Some(region));
+    let eb = &eb;
+    let mut matching = Vec::new();
+    walk_pages(
+        "events:ListRules",
+        |token| {
+            session.call(calls, "events", "ListRules", region, move |c| {
+                eb.list_rules()
+                    .set_next_token(token.clone())
+                    .customize()
+                    .interceptor(c)
+                    .send()
+            })
+        },
+        |page| {
+            matching.extend(
+                page.rules()
+                    .iter()
+                    .filter(|r| r.state() == Some(&aws_sdk_eventbridge::types::RuleState::Enabled))
+                    .filter(|r| r.event_pattern().is_some_and(matches_guardduty))
+                    .filter_map(|r| r.name().map(str::to_string)),
+            );
+            page.next_token
+        },
+    )
+    .await?;
+    let mut routed = Vec::new();
+    for name in matching {
+        let mut targets = Vec::new();
+        let name = &name;
+        walk_pages(
+            "events:ListTargetsByRule",
+            |token| {
+                session.call(calls, "events", "ListTargetsByRule", region, move |c| {
+                    eb.list_targets_by_rule()
+                        .rule(name)
+                        .set_next_token(token.clone())
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                })
+            },
+            |page| {
+                targets.extend(page.targets().iter().map(|t| t.arn().to_string()));
+                page.next_token
+            },
+        )
+        .await?;
+        if !targets.is_empty() {
+            routed.push(json!({"rule": name, "targets": targets}));
+        }
+    }
+    Ok(routed)
+}
+
+/// An event pattern whose `source` lists `aws.guardduty` exactly (a pattern without `source`
+/// is not counted: it does not name GuardDuty's findings).
+pub fn matches_guardduty(pattern: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<Value>(pattern) else {
+        return false;
+    };
+    match &v["source"] {
+        Value::Array(a) => a.iter().any(|s| s == "aws.guardduty"),
+        Value::String(s) => s == "aws.guardduty",
+        _ => false,
+    }
+}
+
+/// GuardDuty's high band starts at 7.0 (7.0–8.9 high, 9.0–10.0 critical).
+const HIGH_SEVERITY: i64 = 7;
 
 /// The `aws.guardduty` probe.
 pub struct GuardDutyProbe {
@@ -155,6 +244,7 @@ impl Probe for GuardDutyProbe {
                     obs.fact(p, Value::Null);
                 }
                 obs.fact("detector.features_enabled", json!([]));
+                obs.fact("findings.high_open", Value::Null);
             }
             Some(id) => {
                 let d = session
@@ -190,6 +280,61 @@ impl Probe for GuardDutyProbe {
                     .collect();
                 features.sort();
                 obs.fact("detector.features_enabled", json!(features));
+
+                // Every page of ListFindings: unarchived, severity >= 7.
+                let mut criterion = std::collections::HashMap::new();
+                criterion.insert(
+                    "severity".to_string(),
+                    Condition::builder()
+                        .greater_than_or_equal(HIGH_SEVERITY)
+                        .build(),
+                );
+                criterion.insert(
+                    "service.archived".to_string(),
+                    Condition::builder().equals("false").build(),
+                );
+                let criteria = FindingCriteria::builder()
+                    .set_criterion(Some(criterion))
+                    .build();
+                let mut high = 0usize;
+                let criteria = &criteria;
+                let listed = walk_pages(
+                    "guardduty:ListFindings",
+                    |token| {
+                        session.call(&calls, SERVICE, "ListFindings", target, move |c| {
+                            gd.list_findings()
+                                .detector_id(id)
+                                .finding_criteria(criteria.clone())
+                                .max_results(50)
+                                .set_next_token(token.clone())
+                                .customize()
+                                .interceptor(c)
+                                .send()
+                        })
+                    },
+                    |page| {
+                        high += page.finding_ids().len();
+                        page.next_token.filter(|t| !t.is_empty())
+                    },
+                )
+                .await;
+                match listed {
+                    Ok(()) => {
+                        obs.fact("findings.high_open", high);
+                    }
+                    Err(e) => {
+                        obs.unobserved("findings.high_open", e.to_string());
+                    }
+                }
+            }
+        }
+        match routing(&session, &calls, target).await {
+            Ok(rules) => {
+                obs.fact("findings.routed", !rules.is_empty());
+                obs.evidence("finding_rules", json!(rules));
+            }
+            Err(e) => {
+                obs.unobserved("findings.routed", e.to_string());
             }
         }
         obs.evidence("region", target);

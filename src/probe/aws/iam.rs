@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_iam::Client;
-use aws_sdk_iam::types::{ReportStateType, SummaryKeyType};
+use aws_sdk_iam::types::{FeatureType, ReportStateType, SummaryKeyType};
 use serde_json::{Value, json};
 
 use super::common::render_facts;
@@ -82,6 +82,14 @@ const FACTS: &[FactSpec] = &[
         "the root user has an MFA device (AccountMFAEnabled)",
     ),
     fact(
+        "root.credentials_centrally_managed",
+        FactType::Bool,
+        "the organization manages member accounts' root credentials centrally \
+         (ListOrganizationsFeatures lists RootCredentialsManagement); false outside an \
+         organization or when IAM's trusted access is off; unobserved when this account cannot \
+         ask (a member account, or the call denied)",
+    ),
+    fact(
         "root.access_keys",
         FactType::Bool,
         "the root user has access keys (AccountAccessKeysPresent)",
@@ -102,17 +110,33 @@ const FACTS: &[FactSpec] = &[
         "active access keys older than max_key_age_days, as user/key1 or user/key2",
     ),
     fact(
+        "users.unused_credentials",
+        FactType::StringList,
+        "enabled credentials unused for more than max_unused_days (never used: counted from when they were set), as user/password, user/key1 or user/key2; root not included",
+    ),
+    fact(
         "credential_report.generated",
         FactType::Timestamp,
         "when AWS generated the credential report read",
     ),
 ];
 
-const PARAMS: &[FactSpec] = &[fact(
-    "max_key_age_days",
-    FactType::Integer,
-    "an active access key older than this many days is stale (default 90)",
-)];
+const PARAMS: &[FactSpec] = &[
+    fact(
+        "max_key_age_days",
+        FactType::Integer,
+        "an active access key older than this many days is stale (default 90)",
+    ),
+    fact(
+        "max_unused_days",
+        FactType::Integer,
+        "a console password or active access key not used for more than this many days is unused (default 45, CIS AWS Foundations)",
+    ),
+];
+
+/// Default for `max_unused_days` (CIS AWS Foundations 3.0, 1.12: credentials unused for 45 days
+/// or more are disabled).
+pub const DEFAULT_MAX_UNUSED_DAYS: i64 = 45;
 
 const POLICY_FACTS: [&str; 8] = [
     "password_policy.present",
@@ -124,10 +148,11 @@ const POLICY_FACTS: [&str; 8] = [
     "password_policy.reuse_prevention",
     "password_policy.max_age_days",
 ];
-const REPORT_FACTS: [&str; 4] = [
+const REPORT_FACTS: [&str; 5] = [
     "users.count",
     "users.console_without_mfa",
     "users.stale_access_keys",
+    "users.unused_credentials",
     "credential_report.generated",
 ];
 
@@ -200,6 +225,10 @@ impl Probe for IamProbe {
             .get("max_key_age_days")
             .and_then(Value::as_i64)
             .unwrap_or(DEFAULT_MAX_KEY_AGE_DAYS);
+        let max_unused = params
+            .get("max_unused_days")
+            .and_then(Value::as_i64)
+            .unwrap_or(DEFAULT_MAX_UNUSED_DAYS);
         // IAM is global: one endpoint, whatever the home region.
         let region = session.region().to_string();
         let iam: Client = session.client(None);
@@ -228,6 +257,84 @@ impl Probe for IamProbe {
                 "GetAccountSummary gave no AccountAccessKeysPresent",
             ),
         };
+
+        // Centralized root access (AWS Organizations): only the management account or a
+        // delegated administrator may ask. Not in an organization, not in all-features mode, or
+        // IAM's trusted access off all mean "not centrally managed"; any other refusal (a member
+        // account, access denied) leaves the fact unobserved, so a control scoped on it cannot
+        // decide and fails closed.
+        let features = session
+            .call_optional(
+                &calls,
+                SERVICE,
+                "ListOrganizationsFeatures",
+                &region,
+                &[
+                    "OrganizationNotFoundException",
+                    "OrganizationNotInAllFeaturesModeException",
+                    "ServiceAccessNotEnabledException",
+                ],
+                |c| {
+                    iam.list_organizations_features()
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                },
+            )
+            .await;
+        // The feature on for the organization does not mean this account's root has no
+        // credentials: the management account keeps its own, and a member's are gone only once
+        // deleted. Centrally managed = the feature on AND no root password AND no root keys.
+        let root_password = flag(SummaryKeyType::AccountPasswordPresent);
+        let root_keys = flag(SummaryKeyType::AccountAccessKeysPresent);
+        // A root that still has a password or access keys is not centrally managed, whatever
+        // the organization says or whether this account may ask: the MFA control judges it.
+        let root_has_credentials = root_password == Some(true) || root_keys == Some(true);
+        match features {
+            _ if root_has_credentials => {
+                obs.fact("root.credentials_centrally_managed", false);
+            }
+            Ok(Some(f)) => {
+                let on = f
+                    .enabled_features()
+                    .contains(&FeatureType::RootCredentialsManagement);
+                obs.evidence(
+                    "organizations_features",
+                    json!({
+                        "organization_id": f.organization_id(),
+                        "enabled_features": f.enabled_features().iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+                    }),
+                );
+                match (on, root_password, root_keys) {
+                    (false, _, _) => {
+                        obs.fact("root.credentials_centrally_managed", false);
+                    }
+                    (true, Some(pw), Some(keys)) => {
+                        obs.fact("root.credentials_centrally_managed", !pw && !keys);
+                    }
+                    (true, _, _) => {
+                        obs.unobserved(
+                            "root.credentials_centrally_managed",
+                            "RootCredentialsManagement is on, but GetAccountSummary gave no \
+                             AccountPasswordPresent/AccountAccessKeysPresent to tell whether \
+                             this account's root credentials were removed",
+                        );
+                    }
+                }
+            }
+            Ok(None) => {
+                obs.fact("root.credentials_centrally_managed", false);
+            }
+            Err(e) => {
+                obs.unobserved(
+                    "root.credentials_centrally_managed",
+                    format!(
+                        "only the organization's management account or IAM's delegated \
+                         administrator can list its features ({e})"
+                    ),
+                );
+            }
+        }
 
         let policy = session.call_optional(
             &calls,
@@ -309,11 +416,12 @@ impl Probe for IamProbe {
 
         match report {
             Ok((csv_text, generated)) => {
-                match read_report(&csv_text, max_age, jiff::Timestamp::now()) {
+                match read_report(&csv_text, max_age, max_unused, jiff::Timestamp::now()) {
                     Ok(r) => {
                         obs.fact("users.count", r.users);
                         obs.fact("users.console_without_mfa", json!(r.console_without_mfa));
                         obs.fact("users.stale_access_keys", json!(r.stale_access_keys));
+                        obs.fact("users.unused_credentials", json!(r.unused_credentials));
                         obs.fact(
                             "credential_report.generated",
                             json!(generated.map(|t| t.to_string())),
@@ -323,6 +431,7 @@ impl Probe for IamProbe {
                             json!({
                                 "generated": generated.map(|t| t.to_string()),
                                 "max_key_age_days": max_age,
+                                "max_unused_days": max_unused,
                                 "rows": r.rows,
                             }),
                         );
@@ -421,6 +530,7 @@ pub struct ReportReading {
     pub users: usize,
     pub console_without_mfa: Vec<String>,
     pub stale_access_keys: Vec<String>,
+    pub unused_credentials: Vec<String>,
     /// One object per row: the columns the facts come from (no secrets exist in the report).
     pub rows: Vec<Value>,
 }
@@ -429,6 +539,7 @@ pub struct ReportReading {
 pub fn read_report(
     text: &str,
     max_key_age_days: i64,
+    max_unused_days: i64,
     now: jiff::Timestamp,
 ) -> Result<ReportReading, ProbeError> {
     let bad = |why: String| {
@@ -448,7 +559,17 @@ pub fn read_report(
         users: 0,
         console_without_mfa: Vec::new(),
         stale_access_keys: Vec::new(),
+        unused_credentials: Vec::new(),
         rows: Vec::new(),
+    };
+    let days = |t: jiff::Timestamp| (now.as_second() - t.as_second()) / 86_400;
+    // Days since a credential was last used; never used (`N/A`, `no_information`): since it
+    // was set (`set`, else the user's creation). A date that cannot be read is not shown to be
+    // recent: None, which counts as unused (fail closed).
+    let idle = |used: &str, set: &[&str]| -> Option<i64> {
+        parse_report_time(used)
+            .or_else(|| set.iter().find_map(|s| parse_report_time(s)))
+            .map(days)
     };
     for rec in reader.records() {
         let rec = rec.map_err(|e| bad(e.to_string()))?;
@@ -466,6 +587,16 @@ pub fn read_report(
         if !is_root && get(pw) == "true" && get(mfa) != "true" {
             out.console_without_mfa.push(user.clone());
         }
+        let created = get(col("user_creation_time"));
+        if !is_root && get(pw) == "true" {
+            let used = get(col("password_last_used"));
+            let idle_days = idle(used, &[get(col("password_last_changed")), created]);
+            row.insert("password_last_used".into(), json!(used));
+            row.insert("password_idle_days".into(), json!(idle_days));
+            if idle_days.is_none_or(|d| d > max_unused_days) {
+                out.unused_credentials.push(format!("{user}/password"));
+            }
+        }
         for n in 1..=2 {
             let active = get(col(&format!("access_key_{n}_active")));
             let rotated = get(col(&format!("access_key_{n}_last_rotated")));
@@ -481,11 +612,21 @@ pub fn read_report(
             if age.is_none_or(|a| a > max_key_age_days) {
                 out.stale_access_keys.push(format!("{user}/key{n}"));
             }
+            if !is_root {
+                let used = get(col(&format!("access_key_{n}_last_used_date")));
+                let idle_days = idle(used, &[rotated, created]);
+                row.insert(format!("access_key_{n}_last_used_date"), json!(used));
+                row.insert(format!("access_key_{n}_idle_days"), json!(idle_days));
+                if idle_days.is_none_or(|d| d > max_unused_days) {
+                    out.unused_credentials.push(format!("{user}/key{n}"));
+                }
+            }
         }
         out.rows.push(Value::Object(row));
     }
     out.console_without_mfa.sort();
     out.stale_access_keys.sort();
+    out.unused_credentials.sort();
     Ok(out)
 }
 
@@ -508,7 +649,7 @@ ci,arn:aws:iam::123456789012:user/ci,2024-01-01T00:00:00+00:00,false,N/A,N/A,N/A
     #[test]
     fn the_report_names_console_users_without_mfa_and_stale_active_keys() {
         let now: jiff::Timestamp = "2026-11-29T00:00:00Z".parse().unwrap();
-        let r = read_report(REPORT, 90, now).unwrap();
+        let r = read_report(REPORT, 90, 45, now).unwrap();
         assert_eq!(r.users, 3);
         assert_eq!(r.console_without_mfa, vec!["alice"]);
         // Root's old key, alice's second key; bob's old key is inactive; ci's has no date.
@@ -516,12 +657,46 @@ ci,arn:aws:iam::123456789012:user/ci,2024-01-01T00:00:00+00:00,false,N/A,N/A,N/A
             r.stale_access_keys,
             vec!["<root_account>/key1", "alice/key2", "ci/key1"]
         );
-        let lenient = read_report(REPORT, 100_000, now).unwrap();
+        let lenient = read_report(REPORT, 100_000, 45, now).unwrap();
         assert_eq!(lenient.stale_access_keys, vec!["ci/key1"]);
+    }
+
+    /// CIS 1.12 read from the last-used columns. Wrong answers prevented: a password or key
+    /// used long ago counted as in use, a never-used credential set long ago counted as fresh,
+    /// an inactive key or a user without a password counted, root counted (it has its own
+    /// controls), an unreadable date counted as recent.
+    #[test]
+    fn unused_credentials_come_from_the_last_used_columns() {
+        const R: &str = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated
+<root_account>,arn:aws:iam::123456789012:root,2020-01-01T00:00:00+00:00,not_supported,2020-01-01T00:00:00+00:00,not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+leaver,arn:aws:iam::123456789012:user/leaver,2024-01-01T00:00:00+00:00,true,2026-09-01T00:00:00+00:00,2024-01-01T00:00:00+00:00,N/A,true,true,2024-01-01T00:00:00+00:00,2026-08-01T00:00:00+00:00,us-east-1,s3,false,2024-01-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A
+active,arn:aws:iam::123456789012:user/active,2024-01-01T00:00:00+00:00,true,2026-11-28T00:00:00+00:00,2024-01-01T00:00:00+00:00,N/A,true,true,2026-10-01T00:00:00+00:00,2026-11-28T09:00:00+00:00,us-east-1,s3,true,2026-11-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A
+never,arn:aws:iam::123456789012:user/never,2026-01-01T00:00:00+00:00,true,no_information,2026-01-01T00:00:00+00:00,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+newbie,arn:aws:iam::123456789012:user/newbie,2026-11-20T00:00:00+00:00,true,N/A,2026-11-20T00:00:00+00:00,N/A,true,true,2026-11-20T00:00:00+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+odd,arn:aws:iam::123456789012:user/odd,garbage,false,N/A,N/A,N/A,false,true,garbage,garbage,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+";
+        let now: jiff::Timestamp = "2026-11-29T00:00:00Z".parse().unwrap();
+        let r = read_report(R, 90, 45, now).unwrap();
+        assert_eq!(
+            r.unused_credentials,
+            // Not active/key2: active since 2026-11-01 and never used, 28 days, not yet unused.
+            vec![
+                "leaver/key1",
+                "leaver/password",
+                "never/password",
+                "odd/key1"
+            ]
+        );
+        // A longer window lets the leaver's password (89 days) through, not its key (120).
+        let r = read_report(R, 90, 100, now).unwrap();
+        assert_eq!(
+            r.unused_credentials,
+            vec!["leaver/key1", "never/password", "odd/key1"]
+        );
     }
 
     #[test]
     fn a_report_without_users_is_unreadable_not_empty() {
-        assert!(read_report("a,b\n1,2\n", 90, jiff::Timestamp::now()).is_err());
+        assert!(read_report("a,b\n1,2\n", 90, 45, jiff::Timestamp::now()).is_err());
     }
 }

@@ -68,9 +68,19 @@ const FACTS: &[FactSpec] = &[
         "when the key was created",
     ),
     fact(
+        "key.age_days",
+        FactType::Integer,
+        "whole days since the key was created (for imported material, which KMS cannot rotate automatically, the age a control can judge)",
+    ),
+    fact(
         "key.multi_region_type",
         FactType::String,
         "PRIMARY or REPLICA for a multi-Region key (a replica shares its primary's material, so its rotation facts are the primary's); null for a single-Region key",
+    ),
+    fact(
+        "rotation.manual_only",
+        FactType::String,
+        "why KMS cannot rotate this key automatically (imported material, a custom key store, an asymmetric or HMAC key); null when automatic rotation is supported",
     ),
     fact(
         "rotation.enabled",
@@ -306,6 +316,17 @@ impl Probe for KmsProbe {
                 .and_then(timestamp)
                 .map(|t| t.to_string()),
         );
+        match meta.creation_date().and_then(timestamp) {
+            Some(t) => obs.fact("key.age_days", age_days(t)),
+            None => obs.unobserved("key.age_days", "DescribeKey gave no CreationDate"),
+        };
+        obs.fact(
+            "rotation.manual_only",
+            json!(manual_only(
+                meta.origin().map(|o| o.as_str()),
+                meta.key_spec().map(|k| k.as_str())
+            )),
+        );
         obs.fact("key.multi_region_type", multi_region_type.clone());
         if let Some(src) = &rotation_source {
             obs.evidence("rotation_source", json!({"primary": src}));
@@ -519,6 +540,22 @@ fn arn_region(target: &str) -> Option<&str> {
     parts.next()?; // partition
     (parts.next()? == "kms").then_some(())?;
     parts.next().filter(|r| !r.is_empty())
+}
+
+/// Why KMS cannot rotate a key automatically (AWS KMS developer guide, "Rotating keys":
+/// automatic rotation is for symmetric encryption keys with KMS-generated material only).
+pub fn manual_only(origin: Option<&str>, spec: Option<&str>) -> Option<&'static str> {
+    match origin {
+        Some("EXTERNAL") => return Some("imported material: rotate on demand"),
+        Some("AWS_CLOUDHSM") | Some("EXTERNAL_KEY_STORE") => {
+            return Some("custom key store: KMS cannot rotate it automatically");
+        }
+        _ => {}
+    }
+    match spec {
+        Some("SYMMETRIC_DEFAULT") | None => None,
+        Some(_) => Some("asymmetric or HMAC key: KMS cannot rotate it automatically"),
+    }
 }
 
 #[cfg(test)]

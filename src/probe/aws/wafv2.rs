@@ -335,17 +335,19 @@ impl Probe for Wafv2Probe {
                                 .send()
                         },
                     )
-                    .await?
-                    .ok_or_else(|| {
-                        ProbeError::new(
-                            ProbeErrorKind::NotFound,
-                            format!("WAFv2 knows no resource `{arn}` in {region}"),
-                        )
-                        .with_hint("check the ARN; the resource must exist in its region")
-                    })?;
-                match got.web_acl() {
+                    .await?;
+                // WAFNonexistentItemException is also how WAFv2 answers for a resource that has
+                // no web ACL association (or cannot carry one): not associated, a fact that
+                // fails a WAF control, never an error nor a pass. The evidence keeps the answer.
+                match got.as_ref().and_then(|g| g.web_acl()) {
                     Some(acl) => record_acl(&mut obs, acl),
                     None => not_associated(&mut obs),
+                }
+                if got.is_none() {
+                    obs.evidence(
+                        "waf_answer",
+                        "WAFNonexistentItemException: WAFv2 has no web ACL association for this resource",
+                    );
                 }
                 region.to_string()
             }
