@@ -1516,6 +1516,27 @@ async fn iam_root_credentials_centrally_managed_make_root_mfa_not_applicable_and
     );
     assert_eq!(builtin_root_mfa(&member).verdict, Verdict::Error);
 
+    // A member account whose root still has a password: not centrally managed, whatever the
+    // organization's features (which it may not read), so the MFA check judges it as before:
+    // the wrong answer prevented is an `error` for every member account with a root password.
+    let member_with_password = iam_with_organization(
+        true,
+        iam_error(
+            400,
+            "AccountNotManagementOrDelegatedAdministratorException",
+            "The request was rejected because the account making the request is not the management account or delegated administrator account for centralized root access.",
+        ),
+    )
+    .await;
+    assert_eq!(
+        fact(&member_with_password, "root.credentials_centrally_managed"),
+        &json!(false)
+    );
+    assert_eq!(
+        builtin_root_mfa(&member_with_password).verdict,
+        Verdict::Fail
+    );
+
     // Trusted access for IAM off: not centrally managed, the MFA check applies.
     let off = iam_with_organization(
         false,
