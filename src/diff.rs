@@ -72,7 +72,7 @@ pub fn compare(old: &Report, new: &Report) -> Drift {
         schema: "vouch.diff/v1",
         ..Drift::default()
     };
-    let index = |r: &Report| -> BTreeMap<String, (Severity, BTreeMap<String, Verdict>)> {
+    let index = |r: &Report| -> BTreeMap<String, (Severity, bool, BTreeMap<String, Verdict>)> {
         r.controls
             .iter()
             .map(|c| {
@@ -80,6 +80,7 @@ pub fn compare(old: &Report, new: &Report) -> Drift {
                     c.id.clone(),
                     (
                         c.severity,
+                        c.gates(),
                         c.results
                             .iter()
                             .map(|t| (t.target.clone(), t.verdict))
@@ -94,7 +95,7 @@ pub fn compare(old: &Report, new: &Report) -> Drift {
     for id in ids {
         match (o.get(id), n.get(id)) {
             (None, Some(_)) => d.new_controls.push(id.clone()),
-            (Some((sev, _)), None) => {
+            (Some((sev, _, _)), None) => {
                 d.removed_controls.push(id.clone());
                 d.regressions.push(Regression {
                     control: id.clone(),
@@ -105,9 +106,13 @@ pub fn compare(old: &Report, new: &Report) -> Drift {
                     reason: "the control is not in the new run".into(),
                 });
             }
-            (Some((osev, ot)), Some((sev, nt))) => {
+            (Some((osev, _, ot)), Some((sev, gates, nt))) => {
                 // A control whose severity was lowered is gated at the higher of the two.
                 let sev = (*sev).max(*osev);
+                // `require = "any"` satisfied in the new run: its other targets' failures do not
+                // count against the run (as for the exit code), so they are changes, not
+                // regressions. Unsatisfied, every target counts again.
+                let before = d.regressions.len();
                 let targets: BTreeSet<&String> = ot.keys().chain(nt.keys()).collect();
                 for t in targets {
                     let regression =
@@ -168,6 +173,19 @@ pub fn compare(old: &Report, new: &Report) -> Drift {
                             });
                         }
                         _ => {}
+                    }
+                }
+                if !gates {
+                    for r in d.regressions.split_off(before) {
+                        if let (Some(old), Some(new)) = (r.old, r.new) {
+                            d.changed.push(Change {
+                                control: r.control,
+                                target: r.target,
+                                severity: r.severity,
+                                old,
+                                new,
+                            });
+                        }
                     }
                 }
             }
@@ -464,5 +482,29 @@ mod tests {
         );
         assert!(md.contains("| new control | `D` |"), "{md}");
         assert!(compare(&new, &new).render_markdown().contains("No drift"));
+    }
+
+    #[test]
+    fn a_satisfied_any_of_control_has_no_regression_but_an_unsatisfied_one_does() {
+        // Prevents: `--fail-on-new` failing a run on a data-events trail that stopped passing
+        // while the organization trail still satisfies the any-of control (the exit code does
+        // not count it either), and the opposite: an any-of control nobody satisfies any more.
+        use crate::control::Require;
+        use Verdict::*;
+        let any = |mut r: Report| {
+            for c in &mut r.controls {
+                c.require = Require::Any;
+            }
+            r.summarise();
+            r
+        };
+        let old = any(report(&[("T", "org", Pass), ("T", "data", Pass)]));
+        let satisfied = any(report(&[("T", "org", Pass), ("T", "data", Fail)]));
+        let d = compare(&old, &satisfied);
+        assert!(d.regressions.is_empty(), "{:?}", d.regressions);
+        assert_eq!(d.changed.len(), 1);
+        let unsatisfied = any(report(&[("T", "org", Fail), ("T", "data", Fail)]));
+        let d = compare(&old, &unsatisfied);
+        assert_eq!(d.regressions.len(), 2, "{:?}", d.regressions);
     }
 }
