@@ -414,6 +414,44 @@ async fn short_max_age_is_valid_for_browsers_but_not_preloadable() {
 }
 
 #[tokio::test]
+async fn the_www_check_tries_every_address_not_only_the_first() {
+    // Prevents: a www name whose first address refuses and whose second serves broken HTTPS
+    // being called "absent" (no www issue), when Go's dialer, and so hstspreload.org, moves on
+    // to the second address and finds HTTPS failing there.
+    let mut sites = start().await;
+    let https_addr = sites.inventory.resolve["short.test:443"];
+    let closed_addr = sites.inventory.resolve["www.nohsts.test:443"];
+    sites
+        .inventory
+        .resolve
+        .insert("www.short.test:443".into(), closed_addr);
+    sites
+        .inventory
+        .resolve_more
+        .insert("www.short.test:443".into(), vec![https_addr]);
+    let obs = observe_with(&sites, "short.test", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(
+        issues(&obs).contains(&"domain.www.no_tls".to_string()),
+        "{:?}",
+        issues(&obs)
+    );
+    assert_eq!(
+        obs.evidence["www"]["result"],
+        json!("no_tls"),
+        "{:?}",
+        obs.evidence["www"]
+    );
+    // Only the refusing address: www is absent, no issue.
+    sites.inventory.resolve_more.clear();
+    let obs = observe_with(&sites, "short.test", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(!issues(&obs).contains(&"domain.www.no_tls".to_string()));
+}
+
+#[tokio::test]
 async fn preload_ready_and_listed() {
     let obs = observe("ready.test").await;
     assert_eq!(f(&obs, "hsts.valid"), &json!(true));

@@ -603,9 +603,11 @@ impl Fetcher {
             Ok(b) => b,
             Err(e) => return WwwResult::NoTls(e.message().to_string()),
         };
-        let addrs: Vec<SocketAddr> = match self.inventory.resolve_override(&name, 443) {
-            Some(a) => vec![a],
-            None => {
+        let mapped = self.inventory.resolve_all(&name, 443);
+        let addrs: Vec<SocketAddr> = match mapped.is_empty() {
+            // `[resolve]` may map the name to several addresses: all of them, in order.
+            false => mapped,
+            true => {
                 match tokio::time::timeout(budget, tokio::net::lookup_host((name.as_str(), 443)))
                     .await
                 {
