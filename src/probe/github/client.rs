@@ -88,6 +88,23 @@ impl Response {
         }
         (!out.is_empty()).then(|| out.join("; "))
     }
+
+    /// The error for a refused read of `what`: GitHub's status and message, and as the hint
+    /// what the token needs (GitHub's headers, else `default_need`).
+    pub fn refused(&self, what: &str, default_need: &str) -> ProbeError {
+        ProbeError::new(
+            ProbeErrorKind::Denied,
+            format!(
+                "GitHub answered {} to {what}: {}",
+                self.status,
+                self.message()
+            ),
+        )
+        .with_hint(format!(
+            "the token needs {}",
+            self.needed().unwrap_or_else(|| default_need.into())
+        ))
+    }
 }
 
 /// A client for one observation: its deadline, its evidence.

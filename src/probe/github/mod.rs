@@ -400,16 +400,8 @@ impl GithubProbe {
                 )
                 .with_hint("use its new name in the inventory"));
             }
-            s => {
-                return Err(ProbeError::new(
-                    ProbeErrorKind::Denied,
-                    format!("GitHub answered {s} to {base}: {}", repo.message()),
-                )
-                .with_hint(format!(
-                    "the token needs {}",
-                    repo.needed()
-                        .unwrap_or_else(|| "read access to the repository (metadata)".into())
-                )));
+            _ => {
+                return Err(repo.refused(&base, "read access to the repository (metadata)"));
             }
         }
         let r = &repo.body;
@@ -887,15 +879,8 @@ impl GithubProbe {
                 )
                 .with_hint("check the name (a user account is not an organisation)"));
             }
-            s => {
-                return Err(ProbeError::new(
-                    ProbeErrorKind::Denied,
-                    format!("GitHub answered {s} to orgs/{org}: {}", o.message()),
-                )
-                .with_hint(format!(
-                    "the token needs {}",
-                    o.needed().unwrap_or_else(|| "read:org".into())
-                )));
+            _ => {
+                return Err(o.refused(&format!("orgs/{org}"), "read:org"));
             }
         }
         // These fields are in the answer only for owners (and tokens with admin:org / the
