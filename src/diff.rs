@@ -394,6 +394,7 @@ mod tests {
                     examined_nothing: false,
                     require: Default::default(),
                     satisfied_by: Vec::new(),
+                    source: None,
                     results: vec![r],
                 }),
             }

@@ -318,6 +318,7 @@ pub async fn run(
             examined_nothing: false,
             require: c.require,
             satisfied_by: Vec::new(),
+            source: Some(crate::report::ControlSource::of(&c.origin)),
             results: rs,
         });
     }

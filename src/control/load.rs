@@ -47,6 +47,33 @@ const CONTROL_KEYS: [&str; 18] = [
     "require",
 ];
 
+/// The 1-based line of the `[[control]]` header of the table whose span starts at `start`: the
+/// span's own line when it is the header, otherwise the header above its first key (across blank
+/// and comment lines); the span's own line for a table written inline.
+fn header_line(text: &str, start: usize) -> u32 {
+    let start = start.min(text.len());
+    let lines: Vec<&str> = text[..start].split('\n').collect();
+    let own = lines.len(); // 1-based line of `start`
+    let own_line = text[..start].rsplit('\n').next().unwrap_or("").to_string()
+        + text[start..].split('\n').next().unwrap_or("");
+    if own_line.trim_start().starts_with("[[") {
+        return own as u32;
+    }
+    let mut n = own - 1; // lines above, 1-based
+    while n >= 1 {
+        let l = lines[n - 1].trim();
+        if l.is_empty() || l.starts_with('#') {
+            n -= 1;
+            continue;
+        }
+        if l.starts_with("[[") {
+            return n as u32;
+        }
+        break;
+    }
+    own as u32
+}
+
 /// Loads and validates controls from `sources`. Problems go to `diags`; the controls returned are
 /// only meaningful when `diags` has no errors.
 pub fn load_controls(
@@ -118,7 +145,8 @@ pub fn load_controls(
                                 inventory,
                             };
                             // A duplicate is still parsed, so its other problems are reported too.
-                            if let Some(c) = ctx.parse(item.span(), t, diags) {
+                            if let Some(mut c) = ctx.parse(item.span(), t, diags) {
+                                c.origin.line = header_line(&text, item.span().start);
                                 if !duplicate {
                                     controls.push(c);
                                 }
@@ -396,6 +424,7 @@ impl ControlCtx<'_> {
             require,
             origin: Origin {
                 path: self.path.to_path_buf(),
+                line: 0,
                 span,
                 target_spans,
                 file,

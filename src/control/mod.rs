@@ -103,6 +103,9 @@ pub enum Targets {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Origin {
     pub path: PathBuf,
+    /// The 1-based line of the control's `[[control]]` header (of its table when written inline).
+    #[serde(skip)]
+    pub line: u32,
     #[serde(skip)]
     pub span: Range<usize>,
     /// Spans of each literal target, in order (for "unknown attestation id" and the like).

@@ -220,6 +220,7 @@ pub fn replay(
             examined_nothing: false,
             require: c.require,
             satisfied_by: Vec::new(),
+            source: Some(report::ControlSource::of(&c.origin)),
             results: rows
                 .into_iter()
                 .map(|(target, mut r)| {

@@ -8,6 +8,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod ocsf;
 pub mod oscal;
 pub mod sarif;
 pub mod table;
@@ -264,7 +265,45 @@ pub struct ControlResult {
     /// With `require = "any"`: the targets that passed, and so satisfied the control.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub satisfied_by: Vec<String>,
+    /// Where the control is defined (SARIF's physical location). Absent in reports made before it
+    /// was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ControlSource>,
     pub results: Vec<TargetResult>,
+}
+
+/// A control's definition site: its file and the 1-based line of its `[[control]]` header.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ControlSource {
+    /// `/`-separated; relative to the run's working directory when the file lies under it,
+    /// otherwise as given. Built-in controls: `controls/<file>.toml`, the path of the file in the
+    /// repository (and where `vouch controls export` writes it).
+    pub file: String,
+    pub line: u32,
+}
+
+impl ControlSource {
+    pub fn of(origin: &crate::control::Origin) -> ControlSource {
+        let mut path = origin.path.clone();
+        if path.is_absolute()
+            && let Ok(cwd) = std::env::current_dir()
+            && let Ok(rel) = path.strip_prefix(&cwd)
+        {
+            path = rel.to_path_buf();
+        }
+        let parts: Vec<String> = path
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .map(|c| match c {
+                std::path::Component::RootDir => String::new(),
+                other => other.as_os_str().to_string_lossy().into_owned(),
+            })
+            .collect();
+        ControlSource {
+            file: parts.join("/"),
+            line: origin.line.max(1),
+        }
+    }
 }
 
 impl ControlResult {
@@ -473,6 +512,8 @@ pub enum Format {
     Sarif,
     /// NIST OSCAL assessment-results (JSON).
     Oscal,
+    /// OCSF Compliance Findings (class 2003) as JSON Lines: one per control × target.
+    Ocsf,
 }
 
 /// How a renderer should draw (table only; the data formats ignore it).
@@ -494,6 +535,7 @@ pub fn render(report: &Report, format: Format, style: Style) -> anyhow::Result<S
         Format::Csv => csv::render(report)?,
         Format::Sarif => sarif::render(report)?,
         Format::Oscal => oscal::render(report)?,
+        Format::Ocsf => ocsf::render(report)?,
     })
 }
 

@@ -1,9 +1,12 @@
 //! `--format sarif`: SARIF 2.1.0 for code-scanning dashboards. Rules are the controls (title,
 //! claim, remediation, criteria as tags); results are the `fail` and `error` results, with the
 //! level from the control's severity (critical/high → `error`, medium → `warning`, low/info →
-//! `note`) and the target as a logical location. A waived result is kept, with an accepted
-//! external suppression carrying the waiver, so dashboards show it as suppressed rather than
-//! losing it. Fingerprints are stable across runs (control id + target).
+//! `note`). Each result's physical location is the control's definition (its file and the line of
+//! its `[[control]]`; built-in controls name `controls/<file>.toml`, as in the repository and as
+//! `vouch controls export` writes it), which GitHub code scanning requires; the target is its
+//! logical location. A waived result is kept, with an accepted external suppression carrying the
+//! waiver, so dashboards show it as suppressed rather than losing it. Fingerprints are stable
+//! across runs (control id + target).
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -102,6 +105,35 @@ fn rule(c: &ControlResult) -> Value {
     rule
 }
 
+/// The control's file and line: a URI relative to the repository root (`%SRCROOT%`) when the
+/// path is relative, a `file://` URI otherwise. A report made before sources were recorded points
+/// at `vouch.toml`, line 1.
+fn physical_location(c: &ControlResult) -> Value {
+    let (file, line) = c
+        .source
+        .as_ref()
+        .map_or(("vouch.toml", 1), |s| (s.file.as_str(), s.line.max(1)));
+    let artifact = if file.starts_with('/') {
+        json!({ "uri": format!("file://{}", uri_path(file)) })
+    } else {
+        json!({ "uri": uri_path(file), "uriBaseId": "%SRCROOT%" })
+    };
+    json!({ "artifactLocation": artifact, "region": { "startLine": line } })
+}
+
+/// A path as a URI path: every byte outside RFC 3986's unreserved set and `/` percent-encoded.
+fn uri_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn result(report: &Report, index: usize, c: &ControlResult, r: &TargetResult) -> Value {
     let original = r.waiver.as_ref().map_or(r.verdict, |w| w.original_verdict);
     let failing: Vec<String> = r
@@ -143,11 +175,14 @@ fn result(report: &Report, index: usize, c: &ControlResult, r: &TargetResult) ->
         "kind": "fail",
         "level": level(c.severity),
         "message": { "text": text },
-        "locations": [{ "logicalLocations": [{
-            "name": r.target,
-            "fullyQualifiedName": format!("{}:{}", c.probe, r.target),
-            "kind": "resource",
-        }]}],
+        "locations": [{
+            "physicalLocation": physical_location(c),
+            "logicalLocations": [{
+                "name": r.target,
+                "fullyQualifiedName": format!("{}:{}", c.probe, r.target),
+                "kind": "resource",
+            }],
+        }],
         "partialFingerprints": { "vouchControlTarget/v1": fingerprint },
         "properties": props,
     });

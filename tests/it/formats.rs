@@ -542,3 +542,348 @@ fn the_built_in_library_names_only_criteria_the_soc2_catalogue_lists() {
     assert!(cov.criteria.iter().any(|c| c.has(Kind::Attestation)));
     assert!(String::from_utf8_lossy(&out.stderr).is_empty());
 }
+
+fn sarif_multitool() -> PathBuf {
+    require(
+        std::env::var_os("VOUCH_TEST_SARIF_MULTITOOL").map(PathBuf::from),
+        "the SARIF multitool (npm @microsoft/sarif-multitool)",
+        "source scripts/setup.d/80-sarif.sh to install it and set VOUCH_TEST_SARIF_MULTITOOL",
+    )
+}
+
+/// What the SARIF multitool's GitHub ingestion rules (`validate --rule-kind Gh`) find wrong with
+/// `sarif`, one `RULE message-id location` line per problem, at every level.
+fn github_ingestion_problems(sarif: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("vouch.sarif");
+    let log = dir.path().join("validation.sarif");
+    std::fs::write(&input, sarif).unwrap();
+    let out = Command::new(sarif_multitool())
+        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
+        .args([
+            "validate",
+            "--rule-kind",
+            "Gh",
+            "--level",
+            "Error;Warning;Note",
+        ])
+        .arg("--output")
+        .arg(&log)
+        .arg(&input)
+        .output()
+        .expect("the SARIF multitool runs");
+    let text = std::fs::read_to_string(&log).unwrap_or_else(|_| {
+        panic!(
+            "the multitool wrote no log: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let log: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let run = &log["runs"][0];
+    assert_eq!(run["invocations"][0]["executionSuccessful"], true, "{text}");
+    assert!(
+        run["invocations"][0]["toolExecutionNotifications"].is_null(),
+        "the multitool could not read the file: {text}"
+    );
+    run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["ruleId"].as_str().unwrap_or("?"),
+                r["message"]["id"].as_str().unwrap_or("?"),
+                r["message"]["arguments"][0].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn sarif_is_accepted_by_github_code_scanning_ingestion_rules() {
+    let text = rendered(Format::Sarif);
+    let problems = github_ingestion_problems(&text);
+    assert!(problems.is_empty(), "{problems:#?}");
+    // The rules bite: a result without locations is what GitHub refuses.
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut broken = doc.clone();
+    broken["runs"][0]["results"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("locations");
+    let problems = github_ingestion_problems(&broken.to_string());
+    assert!(
+        problems.iter().any(|p| p.starts_with("GH1015 ")),
+        "{problems:#?}"
+    );
+    // Each result is at its control's definition: file (relative to the repository root,
+    // percent-encoded) and the line of its [[control]].
+    let report = sample();
+    let results = doc["runs"][0]["results"].as_array_mut().unwrap();
+    assert_eq!(results.len(), 4);
+    for r in results.iter() {
+        let id = r["ruleId"].as_str().unwrap();
+        let source = report
+            .controls
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap()
+            .source
+            .clone()
+            .unwrap();
+        let phys = &r["locations"][0]["physicalLocation"];
+        assert_eq!(
+            phys["artifactLocation"]["uri"],
+            source.file.replace(' ', "%20"),
+            "{id}"
+        );
+        assert_eq!(phys["artifactLocation"]["uriBaseId"], "%SRCROOT%");
+        assert_eq!(phys["region"]["startLine"], source.line, "{id}");
+        assert_eq!(
+            r["locations"][0]["logicalLocations"][0]["kind"], "resource",
+            "the target stays the logical location"
+        );
+    }
+    assert!(
+        results.iter().any(
+            |r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                == "security/our%20web.toml"
+        ),
+        "a path with a space is a valid URI"
+    );
+}
+
+/// The 1-based line of the `[[control]]` that defines `id` in `text`.
+fn control_line(text: &str, id: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim() == format!("id = \"{id}\""))
+        .unwrap_or_else(|| panic!("{id} is defined"));
+    (0..at)
+        .rev()
+        .find(|&i| lines[i].trim() == "[[control]]")
+        .unwrap()
+        + 1
+}
+
+#[test]
+fn sarif_of_a_real_run_points_at_each_control_line_with_fingerprints_stable_across_runs() {
+    let dir = attestation_example();
+    let run = || -> serde_json::Value {
+        let out = vouch()
+            .current_dir(dir.path())
+            .args(["check", "--controls", "controls.toml", "--format", "sarif"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).expect("SARIF on stdout")
+    };
+    let (first, second) = (run(), run());
+    let text = std::fs::read_to_string(dir.path().join("controls.toml")).unwrap();
+    let results = first["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "the example has a failing control");
+    for r in results {
+        let id = r["ruleId"].as_str().unwrap();
+        let phys = &r["locations"][0]["physicalLocation"];
+        assert_eq!(phys["artifactLocation"]["uri"], "controls.toml");
+        assert_eq!(phys["region"]["startLine"], control_line(&text, id), "{id}");
+    }
+    let prints = |doc: &serde_json::Value| -> Vec<serde_json::Value> {
+        doc["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["partialFingerprints"].clone())
+            .collect()
+    };
+    assert_eq!(
+        prints(&first),
+        prints(&second),
+        "fingerprints hold across runs"
+    );
+    assert_ne!(
+        first["runs"][0]["invocations"], second["runs"][0]["invocations"],
+        "two distinct runs"
+    );
+    let problems = github_ingestion_problems(&first.to_string());
+    assert!(problems.is_empty(), "{problems:#?}");
+    // The JSON report records the same source, with a path given absolute made relative to the
+    // working directory.
+    let abs = dir.path().join("controls.toml");
+    let out = vouch()
+        .current_dir(dir.path())
+        .args(["check", "--format", "json", "--controls"])
+        .arg(&abs)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for c in json["controls"].as_array().unwrap() {
+        assert_eq!(c["source"]["file"], "controls.toml");
+        assert_eq!(
+            c["source"]["line"],
+            control_line(&text, c["id"].as_str().unwrap())
+        );
+    }
+}
+
+#[test]
+fn built_in_controls_are_located_at_their_file_under_controls_and_their_header_line() {
+    let registry = vouch::probe::Registry::builtin();
+    let mut diags = vouch::diag::Diagnostics::new();
+    let sources = vouch::control::builtin::sources();
+    let controls = vouch::control::load_controls(&sources, &registry, None, &mut diags);
+    assert_eq!(diags.error_count(), 0);
+    assert!(controls.len() > 20);
+    for c in &controls {
+        let s = vouch::report::ControlSource::of(&c.origin);
+        assert!(
+            s.file.starts_with("controls/") && s.file.ends_with(".toml"),
+            "{s:?}"
+        );
+        let text = std::fs::read_to_string(repo().join(&s.file)).unwrap();
+        assert_eq!(s.line as usize, control_line(&text, &c.id), "{}", c.id);
+    }
+}
+
+fn ocsf_python() -> PathBuf {
+    require(
+        std::env::var_os("VOUCH_TEST_OCSF_PYTHON").map(PathBuf::from),
+        "Python with py-ocsf-models",
+        "source scripts/setup.d/81-ocsf.sh to create the venv and set VOUCH_TEST_OCSF_PYTHON",
+    )
+}
+
+/// Parses each JSON line as py-ocsf-models' ComplianceFinding and checks that the model keeps
+/// every field as given (an unknown field or a coerced value is a difference); prints one line
+/// per record, `ok` or the problem.
+const OCSF_CHECK: &str = r#"
+import json, sys
+from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+for n, line in enumerate(sys.stdin, 1):
+    rec = json.loads(line)
+    try:
+        m = ComplianceFinding.model_validate(rec)
+    except Exception as e:
+        print(f"{n}: invalid: {e}".replace("\n", " "))
+        continue
+    back = json.loads(m.model_dump_json(exclude_unset=True))
+    print("ok" if back == rec else f"{n}: not kept as given: {json.dumps(back, sort_keys=True)}")
+"#;
+
+fn ocsf_problems(jsonl: &str) -> Vec<String> {
+    use std::io::Write;
+    let mut child = Command::new(ocsf_python())
+        .args(["-c", OCSF_CHECK])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(jsonl.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), jsonl.lines().count(), "one answer per record");
+    lines.into_iter().filter(|l| l != "ok").collect()
+}
+
+#[test]
+fn ocsf_is_one_compliance_finding_per_result_that_the_ocsf_models_accept() {
+    let text = rendered(Format::Ocsf);
+    let report = sample();
+    assert_eq!(text.lines().count(), report.summary.results.total);
+    let problems = ocsf_problems(&text);
+    assert!(problems.is_empty(), "{problems:#?}");
+    // The models bite: a type_uid that is not 2003 * 100 + an activity, a compliance status
+    // OCSF does not define.
+    let recs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut bad = recs[0].clone();
+    bad["type_uid"] = 200401.into();
+    let mut bad2 = recs[0].clone();
+    bad2["compliance"]["status_id"] = 7.into();
+    let problems = ocsf_problems(&format!("{bad}\n{bad2}\n"));
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+
+    let find = |control: &str, target: &str| {
+        recs.iter()
+            .find(|r| r["compliance"]["control"] == control && r["resources"][0]["name"] == target)
+            .unwrap_or_else(|| panic!("{control} {target}"))
+    };
+    for r in &recs {
+        assert_eq!(r["class_uid"], 2003);
+        assert_eq!(r["category_uid"], 2);
+        assert_eq!(r["type_uid"], 200301);
+        assert_eq!(r["metadata"]["product"]["name"], "vouch");
+    }
+    let fail = find("ENC-TRANSIT-TLS12", "legacy.example.com:443");
+    assert_eq!(fail["compliance"]["status_id"], 3);
+    assert_eq!(
+        fail["compliance"]["standards"],
+        serde_json::json!(["SOC 2", "ISO/IEC 27001:2022"])
+    );
+    assert_eq!(
+        fail["compliance"]["requirements"],
+        serde_json::json!(["CC6.7", "A.8.24"])
+    );
+    assert_eq!(fail["severity_id"], 4);
+    assert_eq!(fail["status_id"], 1);
+    assert_eq!(fail["status_code"], "fail");
+    let obs_key = report
+        .controls
+        .iter()
+        .find(|c| c.id == "ENC-TRANSIT-TLS12")
+        .unwrap()
+        .results[1]
+        .observation
+        .clone()
+        .unwrap();
+    assert_eq!(
+        fail["evidences"][0]["data"]["observation"],
+        obs_key.as_str()
+    );
+    assert_eq!(
+        fail["resources"][0]["data"]["observation"],
+        obs_key.as_str()
+    );
+    let observed = report.observations[&obs_key].observed_at.as_millisecond();
+    assert_eq!(fail["time"], observed);
+    assert!(fail["status_detail"].as_str().unwrap().contains("TLSv1.0"));
+    let pass = find("ENC-TRANSIT-TLS12", "app.example.com:443");
+    assert_eq!(pass["compliance"]["status_id"], 1);
+    assert_ne!(pass["finding_info"]["uid"], fail["finding_info"]["uid"]);
+    let waived = find("ENC-TRANSIT-HSTS", "old.example.com");
+    assert_eq!(
+        waived["status_id"], 3,
+        "a waived result is a suppressed finding"
+    );
+    assert_eq!(waived["compliance"]["status_id"], 3, "of a failure");
+    let error = find("ENC-TRANSIT-HSTS", "www.example.com");
+    assert_eq!(error["compliance"]["status_id"], 2, "no result: warning");
+    assert!(error["evidences"].is_null());
+    let na = find("KEYS-KMS-ROTATION", "alias/signing");
+    assert_eq!(na["compliance"]["status_id"], 99);
+    let bucket = find("STORAGE-S3-ENCRYPTED", "customer-uploads");
+    assert_eq!(
+        bucket["resources"][0]["uid"],
+        "arn:aws:s3:::customer-uploads"
+    );
+    assert_eq!(bucket["severity_id"], 5);
+}
