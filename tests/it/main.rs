@@ -11,6 +11,7 @@ mod demo;
 mod diff;
 mod engine;
 mod evidence;
+mod examples;
 mod false_pass;
 mod formats;
 mod github;
