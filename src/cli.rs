@@ -1365,6 +1365,11 @@ pub struct EvidenceArgs {
     /// Sign the bundle's MANIFEST with this Ed25519 private key (PKCS#8 PEM, see `vouch keygen`).
     #[arg(long, value_name = "FILE", requires = "evidence_dir")]
     pub sign_key: Option<PathBuf>,
+    /// Ask this RFC 3161 time-stamping authority to countersign the bundle's MANIFEST digest;
+    /// the token is kept as MANIFEST.tsr (`vouch verify --tsa-cert` checks it). A failure is a
+    /// warning: the bundle is kept without it.
+    #[arg(long, value_name = "URL", requires = "evidence_dir")]
+    pub timestamp_url: Option<String>,
     /// Re-evaluate the controls against the observations recorded in a bundle: no probe runs.
     #[arg(long, value_name = "DIR", conflicts_with = "target")]
     pub from_evidence: Option<PathBuf>,
@@ -1412,6 +1417,10 @@ pub struct VerifyArgs {
     /// Accept a bundle that is unsigned, or signed by a key not given: check its digests only.
     #[arg(long)]
     pub allow_unsigned: bool,
+    /// The time-stamping authority's certificate (PEM or DER): MANIFEST.tsr must be its valid
+    /// RFC 3161 token for this MANIFEST; prints the attested time.
+    #[arg(long, value_name = "FILE")]
+    pub tsa_cert: Option<PathBuf>,
 }
 
 fn parse_signer(text: &str) -> std::result::Result<String, String> {
@@ -1689,6 +1698,13 @@ fn finish_check(
         });
         let inputs = evidence::collect_inputs(&prep.sources, prep.waivers.bytes())?;
         let w = evidence::write_bundle(dir, &report, &inputs, prep.key.as_ref())?;
+        if let Some(url) = &args.evidence.timestamp_url {
+            match evidence::timestamp::stamp_bundle(dir, url, evidence::timestamp::TIMEOUT) {
+                Ok(t) if !quiet => eprintln!("time-stamp: MANIFEST stamped at {t} by {url}"),
+                Ok(_) => {}
+                Err(e) => eprintln!("warning: no time-stamp for {}: {e}", dir.display()),
+            }
+        }
         if !quiet {
             eprintln!(
                 "evidence: {} files, {} bytes, {} in {}",
@@ -1788,7 +1804,45 @@ fn verify(args: &VerifyArgs) -> Result<u8> {
         v.files,
         args.dir.display()
     );
-    Ok(exit::PASS)
+    verify_timestamp(args)
+}
+
+/// `verify --tsa-cert`: the bundle's time-stamp token, checked by the library.
+fn verify_timestamp(args: &VerifyArgs) -> Result<u8> {
+    let token = args.dir.join(evidence::timestamp::TOKEN);
+    let Some(cert) = &args.tsa_cert else {
+        if token.exists() {
+            println!(
+                "time-stamped ({}), not checked: give --tsa-cert",
+                evidence::timestamp::TOKEN
+            );
+        }
+        return Ok(exit::PASS);
+    };
+    let cert = match evidence::timestamp::load_certificate(cert) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: --tsa-cert: {e}");
+            return Ok(exit::INVALID);
+        }
+    };
+    match evidence::timestamp::verify_bundle(&args.dir, &cert) {
+        Ok(a) => {
+            println!(
+                "time-stamp: MANIFEST existed at {} (attested by {}, serial {}, policy {})",
+                a.time, a.tsa, a.serial, a.policy
+            );
+            Ok(exit::PASS)
+        }
+        Err(e) => {
+            eprintln!("time-stamp: {e}");
+            eprintln!(
+                "FAILED: the time-stamp of {} does not hold",
+                args.dir.display()
+            );
+            Ok(exit::FAILED)
+        }
+    }
 }
 
 fn keygen(args: &KeygenArgs) -> Result<u8> {

@@ -5,6 +5,7 @@
 //! DIR/
 //!   MANIFEST                            every other file's SHA-256 and size (see `manifest`)
 //!   MANIFEST.sig                        optional Ed25519 signature of MANIFEST (see `sign`)
+//!   MANIFEST.tsr                        optional RFC 3161 time-stamp of MANIFEST (`timestamp`)
 //!   report.json                         the report, as `--format json` prints it
 //!   observations/sha256-<hex>.json      one per observation: the exact bytes whose digest is
 //!                                       the report's observation key `sha256:<hex>`
@@ -19,6 +20,7 @@
 pub mod manifest;
 pub mod replay;
 pub mod sign;
+pub mod timestamp;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -756,7 +758,11 @@ pub fn verify(dir: &Path, trust: &Trust) -> Verification {
         }
     }
     for path in on_disk.keys() {
-        if path != MANIFEST && path != SIGNATURE && !listed.contains_key(path.as_str()) {
+        if path != MANIFEST
+            && path != SIGNATURE
+            && path != timestamp::TOKEN
+            && !listed.contains_key(path.as_str())
+        {
             v.problems.push(Problem::Extra(path.clone()));
         }
     }

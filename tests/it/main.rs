@@ -21,5 +21,6 @@ mod library;
 mod plugins;
 mod starttls;
 mod support;
+mod timestamp;
 mod tls;
 mod waivers;
