@@ -756,14 +756,26 @@ fn ocsf_python() -> PathBuf {
 }
 
 /// Parses each JSON line as py-ocsf-models' ComplianceFinding and checks that the model keeps
-/// every field as given (an unknown field or a coerced value is a difference); prints one line
-/// per record, `ok` or the problem.
+/// every field as given (an unknown field or a coerced value is a difference); the `cloud`
+/// profile's object (which the class model does not carry) is checked with the Cloud model, and
+/// only when `metadata.profiles` names the profile. Prints one line per record, `ok` or the
+/// problem.
 const OCSF_CHECK: &str = r#"
 import json, sys
 from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+from py_ocsf_models.objects.cloud import Cloud
 for n, line in enumerate(sys.stdin, 1):
     rec = json.loads(line)
     try:
+        cloud = rec.pop("cloud", None)
+        if cloud is not None:
+            if "cloud" not in rec["metadata"].get("profiles", []):
+                print(f"{n}: cloud without the cloud profile")
+                continue
+            back = json.loads(Cloud.model_validate(cloud).model_dump_json(exclude_unset=True))
+            if back != cloud:
+                print(f"{n}: cloud not kept as given: {json.dumps(back, sort_keys=True)}")
+                continue
         m = ComplianceFinding.model_validate(rec)
     except Exception as e:
         print(f"{n}: invalid: {e}".replace("\n", " "))
@@ -886,4 +898,61 @@ fn ocsf_is_one_compliance_finding_per_result_that_the_ocsf_models_accept() {
         "arn:aws:s3:::customer-uploads"
     );
     assert_eq!(bucket["severity_id"], 5);
+}
+
+#[test]
+fn ocsf_names_the_aws_resource_by_arn_with_its_region_and_account() {
+    let mut report = sample();
+    report.run.context.insert(
+        "aws.caller_identity".into(),
+        serde_json::json!({"account": "123456789012", "arn": "arn:aws:sts::123456789012:assumed-role/audit/vouch"}),
+    );
+    // The key's observation records its ARN (as the aws.kms probe's evidence does).
+    let key = report
+        .controls
+        .iter()
+        .find(|c| c.id == "KEYS-KMS-ROTATION")
+        .unwrap()
+        .results[0]
+        .observation
+        .clone()
+        .unwrap();
+    let arn = "arn:aws:kms:eu-west-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    report
+        .observations
+        .get_mut(&key)
+        .unwrap()
+        .evidence
+        .insert("key".into(), serde_json::json!({"arn": arn}));
+    let text = render(&report, Format::Ocsf, Style::default()).unwrap();
+    let problems = ocsf_problems(&text);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let recs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kms = recs
+        .iter()
+        .find(|r| r["resources"][0]["name"] == "alias/customer-data")
+        .unwrap();
+    assert_eq!(kms["resources"][0]["uid"], arn);
+    assert_eq!(kms["resources"][0]["region"], "eu-west-1");
+    assert_eq!(kms["resources"][0]["cloud_partition"], "aws");
+    // The account of the ARN, not the caller's: the key lives in another account.
+    assert_eq!(kms["cloud"]["account"]["uid"], "210987654321");
+    assert_eq!(kms["cloud"]["provider"], "AWS");
+    assert_eq!(kms["metadata"]["profiles"], serde_json::json!(["cloud"]));
+    // A bucket ARN has no account: the caller's is used.
+    let bucket = recs
+        .iter()
+        .find(|r| r["resources"][0]["name"] == "customer-uploads")
+        .unwrap();
+    assert_eq!(bucket["cloud"]["account"]["uid"], "123456789012");
+    // Endpoints are not cloud resources.
+    let tls = recs
+        .iter()
+        .find(|r| r["resources"][0]["name"] == "app.example.com:443")
+        .unwrap();
+    assert!(tls["cloud"].is_null());
+    assert_eq!(tls["resources"][0]["uid"], "app.example.com:443");
 }
