@@ -349,10 +349,12 @@ fn vouch_invocations() -> Vec<(String, String, Vec<String>)> {
     for unit in ["examples/schedule/vouch.service"] {
         let text = std::fs::read_to_string(repo().join(unit)).unwrap();
         for l in text.lines().filter(|l| l.starts_with("ExecStart=")) {
-            texts.push((
-                unit.to_string(),
-                l.trim_start_matches("ExecStart=").to_string(),
-            ));
+            // `/usr/local/bin/vouch check …` reads as `vouch check …`.
+            let command = l.trim_start_matches("ExecStart=");
+            let command = command
+                .rsplit_once("/vouch ")
+                .map_or(command, |(_, rest)| rest);
+            texts.push((unit.to_string(), format!("vouch {command}")));
         }
     }
     // `vouch` as a command: first word of a line, or after `;`, `&&`, `||`, `$(`.
@@ -381,6 +383,20 @@ fn the_examples_name_only_subcommands_and_flags_vouch_has() {
     let subs: BTreeSet<&str> = calls.iter().map(|c| c.1.as_str()).collect();
     for expected in ["check", "merge", "validate"] {
         assert!(subs.contains(expected), "{subs:?}");
+    }
+    let files: BTreeSet<&str> = calls.iter().map(|c| c.0.as_str()).collect();
+    for f in [
+        "action.yml",
+        "examples/schedule/vouch.service",
+        "examples/schedule/kubernetes-cronjob.yaml",
+        "examples/kubernetes/sharded-run.yaml",
+        "examples/kubernetes/merge-job.yaml",
+        "examples/ci/github-cargo-cache.yml",
+    ] {
+        assert!(
+            files.contains(f),
+            "no vouch command found in {f}: {files:?}"
+        );
     }
     let mut problems = Vec::new();
     let mut help = std::collections::HashMap::new();
