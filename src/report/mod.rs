@@ -277,7 +277,7 @@ pub struct ControlResult {
 pub struct ControlSource {
     /// `/`-separated; relative to the run's working directory when the file lies under it,
     /// otherwise as given. Built-in controls: `controls/<file>.toml`, the path of the file in the
-    /// repository (and where `vouch controls export` writes it).
+    /// repository (and where `vouch controls export controls/` writes it).
     pub file: String,
     pub line: u32,
 }

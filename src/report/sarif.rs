@@ -3,7 +3,7 @@
 //! level from the control's severity (critical/high → `error`, medium → `warning`, low/info →
 //! `note`). Each result's physical location is the control's definition (its file and the line of
 //! its `[[control]]`; built-in controls name `controls/<file>.toml`, as in the repository and as
-//! `vouch controls export` writes it), which GitHub code scanning requires; the target is its
+//! `vouch controls export controls/` writes it), which GitHub code scanning requires; the target is its
 //! logical location. A waived result is kept, with an accepted external suppression carrying the
 //! waiver, so dashboards show it as suppressed rather than losing it. Fingerprints are stable
 //! across runs (control id + target).
