@@ -36,9 +36,10 @@ const ACTIVITY_CREATE: u32 = 1;
 
 pub fn render(report: &Report) -> anyhow::Result<String> {
     let mut out = String::new();
+    let notes = report.context_notes();
     for c in &report.controls {
         for r in &c.results {
-            let record = super::canonical_json(finding(report, c, r));
+            let record = super::canonical_json(finding(report, c, r, &notes));
             out.push_str(&serde_json::to_string(&record)?);
             out.push('\n');
         }
@@ -78,7 +79,7 @@ fn millis(t: jiff::Timestamp) -> i64 {
     t.as_millisecond()
 }
 
-fn finding(report: &Report, c: &ControlResult, r: &TargetResult) -> Value {
+fn finding(report: &Report, c: &ControlResult, r: &TargetResult, notes: &[String]) -> Value {
     let obs = report.observation(r);
     let time = obs.map_or(report.run.finished_at, |o| o.observed_at);
     let original = r.waiver.as_ref().map_or(r.verdict, |w| w.original_verdict);
@@ -181,7 +182,6 @@ fn finding(report: &Report, c: &ControlResult, r: &TargetResult) -> Value {
     if let Some(t) = r.expires_at {
         vouch["expires_at"] = json!(t.to_string());
     }
-    let notes = report.context_notes();
     if !notes.is_empty() {
         vouch["notes"] = json!(notes);
     }
@@ -243,7 +243,7 @@ fn resource(report: &Report, c: &ControlResult, r: &TargetResult) -> (Value, Opt
         // A pattern's own row (the population) is about no one resource.
         None
     } else {
-        obs.and_then(|o| find_string(&Value::Object(o.evidence.clone()), "arn", 3))
+        obs.and_then(|o| find_string(&o.evidence, "arn", 3))
             .filter(|a| a.starts_with("arn:"))
             .or_else(|| {
                 (c.probe == "aws.s3" && !r.target.contains('*'))
@@ -251,7 +251,7 @@ fn resource(report: &Report, c: &ControlResult, r: &TargetResult) -> (Value, Opt
             })
     };
     let region = obs
-        .and_then(|o| find_string(&Value::Object(o.evidence.clone()), "region", 3))
+        .and_then(|o| find_string(&o.evidence, "region", 3))
         .or_else(|| arn.as_deref().and_then(arn_region));
     let mut res = json!({
         "uid": arn.clone().unwrap_or_else(|| r.target.clone()),
@@ -302,10 +302,13 @@ fn arn_region(arn: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The first string under `key` in `v`, breadth first, at most `depth` objects deep.
-fn find_string(v: &Value, key: &str, depth: usize) -> Option<String> {
-    let mut level = vec![v];
-    for _ in 0..depth {
+/// The first string under `key` in `map`, breadth first, at most `depth` objects deep.
+fn find_string(map: &serde_json::Map<String, Value>, key: &str, depth: usize) -> Option<String> {
+    if let Some(Value::String(s)) = map.get(key) {
+        return Some(s.clone());
+    }
+    let mut level: Vec<&Value> = map.values().collect();
+    for _ in 1..depth {
         let mut next = Vec::new();
         for v in level {
             match v {
