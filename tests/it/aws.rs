@@ -1958,6 +1958,8 @@ async fn every_aws_probe_with_every_call_denied_observes_no_fact() {
             "aws.wafv2",
             "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/web/50dc6c495c0c9188",
         ),
+        ("aws.elbv2", "web"),
+        ("aws.cloudfront", "E2QWRUHAPOMQZL"),
     ];
     let kinds: Vec<&str> = vouch::probe::Registry::builtin()
         .all()
@@ -1999,7 +2001,8 @@ async fn every_aws_probe_with_every_call_denied_observes_no_fact() {
         };
         fake.by_request(Arc::new(move |action: &str, _body: &str| match kind {
             "aws.s3" => s3_error(action),
-            "aws.iam" | "aws.rds" => query_error(action),
+            // ELB is a Query API; CloudFront's REST-XML errors have the same shape.
+            "aws.iam" | "aws.rds" | "aws.elbv2" | "aws.cloudfront" => query_error(action),
             _ => json_error(action),
         }));
         let registry = vouch::probe::Registry::builtin_with_aws(fake.factory());
