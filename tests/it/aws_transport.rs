@@ -269,7 +269,7 @@ async fn elbv2_reads_each_load_balancers_lowest_tls_weak_ciphers_and_plain_http(
         .await;
     e.https(&weak_arn, 443, "ELBSecurityPolicy-TLS13-1-2-2021-06")
         .await;
-    e.https(&weak_arn, 8443, "ELBSecurityPolicy-TLS-1-0-2015-04")
+    e.https(&weak_arn, 8443, "ELBSecurityPolicy-2016-08")
         .await;
     e.http(&weak_arn, None).await;
     let redirect_arn = e
@@ -1410,7 +1410,7 @@ async fn vouch_check_of_the_transport_controls_passes_and_fails_the_seeded_resou
     let bad = e
         .load_balancer(&bad_lb, LoadBalancerSchemeEnum::InternetFacing)
         .await;
-    e.https(&bad, 443, "ELBSecurityPolicy-TLS-1-0-2015-04")
+    e.https(&bad, 443, "ELBSecurityPolicy-2016-08")
         .await;
 
     let rds = aws_sdk_rds::Client::new(&cfg);

@@ -238,6 +238,27 @@ async fn the_demo_estate_shows_each_verdict_for_the_right_reason() {
     expect("ENC-REST-S3", "opendoors-legacy-exports", "fail");
     expect("INFRA-BUCKETS-PRIVATE", "opendoors-customer-data", "pass");
     expect("INFRA-BUCKETS-PRIVATE", "opendoors-legacy-exports", "fail");
+    // Where data flows: load balancers, databases and buckets in transit; the key behind a bucket.
+    expect("ENC-TRANSIT-LOAD-BALANCERS", "opendoors-web", "pass");
+    expect("ENC-TRANSIT-LOAD-BALANCERS", "opendoors-legacy-web", "fail");
+    let lb = result(
+        &report,
+        "ENC-TRANSIT-LOAD-BALANCERS",
+        "opendoors-legacy-web",
+    );
+    let lowest = lb["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["fact"] == "listeners.lowest_protocol")
+        .unwrap_or_else(|| panic!("{lb}"));
+    assert_eq!(lowest["observed"], "TLSv1.0", "{lb}");
+    expect("ENC-TRANSIT-DATABASES", "opendoors-app-db", "pass");
+    expect("ENC-TRANSIT-DATABASES", "opendoors-reporting-db", "fail");
+    expect("ENC-TRANSIT-S3", "opendoors-customer-data", "pass");
+    expect("ENC-TRANSIT-S3", "opendoors-legacy-exports", "fail");
+    expect("ENC-REST-S3-CMK", "opendoors-customer-data", "pass");
+    expect("ENC-REST-S3-CMK", "opendoors-backups", "fail");
     let keys: Vec<(&String, &String)> = v
         .iter()
         .filter(|((id, _), _)| id == "KEY-ROTATION")
