@@ -119,11 +119,7 @@ async fn seed_load_balancers(conf: &aws_config::SdkConfig) -> Result<()> {
     };
     for (name, policy, redirect) in [
         ("opendoors-web", "ELBSecurityPolicy-TLS13-1-2-2021-06", true),
-        (
-            "opendoors-legacy-web",
-            "ELBSecurityPolicy-2016-08",
-            false,
-        ),
+        ("opendoors-legacy-web", "ELBSecurityPolicy-2016-08", false),
     ] {
         let lb = elb
             .create_load_balancer()
