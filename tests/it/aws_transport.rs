@@ -645,7 +645,7 @@ async fn elbv2_denied_policy_read_leaves_only_the_policy_facts_unobserved() {
     ]);
     let obs = observe(&Elbv2Probe::new(aws), "web", &ctx).await;
     for p in ["listeners.lowest_protocol", "listeners.weak_ciphers"] {
-        assert!(obs.facts.get(p).is_none(), "{p} must not be observed");
+        assert!(!obs.facts.contains_key(p), "{p} must not be observed");
         assert!(
             obs.unobserved[p].contains("DescribeSSLPolicies"),
             "{p}: {}",
@@ -787,7 +787,7 @@ async fn rds_tls_required_and_minimum_version_come_from_the_parameter_group() {
     assert_eq!(fact(&off, "tls.minimum_protocol"), &json!("TLSv1.0"));
     // An engine without a known parameter: unobserved with the reason, never false.
     let oracle = observe(&probe, &ora, &ctx).await;
-    assert!(oracle.facts.get("tls.required").is_none());
+    assert!(!oracle.facts.contains_key("tls.required"));
     assert!(
         oracle.unobserved["tls.required"].contains("oracle-ee"),
         "{:?}",
@@ -961,7 +961,7 @@ async fn rds_denied_parameter_read_leaves_only_the_tls_facts_unobserved() {
         ),
     ]);
     let obs = observe(&RdsProbe::new(aws), "prod-db", &ctx).await;
-    assert!(obs.facts.get("tls.required").is_none());
+    assert!(!obs.facts.contains_key("tls.required"));
     assert!(
         obs.unobserved["tls.required"].contains("DescribeDBParameters"),
         "{:?}",

@@ -73,7 +73,7 @@ const FACTS: &[FactSpec] = &[
     fact(
         "origins.plain_http",
         FactType::Bool,
-        "CloudFront may reach some custom origin over plain HTTP (http-only, or match-viewer behind an allow-all behaviour)",
+        "CloudFront may reach some origin over plain HTTP: a custom origin http-only, or match-viewer (or an S3 bucket origin) behind an allow-all behaviour",
     ),
     fact(
         "origins.lowest_ssl_protocol",
@@ -228,8 +228,13 @@ fn record(obs: &mut Observation, config: &DistributionConfig) {
     let mut origins = Vec::new();
     for o in config.origins().map(|o| o.items()).unwrap_or_default() {
         let Some(custom) = o.custom_origin_config() else {
+            // CloudFront reaches an S3 bucket origin with the protocol the viewer used.
+            let s3 = o.s3_origin_config().is_some();
+            if s3 && plain {
+                origin_plain = true;
+            }
             origins.push(json!({"id": o.id(), "domain_name": o.domain_name(),
-                "kind": if o.s3_origin_config().is_some() { "s3" } else if o.vpc_origin_config().is_some() { "vpc" } else { "other" }}));
+                "kind": if s3 { "s3" } else if o.vpc_origin_config().is_some() { "vpc" } else { "other" }}));
             continue;
         };
         let policy = custom.origin_protocol_policy().as_str();
@@ -447,6 +452,54 @@ mod tests {
         for bad in ["*", "e2qwru", "", "arn:aws:s3:::b", "E2QW*"] {
             assert_eq!(distribution_id(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn an_s3_origin_behind_an_allow_all_behaviour_is_reached_over_plain_http() {
+        use aws_sdk_cloudfront::types::{
+            DefaultCacheBehavior, Origin, Origins, S3OriginConfig, ViewerProtocolPolicy,
+        };
+        let config = |viewer: ViewerProtocolPolicy| {
+            DistributionConfig::builder()
+                .caller_reference("r")
+                .comment("")
+                .enabled(true)
+                .origins(
+                    Origins::builder()
+                        .quantity(1)
+                        .items(
+                            Origin::builder()
+                                .id("s3")
+                                .domain_name("bucket.s3.eu-west-1.amazonaws.com")
+                                .s3_origin_config(
+                                    S3OriginConfig::builder().origin_access_identity("").build(),
+                                )
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .default_cache_behavior(
+                    DefaultCacheBehavior::builder()
+                        .target_origin_id("s3")
+                        .viewer_protocol_policy(viewer)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        };
+        let mut open = Observation::new("aws.cloudfront", "E1");
+        record(&mut open, &config(ViewerProtocolPolicy::AllowAll));
+        assert_eq!(open.facts["origins.plain_http"], json!(true));
+        // No viewer certificate block: the default certificate, TLS 1.0.
+        assert_eq!(open.facts["viewer.default_certificate"], json!(true));
+        assert_eq!(open.facts["viewer.lowest_protocol"], json!("TLSv1.0"));
+        let mut closed = Observation::new("aws.cloudfront", "E1");
+        record(&mut closed, &config(ViewerProtocolPolicy::HttpsOnly));
+        assert_eq!(closed.facts["origins.plain_http"], json!(false));
+        assert_eq!(closed.facts["origins.lowest_ssl_protocol"], Value::Null);
     }
 
     #[test]

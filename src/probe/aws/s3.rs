@@ -440,8 +440,7 @@ impl Probe for S3Probe {
                     rules.iter().any(|r| {
                         r.blocked_encryption_types().is_some_and(|b| {
                             b.encryption_type()
-                                .iter()
-                                .any(|t| *t == aws_sdk_s3::types::EncryptionType::SseC)
+                                .contains(&aws_sdk_s3::types::EncryptionType::SseC)
                         })
                     }),
                 );

@@ -92,9 +92,12 @@ pub(super) fn lowest_version(value: &str) -> Option<Protocol> {
 /// The wanted parameters of one group (`None`: listed without a value) and the calls.
 type GroupRead = Result<(HashMap<String, Option<String>>, Vec<Value>), ProbeError>;
 
+/// (session, region, cluster parameter group?, name).
+type GroupKey = (usize, String, bool, String);
+
 /// Parameter groups read once per (session, region, cluster?, name).
 #[derive(Default)]
-pub(super) struct Groups(Mutex<HashMap<(usize, String, bool, String), Arc<OnceCell<GroupRead>>>>);
+pub(super) struct Groups(Mutex<HashMap<GroupKey, Arc<OnceCell<GroupRead>>>>);
 
 impl Groups {
     async fn read(
