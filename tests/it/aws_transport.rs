@@ -1421,13 +1421,17 @@ async fn vouch_check_of_the_transport_controls_passes_and_fails_the_seeded_resou
     instance(&rds, &db_on, "postgres", Some(&on)).await;
     instance(&rds, &db_off, "postgres", Some(&off)).await;
 
+    // Buckets: TLS-only policy and a customer key; a VPC-endpoint-narrowed deny and SSE-S3.
+    let (good_bucket, bad_bucket) = seed_buckets(&cfg).await;
+
     let dir = tempfile::tempdir().unwrap();
     let inv = dir.path().join("vouch.toml");
     std::fs::write(
         &inv,
         format!(
             "[targets]\naws_load_balancers = [{good_lb:?}, {bad_lb:?}]\n\
-             aws_databases = [{db_on:?}, {db_off:?}]\n\n\
+             aws_databases = [{db_on:?}, {db_off:?}]\n\
+             aws_buckets = [{good_bucket:?}, {bad_bucket:?}]\n\n\
              [aws]\nregion = \"{REGION}\"\nendpoint_url = \"{url}\"\n"
         ),
     )
@@ -1440,6 +1444,12 @@ async fn vouch_check_of_the_transport_controls_passes_and_fails_the_seeded_resou
             "ENC-TRANSIT-LOAD-BALANCERS",
             "--only",
             "ENC-TRANSIT-DATABASES",
+            "--only",
+            "ENC-TRANSIT-S3",
+            "--only",
+            "ENC-REST-S3-CMK",
+            "--only",
+            "ENC-S3-SSE-C-BLOCKED",
             "--format",
             "json",
         ])
@@ -1463,6 +1473,96 @@ async fn vouch_check_of_the_transport_controls_passes_and_fails_the_seeded_resou
     let dbs = support::verdicts(&report, "ENC-TRANSIT-DATABASES");
     assert_eq!(dbs[&db_on], "pass");
     assert_eq!(dbs[&db_off], "fail");
+    let tls = support::verdicts(&report, "ENC-TRANSIT-S3");
+    assert_eq!(tls[&good_bucket], "pass");
+    assert_eq!(tls[&bad_bucket], "fail");
+    let cmk = support::verdicts(&report, "ENC-REST-S3-CMK");
+    assert_eq!(cmk[&good_bucket], "pass");
+    assert_eq!(cmk[&bad_bucket], "fail");
+    // moto cannot block SSE-C: both fail (the pass is proven on the fake endpoint).
+    let sse_c = support::verdicts(&report, "ENC-S3-SSE-C-BLOCKED");
+    assert_eq!(sse_c[&good_bucket], "fail");
+    assert_eq!(sse_c[&bad_bucket], "fail");
+}
+
+/// Two buckets: (TLS-only policy + customer-managed key, narrowed deny + SSE-S3).
+async fn seed_buckets(cfg: &SdkConfig) -> (String, String) {
+    use aws_sdk_s3::types::{
+        BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption,
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(cfg)
+            .force_path_style(true)
+            .build(),
+    );
+    let key = aws_sdk_kms::Client::new(cfg)
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_string();
+    let good = unique("chk-good-bucket");
+    let bad = unique("chk-bad-bucket");
+    for (b, algorithm, key, extra) in [
+        (&good, ServerSideEncryption::AwsKms, Some(key), None),
+        (
+            &bad,
+            ServerSideEncryption::Aes256,
+            None,
+            Some(json!({"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}})),
+        ),
+    ] {
+        s3.create_bucket()
+            .bucket(b)
+            .create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(REGION))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        s3.put_bucket_encryption()
+            .bucket(b)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(
+                                ServerSideEncryptionByDefault::builder()
+                                    .sse_algorithm(algorithm)
+                                    .set_kms_master_key_id(key)
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let mut condition = json!({"Bool": {"aws:SecureTransport": "false"}});
+        if let Some(Value::Object(more)) = extra {
+            condition.as_object_mut().unwrap().extend(more);
+        }
+        let policy = json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")],
+            "Condition": condition}]});
+        s3.put_bucket_policy()
+            .bucket(b)
+            .policy(policy.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    (good, bad)
 }
 
 /// CloudFront on moto 5.2.5 (5.0.28's answers are unreadable, docs/testing.md): one
