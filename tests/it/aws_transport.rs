@@ -851,6 +851,10 @@ fn rds_xml(body: &str) -> ReplayEvent {
 }
 
 fn describe_db_instance(group: &str) -> ReplayEvent {
+    describe_db_instance_with(group, "in-sync")
+}
+
+fn describe_db_instance_with(group: &str, apply_status: &str) -> ReplayEvent {
     rds_xml(&format!(
         r#"<DescribeDBInstancesResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">
   <DescribeDBInstancesResult>
@@ -868,7 +872,7 @@ fn describe_db_instance(group: &str) -> ReplayEvent {
         <DeletionProtection>true</DeletionProtection>
         <CACertificateIdentifier>rds-ca-rsa2048-g1</CACertificateIdentifier>
         <DBParameterGroups>
-          <DBParameterGroup><DBParameterGroupName>{group}</DBParameterGroupName><ParameterApplyStatus>in-sync</ParameterApplyStatus></DBParameterGroup>
+          <DBParameterGroup><DBParameterGroupName>{group}</DBParameterGroupName><ParameterApplyStatus>{apply_status}</ParameterApplyStatus></DBParameterGroup>
         </DBParameterGroups>
       </DBInstance>
     </DBInstances>
@@ -938,6 +942,28 @@ async fn rds_reads_every_page_of_a_default_parameter_group() {
     assert!(
         asked[3].contains("Action=DescribeDBParameters") && asked[3].contains("Marker=bWFya2VyLTI"),
         "{asked:?}"
+    );
+}
+
+#[tokio::test]
+async fn rds_tls_required_by_a_group_pending_reboot_is_not_taken_as_in_effect() {
+    let (aws, ctx, _client) = replay(vec![
+        caller_identity(),
+        describe_db_instance_with("prod-pg16-tls", "pending-reboot"),
+        describe_db_parameters(&[("rds.force_ssl", Some("1"))], None),
+    ]);
+    let obs = observe(&RdsProbe::new(aws), "prod-db", &ctx).await;
+    assert!(!obs.facts.contains_key("tls.required"));
+    assert!(
+        obs.unobserved["tls.required"].contains("pending-reboot"),
+        "{:?}",
+        obs.unobserved
+    );
+    assert_ne!(
+        builtin_result("ENC-TRANSIT-DATABASES", &obs)
+            .verdict
+            .as_str(),
+        "pass"
     );
 }
 

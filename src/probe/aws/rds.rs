@@ -114,7 +114,7 @@ const FACTS: &[FactSpec] = &[
     fact(
         "tls.required",
         FactType::Bool,
-        "the parameter group refuses connections without TLS: rds.force_ssl (PostgreSQL, SQL Server) or require_secure_transport (MySQL, MariaDB, Aurora MySQL); unobserved for other engines",
+        "the parameter group refuses connections without TLS: rds.force_ssl (PostgreSQL, SQL Server) or require_secure_transport (MySQL, MariaDB, Aurora MySQL); unobserved for other engines, and a `true` from an instance's group that is pending-reboot is unobserved (maybe not in effect)",
     ),
     fact(
         "tls.minimum_protocol",
@@ -349,6 +349,20 @@ impl RdsProbe {
                 false,
             )
             .await;
+            // A group attached (or a static parameter changed) but not yet in effect: its
+            // `true` is a promise about the next reboot, not what the server enforces now.
+            let status = db
+                .db_parameter_groups()
+                .first()
+                .and_then(|g| g.parameter_apply_status());
+            if status == Some("pending-reboot")
+                && obs.facts.get(tls::REQUIRED) == Some(&Value::Bool(true))
+            {
+                obs.unobserved(
+                    tls::REQUIRED,
+                    "the parameter group is pending-reboot: its settings may not be in effect yet",
+                );
+            }
         }
         obs.evidence(
             "database",
