@@ -27,6 +27,62 @@ pub async fn seed(url: &str) -> Result<()> {
     seed_databases(&conf, &vault_key).await?;
     seed_logging_and_identity(&conf).await?;
     seed_load_balancers(&conf).await?;
+    seed_distribution(&conf).await?;
+    Ok(())
+}
+
+/// A CloudFront distribution that still serves plain HTTP on the default certificate and
+/// fetches from its origin over HTTP. (No passing one: the emulator reports the default
+/// certificate beside any ACM certificate, which vouch reads as TLS 1.0.)
+async fn seed_distribution(conf: &aws_config::SdkConfig) -> Result<()> {
+    use aws_sdk_cloudfront::types::{
+        CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, Origin, OriginProtocolPolicy,
+        Origins, ViewerCertificate, ViewerProtocolPolicy,
+    };
+    let cf = aws_sdk_cloudfront::Client::from_conf(
+        aws_sdk_cloudfront::config::Builder::from(conf)
+            .region(Region::new("us-east-1"))
+            .build(),
+    );
+    let config = DistributionConfig::builder()
+        .caller_reference("opendoors-legacy-cdn")
+        .comment("legacy downloads")
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(
+                    Origin::builder()
+                        .id("downloads")
+                        .domain_name("downloads.opendoors.ai")
+                        .custom_origin_config(
+                            CustomOriginConfig::builder()
+                                .http_port(80)
+                                .https_port(443)
+                                .origin_protocol_policy(OriginProtocolPolicy::HttpOnly)
+                                .build()?,
+                        )
+                        .build()?,
+                )
+                .build()?,
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("downloads")
+                .viewer_protocol_policy(ViewerProtocolPolicy::AllowAll)
+                .cache_policy_id("658327ea-f89d-4fab-a63d-7e88639e58f6")
+                .build()?,
+        )
+        .viewer_certificate(
+            ViewerCertificate::builder()
+                .cloud_front_default_certificate(true)
+                .build(),
+        )
+        .build()?;
+    cf.create_distribution()
+        .distribution_config(config)
+        .send()
+        .await?;
     Ok(())
 }
 
