@@ -111,13 +111,19 @@ pub(super) async fn distribution_config(
             },
         )
         .await?
-        .and_then(|o| o.distribution_config)
         .ok_or_else(|| {
             ProbeError::new(
                 ProbeErrorKind::NotFound,
                 format!("no CloudFront distribution `{id}`"),
             )
             .with_hint("check the distribution id (aws cloudfront list-distributions)")
+        })?
+        .distribution_config
+        .ok_or_else(|| {
+            ProbeError::new(
+                ProbeErrorKind::Protocol,
+                format!("GetDistributionConfig of `{id}` answered without a DistributionConfig"),
+            )
         })
 }
 
