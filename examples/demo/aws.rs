@@ -26,6 +26,200 @@ pub async fn seed(url: &str) -> Result<()> {
     let vault_key = seed_storage_and_keys(&conf).await?;
     seed_databases(&conf, &vault_key).await?;
     seed_logging_and_identity(&conf).await?;
+    seed_load_balancers(&conf).await?;
+    seed_distribution(&conf).await?;
+    Ok(())
+}
+
+/// A CloudFront distribution that still serves plain HTTP on the default certificate and
+/// fetches from its origin over HTTP. (No passing one: the emulator reports the default
+/// certificate beside any ACM certificate, which vouch reads as TLS 1.0.)
+async fn seed_distribution(conf: &aws_config::SdkConfig) -> Result<()> {
+    use aws_sdk_cloudfront::types::{
+        CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, Origin, OriginProtocolPolicy,
+        Origins, ViewerCertificate, ViewerProtocolPolicy,
+    };
+    let cf = aws_sdk_cloudfront::Client::from_conf(
+        aws_sdk_cloudfront::config::Builder::from(conf)
+            .region(Region::new("us-east-1"))
+            .build(),
+    );
+    let config = DistributionConfig::builder()
+        .caller_reference("opendoors-legacy-cdn")
+        .comment("legacy downloads")
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(
+                    Origin::builder()
+                        .id("downloads")
+                        .domain_name("downloads.opendoors.ai")
+                        .custom_origin_config(
+                            CustomOriginConfig::builder()
+                                .http_port(80)
+                                .https_port(443)
+                                .origin_protocol_policy(OriginProtocolPolicy::HttpOnly)
+                                .build()?,
+                        )
+                        .build()?,
+                )
+                .build()?,
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("downloads")
+                .viewer_protocol_policy(ViewerProtocolPolicy::AllowAll)
+                .cache_policy_id("658327ea-f89d-4fab-a63d-7e88639e58f6")
+                .build()?,
+        )
+        .viewer_certificate(
+            ViewerCertificate::builder()
+                .cloud_front_default_certificate(true)
+                .build(),
+        )
+        .build()?;
+    cf.create_distribution()
+        .distribution_config(config)
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// One unsigned-but-shaped call to the emulator for services the demo has no SDK crate for
+/// (EC2 for subnets, ACM for a certificate): a Query form body, or JSON with `x-amz-target`.
+async fn raw(
+    conf: &aws_config::SdkConfig,
+    service: &str,
+    target: Option<&str>,
+    body: String,
+) -> Result<String> {
+    let url = conf.endpoint_url().context("no endpoint")?.to_string();
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=demo/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let req = reqwest::Client::new()
+        .post(&url)
+        .header("authorization", auth)
+        .body(body);
+    let req = match target {
+        Some(t) => req
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", t),
+        None => req.header("content-type", "application/x-www-form-urlencoded"),
+    };
+    let resp = req.send().await?;
+    let status = resp.status();
+    let text = resp.text().await?;
+    anyhow::ensure!(status.is_success(), "{service}: {status} {text}");
+    Ok(text)
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Result<&'a str> {
+    let from = text.find(start).context("missing element")? + start.len();
+    let to = text[from..].find(end).context("unterminated element")? + from;
+    Ok(&text[from..to])
+}
+
+/// Two Application load balancers: `opendoors-web` (TLS 1.2+ policy, HTTP redirected to
+/// HTTPS) and `opendoors-legacy-web` (a TLS 1.0 policy, and an HTTP listener serving content).
+async fn seed_load_balancers(conf: &aws_config::SdkConfig) -> Result<()> {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ProtocolEnum,
+        RedirectActionConfig, RedirectActionStatusCodeEnum,
+    };
+    let vpc = raw(
+        conf,
+        "ec2",
+        None,
+        "Action=CreateVpc&CidrBlock=10.0.0.0%2F16&Version=2016-11-15".into(),
+    )
+    .await?;
+    let vpc = between(&vpc, "<vpcId>", "</vpcId>")?.to_string();
+    let mut subnets = Vec::new();
+    for (i, az) in ["a", "b"].iter().enumerate() {
+        let out = raw(
+            conf,
+            "ec2",
+            None,
+            format!(
+                "Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.0.{i}.0%2F24&AvailabilityZone={REGION}{az}&Version=2016-11-15"
+            ),
+        )
+        .await?;
+        subnets.push(between(&out, "<subnetId>", "</subnetId>")?.to_string());
+    }
+    let cert: serde_json::Value = serde_json::from_str(
+        &raw(
+            conf,
+            "acm",
+            Some("CertificateManager.RequestCertificate"),
+            r#"{"DomainName": "app.opendoors.ai"}"#.into(),
+        )
+        .await?,
+    )?;
+    let cert = cert["CertificateArn"]
+        .as_str()
+        .context("RequestCertificate returned no ARN")?
+        .to_string();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(conf);
+    let fixed = || {
+        Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code("200")
+                    .build(),
+            )
+            .build()
+    };
+    for (name, policy, redirect) in [
+        ("opendoors-web", "ELBSecurityPolicy-TLS13-1-2-2021-06", true),
+        ("opendoors-legacy-web", "ELBSecurityPolicy-2016-08", false),
+    ] {
+        let lb = elb
+            .create_load_balancer()
+            .name(name)
+            .set_subnets(Some(subnets.clone()))
+            .send()
+            .await?;
+        let arn = lb
+            .load_balancers()
+            .first()
+            .and_then(|l| l.load_balancer_arn())
+            .context("CreateLoadBalancer returned no ARN")?
+            .to_string();
+        elb.create_listener()
+            .load_balancer_arn(&arn)
+            .protocol(ProtocolEnum::Https)
+            .port(443)
+            .ssl_policy(policy)
+            .certificates(Certificate::builder().certificate_arn(&cert).build())
+            .default_actions(fixed())
+            .send()
+            .await?;
+        let http = if redirect {
+            Action::builder()
+                .r#type(ActionTypeEnum::Redirect)
+                .redirect_config(
+                    RedirectActionConfig::builder()
+                        .protocol("HTTPS")
+                        .port("443")
+                        .status_code(RedirectActionStatusCodeEnum::Http301)
+                        .build(),
+                )
+                .build()
+        } else {
+            fixed()
+        };
+        elb.create_listener()
+            .load_balancer_arn(&arn)
+            .protocol(ProtocolEnum::Http)
+            .port(80)
+            .default_actions(http)
+            .send()
+            .await?;
+    }
     Ok(())
 }
 
@@ -135,6 +329,18 @@ async fn seed_storage_and_keys(conf: &aws_config::SdkConfig) -> Result<String> {
                 s3.delete_bucket_encryption().bucket(name).send().await?;
             }
         }
+        if name == "opendoors-customer-data" {
+            // Plain-HTTP requests refused (ENC-TRANSIT-S3 passes here, fails elsewhere).
+            let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+                "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [format!("arn:aws:s3:::{name}"), format!("arn:aws:s3:::{name}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]});
+            s3.put_bucket_policy()
+                .bucket(name)
+                .policy(policy.to_string())
+                .send()
+                .await?;
+        }
         if private {
             s3.put_public_access_block()
                 .bucket(name)
@@ -157,11 +363,36 @@ async fn seed_storage_and_keys(conf: &aws_config::SdkConfig) -> Result<String> {
 /// and off) and a backup vault encrypted with the customer key.
 async fn seed_databases(conf: &aws_config::SdkConfig, key_arn: &str) -> Result<()> {
     let rds = aws_sdk_rds::Client::new(conf);
+    // Parameter groups: TLS required for the app database, not for reporting.
+    for (group, force_ssl) in [("opendoors-tls", "1"), ("opendoors-legacy", "0")] {
+        rds.create_db_parameter_group()
+            .db_parameter_group_name(group)
+            .db_parameter_group_family("postgres16")
+            .description("demo")
+            .send()
+            .await?;
+        rds.modify_db_parameter_group()
+            .db_parameter_group_name(group)
+            .parameters(
+                aws_sdk_rds::types::Parameter::builder()
+                    .parameter_name("rds.force_ssl")
+                    .parameter_value(force_ssl)
+                    .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
+                    .build(),
+            )
+            .send()
+            .await?;
+    }
     for (name, good) in [
         ("opendoors-app-db", true),
         ("opendoors-reporting-db", false),
     ] {
         rds.create_db_instance()
+            .db_parameter_group_name(if good {
+                "opendoors-tls"
+            } else {
+                "opendoors-legacy"
+            })
             .db_instance_identifier(name)
             .engine("postgres")
             .db_instance_class("db.t3.medium")

@@ -397,6 +397,8 @@ impl Registry {
                 Arc::new(aws::backup::BackupProbe::new(aws.clone())),
                 Arc::new(aws::rds::RdsProbe::new(aws.clone())),
                 Arc::new(aws::dynamodb::DynamoDbProbe::new(aws.clone())),
+                Arc::new(aws::elbv2::Elbv2Probe::new(aws.clone())),
+                Arc::new(aws::cloudfront::CloudFrontProbe::new(aws.clone())),
                 Arc::new(github::GithubProbe::default()),
             ],
         }

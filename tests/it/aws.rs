@@ -1823,8 +1823,20 @@ fn iam_policy_is_exactly_the_calls_the_aws_probes_make() {
     .unwrap();
     let service = regex::Regex::new(r#"const SERVICE: &str = "(\w+)""#).unwrap();
     let mut called = std::collections::BTreeSet::new();
-    for entry in std::fs::read_dir(support::repo().join("src/probe/aws")).unwrap() {
-        let path = entry.unwrap().path();
+    // Every file of the tree: a probe's submodules (aws/rds/tls.rs) make calls too.
+    let mut files = Vec::new();
+    let mut dirs = vec![support::repo().join("src/probe/aws")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         let own = service.captures(&text).map(|c| c[1].to_string());
         for c in call.captures_iter(&text) {
@@ -1946,6 +1958,8 @@ async fn every_aws_probe_with_every_call_denied_observes_no_fact() {
             "aws.wafv2",
             "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/web/50dc6c495c0c9188",
         ),
+        ("aws.elbv2", "web"),
+        ("aws.cloudfront", "E2QWRUHAPOMQZL"),
     ];
     let kinds: Vec<&str> = vouch::probe::Registry::builtin()
         .all()
@@ -1987,7 +2001,8 @@ async fn every_aws_probe_with_every_call_denied_observes_no_fact() {
         };
         fake.by_request(Arc::new(move |action: &str, _body: &str| match kind {
             "aws.s3" => s3_error(action),
-            "aws.iam" | "aws.rds" => query_error(action),
+            // ELB is a Query API; CloudFront's REST-XML errors have the same shape.
+            "aws.iam" | "aws.rds" | "aws.elbv2" | "aws.cloudfront" => query_error(action),
             _ => json_error(action),
         }));
         let registry = vouch::probe::Registry::builtin_with_aws(fake.factory());
@@ -2022,4 +2037,70 @@ async fn every_aws_probe_with_every_call_denied_observes_no_fact() {
         }
     }
     assert!(leaks.is_empty(), "{}", leaks.join("\n"));
+}
+
+/// A bucket whose SSE-KMS key is named by id (no alias): only KMS can say it is AWS-managed.
+/// And `BlockedEncryptionTypes` (SSE-C refused), which moto does not implement.
+#[tokio::test]
+async fn s3_sse_c_blocked_and_a_key_resolved_by_kms_on_a_fake_endpoint() {
+    let key_arn = format!("arn:aws:kms:eu-west-1:111122223333:key/{KEY_ID}");
+    let encryption = |blocked: &str| {
+        ok(format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<ServerSideEncryptionConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Rule>
+    <ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>{key_arn}</KMSMasterKeyID></ApplyServerSideEncryptionByDefault>
+    <BucketKeyEnabled>true</BucketKeyEnabled>
+    <BlockedEncryptionTypes><EncryptionType>{blocked}</EncryptionType></BlockedEncryptionTypes>
+  </Rule>
+</ServerSideEncryptionConfiguration>"#
+        ))
+    };
+    for (blocked, manager, sse_c_blocked, customer) in [
+        ("SSE-C", "AWS", true, false),
+        ("NONE", "CUSTOMER", false, true),
+    ] {
+        let fake = bare_bucket(Arc::new(FakeAws::default()))
+            .on("HeadBucket", vec![ok("")])
+            .on("GetBucketEncryption", vec![encryption(blocked)])
+            .on(
+                "DescribeKey",
+                vec![describe_key(
+                    "SYMMETRIC_DEFAULT",
+                    "ENCRYPT_DECRYPT",
+                    manager,
+                    days_ago(10),
+                )],
+            );
+        let obs = observe(&S3Probe::new(fake.factory()), "alpha", &fake_ctx()).await;
+        assert_eq!(
+            fact(&obs, "encryption.sse_c_blocked"),
+            &json!(sse_c_blocked),
+            "{blocked}"
+        );
+        assert_eq!(
+            fact(&obs, "encryption.customer_managed_key"),
+            &json!(customer),
+            "{manager}"
+        );
+        assert_eq!(fake.count("DescribeKey"), 1);
+        // The key's region comes from its ARN.
+        assert!(fake.uris("DescribeKey")[0].contains("eu-west-1"));
+    }
+    // A denied DescribeKey leaves only the customer-managed fact unobserved.
+    let fake = bare_bucket(Arc::new(FakeAws::default()))
+        .on("HeadBucket", vec![ok("")])
+        .on("GetBucketEncryption", vec![encryption("SSE-C")])
+        .on(
+            "DescribeKey",
+            vec![kms_error("AccessDeniedException", "not authorized")],
+        );
+    let obs = observe(&S3Probe::new(fake.factory()), "alpha", &fake_ctx()).await;
+    assert!(
+        obs.unobserved["encryption.customer_managed_key"].contains("kms:DescribeKey"),
+        "{:?}",
+        obs.unobserved
+    );
+    assert_eq!(fact(&obs, "encryption.sse_c_blocked"), &json!(true));
+    assert_eq!(fact(&obs, "encryption.algorithm"), &json!("aws:kms"));
 }

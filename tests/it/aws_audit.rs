@@ -661,7 +661,7 @@ async fn guardduty_reports_the_detector_of_each_region_and_its_absence() {
     assert_eq!(bad.kind, ProbeErrorKind::InvalidTarget);
 }
 
-mod aws_sdk_ec2_free {
+pub(crate) mod aws_sdk_ec2_free {
     //! moto needs subnets for a load balancer; made with a raw EC2 Query call so the tests
     //! need no EC2 SDK crate (the largest of them all).
     use aws_config::SdkConfig;

@@ -32,10 +32,14 @@ fn verdicts(report: &serde_json::Value) -> BTreeMap<(String, String), String> {
 fn pinned_table_holds(v: &BTreeMap<(String, String), String>) {
     let uuid =
         regex::Regex::new("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
+    // CloudFront distribution ids are the emulator's random choice too.
+    let distribution = regex::Regex::new("^E?[A-Z0-9]{12,14}$").unwrap();
     let mut actual: Vec<String> = v
         .iter()
         .map(|((id, target), verdict)| {
-            format!("{id}  {}  {verdict}", uuid.replace_all(target, "<uuid>"))
+            let target = uuid.replace_all(target, "<uuid>");
+            let target = distribution.replace(&target, "<distribution>");
+            format!("{id}  {target}  {verdict}")
         })
         .collect();
     actual.sort();
@@ -238,6 +242,33 @@ async fn the_demo_estate_shows_each_verdict_for_the_right_reason() {
     expect("ENC-REST-S3", "opendoors-legacy-exports", "fail");
     expect("INFRA-BUCKETS-PRIVATE", "opendoors-customer-data", "pass");
     expect("INFRA-BUCKETS-PRIVATE", "opendoors-legacy-exports", "fail");
+    // Where data flows: load balancers, databases and buckets in transit; the key behind a bucket.
+    expect("ENC-TRANSIT-LOAD-BALANCERS", "opendoors-web", "pass");
+    expect("ENC-TRANSIT-LOAD-BALANCERS", "opendoors-legacy-web", "fail");
+    let lb = result(
+        &report,
+        "ENC-TRANSIT-LOAD-BALANCERS",
+        "opendoors-legacy-web",
+    );
+    let lowest = lb["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["fact"] == "listeners.lowest_protocol")
+        .unwrap_or_else(|| panic!("{lb}"));
+    assert_eq!(lowest["observed"], "TLSv1.0", "{lb}");
+    expect("ENC-TRANSIT-DATABASES", "opendoors-app-db", "pass");
+    expect("ENC-TRANSIT-DATABASES", "opendoors-reporting-db", "fail");
+    expect("ENC-TRANSIT-S3", "opendoors-customer-data", "pass");
+    expect("ENC-TRANSIT-S3", "opendoors-legacy-exports", "fail");
+    expect("ENC-REST-S3-CMK", "opendoors-customer-data", "pass");
+    expect("ENC-REST-S3-CMK", "opendoors-backups", "fail");
+    let cdn: Vec<&String> = v
+        .iter()
+        .filter(|((id, _), _)| id == "ENC-TRANSIT-CDN")
+        .map(|(_, verdict)| verdict)
+        .collect();
+    assert_eq!(cdn, ["fail"], "the plain-HTTP distribution");
     let keys: Vec<(&String, &String)> = v
         .iter()
         .filter(|((id, _), _)| id == "KEY-ROTATION")

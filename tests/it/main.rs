@@ -4,6 +4,7 @@
 mod aws;
 mod aws_audit;
 mod aws_resilience;
+mod aws_transport;
 mod cli;
 mod compliance;
 mod controls;

@@ -63,9 +63,11 @@
 //! VPC endpoint), S3 is addressed path-style because virtual-host names do not resolve there.
 
 pub mod backup;
+pub mod cloudfront;
 pub mod cloudtrail;
 mod common;
 pub mod dynamodb;
+pub mod elbv2;
 pub mod error;
 mod evidence;
 pub mod guardduty;

@@ -18,6 +18,10 @@
 //! members listed in the evidence. DescribeDBInstances and
 //! DescribeDBClusters also return Neptune and DocumentDB resources; `engine` lets a control's
 //! `where` scope them.
+//!
+//! In transit: `tls.required` and `tls.minimum_protocol` come from the database's parameter
+//! group, per engine family (see [`tls`]); `ca_certificate_identifier` names the CA of the
+//! server certificate clients verify.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,6 +36,8 @@ use super::{ApiCalls, Aws, RegionScope, Session, regional_target, timestamp};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
+
+mod tls;
 
 crate::service_client!(aws_sdk_rds, "rds");
 
@@ -105,6 +111,21 @@ const FACTS: &[FactSpec] = &[
         FactType::Bool,
         "the database cannot be deleted until protection is turned off",
     ),
+    fact(
+        "tls.required",
+        FactType::Bool,
+        "the parameter group refuses connections without TLS: rds.force_ssl (PostgreSQL, SQL Server) or require_secure_transport (MySQL, MariaDB, Aurora MySQL); unobserved for other engines, and a `true` from an instance's group that is pending-reboot is unobserved (maybe not in effect)",
+    ),
+    fact(
+        "tls.minimum_protocol",
+        FactType::Protocol,
+        "the lowest TLS version the parameter group allows: tls_version (MySQL family) or ssl_min_protocol_version (PostgreSQL); unobserved where the engine has no such parameter or leaves it at its default",
+    ),
+    fact(
+        "ca_certificate_identifier",
+        FactType::String,
+        "the CA of the server certificate (rds-ca-rsa2048-g1, …); a cluster: its own, or its members' when they agree",
+    ),
 ];
 
 /// What a target names.
@@ -161,6 +182,8 @@ fn parse_target(target: &str) -> Option<Target<'_>> {
 pub struct RdsProbe {
     aws: Arc<Aws>,
     page_size: i32,
+    /// Parameter groups, each read once per run.
+    groups: tls::Groups,
 }
 
 impl RdsProbe {
@@ -168,6 +191,7 @@ impl RdsProbe {
         RdsProbe {
             aws,
             page_size: PAGE_SIZE,
+            groups: tls::Groups::default(),
         }
     }
 
@@ -251,7 +275,7 @@ impl RdsProbe {
 
     async fn observe_instance(
         &self,
-        session: &Session,
+        session: &Arc<Session>,
         rds: &Client,
         calls: &ApiCalls,
         region: &str,
@@ -298,6 +322,48 @@ impl RdsProbe {
         obs.fact("multi_az", db.multi_az());
         obs.fact("publicly_accessible", db.publicly_accessible());
         obs.fact("deletion_protection", db.deletion_protection());
+        obs.fact("ca_certificate_identifier", db.ca_certificate_identifier());
+        if db.db_cluster_identifier().is_some()
+            && db.engine().is_some_and(|e| e.starts_with("aurora"))
+        {
+            // An Aurora member's TLS settings are its cluster parameter group's.
+            let why = format!(
+                "an Aurora cluster member: TLS is set in its cluster's parameter group (target cluster:{})",
+                db.db_cluster_identifier().unwrap_or_default()
+            );
+            obs.unobserved(tls::REQUIRED, why.clone());
+            obs.unobserved(tls::MINIMUM, why);
+        } else {
+            let group = db
+                .db_parameter_groups()
+                .first()
+                .and_then(|g| g.db_parameter_group_name());
+            tls::record(
+                obs,
+                &self.groups,
+                session,
+                calls,
+                region,
+                db.engine(),
+                group,
+                false,
+            )
+            .await;
+            // A group attached (or a static parameter changed) but not yet in effect: its
+            // `true` is a promise about the next reboot, not what the server enforces now.
+            let status = db
+                .db_parameter_groups()
+                .first()
+                .and_then(|g| g.parameter_apply_status());
+            if status == Some("pending-reboot")
+                && obs.facts.get(tls::REQUIRED) == Some(&Value::Bool(true))
+            {
+                obs.unobserved(
+                    tls::REQUIRED,
+                    "the parameter group is pending-reboot: its settings may not be in effect yet",
+                );
+            }
+        }
         obs.evidence(
             "database",
             json!({
@@ -317,7 +383,7 @@ impl RdsProbe {
 
     async fn observe_cluster(
         &self,
-        session: &Session,
+        session: &Arc<Session>,
         rds: &Client,
         calls: &ApiCalls,
         region: &str,
@@ -369,12 +435,55 @@ impl RdsProbe {
         // Exposure is each member instance's (Aurora), and Multi-AZ DB clusters also carry a
         // flag of their own: the cluster is exposed when either says so.
         let own_flag = cluster.publicly_accessible();
+        tls::record(
+            obs,
+            &self.groups,
+            session,
+            calls,
+            region,
+            cluster.engine(),
+            cluster.db_cluster_parameter_group(),
+            true,
+        )
+        .await;
+        let own_ca = cluster
+            .certificate_details()
+            .and_then(|c| c.ca_identifier())
+            .map(str::to_string);
+        if let Some(ca) = &own_ca {
+            obs.fact("ca_certificate_identifier", ca.as_str());
+        }
         let mut members = Vec::new();
         match self
             .instances(session, rds, calls, region, Some(&cluster_id))
             .await
         {
             Ok(instances) => {
+                if own_ca.is_none() {
+                    let mut cas: Vec<&str> = instances
+                        .iter()
+                        .filter_map(|db| db.ca_certificate_identifier())
+                        .collect();
+                    cas.sort();
+                    cas.dedup();
+                    match cas.as_slice() {
+                        [one] => {
+                            obs.fact("ca_certificate_identifier", *one);
+                        }
+                        [] => {
+                            obs.unobserved(
+                                "ca_certificate_identifier",
+                                "neither the cluster nor a member names a CA",
+                            );
+                        }
+                        many => {
+                            obs.unobserved(
+                                "ca_certificate_identifier",
+                                format!("the members use different CAs: {}", many.join(", ")),
+                            );
+                        }
+                    }
+                }
                 let mut any = own_flag == Some(true);
                 for db in &instances {
                     any |= db.publicly_accessible() == Some(true);
@@ -387,11 +496,15 @@ impl RdsProbe {
                 obs.fact("publicly_accessible", any);
             }
             // The cluster's own "yes" needs no members to be true; anything else does.
-            Err(_) if own_flag == Some(true) => {
-                obs.fact("publicly_accessible", true);
-            }
             Err(e) => {
-                obs.unobserved("publicly_accessible", e.to_string());
+                if own_flag == Some(true) {
+                    obs.fact("publicly_accessible", true);
+                } else {
+                    obs.unobserved("publicly_accessible", e.to_string());
+                }
+                if own_ca.is_none() {
+                    obs.unobserved("ca_certificate_identifier", e.to_string());
+                }
             }
         }
         obs.evidence(
@@ -595,6 +708,8 @@ const COLUMNS: &[Col] = &[
     col("multi-AZ", "multi_az"),
     col("public", "publicly_accessible"),
     col("del. protect", "deletion_protection"),
+    col("TLS required", "tls.required"),
+    col("min TLS", "tls.minimum_protocol"),
 ];
 
 #[cfg(test)]

@@ -47,6 +47,16 @@ const FACTS: &[FactSpec] = &[
         "S3 Bucket Keys reduce KMS calls for SSE-KMS",
     ),
     fact(
+        "encryption.customer_managed_key",
+        FactType::Bool,
+        "default encryption uses a customer-managed KMS key (resolved with KMS DescribeKey); false for SSE-S3, no rule, or the AWS-managed aws/s3 key",
+    ),
+    fact(
+        "encryption.sse_c_blocked",
+        FactType::Bool,
+        "the encryption configuration blocks SSE-C (customer-provided keys) uploads (BlockedEncryptionTypes)",
+    ),
+    fact(
         "versioning.status",
         FactType::String,
         "Enabled, Suspended, or Disabled (never enabled)",
@@ -89,7 +99,7 @@ const FACTS: &[FactSpec] = &[
     fact(
         "policy.denies_insecure_transport",
         FactType::Bool,
-        "the bucket policy denies every request made without TLS (aws:SecureTransport = false)",
+        "one statement of the bucket policy denies every request made without TLS: Deny, principal *, s3:*, the bucket's objects, and aws:SecureTransport = false as its only condition",
     ),
     fact(
         "object_lock.enabled",
@@ -410,14 +420,30 @@ impl Probe for S3Probe {
         let mut obs = Observation::new(self.kind(), bucket);
         obs.fact("region", region.as_str());
 
-        const ENC: [&str; 4] = [
+        const ENC: [&str; 6] = [
             "encryption.enabled",
             "encryption.algorithm",
             "encryption.kms_key_id",
             "encryption.bucket_key_enabled",
+            "encryption.customer_managed_key",
+            "encryption.sse_c_blocked",
         ];
         match encryption {
             Ok(out) => {
+                let rules = out
+                    .as_ref()
+                    .and_then(|o| o.server_side_encryption_configuration())
+                    .map(|c| c.rules())
+                    .unwrap_or_default();
+                obs.fact(
+                    "encryption.sse_c_blocked",
+                    rules.iter().any(|r| {
+                        r.blocked_encryption_types().is_some_and(|b| {
+                            b.encryption_type()
+                                .contains(&aws_sdk_s3::types::EncryptionType::SseC)
+                        })
+                    }),
+                );
                 let rule = out
                     .as_ref()
                     .and_then(|o| o.server_side_encryption_configuration())
@@ -440,6 +466,24 @@ impl Probe for S3Probe {
                     "encryption.bucket_key_enabled",
                     rule.and_then(|r| r.bucket_key_enabled()).unwrap_or(false),
                 );
+                let kms = default
+                    .filter(|d| d.sse_algorithm().as_str().starts_with("aws:kms"))
+                    .map(|d| d.kms_master_key_id().unwrap_or(""));
+                match kms {
+                    // SSE-S3, or no rule: S3-owned keys.
+                    None => {
+                        obs.fact("encryption.customer_managed_key", false);
+                    }
+                    Some(key) if aws_managed_s3_key(key) => {
+                        obs.fact("encryption.customer_managed_key", false);
+                    }
+                    Some(key) => match key_manager(&session, &calls, &region, key).await {
+                        Ok(manager) => {
+                            obs.fact("encryption.customer_managed_key", manager == "CUSTOMER");
+                        }
+                        Err(e) => unobserved(&mut obs, &["encryption.customer_managed_key"], &e),
+                    },
+                }
             }
             Err(e) => unobserved(&mut obs, &ENC, &e),
         }
@@ -579,6 +623,42 @@ impl Probe for S3Probe {
     }
 }
 
+/// Whether SSE-KMS's key id names the AWS-managed `aws/s3` key: none at all (S3 then uses
+/// `aws/s3`), its alias, or its alias ARN. Anything else must be resolved with KMS.
+fn aws_managed_s3_key(key: &str) -> bool {
+    key.is_empty() || key == "alias/aws/s3" || key.ends_with(":alias/aws/s3")
+}
+
+/// The `KeyManager` (`CUSTOMER` or `AWS`) of the key a bucket's default encryption names, asked
+/// of KMS in the key's own region (from its ARN) or else the bucket's (S3 requires the same).
+async fn key_manager(
+    session: &Session,
+    calls: &ApiCalls,
+    bucket_region: &str,
+    key: &str,
+) -> Result<String, ProbeError> {
+    let region = super::common::arn_region(key).unwrap_or(bucket_region);
+    let kms: aws_sdk_kms::Client = session.client(Some(region));
+    let out = session
+        .call(calls, "kms", "DescribeKey", region, |c| {
+            kms.describe_key()
+                .key_id(key)
+                .customize()
+                .interceptor(c)
+                .send()
+        })
+        .await?;
+    out.key_metadata()
+        .and_then(|m| m.key_manager())
+        .map(|m| m.as_str().to_string())
+        .ok_or_else(|| {
+            ProbeError::new(
+                ProbeErrorKind::Protocol,
+                format!("KMS DescribeKey of `{key}` named no KeyManager"),
+            )
+        })
+}
+
 /// Today's rules (3–63 of `a-z 0-9 . -`) plus what old us-east-1 buckets may still be named
 /// (up to 255 characters, capitals and underscores): discovery returns those too.
 fn valid_bucket_name(name: &str) -> bool {
@@ -592,8 +672,9 @@ fn valid_bucket_name(name: &str) -> bool {
 /// Whether a bucket policy denies, to everyone, every S3 action on the bucket's objects when
 /// the request did not use TLS: an `Effect: Deny` statement with principal `*`, action `s3:*`
 /// (or `*`), a resource covering the objects, and `aws:SecureTransport` false under `Bool` or
-/// `BoolIfExists`. Narrower statements (one action, one prefix) do not count: they leave other
-/// requests allowed over plain HTTP.
+/// `BoolIfExists` as the statement's only condition. Narrower statements (one action, one
+/// prefix, a principal excepted, a further condition such as `aws:SourceVpce`) do not count:
+/// they leave other requests allowed over plain HTTP.
 pub fn denies_insecure_transport(policy: &str, bucket: &str) -> bool {
     let Ok(doc) = serde_json::from_str::<Value>(policy) else {
         return false;
@@ -638,19 +719,24 @@ fn statement_denies_http(s: &Value, bucket: &str) -> bool {
             // Other partitions (aws-cn, aws-us-gov) spell the ARN prefix differently.
             || (r.starts_with("arn:aws") && r.ends_with(&format!(":::{bucket}/*")))
     });
+    // aws:SecureTransport must be the statement's only condition: every condition of a
+    // statement must hold for it to apply, so another one (say `StringNotEquals aws:SourceVpce`)
+    // narrows the deny and leaves some plain-HTTP requests allowed.
     let insecure_denied = s
         .get("Condition")
         .and_then(Value::as_object)
         .is_some_and(|cond| {
-            cond.iter().any(|(op, kv)| {
-                (op == "Bool" || op == "BoolIfExists")
-                    && kv.as_object().is_some_and(|kv| {
-                        kv.iter().any(|(k, v)| {
-                            k.eq_ignore_ascii_case("aws:SecureTransport")
-                                && strings(Some(v)).iter().any(|x| x == "false")
+            cond.len() == 1
+                && cond.iter().all(|(op, kv)| {
+                    (op == "Bool" || op == "BoolIfExists")
+                        && kv.as_object().is_some_and(|kv| {
+                            kv.len() == 1
+                                && kv.iter().all(|(k, v)| {
+                                    k.eq_ignore_ascii_case("aws:SecureTransport")
+                                        && strings(Some(v)).iter().any(|x| x == "false")
+                                })
                         })
-                    })
-            })
+                })
         });
     everyone && all_actions && covers_objects && insecure_denied
 }
@@ -691,6 +777,54 @@ mod tests {
         assert!(!denies_insecure_transport("", "b1"));
         assert!(!denies_insecure_transport("{not json", "b1"));
         assert!(!denies_insecure_transport(TLS_ONLY, "other-bucket"));
+    }
+
+    #[test]
+    fn a_deny_with_conditions_beyond_secure_transport_does_not_count() {
+        // Every condition must hold for a Deny to apply: each extra one exempts some requests.
+        let vpce = TLS_ONLY.replace(
+            r#""Condition":{"Bool":{"aws:SecureTransport":"false"}}"#,
+            r#""Condition":{"Bool":{"aws:SecureTransport":"false"},
+                "StringNotEquals":{"aws:SourceVpce":"vpce-1a2b3c4d"}}"#,
+        );
+        assert!(!denies_insecure_transport(&vpce, "b1"));
+        let same_operator = TLS_ONLY.replace(
+            r#"{"aws:SecureTransport":"false"}"#,
+            r#"{"aws:SecureTransport":"false","aws:MultiFactorAuthPresent":"false"}"#,
+        );
+        assert!(!denies_insecure_transport(&same_operator, "b1"));
+        let ip = TLS_ONLY.replace(
+            r#""Condition":{"Bool":{"aws:SecureTransport":"false"}}"#,
+            r#""Condition":{"Bool":{"aws:SecureTransport":"false"},
+                "NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#,
+        );
+        assert!(!denies_insecure_transport(&ip, "b1"));
+        let not_principal = TLS_ONLY.replace(
+            r#""Principal":"*""#,
+            r#""NotPrincipal":{"AWS":"arn:aws:iam::1:root"}"#,
+        );
+        assert!(!denies_insecure_transport(&not_principal, "b1"));
+        // A narrowed statement beside an exact one: the exact one still denies everything.
+        let both = TLS_ONLY.replace(
+            r#""Statement":["#,
+            r#""Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*",
+                "Resource":"arn:aws:s3:::b1/*","Condition":{"Bool":{"aws:SecureTransport":"false"},
+                "StringNotEquals":{"aws:SourceVpce":"vpce-1"}}},"#,
+        );
+        assert!(denies_insecure_transport(&both, "b1"));
+        let if_exists = TLS_ONLY.replace(r#""Bool""#, r#""BoolIfExists""#);
+        assert!(denies_insecure_transport(&if_exists, "b1"));
+    }
+
+    #[test]
+    fn the_aws_managed_s3_key_is_recognised_without_asking_kms() {
+        assert!(aws_managed_s3_key(""));
+        assert!(aws_managed_s3_key("alias/aws/s3"));
+        assert!(aws_managed_s3_key(
+            "arn:aws:kms:eu-west-1:111122223333:alias/aws/s3"
+        ));
+        assert!(!aws_managed_s3_key("alias/data"));
+        assert!(!aws_managed_s3_key("1234abcd-12ab-34cd-56ef-1234567890ab"));
     }
 
     #[test]

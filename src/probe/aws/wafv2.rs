@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use aws_sdk_wafv2::types::{Scope, WebAcl};
 use serde_json::{Value, json};
 
+use super::cloudfront::{distribution_config, distribution_id};
 use super::common::{arn_region, arn_resource, arn_service, plain_target, render_rows};
 use super::{ApiCalls, Aws, unobserved};
 use crate::probe::{
@@ -25,10 +26,9 @@ use crate::probe::{
 const SERVICE: &str = "wafv2";
 
 crate::service_client!(aws_sdk_wafv2, "wafv2");
-crate::service_client!(aws_sdk_cloudfront, "cloudfront");
 
 /// CloudFront's web ACLs live in us-east-1, whatever the home region.
-const CLOUDFRONT_REGION: &str = "us-east-1";
+use super::cloudfront::CLOUDFRONT_REGION;
 
 /// Services whose resources WAFv2 can protect regionally.
 const REGIONAL_SERVICES: &[&str] = &[
@@ -105,17 +105,10 @@ fn resource(target: &str) -> Option<Resource<'_>> {
     }
     if !target.starts_with("arn:") {
         // A CloudFront distribution id: upper-case letters and digits.
-        let ok = (8..=32).contains(&target.len())
-            && target
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        return ok.then_some(Resource::Distribution(target));
+        return distribution_id(target).map(Resource::Distribution);
     }
     match arn_service(target)? {
-        "cloudfront" => arn_resource(target)?
-            .strip_prefix("distribution/")
-            .filter(|id| !id.is_empty())
-            .map(Resource::Distribution),
+        "cloudfront" => distribution_id(target).map(Resource::Distribution),
         s if REGIONAL_SERVICES.contains(&s) => Some(Resource::Regional {
             arn: target,
             region: arn_region(target)?,
@@ -233,33 +226,10 @@ impl Probe for Wafv2Probe {
         let mut obs = Observation::new(self.kind(), target);
         let region = match res {
             Resource::Distribution(id) => {
-                let cf: aws_sdk_cloudfront::Client = session.client(Some(CLOUDFRONT_REGION));
-                let config = session
-                    .call_optional(
-                        &calls,
-                        "cloudfront",
-                        "GetDistributionConfig",
-                        CLOUDFRONT_REGION,
-                        &["NoSuchDistribution"],
-                        |c| {
-                            cf.get_distribution_config()
-                                .id(id)
-                                .customize()
-                                .interceptor(c)
-                                .send()
-                        },
-                    )
-                    .await?
-                    .ok_or_else(|| {
-                        ProbeError::new(
-                            ProbeErrorKind::NotFound,
-                            format!("no CloudFront distribution `{id}`"),
-                        )
-                        .with_hint("check the distribution id (aws cloudfront list-distributions)")
-                    })?;
+                // The same read as aws.cloudfront's.
+                let config = distribution_config(&session, &calls, id).await?;
                 let acl_id = config
-                    .distribution_config()
-                    .and_then(|d| d.web_acl_id())
+                    .web_acl_id()
                     .filter(|a| !a.is_empty())
                     .map(str::to_string);
                 match acl_id {
