@@ -348,9 +348,9 @@ impl Plan {
             return Ok(Observed {
                 carry,
                 raw: Raw::Replay {
-                    bundle,
+                    bundle: Box::new(bundle),
                     registry,
-                    inventory,
+                    inventory: Box::new(inventory),
                 },
             });
         }
@@ -391,9 +391,9 @@ impl Plan {
 enum Raw {
     Live(engine::Observations),
     Replay {
-        bundle: Bundle,
+        bundle: Box<Bundle>,
         registry: Registry,
-        inventory: Inventory,
+        inventory: Box<Inventory>,
     },
 }
 
