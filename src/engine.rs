@@ -1,4 +1,6 @@
-//! The engine: plan → dedupe → observe (bounded, timed) → evaluate → [`Report`].
+//! The engine: targets → discover → plan (dedupe) → observe (bounded, timed) → evaluate →
+//! [`Report`]. [`run`] does it all; [`observe`] and [`evaluate_all`] are the two halves the
+//! pipeline ([`crate::pipeline`]) calls as stages of its own, with its clock.
 //!
 //! Planning expands each control over its targets (inventory groups, literal lists, and `*`
 //! patterns the probe discovers) into observations `(probe, target, params)`. Identical
@@ -16,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::control::{Control, Severity, Targets};
@@ -36,6 +37,40 @@ pub struct EngineOptions {
     /// Replaces every control's targets (`--target`).
     pub targets_override: Vec<String>,
     pub fail_on: Severity,
+    /// The time `run.started_at`, `run.finished_at` and clock-dependent checks (`within`) read.
+    pub clock: Clock,
+}
+
+/// Where a run reads the time: the system clock, or a fixed instant (tests, replays).
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> Timestamp + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(Timestamp::now))
+    }
+
+    /// Always `at`.
+    pub fn fixed(at: Timestamp) -> Clock {
+        Clock(Arc::new(move || at))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now())
+    }
 }
 
 impl Default for EngineOptions {
@@ -46,6 +81,7 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(10),
             targets_override: Vec::new(),
             fail_on: Severity::Low,
+            clock: Clock::system(),
         }
     }
 }
@@ -57,6 +93,8 @@ pub enum Progress {
     Planned(usize),
     /// One observation finished (ok or not).
     Observed { probe: String, target: String },
+    /// Observation is over (every planned observation made, or the run interrupted).
+    Done,
 }
 
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
@@ -80,7 +118,8 @@ enum Planned {
     Direct(TargetResult),
 }
 
-/// Runs `controls` and returns the report. The library entry point behind `vouch check`.
+/// Runs `controls` and returns the report. The library entry point behind `vouch check`: the
+/// four steps below, in order ([`crate::pipeline`] calls them as stages of its own).
 pub async fn run(
     controls: &[Control],
     registry: &Registry,
@@ -89,24 +128,93 @@ pub async fn run(
     progress: Option<ProgressFn>,
     interrupt: Option<Interrupt>,
 ) -> Report {
-    let started_at = Timestamp::now();
+    let observed = observe(controls, registry, ctx, opts, progress, interrupt).await;
+    let now = opts.clock.now();
+    evaluate_all(controls, observed, now)
+}
+
+/// What [`observe`] hands on to [`evaluate_all`]: each control's planned rows, every distinct
+/// observation's outcome, and what the run recorded about itself.
+pub struct Observations {
+    started_at: Timestamp,
+    complete: bool,
+    plans: Vec<Vec<(String, Planned)>>,
+    observed: HashMap<ObsKey, Result<Observation, ProbeError>>,
+    context: BTreeMap<String, serde_json::Value>,
+    warnings: Vec<String>,
+    fail_on: Severity,
+    clock: Clock,
+}
+
+/// Plans, discovers and observes: [`targets`] → [`discover`] → [`plan`] → [`observe_planned`].
+/// An interrupt during discovery or observation stops the run; what was not observed becomes an
+/// `error` row when evaluated.
+pub async fn observe(
+    controls: &[Control],
+    registry: &Registry,
+    ctx: &ProbeContext,
+    opts: &EngineOptions,
+    progress: Option<ProgressFn>,
+    interrupt: Option<Interrupt>,
+) -> Observations {
+    let started_at = opts.clock.now();
     let mut interrupt = interrupt.unwrap_or_else(|| Box::pin(futures::future::pending()));
     // Tell the probes which facts the controls read, so costly unread facts cost nothing.
     let ctx = &ctx.with_facts_used(facts_used(controls));
+    let expanded: Vec<Vec<String>> = controls.iter().map(|c| targets_of(c, ctx, opts)).collect();
+    let (discovered, mut complete) =
+        discover(controls, &expanded, registry, ctx, opts, &mut interrupt).await;
+    let (plans, keys) = plan(controls, &expanded, &discovered, registry, ctx);
+    if let Some(p) = &progress {
+        p(Progress::Planned(keys.len()));
+    }
+    let mut observed = HashMap::new();
+    if complete {
+        complete = observe_planned(
+            keys,
+            registry,
+            ctx,
+            opts,
+            progress.clone(),
+            &mut interrupt,
+            &mut observed,
+        )
+        .await;
+    }
+    if let Some(p) = &progress {
+        p(Progress::Done);
+    }
+    Observations {
+        started_at,
+        complete,
+        plans,
+        observed,
+        context: ctx.run_info(),
+        warnings: undefined_groups(controls, &ctx.inventory, opts),
+        fail_on: opts.fail_on,
+        clock: opts.clock.clone(),
+    }
+}
 
-    // 1. Discovery: expand every pattern target once per (probe, pattern).
+/// Discovery: expands every pattern target (`*`) once per (probe, pattern), concurrently. Returns
+/// what each found and whether it ran to the end (`false`: interrupted).
+async fn discover(
+    controls: &[Control],
+    expanded: &[Vec<String>],
+    registry: &Registry,
+    ctx: &ProbeContext,
+    opts: &EngineOptions,
+    interrupt: &mut Interrupt,
+) -> (Discovered, bool) {
     let mut patterns: Vec<(String, String)> = Vec::new();
-    let mut expanded: Vec<(usize, Vec<String>)> = Vec::new();
-    for (i, c) in controls.iter().enumerate() {
-        let targets = targets_of(c, ctx, opts);
+    for (c, targets) in controls.iter().zip(expanded) {
         if let Some(probe) = registry.get(&c.probe) {
-            for t in &targets {
+            for t in targets {
                 if probe.is_pattern(t) && !patterns.contains(&(c.probe.clone(), t.clone())) {
                     patterns.push((c.probe.clone(), t.clone()));
                 }
             }
         }
-        expanded.push((i, targets));
     }
     let mut discovery = futures::stream::iter(patterns.into_iter().map(|(kind, pattern)| {
         let probe = registry.get(&kind).expect("validated probe");
@@ -122,79 +230,52 @@ pub async fn run(
     }))
     .buffer_unordered(opts.concurrency.max(1));
     // A signal during discovery stops the run too: what was not discovered is not observed.
-    let mut complete = true;
-    let mut discovered: HashMap<(String, String), Result<Vec<String>, ProbeError>> = HashMap::new();
+    let mut discovered: Discovered = HashMap::new();
     loop {
         tokio::select! {
             next = discovery.next() => match next {
                 Some((key, res)) => { discovered.insert(key, res); }
-                None => break,
+                None => return (discovered, true),
             },
-            _ = &mut interrupt => { complete = false; break; }
+            _ = &mut *interrupt => return (discovered, false),
         }
     }
-    drop(discovery);
+}
 
-    // 2. Plan: every control × target becomes an observation key or a direct result.
+/// (probe, pattern) → the targets discovery found, or why it could not.
+type Discovered = HashMap<(String, String), Result<Vec<String>, ProbeError>>;
+
+/// Plan: every control × target becomes an observation key or a direct result (an undefined or
+/// empty group, a population too small, a discovery error, a pattern the interrupt left
+/// undiscovered). Identical observations are planned once: the second list is every distinct key.
+fn plan(
+    controls: &[Control],
+    expanded: &[Vec<String>],
+    discovered: &Discovered,
+    registry: &Registry,
+    ctx: &ProbeContext,
+) -> (Vec<Vec<(String, Planned)>>, Vec<ObsKey>) {
     let mut plans: Vec<Vec<(String, Planned)>> = Vec::with_capacity(controls.len());
     let mut keys: Vec<ObsKey> = Vec::new();
     let mut planned: std::collections::HashSet<ObsKey> = std::collections::HashSet::new();
-    for (i, targets) in &expanded {
-        let c = &controls[*i];
+    for (c, targets) in controls.iter().zip(expanded) {
         let mut plan = Vec::new();
         if targets.is_empty() {
-            let (why, kind) = match &c.targets {
-                Targets::Group(g) if !ctx.inventory.targets.contains_key(g) => (
-                    format!("the inventory defines no target group `{g}`"),
-                    EngineRow::UndefinedGroup,
-                ),
-                Targets::Group(g) => (
-                    format!("target group `{g}` is empty"),
-                    EngineRow::Population,
-                ),
-                Targets::List(_) => ("no targets".to_string(), EngineRow::Population),
-            };
-            let mut row = direct(Verdict::NotApplicable, why, None);
-            row.engine = Some(kind);
-            plan.push((format!("({})", group_name(c)), Planned::Direct(row)));
+            plan.push((
+                format!("({})", group_name(c)),
+                Planned::Direct(no_targets(c, ctx)),
+            ));
         }
         let params = serde_json::to_string(&c.params).unwrap_or_default();
+        let is_pattern = |t: &str| registry.get(&c.probe).is_some_and(|p| p.is_pattern(t));
         for t in targets {
-            let probe = registry.get(&c.probe);
-            let is_pattern = probe.as_ref().is_some_and(|p| p.is_pattern(t));
-            let concrete: Vec<String> = if is_pattern {
-                match discovered.get(&(c.probe.clone(), t.clone())) {
-                    Some(Ok(found)) => {
-                        let too_few = match c.min_population {
-                            Some(min) => (found.len() as u64) < min,
-                            None => found.is_empty(),
-                        };
-                        if too_few || found.is_empty() {
-                            plan.push((
-                                t.clone(),
-                                Planned::Direct(population_result(found.len(), c.min_population)),
-                            ));
-                        }
-                        found.clone()
-                    }
-                    Some(Err(e)) => {
-                        let mut row = error_result(e);
-                        row.engine = Some(EngineRow::Discovery);
-                        plan.push((t.clone(), Planned::Direct(row)));
-                        Vec::new()
-                    }
-                    None => {
-                        // Interrupted before this pattern was discovered.
-                        let mut row = direct(
-                            Verdict::Error,
-                            "the run was interrupted before this pattern was discovered".into(),
-                            None,
-                        );
-                        row.engine = Some(EngineRow::Interrupted);
-                        plan.push((t.clone(), Planned::Direct(row)));
-                        Vec::new()
-                    }
+            let concrete: Vec<String> = if is_pattern(t) {
+                let (found, direct) =
+                    pattern_rows(c, discovered.get(&(c.probe.clone(), t.clone())));
+                if let Some(row) = direct {
+                    plan.push((t.clone(), Planned::Direct(row)));
                 }
+                found
             } else {
                 vec![t.clone()]
             };
@@ -212,14 +293,74 @@ pub async fn run(
         }
         plans.push(plan);
     }
-    if let Some(p) = &progress {
-        p(Progress::Planned(keys.len()));
-    }
+    (plans, keys)
+}
 
-    // 3. Observe: each distinct key once, bounded globally and per host, each under a timeout.
+/// The row of a control whose target group is undefined or empty (or whose list is empty).
+fn no_targets(c: &Control, ctx: &ProbeContext) -> TargetResult {
+    let (why, kind) = match &c.targets {
+        Targets::Group(g) if !ctx.inventory.targets.contains_key(g) => (
+            format!("the inventory defines no target group `{g}`"),
+            EngineRow::UndefinedGroup,
+        ),
+        Targets::Group(g) => (
+            format!("target group `{g}` is empty"),
+            EngineRow::Population,
+        ),
+        Targets::List(_) => ("no targets".to_string(), EngineRow::Population),
+    };
+    let mut row = direct(Verdict::NotApplicable, why, None);
+    row.engine = Some(kind);
+    row
+}
+
+/// What a pattern's discovery gives a control: the concrete targets to observe, and a row of its
+/// own when the population is too small, discovery failed, or the run was interrupted first.
+fn pattern_rows(
+    c: &Control,
+    discovered: Option<&Result<Vec<String>, ProbeError>>,
+) -> (Vec<String>, Option<TargetResult>) {
+    match discovered {
+        Some(Ok(found)) => {
+            let too_few = match c.min_population {
+                Some(min) => (found.len() as u64) < min,
+                None => found.is_empty(),
+            };
+            let row = (too_few || found.is_empty())
+                .then(|| population_result(found.len(), c.min_population));
+            (found.clone(), row)
+        }
+        Some(Err(e)) => {
+            let mut row = error_result(e);
+            row.engine = Some(EngineRow::Discovery);
+            (Vec::new(), Some(row))
+        }
+        None => {
+            // Interrupted before this pattern was discovered.
+            let mut row = direct(
+                Verdict::Error,
+                "the run was interrupted before this pattern was discovered".into(),
+                None,
+            );
+            row.engine = Some(EngineRow::Interrupted);
+            (Vec::new(), Some(row))
+        }
+    }
+}
+
+/// Observe: each distinct key once, bounded globally and per host, each under a timeout. Returns
+/// whether every key was observed (`false`: interrupted).
+async fn observe_planned(
+    keys: Vec<ObsKey>,
+    registry: &Registry,
+    ctx: &ProbeContext,
+    opts: &EngineOptions,
+    progress: Option<ProgressFn>,
+    interrupt: &mut Interrupt,
+    observed: &mut HashMap<ObsKey, Result<Observation, ProbeError>>,
+) -> bool {
     let host_limits: Arc<std::sync::Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
-    let mut observed: HashMap<ObsKey, Result<Observation, ProbeError>> = HashMap::new();
-    let mut stream = futures::stream::iter(keys.iter().cloned().map(|key| {
+    let mut stream = futures::stream::iter(keys.into_iter().map(|key| {
         let probe = registry.get(&key.probe).expect("validated probe");
         let ctx = ctx.clone();
         let host_limits = host_limits.clone();
@@ -258,36 +399,37 @@ pub async fn run(
         }
     }))
     .buffer_unordered(opts.concurrency.max(1));
-    while complete {
+    loop {
         tokio::select! {
             next = stream.next() => match next {
                 Some((key, res)) => { observed.insert(key, res); }
-                None => break,
+                None => return true,
             },
-            _ = &mut interrupt => { complete = false; break; }
+            _ = &mut *interrupt => return false,
         }
     }
-    drop(stream);
+}
 
-    // 4. Evaluate.
-    let now = Timestamp::now();
+/// Evaluate: judges every planned row at `now` and assembles the [`Report`] (results in a stable
+/// order: control id, then target; `finished_at` read from the run's clock afterwards).
+pub fn evaluate_all(controls: &[Control], run: Observations, now: Timestamp) -> Report {
     let mut observations: BTreeMap<String, Observation> = BTreeMap::new();
-    let mut obs_ids: HashMap<ObsKey, String> = HashMap::new();
-    for (key, res) in &observed {
+    let mut obs_ids: HashMap<&ObsKey, String> = HashMap::new();
+    for (key, res) in &run.observed {
         if let Ok(obs) = res {
             let id = observation_id(obs);
-            obs_ids.insert(key.clone(), id.clone());
+            obs_ids.insert(key, id.clone());
             observations.insert(id, obs.clone());
         }
     }
     let mut results = Vec::with_capacity(controls.len());
-    for (c, plan) in controls.iter().zip(plans) {
+    for (c, plan) in controls.iter().zip(run.plans) {
         let mut rs: Vec<TargetResult> = plan
             .into_iter()
             .map(|(target, planned)| {
                 let mut r = match planned {
                     Planned::Direct(r) => r,
-                    Planned::Observe(key) => match observed.get(&key) {
+                    Planned::Observe(key) => match run.observed.get(&key) {
                         Some(Ok(obs)) => evaluate(c, obs, obs_ids.get(&key).cloned(), now),
                         Some(Err(e)) => error_result(e),
                         None => TargetResult {
@@ -305,37 +447,21 @@ pub async fn run(
             })
             .collect();
         rs.sort_by(|a, b| a.target.cmp(&b.target));
-        results.push(ControlResult {
-            id: c.id.clone(),
-            title: c.title.clone(),
-            claim: c.claim.clone(),
-            severity: c.severity,
-            probe: c.probe.clone(),
-            frameworks: c.frameworks.clone(),
-            tags: c.tags.clone(),
-            remediation: c.remediation.clone(),
-            verdict: Verdict::NotApplicable,
-            examined_nothing: false,
-            require: c.require,
-            satisfied_by: Vec::new(),
-            source: Some(crate::report::ControlSource::of(&c.origin)),
-            results: rs,
-        });
+        results.push(control_result(c, rs));
     }
     results.sort_by(|a, b| a.id.cmp(&b.id));
-
     let mut report = Report {
         schema: SCHEMA.into(),
         tool: Tool::default(),
         run: Run {
-            started_at,
-            finished_at: Timestamp::now(),
-            complete,
-            fail_on: opts.fail_on,
-            context: ctx.run_info(),
+            started_at: run.started_at,
+            finished_at: run.clock.now(),
+            complete: run.complete,
+            fail_on: run.fail_on,
+            context: run.context,
             evidence: None,
             replay: None,
-            warnings: undefined_groups(controls, &ctx.inventory, opts),
+            warnings: run.warnings,
         },
         summary: Summary::default(),
         controls: results,
@@ -347,7 +473,26 @@ pub async fn run(
     report
 }
 
-/// The concrete target strings of a control (before pattern discovery).
+/// A control's result before its verdict is summarised (see [`Report::summarise`]).
+pub fn control_result(c: &Control, results: Vec<TargetResult>) -> ControlResult {
+    ControlResult {
+        id: c.id.clone(),
+        title: c.title.clone(),
+        claim: c.claim.clone(),
+        severity: c.severity,
+        probe: c.probe.clone(),
+        frameworks: c.frameworks.clone(),
+        tags: c.tags.clone(),
+        remediation: c.remediation.clone(),
+        verdict: Verdict::NotApplicable,
+        examined_nothing: false,
+        require: c.require,
+        satisfied_by: Vec::new(),
+        source: Some(crate::report::ControlSource::of(&c.origin)),
+        results,
+    }
+}
+
 /// Probe kind → every fact path the controls' `expect` and `where` read (alternatives too).
 fn facts_used(controls: &[Control]) -> BTreeMap<String, std::collections::BTreeSet<String>> {
     fn walk(e: &crate::expect::Expectation, out: &mut std::collections::BTreeSet<String>) {
@@ -366,6 +511,7 @@ fn facts_used(controls: &[Control]) -> BTreeMap<String, std::collections::BTreeS
     used
 }
 
+/// The concrete target strings of a control (before pattern discovery).
 fn targets_of(c: &Control, ctx: &ProbeContext, opts: &EngineOptions) -> Vec<String> {
     if !opts.targets_override.is_empty() {
         return opts.targets_override.clone();
@@ -383,12 +529,7 @@ fn group_name(c: &Control) -> String {
     }
 }
 
-/// The key of an observation in the report: `sha256:` + the digest of its JSON.
-pub fn observation_id(obs: &Observation) -> String {
-    // The bundle's observation files hold exactly these bytes (sorted keys, any build).
-    let bytes = crate::evidence::observation_bytes(obs);
-    format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
-}
+pub use crate::bundle::observation_id;
 
 fn direct(verdict: Verdict, error: String, hint: Option<String>) -> TargetResult {
     TargetResult {

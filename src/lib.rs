@@ -3,7 +3,9 @@
 //! Control files (TOML) say what must hold; probes observe live systems; the engine compares what
 //! was observed with what was expected and produces a [`report::Report`] that an auditor can file,
 //! a CI job can gate on and an on-call engineer can read at a glance. The library is usable
-//! without the command line: load controls, build a context, run, render.
+//! without the command line: [`pipeline::check`] is `vouch check` as one call (its stages are
+//! public: load, observe or replay, evaluate, waive, gate), or, lower down, load controls, build
+//! a context, run the engine and render, as below. docs/architecture.md draws the stages.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -54,6 +56,7 @@
 //! # }
 //! ```
 
+pub mod bundle;
 pub mod cli;
 pub mod control;
 pub mod diag;
@@ -63,6 +66,7 @@ pub mod evidence;
 pub mod exit;
 pub mod expect;
 pub mod inventory;
+pub mod pipeline;
 pub mod probe;
 pub mod report;
 pub mod waiver;

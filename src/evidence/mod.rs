@@ -33,69 +33,13 @@ use jiff::SignedDuration;
 use sha2::{Digest, Sha256};
 
 use crate::control::Control;
-use crate::probe::{Attachment, Observation};
 use crate::report::Report;
 use manifest::{Entry, Manifest};
 
-pub const MANIFEST: &str = "MANIFEST";
-pub const SIGNATURE: &str = "MANIFEST.sig";
-pub const REPORT: &str = "report.json";
-
-/// The bytes of an observation file, and what [`crate::engine::observation_id`] hashes: compact
-/// JSON, fields in declaration order, every JSON object inside (params, evidence, object facts)
-/// with its keys sorted. Sorting makes the key the same in every build: serde_json keeps
-/// insertion order when its `preserve_order` feature is on (as it is in test builds through a
-/// dev-dependency), and sorts otherwise.
-pub fn observation_bytes(obs: &Observation) -> Vec<u8> {
-    let mut o = obs.clone();
-    sort_map(&mut o.params);
-    sort_map(&mut o.evidence);
-    o.facts.values_mut().for_each(sort_keys);
-    serde_json::to_vec(&o).unwrap_or_default()
-}
-
-fn sort_map(m: &mut serde_json::Map<String, serde_json::Value>) {
-    let mut entries: Vec<(String, serde_json::Value)> = std::mem::take(m).into_iter().collect();
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    for (k, mut v) in entries {
-        sort_keys(&mut v);
-        m.insert(k, v);
-    }
-}
-
-fn sort_keys(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(m) => sort_map(m),
-        serde_json::Value::Array(items) => items.iter_mut().for_each(sort_keys),
-        _ => {}
-    }
-}
-
-/// The bundle path of the observation with key `id` (`sha256:<hex>`).
-pub fn observation_path(id: &str) -> String {
-    format!(
-        "observations/sha256-{}.json",
-        id.strip_prefix("sha256:").unwrap_or(id)
-    )
-}
-
-/// The bundle path of an attachment: its content's digest and an extension from its type.
-pub fn attachment_path(a: &Attachment) -> String {
-    let digest = hex::encode(Sha256::digest(a.content.as_bytes()));
-    let ext = match a.media_type.as_str() {
-        "application/x-pem-file" | "application/pem-certificate-chain" => "pem",
-        "application/json" => "json",
-        "text/plain" => "txt",
-        "text/html" => "html",
-        "message/http" => "http",
-        _ => Path::new(&a.name)
-            .extension()
-            .and_then(|e| e.to_str())
-            .filter(|e| e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric()))
-            .unwrap_or("bin"),
-    };
-    format!("attachments/sha256-{digest}.{ext}")
-}
+pub use crate::bundle::{
+    INPUT_CONTROLS, INPUT_WAIVERS, MANIFEST, REPORT, SIGNATURE, attachment_path, observation_bytes,
+    observation_path,
+};
 
 /// The control sources with every file read once, now: a folder becomes its `*.toml` files (in
 /// the loader's order) and each file its text, named by its path so diagnostics still point at
@@ -196,11 +140,6 @@ pub fn collect_inputs(
     }
     Ok(out)
 }
-
-/// Where a bundle keeps the control files of its run.
-pub const INPUT_CONTROLS: &str = "inputs/controls";
-/// Where a bundle keeps the waivers file of its run.
-pub const INPUT_WAIVERS: &str = "inputs/waivers.toml";
 
 /// Sets each result's `expires_at`: its observation's `observed_at` plus the control's `max_age`.
 pub fn stamp_expiry(report: &mut Report, controls: &[Control]) {
@@ -871,65 +810,8 @@ fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::Observation;
     use proptest::prelude::*;
-
-    #[test]
-    fn attachment_names_are_digests_with_a_sensible_extension() {
-        let a = Attachment {
-            name: "leaf.pem".into(),
-            media_type: "application/x-pem-file".into(),
-            content: "-----BEGIN CERTIFICATE-----\n".into(),
-        };
-        let p = attachment_path(&a);
-        assert!(
-            p.starts_with("attachments/sha256-") && p.ends_with(".pem"),
-            "{p}"
-        );
-        let b = Attachment {
-            media_type: "application/octet-stream".into(),
-            name: "../../x".into(),
-            ..a
-        };
-        assert!(attachment_path(&b).ends_with(".bin"));
-    }
-
-    #[test]
-    fn observation_files_are_named_by_the_report_key() {
-        let mut obs = Observation::new("attestation", "pentest");
-        obs.fact("age_days", 3)
-            .attach("note.txt", "text/plain", "hello");
-        let id = crate::engine::observation_id(&obs);
-        let bytes = observation_bytes(&obs);
-        assert_eq!(
-            observation_path(&id),
-            format!(
-                "observations/sha256-{}.json",
-                hex::encode(Sha256::digest(&bytes))
-            )
-        );
-        // Reading the file back and serialising again gives the same bytes (replay relies on it),
-        // and insertion order does not matter.
-        let mut reversed = Observation::new("attestation", "pentest");
-        reversed.observed_at = obs.observed_at;
-        reversed.facts = obs.facts.clone();
-        reversed.attachments = obs.attachments.clone();
-        reversed
-            .evidence("z", serde_json::json!({"b": 1, "a": [{"y": 2, "x": 1}]}))
-            .evidence("a", 1);
-        let mut sorted = reversed.clone();
-        sorted.evidence = serde_json::Map::new();
-        sorted
-            .evidence("a", 1)
-            .evidence("z", serde_json::json!({"a": [{"x": 1, "y": 2}], "b": 1}));
-        assert_eq!(observation_bytes(&reversed), observation_bytes(&sorted));
-        assert!(
-            String::from_utf8(observation_bytes(&reversed))
-                .unwrap()
-                .contains(r#""evidence":{"a":1,"z":{"a":[{"x":1,"y":2}],"b":1}}"#)
-        );
-        let back: Observation = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(observation_bytes(&back), bytes);
-    }
 
     proptest! {
         /// Whatever a probe records, reading an observation file and writing it again gives the

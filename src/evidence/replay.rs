@@ -27,7 +27,7 @@ use crate::engine;
 use crate::expect::Verdict;
 use crate::inventory::Inventory;
 use crate::probe::{Observation, Registry};
-use crate::report::{self, ControlResult, Replay, Report, Run, SignatureCheck, TargetResult};
+use crate::report::{self, Replay, Report, Run, SignatureCheck, TargetResult};
 
 /// A verified bundle, loaded.
 #[derive(Debug)]
@@ -136,7 +136,32 @@ pub fn replay(
     bundle: &Path,
     at: ReplayAt,
 ) -> Report {
-    let started_at = Timestamp::now();
+    let clock = engine::Clock::system();
+    replay_with(
+        controls,
+        registry,
+        inventory,
+        recorded,
+        bundle,
+        at,
+        clock.now(),
+        &clock,
+    )
+}
+
+/// [`replay`], started at `started_at` (what [`ReplayAt::Now`] judges at) and finished when
+/// `clock` says: a fixed clock gives the same report, byte for byte, for the same bundle.
+#[allow(clippy::too_many_arguments)]
+pub fn replay_with(
+    controls: &[Control],
+    registry: &Registry,
+    inventory: &Inventory,
+    recorded: &Recorded,
+    bundle: &Path,
+    at: ReplayAt,
+    started_at: Timestamp,
+    clock: &engine::Clock,
+) -> Report {
     let original = &recorded.report;
     let now = match at {
         ReplayAt::Original => original.run.finished_at,
@@ -207,28 +232,14 @@ pub fn replay(
                 },
             );
         }
-        results.push(ControlResult {
-            id: c.id.clone(),
-            title: c.title.clone(),
-            claim: c.claim.clone(),
-            severity: c.severity,
-            probe: c.probe.clone(),
-            frameworks: c.frameworks.clone(),
-            tags: c.tags.clone(),
-            remediation: c.remediation.clone(),
-            verdict: Verdict::NotApplicable,
-            examined_nothing: false,
-            require: c.require,
-            satisfied_by: Vec::new(),
-            source: Some(report::ControlSource::of(&c.origin)),
-            results: rows
-                .into_iter()
-                .map(|(target, mut r)| {
-                    r.target = target;
-                    r
-                })
-                .collect(),
-        });
+        let rows = rows
+            .into_iter()
+            .map(|(target, mut r)| {
+                r.target = target;
+                r
+            })
+            .collect();
+        results.push(engine::control_result(c, rows));
     }
     results.sort_by(|a, b| a.id.cmp(&b.id));
     let mut report = Report {
@@ -236,7 +247,7 @@ pub fn replay(
         tool: report::Tool::default(),
         run: Run {
             started_at,
-            finished_at: Timestamp::now(),
+            finished_at: clock.now(),
             complete: original.run.complete,
             fail_on: original.run.fail_on,
             context: original.run.context.clone(),

@@ -75,6 +75,14 @@ pub struct Attachment {
     pub content: String,
 }
 
+/// `run.context` key: the AWS endpoint override in effect (`{url, source, services}`), recorded
+/// when an AWS probe ran against anything but AWS's own endpoints.
+pub const CONTEXT_AWS_ENDPOINT: &str = "aws.endpoint_override";
+/// `run.context` key: the inventory's `[resolve]` entries (`{"name:port": "address:port"}`).
+pub const CONTEXT_RESOLVE: &str = "resolve";
+/// `run.context` key: the extra TLS trust roots (`{path, sha256}`), `[tls] ca_file`.
+pub const CONTEXT_CA_FILE: &str = "tls.ca_file";
+
 impl Observation {
     /// A new, empty observation stamped with the current time.
     pub fn new(probe: &str, target: &str) -> Observation {
@@ -255,7 +263,7 @@ impl ProbeContext {
                     (k.clone(), all.join(", ").into())
                 })
                 .collect();
-            ctx.record_run_info(crate::report::CONTEXT_RESOLVE, map.into());
+            ctx.record_run_info(CONTEXT_RESOLVE, map.into());
         }
         if let Some(ca) = &inv.tls.ca_file {
             use sha2::{Digest, Sha256};
@@ -263,7 +271,7 @@ impl ProbeContext {
                 .ok()
                 .map(|b| hex::encode(Sha256::digest(b)));
             ctx.record_run_info(
-                crate::report::CONTEXT_CA_FILE,
+                CONTEXT_CA_FILE,
                 serde_json::json!({"path": ca.display().to_string(), "sha256": sha256}),
             );
         }

@@ -323,6 +323,34 @@ pub fn markdown_table(cov: &Coverage) -> String {
     out
 }
 
+/// `vouch coverage --format markdown`: a heading, the summary line and the table.
+pub fn markdown(cov: &Coverage) -> String {
+    format!(
+        "### {}\n\n{}\n\n{}",
+        cov.name,
+        cov.summary.line(),
+        markdown_table(cov)
+    )
+}
+
+/// The warnings `vouch coverage` gives: criteria the controls map to that the framework does not
+/// define.
+pub fn unknown_warnings(cov: &Coverage) -> Vec<String> {
+    cov.unknown
+        .iter()
+        .map(|u| {
+            let ids: Vec<&str> = u.controls.iter().map(|c| c.id.as_str()).collect();
+            format!(
+                "warning: {} is not a {} criterion, but {} map{} to it",
+                u.id,
+                cov.framework,
+                ids.join(", "),
+                if ids.len() == 1 { "s" } else { "" }
+            )
+        })
+        .collect()
+}
+
 /// The coverage table for a terminal.
 pub fn table(cov: &Coverage) -> String {
     let mut t = comfy_table::Table::new();

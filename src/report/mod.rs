@@ -2,6 +2,7 @@
 //! field in `docs/report-schema.md`), and one renderer per output format. Renderers only read the
 //! report; none of them talks to probes or the engine.
 
+pub mod catalog;
 pub mod coverage;
 pub mod csv;
 pub mod html;
@@ -142,13 +143,7 @@ pub struct Replay {
     pub waivers: Option<String>,
 }
 
-/// `run.context` key: the AWS endpoint override in effect (`{url, source, services}`), recorded
-/// when an AWS probe ran against anything but AWS's own endpoints.
-pub const CONTEXT_AWS_ENDPOINT: &str = "aws.endpoint_override";
-/// `run.context` key: the inventory's `[resolve]` entries (`{"name:port": "address:port"}`).
-pub const CONTEXT_RESOLVE: &str = "resolve";
-/// `run.context` key: the extra TLS trust roots (`{path, sha256}`), `[tls] ca_file`.
-pub const CONTEXT_CA_FILE: &str = "tls.ca_file";
+pub use crate::probe::{CONTEXT_AWS_ENDPOINT, CONTEXT_CA_FILE, CONTEXT_RESOLVE};
 
 impl Report {
     /// One line per setting that pointed the run at something other than what the names say (an

@@ -112,7 +112,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
             "title": line(&format!("Observation: {} {}", obs.probe, obs.target)),
             "props": [prop("observation", key)],
             "rlinks": [{
-                "href": crate::evidence::observation_path(key),
+                "href": crate::bundle::observation_path(key),
                 "media-type": "application/json",
                 "hashes": [{ "algorithm": "SHA-256", "value": hex }],
             }],
@@ -131,7 +131,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
                 "uuid": uuid,
                 "title": line(&format!("Attachment: {}", a.name)),
                 "rlinks": [{
-                    "href": crate::evidence::attachment_path(a),
+                    "href": crate::bundle::attachment_path(a),
                     "media-type": line(&a.media_type),
                     "hashes": [{ "algorithm": "SHA-256", "value": digest }],
                 }],

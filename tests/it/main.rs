@@ -1,6 +1,7 @@
 //! vouch's integration tests: one test binary (linking is the slow part of a Rust build), one
 //! module per area, helpers in `support`. Tests talk to real servers on loopback.
 
+mod architecture;
 mod aws;
 mod aws_audit;
 mod aws_resilience;
@@ -19,6 +20,7 @@ mod github;
 mod http;
 mod http_verdicts;
 mod library;
+mod pipeline;
 mod plugins;
 mod starttls;
 mod support;

@@ -195,7 +195,7 @@ impl Aws {
         ctx.record_run_info(CALLER_IDENTITY, session.identity_json());
         check_account(&ctx.inventory.aws.account_ids, &session.identity)?;
         if let Some(endpoint) = &session.endpoint_override {
-            ctx.record_run_info(crate::report::CONTEXT_AWS_ENDPOINT, endpoint.clone());
+            ctx.record_run_info(crate::probe::CONTEXT_AWS_ENDPOINT, endpoint.clone());
         }
         Ok(session)
     }

@@ -1,0 +1,606 @@
+//! The command line: clap definitions and dispatch, and one file per subcommand. Each
+//! subcommand is a thin adapter: parse the flags, call the library ([`crate::pipeline`] for
+//! `check` and `probe`), print, and return an exit code from [`crate::exit`]. No rule about
+//! verdicts, waivers, baselines or evidence lives here. stdout carries only the report (or the
+//! listing asked for); progress, logs and diagnostics go to stderr.
+
+mod check;
+mod completions;
+mod coverage;
+mod diff;
+mod keygen;
+mod list;
+mod probe;
+mod validate;
+mod verify;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::control::Severity;
+use crate::diag::Diagnostics;
+use crate::evidence;
+use crate::expect::parse_duration;
+use crate::inventory::Inventory;
+use crate::probe::Registry;
+use crate::report::Format;
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  vouch check                                  # built-in controls, ./vouch.toml
+  vouch check --controls controls/ --inventory prod.toml --format json --output report.json
+  vouch check --only ENC-TRANSIT-TLS12 --target app.example.com:443
+  vouch check --tag encryption --fail-on high --format junit --output junit.xml
+  vouch check --output html=report.html --output junit=junit.xml --output sarif=vouch.sarif
+
+Exit codes: 0 nothing failed at or above --fail-on; 1 something failed; 2 usage, configuration
+or validation error; 3 nothing failed but something could not be observed.
+
+Evidence, replay, waivers and drift:
+  vouch check --evidence-dir evidence/2026-11-29 --sign-key audit.key
+  vouch check --from-evidence evidence/2026-11-29 --public-key audit.pub   # verify, then replay
+  vouch check --waivers waivers.toml
+  vouch check --format json --output new.json --baseline old.json --fail-on-new";
+
+const COVERAGE_EXAMPLES: &str = "\
+Examples:
+  vouch coverage                               # SOC 2, built-in controls
+  vouch coverage --controls controls/ --controls extra.toml --format markdown
+  vouch coverage --framework my-framework.toml --format json";
+
+const PROBE_EXAMPLES: &str = "\
+Examples:
+  vouch probe tls app.example.com              # versions, certificate, days left
+  vouch probe http example.com --format json   # one observation as JSON
+  vouch probe --facts tls                      # the facts a probe declares
+  vouch probe attestation pentest-2026 --attestations attestations.toml
+  vouch probe plugin:dns example.com --plugin dns=examples/plugins/dns/vouch-dns
+  vouch probe --facts plugin:dns --plugin dns=examples/plugins/dns/vouch-dns";
+
+/// vouch turns security promises into controls that run, with evidence an auditor can file.
+#[derive(Debug, Parser)]
+#[command(name = "vouch", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More logging on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress bar.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Colour: auto (only on a terminal, never with NO_COLOR), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the largest variant (check's flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Command {
+    /// Run controls against the inventory and report the verdicts.
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
+    /// Spot check: observe one target with one probe and print the facts.
+    #[command(after_help = PROBE_EXAMPLES)]
+    Probe(ProbeArgs),
+    /// Lint control files (all problems, with file:line:col); exit 2 on any error.
+    #[command(
+        after_help = "Examples:\n  vouch validate                   # the built-in library\n  vouch validate controls/ extra.toml --inventory vouch.toml"
+    )]
+    Validate(ValidateArgs),
+    /// Framework coverage: per criterion, the controls that evidence it, and the criteria none does.
+    #[command(after_help = COVERAGE_EXAMPLES)]
+    Coverage(CoverageArgs),
+    /// List controls with their claims, probes, severities and framework mappings.
+    #[command(
+        after_help = "Examples:\n  vouch list\n  vouch list --controls controls/ --format json"
+    )]
+    List(ListArgs),
+    /// Check an evidence bundle: every file against MANIFEST, nothing missing or extra, and its
+    /// signature by the key given (--public-key) or pinned (--signer). An unsigned bundle, or one
+    /// signed by a key not given, passes only with --allow-unsigned (digests only). Exit 0 only
+    /// when all holds, else 1 naming each problem.
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
+    /// Make an Ed25519 key pair for signing evidence bundles (PREFIX.key 0600, PREFIX.pub).
+    #[command(after_help = KEYGEN_EXAMPLES)]
+    Keygen(KeygenArgs),
+    /// Compare two JSON reports: regressions, fixes, new and removed controls and targets.
+    /// Exit 1 when something regressed (pass → fail/error), else 0.
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
+    /// Print shell completions.
+    #[command(
+        after_help = "Examples:\n  vouch completions bash > /etc/bash_completion.d/vouch\n  vouch completions zsh > ~/.zfunc/_vouch"
+    )]
+    Completions { shell: clap_complete::Shell },
+}
+
+/// Where controls, the inventory and attestations come from, and per-run inventory overrides.
+#[derive(Debug, Args, Clone)]
+pub struct InventoryArgs {
+    /// The inventory file (default: ./vouch.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// The attestations file (overrides the inventory's `attestations`).
+    #[arg(long, value_name = "FILE")]
+    pub attestations: Option<PathBuf>,
+    /// Connect to another address, keeping the name for SNI and checks (curl syntax).
+    #[arg(long, value_name = "NAME:PORT:ADDR")]
+    pub resolve: Vec<String>,
+    /// Extra trust roots (PEM), on top of the system's (overrides `[tls] ca_file`).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Which addresses of a name the TLS probe scans: 4, 6 or any (overrides `[tls] ip_family`).
+    #[arg(long, value_name = "4|6|any", value_parser = crate::inventory::IpFamily::parse)]
+    pub ip_family: Option<crate::inventory::IpFamily>,
+    /// Chromium's transport_security_state_static.json (overrides `[http] preload_list`).
+    #[arg(long, value_name = "FILE")]
+    pub preload_list: Option<PathBuf>,
+    /// AWS profile (overrides `[aws] profile`).
+    #[arg(long, value_name = "NAME")]
+    pub aws_profile: Option<String>,
+    /// AWS region (overrides `[aws] region`).
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+    /// Regions a `*` target of a regional AWS service covers, comma-separated, or `enabled` for
+    /// every region enabled in the account (overrides `[aws] regions`; default: the home region).
+    #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
+    pub aws_regions: Option<Vec<String>>,
+    /// AWS API endpoint, e.g. an emulator (overrides `[aws] endpoint_url` and AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "URL")]
+    pub aws_endpoint_url: Option<String>,
+    /// An external probe, used as `probe = "plugin:NAME"` (repeatable; overrides `[plugins] NAME`).
+    #[arg(long = "plugin", value_name = "NAME=PATH")]
+    pub plugins: Vec<String>,
+    /// Per-observation timeout, e.g. 10s, 500ms is not accepted: use whole seconds or 1m.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Concurrent calls per cloud service.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub aws_concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Control file or folder (repeatable). Default: the built-in library.
+    #[arg(long, value_name = "PATH")]
+    pub controls: Vec<PathBuf>,
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+    /// Only this control id (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub only: Vec<String>,
+    /// Only controls with this tag (repeatable).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
+    /// Run the selected controls against this target instead of theirs (repeatable).
+    #[arg(long, value_name = "TARGET")]
+    pub target: Vec<String>,
+    /// Report format on stdout (or in a plain --output FILE).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the report to FILE (atomically) instead of stdout; FORMAT=FILE also writes that
+    /// format, beside stdout (repeatable: --output html=report.html --output junit=junit.xml).
+    #[arg(long, short, value_name = "[FORMAT=]FILE", value_parser = parse_output)]
+    pub output: Vec<(Option<Format>, PathBuf)>,
+    /// Lowest severity whose failures make the exit code 1.
+    #[arg(long, value_enum, default_value_t = Severity::Low)]
+    pub fail_on: Severity,
+    /// Observations in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub concurrency: usize,
+    /// Observations in flight against one host at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub per_host: usize,
+    /// Treat warnings (an inventory group a control names that the inventory does not define)
+    /// as errors: exit 2 before anything runs.
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The probe kind (tls, http, aws.s3, attestation, …); alone, lists its facts with --facts.
+    pub kind: Option<String>,
+    /// The target, in the probe's syntax.
+    pub target: Option<String>,
+    /// Print the facts KIND declares (path, type, meaning) instead of observing.
+    #[arg(long)]
+    pub facts: bool,
+    /// A probe parameter, `name=value` (repeatable).
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub param: Vec<String>,
+    /// tls: also enumerate the cipher suites each accepted version accepts (N+1 connections per
+    /// version for N suites).
+    #[arg(long)]
+    pub ciphers: bool,
+    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
+    pub format: ProbeFormat,
+    #[command(flatten)]
+    pub inv: InventoryArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProbeFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Control files or folders. Default: the built-in library.
+    pub paths: Vec<PathBuf>,
+    /// Also check target groups against this inventory (default: ./vouch.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// An external probe the controls name as `plugin:NAME` (repeatable; see `vouch check`).
+    #[arg(long = "plugin", value_name = "NAME=PATH")]
+    pub plugins: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Control file or folder (repeatable). Default: the built-in library.
+    #[arg(long, value_name = "PATH")]
+    pub controls: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+    /// The claims, each with the controls behind it and how they are checked (docs/claims.md).
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// A built-in framework (soc2) or a catalogue file (`[[criterion]]` tables with id, title).
+    #[arg(long, value_name = "NAME", default_value = "soc2")]
+    pub framework: String,
+    /// Control file or folder (repeatable). Default: the built-in library.
+    #[arg(long, value_name = "PATH")]
+    pub controls: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = CoverageFormat::Table)]
+    pub format: CoverageFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CoverageFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+/// `--output FILE` or `--output FORMAT=FILE` (only when FORMAT names a format, so a file name
+/// with `=` in it still works).
+fn parse_output(s: &str) -> Result<(Option<Format>, PathBuf), String> {
+    if let Some((f, path)) = s.split_once('=') {
+        if let Ok(format) = Format::from_str(f, true) {
+            if path.is_empty() {
+                return Err(format!("give a file after `{f}=`"));
+            }
+            return Ok((Some(format), PathBuf::from(path)));
+        }
+    }
+    Ok((None, PathBuf::from(s)))
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let secs = parse_duration(s)?;
+    if secs == 0 {
+        return Err("the timeout must be at least 1s".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+impl Cli {
+    /// Whether to colour output on stdout.
+    pub fn color(&self) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        }
+    }
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    init_logging(&cli);
+    let color = cli.color();
+    match &cli.command {
+        Command::Check(args) => check::run(args, color, cli.quiet),
+        Command::Probe(args) => probe::run(args, color),
+        Command::Validate(args) => validate::run(args, color),
+        Command::Coverage(args) => coverage::run(args),
+        Command::List(args) => list::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Keygen(args) => keygen::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Completions { shell } => completions::run(*shell),
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let level = if cli.quiet {
+        "error"
+    } else {
+        match cli.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VOUCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("vouch={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .without_time()
+        .try_init();
+}
+
+/// Prints diagnostics to stderr; returns whether there were errors.
+pub(crate) fn report_diagnostics(diags: &Diagnostics, color: bool) -> bool {
+    if !diags.items.is_empty() {
+        let color = color && std::io::stderr().is_terminal();
+        eprint!("{}", diags.render(color));
+    }
+    if diags.has_errors() {
+        eprintln!(
+            "error: {} problem{} found; nothing was checked",
+            diags.error_count(),
+            if diags.error_count() == 1 { "" } else { "s" }
+        );
+        true
+    } else {
+        false
+    }
+}
+
+/// Loads the inventory (explicit, or ./vouch.toml when present) and applies the flags on top.
+pub(crate) fn load_inventory(args: &InventoryArgs, diags: &mut Diagnostics) -> Result<Inventory> {
+    let path = args.inventory.clone().or_else(|| {
+        let default = PathBuf::from("vouch.toml");
+        default.exists().then_some(default)
+    });
+    let mut inv = match &path {
+        Some(p) => Inventory::load(p, diags).unwrap_or_default(),
+        None => Inventory::default(),
+    };
+    for spec in &args.resolve {
+        inv.add_resolve(spec)
+            .map_err(anyhow::Error::msg)
+            .context("--resolve")?;
+    }
+    for spec in &args.plugins {
+        inv.add_plugin(spec)
+            .map_err(anyhow::Error::msg)
+            .context("--plugin")?;
+    }
+    if let Some(p) = &args.attestations {
+        inv.attestations = Some(p.clone());
+    }
+    if let Some(p) = &args.ca_file {
+        inv.tls.ca_file = Some(p.clone());
+    }
+    if let Some(f) = args.ip_family {
+        inv.tls.ip_family = f;
+    }
+    if let Some(p) = &args.preload_list {
+        inv.http.preload_list = Some(p.clone());
+    }
+    if let Some(p) = &args.aws_profile {
+        inv.aws.profile = Some(p.clone());
+    }
+    if let Some(r) = &args.aws_region {
+        inv.aws.region = Some(r.clone());
+    }
+    if let Some(u) = &args.aws_endpoint_url {
+        inv.aws.endpoint_url = Some(u.clone());
+    }
+    if let Some(regions) = &args.aws_regions {
+        let regions: Vec<String> = regions.iter().map(|r| r.trim().to_string()).collect();
+        crate::inventory::check_regions(&regions)
+            .map_err(anyhow::Error::msg)
+            .context("--aws-regions")?;
+        inv.aws.regions = Some(regions);
+    }
+    Ok(inv)
+}
+
+/// The registry for `list` and `coverage`, which take no inventory: the plugins of ./vouch.toml
+/// when it is present and valid (its other problems are `check`'s to report).
+pub(crate) fn registry_for_listing(diags: &mut Diagnostics) -> Result<Registry> {
+    let path = PathBuf::from("vouch.toml");
+    // Read twice: a broken inventory is ignored here, a valid one is registered with `diags` so
+    // a plugin's diagnostic points into it.
+    let valid = path.exists() && Inventory::load(&path, &mut Diagnostics::new()).is_some();
+    let inv = valid.then(|| Inventory::load(&path, diags)).flatten();
+    match inv {
+        Some(inv) => registry_for(&inv, Duration::from_secs(10), diags),
+        None => Ok(Registry::builtin()),
+    }
+}
+
+/// The built-in probes plus the inventory's plugins ([`crate::pipeline::registry_for`]).
+pub(crate) fn registry_for(
+    inv: &Inventory,
+    timeout: Duration,
+    diags: &mut Diagnostics,
+) -> Result<Registry> {
+    if inv.plugins.is_empty() {
+        return Ok(Registry::builtin());
+    }
+    Ok(runtime()?.block_on(crate::pipeline::registry_for(inv, timeout, diags)))
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+// ---- Evidence bundles, verify, keygen, replay, waivers and drift (issue 8) --------------------
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  vouch verify evidence/2026-11-29 --public-key audit.pub  # digests, files, and the signature
+  vouch verify evidence/2026-11-29 --signer SHA256:9f2c…   # the same, key pinned by fingerprint
+  vouch verify evidence/2026-11-29 --allow-unsigned        # digests only: authorship unproven
+
+Exit codes: 0 the bundle is intact and signed by that key (or, with --allow-unsigned, intact);
+1 a problem, each one named (an unsigned bundle without --allow-unsigned is one);
+2 usage error (e.g. an unreadable public key, a malformed fingerprint).";
+
+const KEYGEN_EXAMPLES: &str = "\
+Examples:
+  vouch keygen --out audit          # writes audit.key (PKCS#8 PEM, mode 0600) and audit.pub
+  vouch check --evidence-dir evidence/today --sign-key audit.key
+  vouch verify evidence/today --public-key audit.pub";
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  vouch diff last-week.json today.json
+  vouch diff last-week.json today.json --format json
+  vouch diff last-week.json today.json --format markdown >> pr-comment.md
+
+Exit codes: 0 nothing regressed; 1 at least one result went from pass to fail or error;
+2 a report cannot be read.";
+
+/// `vouch check` flags for evidence bundles, replay, waivers and drift.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Evidence, replay, waivers and drift")]
+pub struct EvidenceArgs {
+    /// Write an evidence bundle (report, observations, attachments, MANIFEST) to the new folder
+    /// DIR, atomically: it is complete or absent.
+    #[arg(long, value_name = "DIR")]
+    pub evidence_dir: Option<PathBuf>,
+    /// Sign the bundle's MANIFEST with this Ed25519 private key (PKCS#8 PEM, see `vouch keygen`).
+    #[arg(long, value_name = "FILE", requires = "evidence_dir")]
+    pub sign_key: Option<PathBuf>,
+    /// Ask this RFC 3161 time-stamping authority to countersign the bundle's MANIFEST digest;
+    /// the token is kept as MANIFEST.tsr (`vouch verify --tsa-cert` checks it). A failure is a
+    /// warning: the bundle is kept without it.
+    #[arg(long, value_name = "URL", requires = "evidence_dir")]
+    pub timestamp_url: Option<String>,
+    /// Re-evaluate the controls against the observations recorded in a bundle: no probe runs.
+    #[arg(long, value_name = "DIR", conflicts_with = "target")]
+    pub from_evidence: Option<PathBuf>,
+    /// With --from-evidence: judge time-dependent checks (`within`, waiver expiry) at the
+    /// original run's end (an auditor re-performing it) or now.
+    #[arg(long, value_enum, default_value_t = evidence::replay::ReplayAt::Original,
+          requires = "from_evidence")]
+    pub replay_at: evidence::replay::ReplayAt,
+    /// With --from-evidence: the Ed25519 public key (PEM) the bundle must be signed with.
+    #[arg(long, value_name = "FILE", requires = "from_evidence")]
+    pub public_key: Option<PathBuf>,
+    /// With --from-evidence: the fingerprint (`SHA256:<hex>`) of the key the bundle must be
+    /// signed with, as `check --sign-key` printed it.
+    #[arg(long, value_name = "SHA256:HEX", requires = "from_evidence",
+          value_parser = parse_signer)]
+    pub signer: Option<String>,
+    /// With --from-evidence: replay a bundle that is unsigned, or signed by a key not given; its
+    /// digests are still checked, and `run.replay.signature` says what was not.
+    #[arg(long, requires = "from_evidence")]
+    pub allow_unsigned: bool,
+    /// Waivers file (overrides the inventory's `waivers = "…"`; in a replay, the bundle's own).
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// A previous JSON report: print what drifted against it on stderr.
+    #[arg(long, value_name = "OLD.json")]
+    pub baseline: Option<PathBuf>,
+    /// With --baseline: exit 1 when a result regressed at or above --fail-on (pass, waived or
+    /// n/a → fail/error, a new failing target, a target or control that disappeared), else 3
+    /// when something could not be observed, else 0; existing failures do not fail the run.
+    #[arg(long, requires = "baseline")]
+    pub fail_on_new: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The bundle folder.
+    pub dir: PathBuf,
+    /// Ed25519 public key (PEM) the MANIFEST must be signed with.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+    /// The fingerprint (`SHA256:<hex>`) of the key the MANIFEST must be signed with; the key
+    /// itself is read from MANIFEST's `signer` line.
+    #[arg(long, value_name = "SHA256:HEX", value_parser = parse_signer)]
+    pub signer: Option<String>,
+    /// Accept a bundle that is unsigned, or signed by a key not given: check its digests only.
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// The time-stamping authority's certificate (PEM or DER): MANIFEST.tsr must be its valid
+    /// RFC 3161 token for this MANIFEST; prints the attested time.
+    #[arg(long, value_name = "FILE")]
+    pub tsa_cert: Option<PathBuf>,
+}
+
+fn parse_signer(text: &str) -> std::result::Result<String, String> {
+    evidence::sign::parse_fingerprint(text)
+}
+
+/// What `--public-key`, `--signer` and `--allow-unsigned` say to trust.
+pub(crate) fn trust_of(
+    public_key: Option<&Path>,
+    signer: Option<&String>,
+    allow_unsigned: bool,
+) -> Result<evidence::Trust> {
+    Ok(evidence::Trust {
+        public_key: match public_key {
+            Some(p) => Some(evidence::sign::load_verifying_key(p)?),
+            None => None,
+        },
+        signer: signer.cloned(),
+        allow_unsigned,
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Writes PREFIX.key and PREFIX.pub; never overwrites.
+    #[arg(long, value_name = "PREFIX", default_value = "vouch-signing")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier JSON report.
+    pub old: PathBuf,
+    /// The later JSON report.
+    pub new: PathBuf,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+    pub format: DiffFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Table,
+    Json,
+    /// Fits a pull-request comment.
+    Markdown,
+}

@@ -1,0 +1,81 @@
+//! `vouch verify DIR`: an evidence bundle's digests, files and signature.
+
+use anyhow::Result;
+
+use super::{VerifyArgs, trust_of};
+use crate::report::SignatureStatus;
+use crate::{evidence, exit};
+
+pub(super) fn run(args: &VerifyArgs) -> Result<u8> {
+    let trust = trust_of(
+        args.public_key.as_deref(),
+        args.signer.as_ref(),
+        args.allow_unsigned,
+    )?;
+    if !args.dir.is_dir() {
+        eprintln!("error: {} is not a folder", args.dir.display());
+        return Ok(exit::FAILED);
+    }
+    let v = evidence::verify(&args.dir, &trust);
+    for p in &v.problems {
+        eprintln!("{p}");
+    }
+    let (true, Some(sig)) = (v.ok(), &v.signature) else {
+        eprintln!(
+            "FAILED: {} problem{} in {}",
+            v.problems.len(),
+            if v.problems.len() == 1 { "" } else { "s" },
+            args.dir.display()
+        );
+        return Ok(exit::FAILED);
+    };
+    let how = match (sig.status, &sig.signer) {
+        (SignatureStatus::Verified, Some(fp)) => format!("; signature valid, signed by {fp}"),
+        (SignatureStatus::Unchecked, Some(fp)) => format!(
+            "; signed by {fp}, but that key was not given: the signature was not checked against \
+             a trusted key (--allow-unsigned)"
+        ),
+        (SignatureStatus::Unchecked, None) => {
+            "; signed, but the signature was not checked (--allow-unsigned)".into()
+        }
+        _ => "; not signed (--allow-unsigned): who wrote it is not proven".into(),
+    };
+    println!(
+        "ok: {} files match MANIFEST in {}{how}",
+        v.files,
+        args.dir.display()
+    );
+    timestamp(args)
+}
+
+/// `verify --tsa-cert`: the bundle's time-stamp token, checked by the library.
+fn timestamp(args: &VerifyArgs) -> Result<u8> {
+    use evidence::timestamp::{TOKEN, load_certificate, verify_bundle};
+    let Some(cert) = &args.tsa_cert else {
+        if args.dir.join(TOKEN).exists() {
+            println!("time-stamped ({TOKEN}), not checked: give --tsa-cert");
+        }
+        return Ok(exit::PASS);
+    };
+    let cert = match load_certificate(cert) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: --tsa-cert: {e}");
+            return Ok(exit::INVALID);
+        }
+    };
+    match verify_bundle(&args.dir, &cert) {
+        Ok(a) => {
+            println!(
+                "time-stamp: MANIFEST existed at {} (attested by {}, serial {}, policy {})",
+                a.time, a.tsa, a.serial, a.policy
+            );
+            Ok(exit::PASS)
+        }
+        Err(e) => {
+            eprintln!("time-stamp: {e}");
+            eprintln!("FAILED: the time-stamp of {} does not hold", args.dir.display());
+            Ok(exit::FAILED)
+        }
+    }
+}
