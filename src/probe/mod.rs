@@ -397,6 +397,10 @@ impl Registry {
                 Arc::new(aws::backup::BackupProbe::new(aws.clone())),
                 Arc::new(aws::rds::RdsProbe::new(aws.clone())),
                 Arc::new(aws::dynamodb::DynamoDbProbe::new(aws.clone())),
+                Arc::new(aws::ec2::Ec2Probe::new(aws.clone())),
+                Arc::new(aws::efs::EfsProbe::new(aws.clone())),
+                Arc::new(aws::acm::AcmProbe::new(aws.clone())),
+                Arc::new(aws::secretsmanager::SecretsManagerProbe::new(aws.clone())),
                 Arc::new(github::GithubProbe::default()),
             ],
         }
