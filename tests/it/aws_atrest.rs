@@ -1075,3 +1075,88 @@ async fn rds_snapshot_discovery_reads_every_page_and_denied_attributes_leave_pub
     let why = &obs.unobserved["public"];
     assert!(why.contains("rds:DescribeDBSnapshotAttributes"), "{why}");
 }
+
+/// `vouch probe aws.ec2 '*' --format json`: one observation per volume and snapshot, each with
+/// its recorded API responses, so a resource's Name tag is findable from the spot check.
+#[test]
+fn vouch_probe_star_gives_one_observation_per_resource_with_its_api_responses() {
+    let url = moto_url();
+    // A region of this test's own.
+    let region = "eu-west-3";
+    let name = unique("billing-data");
+    let (vol, snap) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&seed_config(&url, region).await);
+        let vol = ec2
+            .create_volume()
+            .availability_zone("eu-west-3a")
+            .size(1)
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::Volume)
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("Name")
+                            .value(&name)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .volume_id
+            .unwrap();
+        let snap = ec2
+            .create_snapshot()
+            .volume_id(&vol)
+            .send()
+            .await
+            .unwrap()
+            .snapshot_id
+            .unwrap();
+        (vol, snap)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        format!("[aws]\nregion = \"{region}\"\nendpoint_url = \"{url}\"\n"),
+    )
+    .unwrap();
+    let out = support::vouch()
+        .args(["probe", "aws.ec2", "*", "--format", "json", "--inventory"])
+        .arg(dir.path().join("vouch.toml"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let find = |target: &str| {
+        all.iter()
+            .find(|o| o["target"] == target)
+            .unwrap_or_else(|| panic!("no observation of {target}"))
+    };
+    let v = find(&vol);
+    assert_eq!(v["facts"]["kind"], "volume");
+    assert_eq!(v["facts"]["encrypted"], false);
+    let calls = v["evidence"]["api_calls"].to_string();
+    assert!(
+        calls.contains("ec2:DescribeVolumes") && calls.contains(&name),
+        "{calls}"
+    );
+    let s = find(&snap);
+    assert_eq!(s["facts"]["kind"], "snapshot");
+    assert_eq!(s["facts"]["public"], false);
+    assert_eq!(
+        all.iter().filter(|o| o["target"] == vol.as_str()).count(),
+        1,
+        "one observation per resource"
+    );
+    support::assert_iam_policy_allows(&Value::Array(all.clone()));
+}
