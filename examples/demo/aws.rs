@@ -25,6 +25,7 @@ pub async fn seed(url: &str) -> Result<()> {
     let conf = config(url).await;
     let vault_key = seed_storage_and_keys(&conf).await?;
     seed_databases(&conf, &vault_key).await?;
+    seed_at_rest(&conf, &vault_key).await?;
     seed_logging_and_identity(&conf).await?;
     seed_load_balancers(&conf).await?;
     seed_distribution(&conf).await?;
@@ -400,6 +401,7 @@ async fn seed_databases(conf: &aws_config::SdkConfig, key_arn: &str) -> Result<(
             .master_username("opendoors")
             .master_user_password("demo-password-not-a-secret")
             .storage_encrypted(good)
+            .set_kms_key_id(good.then(|| key_arn.to_string()))
             .multi_az(good)
             .publicly_accessible(!good)
             .backup_retention_period(if good { 14 } else { 0 })
@@ -448,6 +450,116 @@ async fn seed_databases(conf: &aws_config::SdkConfig, key_arn: &str) -> Result<(
         .create_backup_vault()
         .backup_vault_name("opendoors-vault")
         .encryption_key_arn(key_arn)
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Encryption at rest where it is not the default, one passing and one failing resource each:
+/// EBS encryption by default on in the home region and off in the DR region; an encrypted
+/// volume and snapshot at home, an unencrypted volume with a public snapshot in the DR region;
+/// a snapshot of each database; an encrypted and a plain file system; a secret that rotates
+/// and one that never did. (No ACM certificate: the emulator cannot put one in use.)
+async fn seed_at_rest(conf: &aws_config::SdkConfig, key_arn: &str) -> Result<()> {
+    let ec2 = aws_sdk_ec2::Client::new(conf);
+    ec2.enable_ebs_encryption_by_default().send().await?;
+    let dr = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(conf)
+            .region(Region::new(DR_REGION))
+            .build(),
+    );
+    for (client, az, key, name) in [
+        (&ec2, "eu-west-1a", Some(key_arn), "opendoors-app-data"),
+        (&dr, "us-east-1a", None, "opendoors-legacy-scratch"),
+    ] {
+        use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+        let tags = TagSpecification::builder()
+            .resource_type(ResourceType::Volume)
+            .tags(Tag::builder().key("Name").value(name).build())
+            .build();
+        let volume = client
+            .create_volume()
+            .availability_zone(az)
+            .size(20)
+            .set_encrypted(key.map(|_| true))
+            .set_kms_key_id(key.map(str::to_string))
+            .tag_specifications(tags)
+            .send()
+            .await?
+            .volume_id
+            .context("CreateVolume returned no id")?;
+        let snapshot = client
+            .create_snapshot()
+            .volume_id(&volume)
+            .description(format!("{name} nightly"))
+            .send()
+            .await?
+            .snapshot_id
+            .context("CreateSnapshot returned no id")?;
+        if key.is_none() {
+            client
+                .modify_snapshot_attribute()
+                .snapshot_id(&snapshot)
+                .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
+                .operation_type(aws_sdk_ec2::types::OperationType::Add)
+                .group_names("all")
+                .send()
+                .await?;
+        }
+    }
+
+    let rds = aws_sdk_rds::Client::new(conf);
+    for (db, snapshot) in [
+        ("opendoors-app-db", "opendoors-app-db-predeploy"),
+        ("opendoors-reporting-db", "opendoors-reporting-db-export"),
+    ] {
+        rds.create_db_snapshot()
+            .db_instance_identifier(db)
+            .db_snapshot_identifier(snapshot)
+            .send()
+            .await?;
+    }
+    rds.modify_db_snapshot_attribute()
+        .db_snapshot_identifier("opendoors-reporting-db-export")
+        .attribute_name("restore")
+        .values_to_add("all")
+        .send()
+        .await?;
+
+    let efs = aws_sdk_efs::Client::new(conf);
+    for (token, encrypted) in [
+        ("opendoors-uploads", true),
+        ("opendoors-build-cache", false),
+    ] {
+        efs.create_file_system()
+            .creation_token(token)
+            .encrypted(encrypted)
+            .set_kms_key_id(encrypted.then(|| key_arn.to_string()))
+            .tags(
+                aws_sdk_efs::types::Tag::builder()
+                    .key("Name")
+                    .value(token)
+                    .build()?,
+            )
+            .send()
+            .await?;
+    }
+
+    let sm = aws_sdk_secretsmanager::Client::new(conf);
+    for name in ["opendoors/app-db-password", "opendoors/legacy-api-token"] {
+        sm.create_secret()
+            .name(name)
+            .secret_string("demo-value-not-a-secret")
+            .send()
+            .await?;
+    }
+    sm.rotate_secret()
+        .secret_id("opendoors/app-db-password")
+        .rotation_rules(
+            aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        )
         .send()
         .await?;
     Ok(())

@@ -407,6 +407,10 @@ impl Registry {
                 Arc::new(aws::dynamodb::DynamoDbProbe::new(aws.clone())),
                 Arc::new(aws::elbv2::Elbv2Probe::new(aws.clone())),
                 Arc::new(aws::cloudfront::CloudFrontProbe::new(aws.clone())),
+                Arc::new(aws::ec2::Ec2Probe::new(aws.clone())),
+                Arc::new(aws::efs::EfsProbe::new(aws.clone())),
+                Arc::new(aws::acm::AcmProbe::new(aws.clone())),
+                Arc::new(aws::secretsmanager::SecretsManagerProbe::new(aws.clone())),
                 Arc::new(github::GithubProbe::default()),
             ],
         }

@@ -1960,6 +1960,17 @@ async fn every_aws_probe_with_every_call_denied_observes_no_fact() {
         ),
         ("aws.elbv2", "web"),
         ("aws.cloudfront", "E2QWRUHAPOMQZL"),
+        ("aws.rds", "snapshot:nightly"),
+        ("aws.rds", "cluster-snapshot:nightly"),
+        ("aws.ec2", "ebs-default:eu-west-1"),
+        ("aws.ec2", "vol-0123abcd"),
+        ("aws.ec2", "snap-0123abcd"),
+        ("aws.efs", "fs-0123abcd"),
+        (
+            "aws.acm",
+            "arn:aws:acm:eu-west-1:111122223333:certificate/0a1b2c3d-aaaa-bbbb-cccc-dddddddddddd",
+        ),
+        ("aws.secretsmanager", "prod/db"),
     ];
     let kinds: Vec<&str> = vouch::probe::Registry::builtin()
         .all()
@@ -1999,8 +2010,19 @@ async fn every_aws_probe_with_every_call_denied_observes_no_fact() {
             body: "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>".into(),
             bucket_region: Some(REGION),
         };
+        // EC2's own form: `Response/Errors/Error`, code UnauthorizedOperation.
+        let ec2_error = |action: &str| Reply {
+            status: 403,
+            body: format!(
+                "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not \
+                 authorized to perform this operation ({action}).</Message></Error></Errors>\
+                 <RequestID>r</RequestID></Response>"
+            ),
+            bucket_region: None,
+        };
         fake.by_request(Arc::new(move |action: &str, _body: &str| match kind {
             "aws.s3" => s3_error(action),
+            "aws.ec2" => ec2_error(action),
             // ELB is a Query API; CloudFront's REST-XML errors have the same shape.
             "aws.iam" | "aws.rds" | "aws.elbv2" | "aws.cloudfront" => query_error(action),
             _ => json_error(action),

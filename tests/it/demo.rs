@@ -26,7 +26,8 @@ fn verdicts(report: &serde_json::Value) -> BTreeMap<(String, String), String> {
 
 /// The whole (control, target) → verdict table the demo estate must give, one line each, in
 /// `fixtures/demo/verdicts.txt`. Targets the emulator names at random (key ids) are written with
-/// `<uuid>`. Prevents: a built-in control whose verdict on the demo estate changes unnoticed (12
+/// `<uuid>`, EBS and EFS ids as `vol-<id>`, `snap-<id>`, `fs-<id>`, the time in an automated RDS
+/// snapshot's name as `<time>`. Prevents: a built-in control whose verdict on the demo estate changes unnoticed (12
 /// of 48 controls were asserted one by one before). After an intended change, regenerate with
 /// `VOUCH_BLESS=1 cargo nextest run -E 'test(/the_demo_estate/)'` and review the diff.
 fn pinned_table_holds(v: &BTreeMap<(String, String), String>) {
@@ -34,11 +35,17 @@ fn pinned_table_holds(v: &BTreeMap<(String, String), String>) {
         regex::Regex::new("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
     // CloudFront distribution ids are the emulator's random choice too.
     let distribution = regex::Regex::new("^E?[A-Z0-9]{12,14}$").unwrap();
+    // EBS volume and snapshot ids and EFS file system ids are random too.
+    let resource_id = regex::Regex::new(r"\b(vol|snap|fs)-[0-9a-f]{8,17}\b").unwrap();
+    // Automated RDS snapshots are named after the minute they were taken.
+    let snapshot_time = regex::Regex::new(r"-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}$").unwrap();
     let mut actual: Vec<String> = v
         .iter()
         .map(|((id, target), verdict)| {
             let target = uuid.replace_all(target, "<uuid>");
             let target = distribution.replace(&target, "<distribution>");
+            let target = resource_id.replace_all(&target, "$1-<id>");
+            let target = snapshot_time.replace(&target, "-<time>");
             format!("{id}  {target}  {verdict}")
         })
         .collect();

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod aws;
+mod aws_atrest;
 mod aws_audit;
 mod aws_resilience;
 mod aws_transport;

@@ -69,7 +69,7 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorClass {
         "RequestThrottled",
         "SlowDown",
     ];
-    const NOT_FOUND: [&str; 14] = [
+    const NOT_FOUND: [&str; 20] = [
         "NoSuchBucket",
         "NotFoundException",
         "NotFound",
@@ -84,6 +84,12 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorClass {
         "BackupVaultNotFoundException",
         "InvalidArnException",
         "KMSInvalidArnException",
+        "InvalidVolume.NotFound",
+        "InvalidSnapshot.NotFound",
+        "FileSystemNotFound",
+        "DBSnapshotNotFound",
+        "DBSnapshotNotFoundFault",
+        "DBClusterSnapshotNotFoundFault",
     ];
     match code {
         Some(c) if DENIED.contains(&c) => ErrorClass::Denied,

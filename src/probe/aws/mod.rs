@@ -62,12 +62,15 @@
 //! With an endpoint override (`[aws] endpoint_url` or `AWS_ENDPOINT_URL`, e.g. an emulator or a
 //! VPC endpoint), S3 is addressed path-style because virtual-host names do not resolve there.
 
+pub mod acm;
 pub mod backup;
 pub mod cloudfront;
 pub mod cloudtrail;
 mod common;
 pub mod dynamodb;
 pub mod elbv2;
+pub mod ec2;
+pub mod efs;
 pub mod error;
 mod evidence;
 pub mod guardduty;
@@ -76,6 +79,7 @@ pub mod kms;
 pub mod logs;
 pub mod rds;
 pub mod s3;
+pub mod secretsmanager;
 pub mod wafv2;
 
 use std::any::{Any, TypeId};

@@ -9,6 +9,13 @@
 //! - `NAME` or `arn:aws:rds:REGION:ACCOUNT:db:NAME`: a DB instance.
 //! - `cluster:NAME` or `arn:aws:rds:REGION:ACCOUNT:cluster:NAME`: a DB cluster.
 //! - `*`: every cluster (as `cluster:NAME`) and every instance that is not a cluster member.
+//! - `snapshot:ID` or `arn:aws:rds:REGION:ACCOUNT:snapshot:ID`: a DB (instance) snapshot;
+//!   `cluster-snapshot:ID` or `…:cluster-snapshot:ID`: a DB cluster snapshot. `snapshot:*` and
+//!   `cluster-snapshot:*` expand to every snapshot of the kind the account owns in the scanned
+//!   regions (manual and automated, every page). A snapshot's facts are `encrypted`,
+//!   `kms_key_id`, `public` (its `restore` attribute includes `all`: any AWS account can
+//!   restore it) and `shared_with` (the accounts it names), with `kind` = `snapshot` or
+//!   `cluster-snapshot`.
 //!
 //! A cluster member's backups, point-in-time recovery, encryption and Multi-AZ belong to its
 //! cluster (an Aurora instance has no restorable time of its own, and is never "Multi-AZ"), so
@@ -32,7 +39,7 @@ use aws_sdk_rds::types::Filter;
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, lag, plain_name, render_table, walk_pages};
-use super::{ApiCalls, Aws, RegionScope, Session, regional_target, timestamp};
+use super::{ApiCalls, Aws, RegionScope, Session, regional_target, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -49,6 +56,9 @@ const MIN_PAGE_SIZE: i32 = 20;
 
 /// Prefix that makes a target a DB cluster.
 const CLUSTER: &str = "cluster:";
+/// Prefixes of DB snapshot and DB cluster snapshot targets.
+const SNAPSHOT: &str = "snapshot:";
+const CLUSTER_SNAPSHOT: &str = "cluster-snapshot:";
 
 const FACTS: &[FactSpec] = &[
     fact(
@@ -126,7 +136,34 @@ const FACTS: &[FactSpec] = &[
         FactType::String,
         "the CA of the server certificate (rds-ca-rsa2048-g1, …); a cluster: its own, or its members' when they agree",
     ),
+    fact(
+        "encrypted",
+        FactType::Bool,
+        "snapshot or cluster-snapshot: its data is encrypted at rest",
+    ),
+    fact(
+        "kms_key_id",
+        FactType::String,
+        "snapshot or cluster-snapshot: the KMS key encrypting it; null when unencrypted",
+    ),
+    fact(
+        "public",
+        FactType::Bool,
+        "snapshot or cluster-snapshot: its `restore` attribute includes `all` (any AWS account can restore it)",
+    ),
+    fact(
+        "shared_with",
+        FactType::StringList,
+        "snapshot or cluster-snapshot: the account ids its `restore` attribute names",
+    ),
+    fact(
+        "snapshot_type",
+        FactType::String,
+        "snapshot or cluster-snapshot: manual, automated, awsbackup, shared or public",
+    ),
 ];
+
+const SHARING: [&str; 2] = ["public", "shared_with"];
 
 /// What a target names.
 #[derive(Debug, PartialEq, Eq)]
@@ -139,11 +176,39 @@ enum Target<'a> {
         id: &'a str,
         region: Option<&'a str>,
     },
+    Snapshot {
+        id: &'a str,
+        region: Option<&'a str>,
+    },
+    ClusterSnapshot {
+        id: &'a str,
+        region: Option<&'a str>,
+    },
+}
+
+/// A snapshot target (`snapshot:ID`, `cluster-snapshot:ID` or either's ARN); `None` for
+/// anything else. The identifier is the snapshot's id, the ARN only says the region.
+fn parse_snapshot(target: &str) -> Option<Target<'_>> {
+    let (rest, region) = match Arn::parse(target) {
+        Some(arn) if arn.service == "rds" => (arn.resource, arn.region()),
+        Some(_) => return None,
+        None => (target, None),
+    };
+    if let Some(id) = rest.strip_prefix(CLUSTER_SNAPSHOT) {
+        (!id.is_empty() && id != "*").then_some(Target::ClusterSnapshot { id, region })
+    } else if let Some(id) = rest.strip_prefix(SNAPSHOT) {
+        (!id.is_empty() && id != "*").then_some(Target::Snapshot { id, region })
+    } else {
+        None
+    }
 }
 
 fn parse_target(target: &str) -> Option<Target<'_>> {
     if !plain_name(target) || target == "*" {
         return None;
+    }
+    if let Some(snapshot) = parse_snapshot(target) {
+        return Some(snapshot);
     }
     if let Some(arn) = Arn::parse(target) {
         if arn.service != "rds" {
@@ -536,6 +601,294 @@ impl RdsProbe {
     }
 }
 
+/// DB snapshots and DB cluster snapshots: discovery and observation, kept apart from the
+/// databases' own functions.
+impl RdsProbe {
+    /// `snapshot:*` or `cluster-snapshot:*`: every snapshot of the kind the account owns in the
+    /// scanned regions (manual and automated; others' shared and public snapshots are not
+    /// listed unless asked for, and are not this account's data).
+    async fn discover_snapshots(
+        &self,
+        pattern: &str,
+        ctx: &ProbeContext,
+    ) -> Result<Vec<String>, ProbeError> {
+        let cluster = pattern == "cluster-snapshot:*";
+        let session = self.aws.session(ctx).await?;
+        let mut all = Vec::new();
+        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+            let rds: Client = session.client(Some(&region));
+            let rds = &rds;
+            let calls = ApiCalls::default();
+            let mut targets: Vec<String> = Vec::new();
+            let name = |prefix: &str, id: &str, arn: Option<&str>| {
+                let target = format!("{prefix}{id}");
+                regional_target(&session, &region, &target, || {
+                    arn.map(str::to_string)
+                        .unwrap_or_else(|| session.arn("rds", &region, &target))
+                })
+            };
+            if cluster {
+                walk_pages(
+                    "rds:DescribeDBClusterSnapshots",
+                    |marker| {
+                        session.call(
+                            &calls,
+                            SERVICE,
+                            "DescribeDBClusterSnapshots",
+                            &region,
+                            move |c| {
+                                rds.describe_db_cluster_snapshots()
+                                    .max_records(self.page_size)
+                                    .set_marker(marker.clone())
+                                    .customize()
+                                    .interceptor(c)
+                                    .send()
+                            },
+                        )
+                    },
+                    |page| {
+                        targets.extend(page.db_cluster_snapshots().iter().filter_map(|s| {
+                            Some(name(
+                                CLUSTER_SNAPSHOT,
+                                s.db_cluster_snapshot_identifier()?,
+                                s.db_cluster_snapshot_arn(),
+                            ))
+                        }));
+                        page.marker
+                    },
+                )
+                .await?;
+            } else {
+                walk_pages(
+                    "rds:DescribeDBSnapshots",
+                    |marker| {
+                        session.call(&calls, SERVICE, "DescribeDBSnapshots", &region, move |c| {
+                            rds.describe_db_snapshots()
+                                .max_records(self.page_size)
+                                .set_marker(marker.clone())
+                                .customize()
+                                .interceptor(c)
+                                .send()
+                        })
+                    },
+                    |page| {
+                        targets.extend(page.db_snapshots().iter().filter_map(|s| {
+                            Some(name(
+                                SNAPSHOT,
+                                s.db_snapshot_identifier()?,
+                                s.db_snapshot_arn(),
+                            ))
+                        }));
+                        page.marker
+                    },
+                )
+                .await?;
+            }
+            targets.sort();
+            targets.dedup();
+            ctx.record_run_info(
+                &format!(
+                    "aws.rds.discovery.{}.{region}",
+                    if cluster {
+                        "cluster_snapshots"
+                    } else {
+                        "snapshots"
+                    }
+                ),
+                json!({"targets": targets.len(), "api_calls": calls.into_summaries()}),
+            );
+            all.extend(targets);
+        }
+        Ok(all)
+    }
+
+    async fn observe_snapshot(
+        &self,
+        session: &Session,
+        rds: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        id: &str,
+        obs: &mut Observation,
+    ) -> Result<(), ProbeError> {
+        let out = session
+            .call(calls, SERVICE, "DescribeDBSnapshots", region, |c| {
+                rds.describe_db_snapshots()
+                    .db_snapshot_identifier(id)
+                    .customize()
+                    .interceptor(c)
+                    .send()
+            })
+            .await
+            .map_err(|e| not_found(e, "DB snapshot", id, region))?;
+        let snap = out.db_snapshots().first().ok_or_else(|| {
+            ProbeError::new(
+                ProbeErrorKind::NotFound,
+                format!("no DB snapshot `{id}` in {region} (DescribeDBSnapshots listed none)"),
+            )
+        })?;
+        obs.fact("kind", "snapshot");
+        obs.fact("engine", snap.engine());
+        obs.fact("status", snap.status());
+        obs.fact("snapshot_type", snap.snapshot_type());
+        snapshot_encryption(obs, snap.encrypted(), snap.kms_key_id());
+        let attrs = session
+            .call(
+                calls,
+                SERVICE,
+                "DescribeDBSnapshotAttributes",
+                region,
+                |c| {
+                    rds.describe_db_snapshot_attributes()
+                        .db_snapshot_identifier(id)
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                },
+            )
+            .await;
+        match attrs {
+            Ok(out) => restore_attribute(
+                obs,
+                out.db_snapshot_attributes_result()
+                    .map(|r| r.db_snapshot_attributes())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| (a.attribute_name(), a.attribute_values())),
+            ),
+            Err(e) => unobserved(obs, &SHARING, &e),
+        }
+        obs.evidence(
+            "snapshot",
+            json!({
+                "kind": "snapshot",
+                "identifier": snap.db_snapshot_identifier(),
+                "arn": snap.db_snapshot_arn(),
+                "instance": snap.db_instance_identifier(),
+                "created": snap.snapshot_create_time().and_then(timestamp).map(|t| t.to_string()),
+            }),
+        );
+        Ok(())
+    }
+
+    async fn observe_cluster_snapshot(
+        &self,
+        session: &Session,
+        rds: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        id: &str,
+        obs: &mut Observation,
+    ) -> Result<(), ProbeError> {
+        let out = session
+            .call(calls, SERVICE, "DescribeDBClusterSnapshots", region, |c| {
+                rds.describe_db_cluster_snapshots()
+                    .db_cluster_snapshot_identifier(id)
+                    .customize()
+                    .interceptor(c)
+                    .send()
+            })
+            .await
+            .map_err(|e| not_found(e, "DB cluster snapshot", id, region))?;
+        let snap = out.db_cluster_snapshots().first().ok_or_else(|| {
+            ProbeError::new(
+                ProbeErrorKind::NotFound,
+                format!(
+                    "no DB cluster snapshot `{id}` in {region} (DescribeDBClusterSnapshots listed none)"
+                ),
+            )
+        })?;
+        obs.fact("kind", "cluster-snapshot");
+        obs.fact("engine", snap.engine());
+        obs.fact("status", snap.status());
+        obs.fact("snapshot_type", snap.snapshot_type());
+        snapshot_encryption(obs, snap.storage_encrypted(), snap.kms_key_id());
+        let attrs = session
+            .call(
+                calls,
+                SERVICE,
+                "DescribeDBClusterSnapshotAttributes",
+                region,
+                |c| {
+                    rds.describe_db_cluster_snapshot_attributes()
+                        .db_cluster_snapshot_identifier(id)
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                },
+            )
+            .await;
+        match attrs {
+            Ok(out) => restore_attribute(
+                obs,
+                out.db_cluster_snapshot_attributes_result()
+                    .map(|r| r.db_cluster_snapshot_attributes())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| (a.attribute_name(), a.attribute_values())),
+            ),
+            Err(e) => unobserved(obs, &SHARING, &e),
+        }
+        obs.evidence(
+            "snapshot",
+            json!({
+                "kind": "cluster-snapshot",
+                "identifier": snap.db_cluster_snapshot_identifier(),
+                "arn": snap.db_cluster_snapshot_arn(),
+                "cluster": snap.db_cluster_identifier(),
+                "created": snap.snapshot_create_time().and_then(timestamp).map(|t| t.to_string()),
+            }),
+        );
+        Ok(())
+    }
+}
+
+/// A snapshot's `encrypted` and `kms_key_id`; a description without the flag leaves both
+/// unobserved, never guessed.
+fn snapshot_encryption(obs: &mut Observation, encrypted: Option<bool>, key: Option<&str>) {
+    match encrypted {
+        Some(on) => {
+            obs.fact("encrypted", on);
+            obs.fact(
+                "kms_key_id",
+                key.filter(|k| on && !k.is_empty())
+                    .map_or(Value::Null, |k| json!(k)),
+            );
+        }
+        None => {
+            for f in ["encrypted", "kms_key_id"] {
+                obs.unobserved(f, "the snapshot's description gave no encryption flag");
+            }
+        }
+    }
+}
+
+/// `public` and `shared_with` from a snapshot's attributes: the `restore` attribute lists the
+/// accounts that may restore it, `all` meaning every AWS account.
+fn restore_attribute<'a>(
+    obs: &mut Observation,
+    attributes: impl Iterator<Item = (Option<&'a str>, &'a [String])>,
+) {
+    let mut public = false;
+    let mut accounts: Vec<&str> = Vec::new();
+    for (name, values) in attributes {
+        if name != Some("restore") {
+            continue;
+        }
+        for v in values {
+            if v == "all" {
+                public = true;
+            } else {
+                accounts.push(v);
+            }
+        }
+    }
+    accounts.sort_unstable();
+    accounts.dedup();
+    obs.fact("public", public);
+    obs.fact("shared_with", json!(accounts));
+}
+
 /// Records the restorable time and its lag. Nothing restorable is an observed absence, and so
 /// is a restorable time reported while automated backups are off (retention 0): point-in-time
 /// restore needs automated backups, whatever else the API says (the raw value stays in the
@@ -580,18 +933,20 @@ impl Probe for RdsProbe {
         "an RDS DB instance's or cluster's backups, point-in-time recovery lag, encryption, Multi-AZ and exposure"
     }
     fn target_syntax(&self) -> &'static str {
-        "a DB instance identifier or ARN, `cluster:NAME` or a cluster ARN, or `*` for every cluster and non-member instance"
+        "a DB instance identifier or ARN, `cluster:NAME` or a cluster ARN, or `*` for every cluster and non-member instance; `snapshot:ID`, `cluster-snapshot:ID` (or their ARNs), `snapshot:*`, `cluster-snapshot:*`"
     }
     fn facts(&self) -> &'static [FactSpec] {
         FACTS
     }
     fn check_target(&self, target: &str) -> Result<(), String> {
-        if target == "*" || parse_target(target).is_some() {
+        if self.is_pattern(target) || parse_target(target).is_some() {
             Ok(())
         } else {
             Err(
                 "a DB instance identifier (prod-db), `cluster:NAME`, an RDS ARN \
-                 (arn:aws:rds:REGION:ACCOUNT:db:NAME or …:cluster:NAME), or `*`"
+                 (arn:aws:rds:REGION:ACCOUNT:db:NAME or …:cluster:NAME), or `*`; \
+                 snapshots: `snapshot:ID`, `cluster-snapshot:ID`, their ARNs, \
+                 `snapshot:*` or `cluster-snapshot:*`"
                     .into(),
             )
         }
@@ -600,10 +955,13 @@ impl Probe for RdsProbe {
         "aws:rds".into()
     }
     fn is_pattern(&self, target: &str) -> bool {
-        target == "*"
+        matches!(target, "*" | "snapshot:*" | "cluster-snapshot:*")
     }
 
     async fn discover(&self, pattern: &str, ctx: &ProbeContext) -> Result<Vec<String>, ProbeError> {
+        if pattern == "snapshot:*" || pattern == "cluster-snapshot:*" {
+            return self.discover_snapshots(pattern, ctx).await;
+        }
         if pattern != "*" {
             return Ok(vec![pattern.to_string()]);
         }
@@ -667,7 +1025,10 @@ impl Probe for RdsProbe {
         })?;
         let started = Instant::now();
         let session = self.aws.session(ctx).await?;
-        let (Target::Instance { region, .. } | Target::Cluster { region, .. }) = &parsed;
+        let (Target::Instance { region, .. }
+        | Target::Cluster { region, .. }
+        | Target::Snapshot { region, .. }
+        | Target::ClusterSnapshot { region, .. }) = &parsed;
         let region = region.unwrap_or(session.region()).to_string();
         let rds: Client = session.client(Some(&region));
         let calls = ApiCalls::default();
@@ -679,6 +1040,14 @@ impl Probe for RdsProbe {
             }
             Target::Cluster { id, .. } => {
                 self.observe_cluster(&session, &rds, &calls, &region, id, &mut obs)
+                    .await?
+            }
+            Target::Snapshot { id, .. } => {
+                self.observe_snapshot(&session, &rds, &calls, &region, id, &mut obs)
+                    .await?
+            }
+            Target::ClusterSnapshot { id, .. } => {
+                self.observe_cluster_snapshot(&session, &rds, &calls, &region, id, &mut obs)
                     .await?
             }
         }
@@ -694,9 +1063,31 @@ impl Probe for RdsProbe {
     }
 
     fn render_all(&self, observations: &[Observation]) -> Option<String> {
-        Some(render_table(observations, "database", COLUMNS))
+        let snapshots = !observations.is_empty()
+            && observations.iter().all(|o| {
+                matches!(
+                    o.facts.get("kind").and_then(Value::as_str),
+                    Some("snapshot" | "cluster-snapshot")
+                )
+            });
+        Some(if snapshots {
+            render_table(observations, "snapshot", SNAPSHOT_COLUMNS)
+        } else {
+            render_table(observations, "database", COLUMNS)
+        })
     }
 }
+
+/// The spot-check table's columns for snapshots.
+const SNAPSHOT_COLUMNS: &[Col] = &[
+    col("kind", "kind"),
+    col("type", "snapshot_type"),
+    col("engine", "engine"),
+    col("encrypted", "encrypted"),
+    col("KMS key", "kms_key_id"),
+    col("public", "public"),
+    col("shared with", "shared_with"),
+];
 
 /// The spot-check table's columns.
 const COLUMNS: &[Col] = &[
@@ -753,15 +1144,33 @@ mod tests {
             "*",
             "cluster:",
             "prod*",
-            "snapshot:x",
-            "arn:aws:rds:eu-west-1:1:snapshot:x",
+            "snapshot:",
+            "snapshot:*",
+            "arn:aws:rds:eu-west-1:1:option-group:x",
             "arn:aws:s3:::bucket",
             "a b",
         ] {
             assert_eq!(parse_target(bad), None, "{bad}");
         }
+        assert_eq!(
+            parse_target("snapshot:rds:prod-db-2026-01-01-00-00"),
+            Some(Target::Snapshot {
+                id: "rds:prod-db-2026-01-01-00-00",
+                region: None
+            })
+        );
+        assert_eq!(
+            parse_target("arn:aws:rds:us-west-2:111122223333:cluster-snapshot:nightly"),
+            Some(Target::ClusterSnapshot {
+                id: "nightly",
+                region: Some("us-west-2")
+            })
+        );
         let p = RdsProbe::new(Aws::new());
         assert!(p.check_target("*").is_ok());
-        assert!(p.check_target("snapshot:x").is_err());
+        assert!(p.check_target("snapshot:*").is_ok());
+        assert!(p.check_target("cluster-snapshot:*").is_ok());
+        assert!(p.check_target("snapshot:x").is_ok());
+        assert!(p.check_target("snapshots:*").is_err());
     }
 }
