@@ -21,6 +21,8 @@ use crate::probe::{Params, ProbeContext, ProbeOptions, Registry, attestation};
 use crate::report::{self, Format, Report, Style};
 use crate::{diff, evidence, waiver};
 
+mod merge;
+
 const CHECK_EXAMPLES: &str = "\
 Examples:
   vouch check                                  # built-in controls, ./vouch.toml
@@ -109,6 +111,11 @@ pub enum Command {
     /// Make an Ed25519 key pair for signing evidence bundles (PREFIX.key 0600, PREFIX.pub).
     #[command(after_help = KEYGEN_EXAMPLES)]
     Keygen(KeygenArgs),
+    /// Merge the reports or bundles of a sharded run (`check --shard K/N`) into one report and
+    /// bundle, judged as one run: inputs verified, other plans and overlapping or missing shards
+    /// refused (exit 2).
+    #[command(after_help = merge::MERGE_EXAMPLES)]
+    Merge(merge::MergeArgs),
     /// Compare two JSON reports: regressions, fixes, new and removed controls and targets.
     /// Exit 1 when something regressed (pass → fail/error), else 0.
     #[command(after_help = DIFF_EXAMPLES)]
@@ -203,6 +210,8 @@ pub struct CheckArgs {
     pub strict: bool,
     #[command(flatten)]
     pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub shard: merge::ShardArgs,
 }
 
 #[derive(Debug, Args)]
@@ -330,6 +339,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Verify(args) => verify(args),
         Command::Keygen(args) => keygen(args),
         Command::Diff(args) => diff(args),
+        Command::Merge(args) => merge::merge(args, color, cli.quiet),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "vouch", &mut std::io::stdout());
             Ok(exit::PASS)
@@ -629,8 +639,10 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
         }
         return finish_check(args, &controls, report, prep, color, quiet);
     }
+    let shard = merge::shard_info(args, &controls, &inv, &prep.sources, prep.waivers.bytes())?;
     let ctx = probe_context(inv, &args.inv);
     let opts = EngineOptions {
+        shard,
         concurrency: args.concurrency.max(1),
         per_host: args.per_host.max(1),
         timeout: args.inv.timeout,

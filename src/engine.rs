@@ -36,6 +36,8 @@ pub struct EngineOptions {
     /// Replaces every control's targets (`--target`).
     pub targets_override: Vec<String>,
     pub fail_on: Severity,
+    /// Run only this slice of the plan (`--shard K/N`, see [`crate::shard`]).
+    pub shard: Option<crate::report::ShardInfo>,
 }
 
 impl Default for EngineOptions {
@@ -46,6 +48,7 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(10),
             targets_override: Vec::new(),
             fail_on: Severity::Low,
+            shard: None,
         }
     }
 }
@@ -101,7 +104,10 @@ pub async fn run(
         let targets = targets_of(c, ctx, opts);
         if let Some(probe) = registry.get(&c.probe) {
             for t in &targets {
-                if probe.is_pattern(t) && !patterns.contains(&(c.probe.clone(), t.clone())) {
+                if probe.is_pattern(t)
+                    && owns(opts, &c.probe, t)
+                    && !patterns.contains(&(c.probe.clone(), t.clone()))
+                {
                     patterns.push((c.probe.clone(), t.clone()));
                 }
             }
@@ -142,7 +148,7 @@ pub async fn run(
     for (i, targets) in &expanded {
         let c = &controls[*i];
         let mut plan = Vec::new();
-        if targets.is_empty() {
+        if targets.is_empty() && owns(opts, &c.probe, &format!("({})", group_name(c))) {
             let (why, kind) = match &c.targets {
                 Targets::Group(g) if !ctx.inventory.targets.contains_key(g) => (
                     format!("the inventory defines no target group `{g}`"),
@@ -160,6 +166,10 @@ pub async fn run(
         }
         let params = serde_json::to_string(&c.params).unwrap_or_default();
         for t in targets {
+            // Another shard's slice: its rows are that shard's (a `*` population stays whole).
+            if !owns(opts, &c.probe, t) {
+                continue;
+            }
             let probe = registry.get(&c.probe);
             let is_pattern = probe.as_ref().is_some_and(|p| p.is_pattern(t));
             let concrete: Vec<String> = if is_pattern {
@@ -271,15 +281,19 @@ pub async fn run(
 
     // 4. Evaluate.
     let now = Timestamp::now();
+    // Each observation is moved (not copied) into the report; the map keeps its key or error.
     let mut observations: BTreeMap<String, Observation> = BTreeMap::new();
-    let mut obs_ids: HashMap<ObsKey, String> = HashMap::new();
-    for (key, res) in &observed {
-        if let Ok(obs) = res {
-            let id = observation_id(obs);
-            obs_ids.insert(key.clone(), id.clone());
-            observations.insert(id, obs.clone());
-        }
-    }
+    let observed: HashMap<ObsKey, Result<String, ProbeError>> = observed
+        .into_iter()
+        .map(|(key, res)| {
+            let res = res.map(|obs| {
+                let id = observation_id(&obs);
+                observations.insert(id.clone(), obs);
+                id
+            });
+            (key, res)
+        })
+        .collect();
     let mut results = Vec::with_capacity(controls.len());
     for (c, plan) in controls.iter().zip(plans) {
         let mut rs: Vec<TargetResult> = plan
@@ -288,7 +302,9 @@ pub async fn run(
                 let mut r = match planned {
                     Planned::Direct(r) => r,
                     Planned::Observe(key) => match observed.get(&key) {
-                        Some(Ok(obs)) => evaluate(c, obs, obs_ids.get(&key).cloned(), now),
+                        Some(Ok(id)) => {
+                            evaluate(c, &observations[id.as_str()], Some(id.clone()), now)
+                        }
                         Some(Err(e)) => error_result(e),
                         None => TargetResult {
                             engine: Some(EngineRow::Interrupted),
@@ -335,6 +351,8 @@ pub async fn run(
             evidence: None,
             replay: None,
             warnings: undefined_groups(controls, &ctx.inventory, opts),
+            shard: opts.shard.clone(),
+            merge: None,
         },
         summary: Summary::default(),
         controls: results,
@@ -373,6 +391,13 @@ fn targets_of(c: &Control, ctx: &ProbeContext, opts: &EngineOptions) -> Vec<Stri
         Targets::List(l) => l.clone(),
         Targets::Group(g) => ctx.inventory.targets.get(g).cloned().unwrap_or_default(),
     }
+}
+
+/// Whether this run's shard (if any) owns `(probe, target)`.
+fn owns(opts: &EngineOptions, probe: &str, target: &str) -> bool {
+    opts.shard
+        .as_ref()
+        .is_none_or(|s| crate::shard::slice_of(probe, target, s.count) == s.index)
 }
 
 fn group_name(c: &Control) -> String {

@@ -142,6 +142,58 @@ pub fn replay(
         ReplayAt::Original => original.run.finished_at,
         ReplayAt::Now => started_at,
     };
+    let mut report = judge_all(controls, registry, inventory, recorded, now, Rows::Distrust);
+    report.run.started_at = started_at;
+    report.run.replay = Some(Replay {
+        bundle: bundle.display().to_string(),
+        original_started_at: original.run.started_at,
+        original_finished_at: original.run.finished_at,
+        evaluated_at: now,
+        signature: Some(recorded.signature.clone()),
+        waivers: None,
+    });
+    report
+}
+
+/// Judges `controls` again on the rows and observations of `recorded` (the shards of one run,
+/// put together by [`crate::shard::combine`]) at `now`, as [`replay`] does, except that a row
+/// the shard recorded as `error` with no observation (unreachable, timed out, denied) keeps its
+/// reason and hint: the shards' bundles were verified, and merging is not re-performing.
+pub fn rejudge(
+    controls: &[Control],
+    registry: &Registry,
+    recorded: &Recorded,
+    now: Timestamp,
+) -> Report {
+    judge_all(
+        controls,
+        registry,
+        &Inventory::default(),
+        recorded,
+        now,
+        Rows::KeepErrors,
+    )
+}
+
+/// How a recorded row with no observation is judged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    /// Replay: only the engine's own rows are kept; any other is `error` (see [`unobserved`]).
+    Distrust,
+    /// Merge: also a recorded `error` is kept as recorded.
+    KeepErrors,
+}
+
+fn judge_all(
+    controls: &[Control],
+    registry: &Registry,
+    inventory: &Inventory,
+    recorded: &Recorded,
+    now: Timestamp,
+    rows_mode: Rows,
+) -> Report {
+    let started_at = Timestamp::now();
+    let original = &recorded.report;
     let mut used: BTreeMap<String, Observation> = BTreeMap::new();
     let mut results = Vec::with_capacity(controls.len());
     for c in controls {
@@ -151,7 +203,7 @@ pub fn replay(
             for r in &before.results {
                 let row = match &r.observation {
                     Some(id) => judge(c, &r.target, id, recorded, now, &mut used),
-                    None => unobserved(r),
+                    None => unobserved(r, rows_mode),
                 };
                 rows.insert(r.target.clone(), row);
             }
@@ -239,16 +291,11 @@ pub fn replay(
             complete: original.run.complete,
             fail_on: original.run.fail_on,
             context: original.run.context.clone(),
-            replay: Some(Replay {
-                bundle: bundle.display().to_string(),
-                original_started_at: original.run.started_at,
-                original_finished_at: original.run.finished_at,
-                evaluated_at: now,
-                signature: Some(recorded.signature.clone()),
-                waivers: None,
-            }),
+            replay: None,
             warnings: original.run.warnings.clone(),
             evidence: None,
+            shard: None,
+            merge: None,
         },
         summary: report::Summary::default(),
         controls: results,
@@ -298,9 +345,11 @@ fn judge(
 /// by construction and are kept as recorded unless they claim `pass`. Any other row — whatever it
 /// said, even `pass` or `n/a` — has nothing in the bundle behind it, so it is `error`, with the
 /// original reason kept.
-fn unobserved(r: &TargetResult) -> TargetResult {
+fn unobserved(r: &TargetResult, mode: Rows) -> TargetResult {
     let original = r.waiver.as_ref().map_or(r.verdict, |w| w.original_verdict);
-    if r.engine.is_some() && original != Verdict::Pass {
+    let kept = (r.engine.is_some() && original != Verdict::Pass)
+        || (mode == Rows::KeepErrors && original == Verdict::Error);
+    if kept {
         return TargetResult {
             verdict: original,
             waiver: None,

@@ -18,6 +18,7 @@ mod http;
 mod http_verdicts;
 mod library;
 mod plugins;
+mod shard;
 mod starttls;
 mod support;
 mod tls;
