@@ -215,7 +215,10 @@ fn read_json(path: &Path) -> Value {
 /// Runs the N shards as N concurrent processes with `JOB_COMPLETION_INDEX=0..N-1`, each writing
 /// its bundle `shards-N/<index>`; returns the bundle paths.
 fn run_shards(dir: &Path, n: u32, extra: &[&str]) -> Vec<PathBuf> {
-    let base = dir.join(format!("shards-{n}"));
+    let base = dir.join(format!(
+        "shards-{n}{}",
+        if extra.is_empty() { "" } else { "-extra" }
+    ));
     let children: Vec<_> = (0..n)
         .map(|i| {
             let out = base.join(i.to_string());
