@@ -22,7 +22,7 @@ else
   cargo build --bin vouch --example tls_bench_server
   BIN=target/debug
 fi
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 DIR="$(mktemp -d)"
 trap 'exec 3>&- 2>/dev/null || true; rm -rf "$DIR"' EXIT
 mkfifo "$DIR/stdin"
@@ -45,15 +45,14 @@ measure() {
 }
 
 CHECK=("$BIN/vouch" check --controls "$DIR/controls.toml" --inventory "$DIR/vouch.toml" -q)
-measure single "${CHECK[@]}" --format json --output "$DIR/single.json" --evidence-dir "$DIR/single"
+# Reports are read from the bundles (report.json, streamed to disk); stdout gets the table.
+measure single "${CHECK[@]}" --evidence-dir "$DIR/single"
 for k in $(seq "$SHARDS"); do
-  measure "shard-$k/$SHARDS" "${CHECK[@]}" --shard "$k/$SHARDS" --format json \
-    --output "$DIR/shard-$k.json" --evidence-dir "$DIR/shard-$k"
+  measure "shard-$k/$SHARDS" "${CHECK[@]}" --shard "$k/$SHARDS" --evidence-dir "$DIR/shard-$k"
 done
 SHARD_DIRS=()
 for k in $(seq "$SHARDS"); do SHARD_DIRS+=("$DIR/shard-$k"); done
-measure merge "$BIN/vouch" merge "${SHARD_DIRS[@]}" --allow-unsigned -q --format json \
-  --output "$DIR/merged.json" --evidence-dir "$DIR/merged"
+measure merge "$BIN/vouch" merge "${SHARD_DIRS[@]}" --allow-unsigned -q --evidence-dir "$DIR/merged"
 exec 3>&-
 wait "$SERVER" || true
 
@@ -63,8 +62,8 @@ d, n, shards, profile = sys.argv[1:]
 def rows(path):
     r = json.load(open(path))
     return sorted((c["id"], x["target"], x["verdict"]) for c in r["controls"] for x in c["results"]), r
-single, sr = rows(f"{d}/single.json")
-merged, mr = rows(f"{d}/merged.json")
+single, sr = rows(f"{d}/single/report.json")
+merged, mr = rows(f"{d}/merged/report.json")
 print(f"scale bench ({profile}): {n} TLS endpoints, one run and {shards} shards merged")
 for line in open(f"{d}/results.txt"):
     name, wall, rss, code = line.split()

@@ -275,13 +275,29 @@ pub fn write_bundle(
     // held in memory whole (large runs: thousands of observations and attachments).
     let mut entries: Vec<Entry> = Vec::with_capacity(report.observations.len() * 2 + 8);
     let mut total = 0u64;
+    // The report is streamed to its file and hashed on the way (never one big string).
+    {
+        let file = std::fs::File::create(tmp.path().join(REPORT))
+            .with_context(|| format!("writing {}", tmp.path().join(REPORT).display()))?;
+        let mut w = HashingWriter {
+            inner: std::io::BufWriter::with_capacity(256 << 10, file),
+            hasher: Sha256::new(),
+            len: 0,
+        };
+        crate::report::json::write(report, &mut w)?;
+        entries.push(Entry {
+            path: REPORT.into(),
+            sha256: hex::encode(w.hasher.finalize()),
+            size: w.len,
+        });
+        total += w.len;
+    }
     let mut put = |rel: &str, bytes: &[u8]| -> Result<()> {
         write_file(&tmp.path().join(rel), bytes)?;
         entries.push(Entry::of(rel, bytes));
         total += bytes.len() as u64;
         Ok(())
     };
-    put(REPORT, crate::report::json::render(report)?.as_bytes())?;
     // Paths written so far, besides observations (an attachment shared by two observations
     // is one file).
     let mut attachments: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -339,6 +355,26 @@ pub fn write_bundle(
         bytes: total,
         signed: key.is_some(),
     })
+}
+
+/// A writer that hashes and counts what passes through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
