@@ -48,7 +48,7 @@ CHECK=("$BIN/vouch" check --controls "$DIR/controls.toml" --inventory "$DIR/vouc
 # Reports are read from the bundles (report.json, streamed to disk); stdout gets the table.
 measure single "${CHECK[@]}" --evidence-dir "$DIR/single"
 for k in $(seq "$SHARDS"); do
-  measure "shard-$k/$SHARDS" "${CHECK[@]}" --shard "$k/$SHARDS" --evidence-dir "$DIR/shard-$k"
+  measure "shard-${k}of$SHARDS" "${CHECK[@]}" --shard "$k/$SHARDS" --evidence-dir "$DIR/shard-$k"
 done
 SHARD_DIRS=()
 for k in $(seq "$SHARDS"); do SHARD_DIRS+=("$DIR/shard-$k"); done

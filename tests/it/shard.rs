@@ -4,7 +4,6 @@
 //! verdicts and exit code of one unsharded run; tampered, foreign, duplicate and missing shards
 //! are refused with exit 2 and the file named.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -232,12 +231,12 @@ fn run_shards(dir: &Path, n: u32, extra: &[&str]) -> Vec<PathBuf> {
                 .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap();
-            (out, child)
+            (i, out, child)
         })
         .collect();
     children
         .into_iter()
-        .map(|(out, child)| {
+        .map(|(i, out, child)| {
             let o = child.wait_with_output().unwrap();
             let code = o.status.code().unwrap();
             assert!(
@@ -246,7 +245,9 @@ fn run_shards(dir: &Path, n: u32, extra: &[&str]) -> Vec<PathBuf> {
                 String::from_utf8_lossy(&o.stderr)
             );
             let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+            crate::evidence::assert_matches_schema(&report);
             assert_eq!(report["run"]["shard"]["count"], n);
+            assert_eq!(report["run"]["shard"]["index"], i + 1);
             assert!(
                 report["run"]["shard"]["plan"]["digest"]
                     .as_str()
@@ -502,6 +503,51 @@ fn shard_flags_say_what_is_valid() {
         String::from_utf8_lossy(&out.stderr)
     );
     let from_bundles = merge(dir, &shards, &[]);
+
+    // Signed shards: merged with their key; refused with another's, naming the bundle.
+    for prefix in ["audit", "other"] {
+        vouch()
+            .current_dir(dir)
+            .args(["keygen", "--out", prefix])
+            .assert()
+            .success();
+    }
+    let signed = run_shards(dir, 2, &["--sign-key", "audit.key"]);
+    let out = vouch()
+        .current_dir(dir)
+        .arg("merge")
+        .args(&signed)
+        .args(["--public-key", "audit.pub", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::FAILED)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        merged["run"]["merge"]["shards"][1]["signature"]["status"],
+        "verified"
+    );
+    let out = vouch()
+        .current_dir(dir)
+        .arg("merge")
+        .args(&signed)
+        .args(["--public-key", "other.pub"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::INVALID)),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&signed[0].display().to_string()) && stderr.contains("not the given key"),
+        "{stderr}"
+    );
     assert_eq!(
         verdicts(&serde_json::from_slice(&out.stdout).unwrap()),
         verdicts(&serde_json::from_slice(&from_bundles.stdout).unwrap())
