@@ -189,6 +189,10 @@ pub fn load_input(path: &Path, trust: &Trust) -> Result<Input> {
                 format!("{e:#}").replace("refusing to replay", "refusing to merge")
             )
         })?;
+        let mut recorded = recorded;
+        // The bundle's observation files are the observations; the report's inline copy of
+        // them is not needed twice.
+        recorded.report.observations = BTreeMap::new();
         let read = |name: &str| {
             std::fs::read(path.join(name))
                 .with_context(|| format!("reading {}", path.join(name).display()))
@@ -224,7 +228,8 @@ pub fn load_input(path: &Path, trust: &Trust) -> Result<Input> {
             );
         }
     }
-    let observations = report.observations.clone();
+    let mut report = report;
+    let observations = std::mem::take(&mut report.observations);
     Ok(Input {
         source: path.to_path_buf(),
         report_sha256: sha256(&bytes),
@@ -356,18 +361,18 @@ pub fn combine(mut inputs: Vec<Input>) -> Result<Combined> {
     let mut shards = Vec::with_capacity(inputs.len());
     let mut iter = inputs.into_iter();
     let head = iter.next().expect("at least one input");
-    let mut merged: Report = head.recorded.report.clone();
-    let mut observations: BTreeMap<String, Observation> = head.recorded.observations;
-    let inputs_of_run = head.recorded.inputs;
     shards.push(provenance(
         &head.source,
         &head.recorded.report,
         &head.recorded.signature,
         head.report_sha256,
         head.manifest_sha256,
-        observations.len(),
+        head.recorded.observations.len(),
     ));
-    let signature = head.recorded.signature.clone();
+    let mut merged: Report = head.recorded.report;
+    let mut observations: BTreeMap<String, Observation> = head.recorded.observations;
+    let inputs_of_run = head.recorded.inputs;
+    let signature = head.recorded.signature;
     for i in iter {
         let r = i.recorded.report;
         shards.push(provenance(
@@ -549,10 +554,11 @@ pub fn judge(combined: Combined, given: &Given) -> Result<Merged> {
         );
     }
     let now = recorded.report.run.finished_at;
-    let mut report = evidence::replay::rejudge(&controls, &registry, &recorded, now);
+    let started_at = recorded.report.run.started_at;
+    let mut report = evidence::replay::rejudge(&controls, &registry, recorded, now);
     report.run.replay = None;
-    report.run.started_at = recorded.report.run.started_at;
-    report.run.finished_at = recorded.report.run.finished_at;
+    report.run.started_at = started_at;
+    report.run.finished_at = now;
     report.run.merge = Some(merge);
 
     // As `check` finishes a run.

@@ -142,7 +142,12 @@ pub fn replay(
         ReplayAt::Original => original.run.finished_at,
         ReplayAt::Now => started_at,
     };
-    let mut report = judge_all(controls, registry, inventory, recorded, now, Rows::Distrust);
+    let (mut report, used) =
+        judge_all(controls, registry, inventory, recorded, now, Rows::Distrust);
+    report.observations = used
+        .into_iter()
+        .filter_map(|id| recorded.observations.get(&id).map(|o| (id, o.clone())))
+        .collect();
     report.run.started_at = started_at;
     report.run.replay = Some(Replay {
         bundle: bundle.display().to_string(),
@@ -159,20 +164,27 @@ pub fn replay(
 /// put together by [`crate::shard::combine`]) at `now`, as [`replay`] does, except that a row
 /// the shard recorded as `error` with no observation (unreachable, timed out, denied) keeps its
 /// reason and hint: the shards' bundles were verified, and merging is not re-performing.
+/// Takes `recorded` by value: the observations the report uses are moved into it, not copied
+/// (a merge of thousands of observations holds each once).
 pub fn rejudge(
     controls: &[Control],
     registry: &Registry,
-    recorded: &Recorded,
+    mut recorded: Recorded,
     now: Timestamp,
 ) -> Report {
-    judge_all(
+    let (mut report, used) = judge_all(
         controls,
         registry,
         &Inventory::default(),
-        recorded,
+        &recorded,
         now,
         Rows::KeepErrors,
-    )
+    );
+    report.observations = used
+        .into_iter()
+        .filter_map(|id| recorded.observations.remove(&id).map(|o| (id, o)))
+        .collect();
+    report
 }
 
 /// How a recorded row with no observation is judged.
@@ -191,10 +203,10 @@ fn judge_all(
     recorded: &Recorded,
     now: Timestamp,
     rows_mode: Rows,
-) -> Report {
+) -> (Report, std::collections::BTreeSet<String>) {
     let started_at = Timestamp::now();
     let original = &recorded.report;
-    let mut used: BTreeMap<String, Observation> = BTreeMap::new();
+    let mut used: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut results = Vec::with_capacity(controls.len());
     for c in controls {
         let before = original.controls.iter().find(|o| o.id == c.id);
@@ -299,12 +311,12 @@ fn judge_all(
         },
         summary: report::Summary::default(),
         controls: results,
-        observations: used,
+        observations: BTreeMap::new(),
         unused_waivers: Vec::new(),
         coverage: Vec::new(),
     };
     report.summarise();
-    report
+    (report, used)
 }
 
 /// Evaluates `c` on the recorded observation `id`, which must be of `target`.
@@ -314,7 +326,7 @@ fn judge(
     id: &str,
     recorded: &Recorded,
     now: Timestamp,
-    used: &mut BTreeMap<String, Observation>,
+    used: &mut std::collections::BTreeSet<String>,
 ) -> TargetResult {
     let Some(obs) = recorded.observations.get(id) else {
         return missing(format!("observation {id} is not in the bundle"));
@@ -336,7 +348,7 @@ fn judge(
             "the evidence was recorded with other params than this control's; observe again".into(),
         );
     }
-    used.insert(id.to_string(), obs.clone());
+    used.insert(id.to_string());
     engine::evaluate(c, obs, Some(id.to_string()), now)
 }
 
