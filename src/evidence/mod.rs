@@ -279,12 +279,19 @@ pub fn write_bundle(
     {
         let file = std::fs::File::create(tmp.path().join(REPORT))
             .with_context(|| format!("writing {}", tmp.path().join(REPORT).display()))?;
-        let mut w = HashingWriter {
-            inner: std::io::BufWriter::with_capacity(256 << 10, file),
-            hasher: Sha256::new(),
-            len: 0,
-        };
-        crate::report::json::write(report, &mut w)?;
+        // Buffered before the hasher: serde's many small writes become few large ones.
+        let mut buffered = std::io::BufWriter::with_capacity(
+            256 << 10,
+            HashingWriter {
+                inner: file,
+                hasher: Sha256::new(),
+                len: 0,
+            },
+        );
+        crate::report::json::write(report, &mut buffered)?;
+        let w = buffered
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("writing {REPORT}: {}", e.error()))?;
         entries.push(Entry {
             path: REPORT.into(),
             sha256: hex::encode(w.hasher.finalize()),
