@@ -30,20 +30,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .push(DnType::CommonName, "vouch bench CA");
     ca.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     std::fs::write(dir.join("ca.pem"), ca.self_signed(&ca_key)?.pem())?;
+    // One key, and one leaf per endpoint naming only that endpoint, as real endpoints have: a
+    // shared leaf naming all N would put N names into every observation.
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-    let names: Vec<String> = (0..n).map(|i| format!("bench-{i:03}.test")).collect();
-    let leaf =
-        CertificateParams::new(names)?.signed_by(&key, &Issuer::from_params(&ca, &ca_key))?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![leaf.der().clone()],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-    )?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let issuer = Issuer::from_params(&ca, &ca_key);
+    let acceptor_for =
+        |name: &str| -> Result<tokio_rustls::TlsAcceptor, Box<dyn std::error::Error>> {
+            let leaf = CertificateParams::new(vec![name.to_string()])?.signed_by(&key, &issuer)?;
+            let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )?;
+            Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+        };
 
     let mut inventory = String::from("[targets]\nbench = [\n");
     let mut resolve = String::from("\n[resolve]\n");
@@ -56,7 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         resolve.push_str(&format!("\"{name}\" = \"127.0.0.1:{port}\"\n"));
         let count = Arc::new(AtomicUsize::new(0));
         counters.push((port, count.clone()));
-        let acceptor = acceptor.clone();
+        let acceptor = acceptor_for(&format!("bench-{i:03}.test"))?;
         tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {

@@ -411,6 +411,8 @@ mod tests {
                 replay: None,
                 warnings: Vec::new(),
                 evidence: None,
+                shard: None,
+                merge: None,
             },
             summary: Summary::default(),
             controls,

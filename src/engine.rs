@@ -37,6 +37,8 @@ pub struct EngineOptions {
     /// Replaces every control's targets (`--target`).
     pub targets_override: Vec<String>,
     pub fail_on: Severity,
+    /// Run only this slice of the plan (`--shard K/N`, see [`crate::shard`]).
+    pub shard: Option<crate::report::ShardInfo>,
     /// The time `run.started_at`, `run.finished_at` and clock-dependent checks (`within`) read.
     pub clock: Clock,
 }
@@ -82,6 +84,7 @@ impl Default for EngineOptions {
             targets_override: Vec::new(),
             fail_on: Severity::Low,
             clock: Clock::system(),
+            shard: None,
         }
     }
 }
@@ -144,6 +147,7 @@ pub struct Observations {
     warnings: Vec<String>,
     fail_on: Severity,
     clock: Clock,
+    shard: Option<crate::report::ShardInfo>,
 }
 
 /// Plans, discovers and observes: [`targets`] → [`discover`] → [`plan`] → [`observe_planned`].
@@ -164,7 +168,7 @@ pub async fn observe(
     let expanded: Vec<Vec<String>> = controls.iter().map(|c| targets_of(c, ctx, opts)).collect();
     let (discovered, mut complete) =
         discover(controls, &expanded, registry, ctx, opts, &mut interrupt).await;
-    let (plans, keys) = plan(controls, &expanded, &discovered, registry, ctx);
+    let (plans, keys) = plan(controls, &expanded, &discovered, registry, ctx, opts);
     if let Some(p) = &progress {
         p(Progress::Planned(keys.len()));
     }
@@ -193,6 +197,7 @@ pub async fn observe(
         warnings: undefined_groups(controls, &ctx.inventory, opts),
         fail_on: opts.fail_on,
         clock: opts.clock.clone(),
+        shard: opts.shard.clone(),
     }
 }
 
@@ -210,7 +215,10 @@ async fn discover(
     for (c, targets) in controls.iter().zip(expanded) {
         if let Some(probe) = registry.get(&c.probe) {
             for t in targets {
-                if probe.is_pattern(t) && !patterns.contains(&(c.probe.clone(), t.clone())) {
+                if probe.is_pattern(t)
+                    && owns(opts, &c.probe, t)
+                    && !patterns.contains(&(c.probe.clone(), t.clone()))
+                {
                     patterns.push((c.probe.clone(), t.clone()));
                 }
             }
@@ -254,13 +262,14 @@ fn plan(
     discovered: &Discovered,
     registry: &Registry,
     ctx: &ProbeContext,
+    opts: &EngineOptions,
 ) -> (Vec<Vec<(String, Planned)>>, Vec<ObsKey>) {
     let mut plans: Vec<Vec<(String, Planned)>> = Vec::with_capacity(controls.len());
     let mut keys: Vec<ObsKey> = Vec::new();
     let mut planned: std::collections::HashSet<ObsKey> = std::collections::HashSet::new();
     for (c, targets) in controls.iter().zip(expanded) {
         let mut plan = Vec::new();
-        if targets.is_empty() {
+        if targets.is_empty() && owns(opts, &c.probe, &format!("({})", group_name(c))) {
             plan.push((
                 format!("({})", group_name(c)),
                 Planned::Direct(no_targets(c, ctx)),
@@ -269,6 +278,10 @@ fn plan(
         let params = serde_json::to_string(&c.params).unwrap_or_default();
         let is_pattern = |t: &str| registry.get(&c.probe).is_some_and(|p| p.is_pattern(t));
         for t in targets {
+            // Another shard's slice: its rows are that shard's (a `*` population stays whole).
+            if !owns(opts, &c.probe, t) {
+                continue;
+            }
             let concrete: Vec<String> = if is_pattern(t) {
                 let (found, direct) =
                     pattern_rows(c, discovered.get(&(c.probe.clone(), t.clone())));
@@ -413,15 +426,20 @@ async fn observe_planned(
 /// Evaluate: judges every planned row at `now` and assembles the [`Report`] (results in a stable
 /// order: control id, then target; `finished_at` read from the run's clock afterwards).
 pub fn evaluate_all(controls: &[Control], run: Observations, now: Timestamp) -> Report {
+    // Each observation is moved (not copied) into the report; the map keeps its key or error.
     let mut observations: BTreeMap<String, Observation> = BTreeMap::new();
-    let mut obs_ids: HashMap<&ObsKey, String> = HashMap::new();
-    for (key, res) in &run.observed {
-        if let Ok(obs) = res {
-            let id = observation_id(obs);
-            obs_ids.insert(key, id.clone());
-            observations.insert(id, obs.clone());
-        }
-    }
+    let observed: HashMap<ObsKey, Result<String, ProbeError>> = run
+        .observed
+        .into_iter()
+        .map(|(key, res)| {
+            let res = res.map(|obs| {
+                let id = observation_id(&obs);
+                observations.insert(id.clone(), obs);
+                id
+            });
+            (key, res)
+        })
+        .collect();
     let mut results = Vec::with_capacity(controls.len());
     for (c, plan) in controls.iter().zip(run.plans) {
         let mut rs: Vec<TargetResult> = plan
@@ -429,8 +447,10 @@ pub fn evaluate_all(controls: &[Control], run: Observations, now: Timestamp) -> 
             .map(|(target, planned)| {
                 let mut r = match planned {
                     Planned::Direct(r) => r,
-                    Planned::Observe(key) => match run.observed.get(&key) {
-                        Some(Ok(obs)) => evaluate(c, obs, obs_ids.get(&key).cloned(), now),
+                    Planned::Observe(key) => match observed.get(&key) {
+                        Some(Ok(id)) => {
+                            evaluate(c, &observations[id.as_str()], Some(id.clone()), now)
+                        }
                         Some(Err(e)) => error_result(e),
                         None => TargetResult {
                             engine: Some(EngineRow::Interrupted),
@@ -462,6 +482,8 @@ pub fn evaluate_all(controls: &[Control], run: Observations, now: Timestamp) -> 
             evidence: None,
             replay: None,
             warnings: run.warnings,
+            shard: run.shard,
+            merge: None,
         },
         summary: Summary::default(),
         controls: results,
@@ -520,6 +542,13 @@ fn targets_of(c: &Control, ctx: &ProbeContext, opts: &EngineOptions) -> Vec<Stri
         Targets::List(l) => l.clone(),
         Targets::Group(g) => ctx.inventory.targets.get(g).cloned().unwrap_or_default(),
     }
+}
+
+/// Whether this run's shard (if any) owns `(probe, target)`.
+fn owns(opts: &EngineOptions, probe: &str, target: &str) -> bool {
+    opts.shard
+        .as_ref()
+        .is_none_or(|s| crate::shard::slice_of(probe, target, s.count) == s.index)
 }
 
 fn group_name(c: &Control) -> String {

@@ -69,4 +69,5 @@ pub mod inventory;
 pub mod pipeline;
 pub mod probe;
 pub mod report;
+pub mod shard;
 pub mod waiver;

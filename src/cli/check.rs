@@ -31,13 +31,25 @@ pub(super) fn run(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
         files: args.output.clone(),
         color,
     };
+    let mut options = options(args);
+    options.shard = match (&args.shard.shard, args.shard.shard_from_env) {
+        (Some(spec), _) => Some(*spec),
+        (None, true) => match crate::shard::from_env(args.shard.shard_count.unwrap_or(0)) {
+            Ok(spec) => Some(spec),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Ok(exit::INVALID);
+            }
+        },
+        (None, false) => None,
+    };
     let rt = runtime()?;
     let mut stdout = std::io::stdout();
     let res = rt.block_on(pipeline::check(
         sources,
         inv,
         diags,
-        options(args),
+        options,
         &outputs,
         &ctx,
         &mut stdout,

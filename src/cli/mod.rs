@@ -10,6 +10,7 @@ mod coverage;
 mod diff;
 mod keygen;
 mod list;
+mod merge;
 mod probe;
 mod validate;
 mod verify;
@@ -117,6 +118,11 @@ pub enum Command {
     /// Make an Ed25519 key pair for signing evidence bundles (PREFIX.key 0600, PREFIX.pub).
     #[command(after_help = KEYGEN_EXAMPLES)]
     Keygen(KeygenArgs),
+    /// Merge the reports or bundles of a sharded run (`check --shard K/N`) into one report and
+    /// bundle, judged as one run: inputs verified, other plans and overlapping or missing shards
+    /// refused (exit 2).
+    #[command(after_help = merge::MERGE_EXAMPLES)]
+    Merge(merge::MergeArgs),
     /// Compare two JSON reports: regressions, fixes, new and removed controls and targets.
     /// Exit 1 when something regressed (pass → fail/error), else 0.
     #[command(after_help = DIFF_EXAMPLES)]
@@ -211,6 +217,8 @@ pub struct CheckArgs {
     pub strict: bool,
     #[command(flatten)]
     pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub shard: merge::ShardArgs,
 }
 
 #[derive(Debug, Args)]
@@ -337,6 +345,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::List(args) => list::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Merge(args) => merge::merge(args, color, cli.quiet),
         Command::Diff(args) => diff::run(args),
         Command::Completions { shell } => completions::run(*shell),
     }

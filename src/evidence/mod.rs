@@ -212,11 +212,43 @@ pub fn write_bundle(
         .tempdir_in(&parent)
         .with_context(|| format!("creating a temporary folder in {}", parent.display()))?;
 
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    files.insert(
-        REPORT.into(),
-        crate::report::json::render(report)?.into_bytes(),
-    );
+    // Each file is written as soon as its bytes exist and then dropped: the bundle is never
+    // held in memory whole (large runs: thousands of observations and attachments).
+    let mut entries: Vec<Entry> = Vec::with_capacity(report.observations.len() * 2 + 8);
+    let mut total = 0u64;
+    // The report is streamed to its file and hashed on the way (never one big string).
+    {
+        let file = std::fs::File::create(tmp.path().join(REPORT))
+            .with_context(|| format!("writing {}", tmp.path().join(REPORT).display()))?;
+        // Buffered before the hasher: serde's many small writes become few large ones.
+        let mut buffered = std::io::BufWriter::with_capacity(
+            256 << 10,
+            HashingWriter {
+                inner: file,
+                hasher: Sha256::new(),
+                len: 0,
+            },
+        );
+        crate::report::json::write(report, &mut buffered)?;
+        let w = buffered
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("writing {REPORT}: {}", e.error()))?;
+        entries.push(Entry {
+            path: REPORT.into(),
+            sha256: hex::encode(w.hasher.finalize()),
+            size: w.len,
+        });
+        total += w.len;
+    }
+    let mut put = |rel: &str, bytes: &[u8]| -> Result<()> {
+        write_file(&tmp.path().join(rel), bytes)?;
+        entries.push(Entry::of(rel, bytes));
+        total += bytes.len() as u64;
+        Ok(())
+    };
+    // Paths written so far, besides observations (an attachment shared by two observations
+    // is one file).
+    let mut attachments: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (id, obs) in &report.observations {
         let bytes = observation_bytes(obs);
         // The report's key must be the digest of these bytes, or the bundle would lie.
@@ -224,28 +256,27 @@ pub fn write_bundle(
         if digest != *id {
             bail!("observation {id} does not serialise to its key ({digest}); no bundle written");
         }
-        files.insert(observation_path(id), bytes);
+        put(&observation_path(id), &bytes)?;
         for a in &obs.attachments {
-            files.insert(attachment_path(a), a.content.as_bytes().to_vec());
+            let rel = attachment_path(a);
+            if attachments.insert(rel.clone()) {
+                put(&rel, a.content.as_bytes())?;
+            }
         }
     }
     for (rel, bytes) in inputs {
-        files.insert(rel.clone(), bytes.clone());
+        if attachments.insert(rel.clone()) {
+            put(rel, bytes)?;
+        }
     }
-    let mut entries = Vec::with_capacity(files.len());
-    let mut total = 0u64;
-    for (rel, bytes) in &files {
-        write_file(&tmp.path().join(rel), bytes)?;
-        entries.push(Entry::of(rel, bytes));
-        total += bytes.len() as u64;
-    }
+    let files: Vec<String> = entries.iter().map(|e| e.path.clone()).collect();
     let mut manifest = Manifest::new(entries);
     if let Some(key) = key {
         manifest = manifest.signed_by(key.verifying_key());
     }
     let manifest = manifest.render();
     write_file(&tmp.path().join(MANIFEST), manifest.as_bytes())?;
-    let mut written: Vec<String> = files.keys().cloned().collect();
+    let mut written: Vec<String> = files.clone();
     written.push(MANIFEST.into());
     if let Some(key) = key {
         write_file(
@@ -272,6 +303,26 @@ pub fn write_bundle(
         bytes: total,
         signed: key.is_some(),
     })
+}
+
+/// A writer that hashes and counts what passes through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {

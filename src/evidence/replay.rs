@@ -167,7 +167,71 @@ pub fn replay_with(
         ReplayAt::Original => original.run.finished_at,
         ReplayAt::Now => started_at,
     };
-    let mut used: BTreeMap<String, Observation> = BTreeMap::new();
+    let (mut report, used) =
+        judge_all(controls, registry, inventory, recorded, now, Rows::Distrust);
+    report.observations = used
+        .into_iter()
+        .filter_map(|id| recorded.observations.get(&id).map(|o| (id, o.clone())))
+        .collect();
+    report.run.started_at = started_at;
+    report.run.replay = Some(Replay {
+        bundle: bundle.display().to_string(),
+        original_started_at: original.run.started_at,
+        original_finished_at: original.run.finished_at,
+        evaluated_at: now,
+        signature: Some(recorded.signature.clone()),
+        waivers: None,
+    });
+    report
+}
+
+/// Judges `controls` again on the rows and observations of `recorded` (the shards of one run,
+/// put together by [`crate::shard::combine`]) at `now`, as [`replay`] does, except that a row
+/// the shard recorded as `error` with no observation (unreachable, timed out, denied) keeps its
+/// reason and hint: the shards' bundles were verified, and merging is not re-performing.
+/// Takes `recorded` by value: the observations the report uses are moved into it, not copied
+/// (a merge of thousands of observations holds each once).
+pub fn rejudge(
+    controls: &[Control],
+    registry: &Registry,
+    mut recorded: Recorded,
+    now: Timestamp,
+) -> Report {
+    let (mut report, used) = judge_all(
+        controls,
+        registry,
+        &Inventory::default(),
+        &recorded,
+        now,
+        Rows::KeepErrors,
+    );
+    report.observations = used
+        .into_iter()
+        .filter_map(|id| recorded.observations.remove(&id).map(|o| (id, o)))
+        .collect();
+    report
+}
+
+/// How a recorded row with no observation is judged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    /// Replay: only the engine's own rows are kept; any other is `error` (see [`unobserved`]).
+    Distrust,
+    /// Merge: also a recorded `error` is kept as recorded.
+    KeepErrors,
+}
+
+fn judge_all(
+    controls: &[Control],
+    registry: &Registry,
+    inventory: &Inventory,
+    recorded: &Recorded,
+    now: Timestamp,
+    rows_mode: Rows,
+) -> (Report, std::collections::BTreeSet<String>) {
+    let started_at = Timestamp::now();
+    let original = &recorded.report;
+    let mut used: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut results = Vec::with_capacity(controls.len());
     for c in controls {
         let before = original.controls.iter().find(|o| o.id == c.id);
@@ -176,7 +240,7 @@ pub fn replay_with(
             for r in &before.results {
                 let row = match &r.observation {
                     Some(id) => judge(c, &r.target, id, recorded, now, &mut used),
-                    None => unobserved(r),
+                    None => unobserved(r, rows_mode),
                 };
                 rows.insert(r.target.clone(), row);
             }
@@ -251,25 +315,20 @@ pub fn replay_with(
             complete: original.run.complete,
             fail_on: original.run.fail_on,
             context: original.run.context.clone(),
-            replay: Some(Replay {
-                bundle: bundle.display().to_string(),
-                original_started_at: original.run.started_at,
-                original_finished_at: original.run.finished_at,
-                evaluated_at: now,
-                signature: Some(recorded.signature.clone()),
-                waivers: None,
-            }),
+            replay: None,
             warnings: original.run.warnings.clone(),
             evidence: None,
+            shard: None,
+            merge: None,
         },
         summary: report::Summary::default(),
         controls: results,
-        observations: used,
+        observations: BTreeMap::new(),
         unused_waivers: Vec::new(),
         coverage: Vec::new(),
     };
     report.summarise();
-    report
+    (report, used)
 }
 
 /// Evaluates `c` on the recorded observation `id`, which must be of `target`.
@@ -279,7 +338,7 @@ fn judge(
     id: &str,
     recorded: &Recorded,
     now: Timestamp,
-    used: &mut BTreeMap<String, Observation>,
+    used: &mut std::collections::BTreeSet<String>,
 ) -> TargetResult {
     let Some(obs) = recorded.observations.get(id) else {
         return missing(format!("observation {id} is not in the bundle"));
@@ -301,7 +360,7 @@ fn judge(
             "the evidence was recorded with other params than this control's; observe again".into(),
         );
     }
-    used.insert(id.to_string(), obs.clone());
+    used.insert(id.to_string());
     engine::evaluate(c, obs, Some(id.to_string()), now)
 }
 
@@ -310,9 +369,11 @@ fn judge(
 /// by construction and are kept as recorded unless they claim `pass`. Any other row — whatever it
 /// said, even `pass` or `n/a` — has nothing in the bundle behind it, so it is `error`, with the
 /// original reason kept.
-fn unobserved(r: &TargetResult) -> TargetResult {
+fn unobserved(r: &TargetResult, mode: Rows) -> TargetResult {
     let original = r.waiver.as_ref().map_or(r.verdict, |w| w.original_verdict);
-    if r.engine.is_some() && original != Verdict::Pass {
+    let kept = (r.engine.is_some() && original != Verdict::Pass)
+        || (mode == Rows::KeepErrors && original == Verdict::Error);
+    if kept {
         return TargetResult {
             verdict: original,
             waiver: None,

@@ -24,7 +24,7 @@ impl Plan {
         sources: Sources,
         inventory: Inventory,
         mut diags: Diagnostics,
-        options: Options,
+        mut options: Options,
         ctx: &Context,
     ) -> Result<Plan, Refusal> {
         let recorded = sources.bundle.as_ref().map(|b| &b.recorded);
@@ -71,6 +71,20 @@ impl Plan {
             &options,
             ctx,
         )?;
+        if let (Some((index, count)), None) = (options.shard, &sources.bundle) {
+            // `run.shard`: the plan digest over exactly the inputs the bundle keeps, the selected
+            // controls, the effective inventory and `--fail-on`.
+            let inputs = evidence::collect_inputs(&control_sources, waiver_source.bytes())?;
+            let selected: Vec<String> = controls.iter().map(|c| c.id.clone()).collect();
+            let plan = crate::shard::plan(
+                &inputs,
+                &selected,
+                &options.targets,
+                &inventory,
+                options.engine.fail_on,
+            );
+            options.engine.shard = Some(crate::shard::info(index, count, plan));
+        }
         let bundle_out = prepare_bundle(&options, &control_sources, &waiver_source)?;
         let baseline = match &options.baseline {
             Some(p) => Some((p.clone(), read_report(p)?)),

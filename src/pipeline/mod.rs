@@ -274,6 +274,8 @@ pub struct Options {
     pub sign_key: Option<PathBuf>,
     /// `--timestamp-url`: an RFC 3161 authority that countersigns the bundle's MANIFEST digest.
     pub timestamp_url: Option<String>,
+    /// `--shard K/N`: run only the K-th of N slices of the plan (see [`crate::shard`]).
+    pub shard: Option<(u32, u32)>,
     /// `--baseline`: a previous JSON report to compare with.
     pub baseline: Option<PathBuf>,
     /// `--fail-on-new`: only regressions against the baseline fail the run.
@@ -292,6 +294,7 @@ impl Default for Options {
             evidence_dir: None,
             sign_key: None,
             timestamp_url: None,
+            shard: None,
             baseline: None,
             fail_on_new: false,
         }

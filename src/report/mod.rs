@@ -82,6 +82,68 @@ pub struct Run {
     /// Set when the run wrote an evidence bundle (`--evidence-dir`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<EvidenceInfo>,
+    /// Set when the run covered one slice of the plan (`check --shard K/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// Set when the report was made by `vouch merge` from the reports of a sharded run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeInfo>,
+}
+
+/// What a run was asked to do, by digest: two runs with the same plan digest judged the same
+/// controls (the same files, the same selection) against the same inventory, with the same
+/// waivers and `--fail-on`. Shards of one run share it; `vouch merge` refuses any other mix.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Plan {
+    /// `sha256:<hex>` of the three digests below and `--fail-on` (see `crate::shard::plan`).
+    pub digest: String,
+    /// `sha256:<hex>` of the control files as loaded (their bundle paths and SHA-256s, in load
+    /// order), the selected control ids (`--only`, `--tag`) and `--target` overrides.
+    pub controls: String,
+    /// `sha256:<hex>` of the effective inventory (the file with the flags applied).
+    pub inventory: String,
+    /// `sha256:<hex>` of the waivers file's bytes; `null` without waivers.
+    pub waivers: Option<String>,
+}
+
+/// One slice of a sharded run (`check --shard K/N`, `--shard-from-env`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShardInfo {
+    /// K: which slice, 1-based (`JOB_COMPLETION_INDEX` + 1 with `--shard-from-env`).
+    pub index: u32,
+    /// N: how many slices the plan was split into.
+    pub count: u32,
+    pub plan: Plan,
+}
+
+/// Where a merged report came from (`vouch merge`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MergeInfo {
+    /// The plan every shard ran.
+    pub plan: Plan,
+    /// The shards merged, by index.
+    pub shards: Vec<MergedShard>,
+}
+
+/// One input of `vouch merge`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MergedShard {
+    pub index: u32,
+    pub count: u32,
+    /// The bundle folder or report file, as given.
+    pub source: String,
+    /// `sha256:<hex>` of the shard's `report.json` bytes.
+    pub report_sha256: String,
+    /// `sha256:<hex>` of the bundle's `MANIFEST`; `null` for a report file.
+    pub manifest_sha256: Option<String>,
+    /// What verifying the input established about its signature.
+    pub signature: SignatureCheck,
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    /// Whether the shard ran to its end (not interrupted).
+    pub complete: bool,
+    /// How many observations it recorded.
+    pub observations: usize,
 }
 
 /// The evidence bundle a run wrote.

@@ -23,6 +23,7 @@ mod http_verdicts;
 mod library;
 mod pipeline;
 mod plugins;
+mod shard;
 mod starttls;
 mod support;
 mod timestamp;
