@@ -21,7 +21,10 @@ use tokio::sync::Semaphore;
 
 use crate::control::{Control, Severity, Targets};
 use crate::expect::{Check, Verdict};
-use crate::probe::{Observation, Params, ProbeContext, ProbeError, ProbeErrorKind, Registry};
+use crate::probe::aws::{AccountScope, AccountSet, Route};
+use crate::probe::{
+    AccountRef, Observation, Params, ProbeContext, ProbeError, ProbeErrorKind, Registry, aws,
+};
 use crate::report::{ControlResult, EngineRow, Report, Run, SCHEMA, Summary, TargetResult, Tool};
 
 /// How a run behaves (flags, not control files).
@@ -69,6 +72,9 @@ pub type Interrupt = Pin<Box<dyn Future<Output = ()> + Send>>;
 struct ObsKey {
     probe: String,
     target: String,
+    /// The AWS account it is made in, in a multi-account run: one name in two accounts is two
+    /// observations, never one.
+    account: Option<String>,
     /// Canonical JSON of the params (serde_json maps are sorted).
     params: String,
 }
@@ -94,36 +100,71 @@ pub async fn run(
     // Tell the probes which facts the controls read, so costly unread facts cost nothing.
     let ctx = &ctx.with_facts_used(facts_used(controls));
 
-    // 1. Discovery: expand every pattern target once per (probe, pattern).
-    let mut patterns: Vec<(String, String)> = Vec::new();
+    // 0. Accounts: a multi-account run plans every AWS `*` and `account` target once per
+    // account (`[aws] accounts`, `[aws.organization]`), each in its own account's session.
+    let accounts: Option<Result<Arc<AccountSet>, ProbeError>> =
+        if controls.iter().any(|c| aws::is_aws_kind(&c.probe)) {
+            registry.aws_accounts(ctx).await
+        } else {
+            None
+        };
+    let scopes: HashMap<String, Arc<AccountScope>> = match &accounts {
+        Some(Ok(set)) => set
+            .scanned
+            .iter()
+            .map(|a| (a.id.clone(), Arc::new(a.clone())))
+            .collect(),
+        _ => HashMap::new(),
+    };
+    let ctx_in = |account: &Option<String>| match account.as_ref().and_then(|a| scopes.get(a)) {
+        Some(scope) => ctx.for_account(scope.clone()),
+        None => ctx.clone(),
+    };
+
+    // 1. Discovery: expand every pattern target once per (probe, pattern, account).
+    let mut patterns: Vec<(String, String, Option<String>)> = Vec::new();
     let mut expanded: Vec<(usize, Vec<String>)> = Vec::new();
     for (i, c) in controls.iter().enumerate() {
         let targets = targets_of(c, ctx, opts);
         if let Some(probe) = registry.get(&c.probe) {
             for t in &targets {
-                if probe.is_pattern(t) && !patterns.contains(&(c.probe.clone(), t.clone())) {
-                    patterns.push((c.probe.clone(), t.clone()));
+                if !probe.is_pattern(t) {
+                    continue;
+                }
+                let in_accounts: Vec<Option<String>> =
+                    match account_route(&c.probe, t, true, &accounts) {
+                        Ok(list) => list.into_iter().map(|a| a.map(|a| a.id.clone())).collect(),
+                        Err(_) => Vec::new(),
+                    };
+                for account in in_accounts {
+                    let key = (c.probe.clone(), t.clone(), account);
+                    if !patterns.contains(&key) {
+                        patterns.push(key);
+                    }
                 }
             }
         }
         expanded.push((i, targets));
     }
-    let mut discovery = futures::stream::iter(patterns.into_iter().map(|(kind, pattern)| {
-        let probe = registry.get(&kind).expect("validated probe");
-        let ctx = ctx.clone();
-        let timeout = opts.timeout;
-        async move {
-            let res = match tokio::time::timeout(timeout, probe.discover(&pattern, &ctx)).await {
-                Ok(r) => r,
-                Err(_) => Err(ProbeError::timeout(timeout)),
-            };
-            ((kind, pattern), res)
-        }
-    }))
-    .buffer_unordered(opts.concurrency.max(1));
+    let mut discovery =
+        futures::stream::iter(patterns.into_iter().map(|(kind, pattern, account)| {
+            let probe = registry.get(&kind).expect("validated probe");
+            let ctx = ctx_in(&account);
+            let timeout = opts.timeout;
+            async move {
+                let res = match tokio::time::timeout(timeout, probe.discover(&pattern, &ctx)).await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(ProbeError::timeout(timeout)),
+                };
+                ((kind, pattern, account), res)
+            }
+        }))
+        .buffer_unordered(opts.concurrency.max(1));
     // A signal during discovery stops the run too: what was not discovered is not observed.
     let mut complete = true;
-    let mut discovered: HashMap<(String, String), Result<Vec<String>, ProbeError>> = HashMap::new();
+    let mut discovered: HashMap<(String, String, Option<String>), Result<Vec<String>, ProbeError>> =
+        HashMap::new();
     loop {
         tokio::select! {
             next = discovery.next() => match next {
@@ -136,7 +177,8 @@ pub async fn run(
     drop(discovery);
 
     // 2. Plan: every control × target becomes an observation key or a direct result.
-    let mut plans: Vec<Vec<(String, Planned)>> = Vec::with_capacity(controls.len());
+    let mut plans: Vec<Vec<(String, Option<AccountRef>, Planned)>> =
+        Vec::with_capacity(controls.len());
     let mut keys: Vec<ObsKey> = Vec::new();
     let mut planned: std::collections::HashSet<ObsKey> = std::collections::HashSet::new();
     for (i, targets) in &expanded {
@@ -156,14 +198,30 @@ pub async fn run(
             };
             let mut row = direct(Verdict::NotApplicable, why, None);
             row.engine = Some(kind);
-            plan.push((format!("({})", group_name(c)), Planned::Direct(row)));
+            plan.push((format!("({})", group_name(c)), None, Planned::Direct(row)));
         }
         let params = serde_json::to_string(&c.params).unwrap_or_default();
-        for t in targets {
+        for (t, scope) in targets.iter().flat_map(|t| {
+            let probe = registry.get(&c.probe);
+            let is_pattern = probe.as_ref().is_some_and(|p| p.is_pattern(t));
+            match account_route(&c.probe, t, is_pattern, &accounts) {
+                Ok(list) => list.into_iter().map(|a| (t, Ok(a))).collect::<Vec<_>>(),
+                Err(row) => vec![(t, Err(row))],
+            }
+        }) {
+            let scope = match scope {
+                Ok(scope) => scope,
+                Err(row) => {
+                    plan.push((t.clone(), None, Planned::Direct(row)));
+                    continue;
+                }
+            };
+            let account_id = scope.as_ref().map(|a| a.id.clone());
+            let account = scope.as_deref().map(AccountRef::from);
             let probe = registry.get(&c.probe);
             let is_pattern = probe.as_ref().is_some_and(|p| p.is_pattern(t));
             let concrete: Vec<String> = if is_pattern {
-                match discovered.get(&(c.probe.clone(), t.clone())) {
+                match discovered.get(&(c.probe.clone(), t.clone(), account_id.clone())) {
                     Some(Ok(found)) => {
                         let too_few = match c.min_population {
                             Some(min) => (found.len() as u64) < min,
@@ -172,6 +230,7 @@ pub async fn run(
                         if too_few || found.is_empty() {
                             plan.push((
                                 t.clone(),
+                                account.clone(),
                                 Planned::Direct(population_result(found.len(), c.min_population)),
                             ));
                         }
@@ -180,7 +239,7 @@ pub async fn run(
                     Some(Err(e)) => {
                         let mut row = error_result(e);
                         row.engine = Some(EngineRow::Discovery);
-                        plan.push((t.clone(), Planned::Direct(row)));
+                        plan.push((t.clone(), account.clone(), Planned::Direct(row)));
                         Vec::new()
                     }
                     None => {
@@ -191,7 +250,7 @@ pub async fn run(
                             None,
                         );
                         row.engine = Some(EngineRow::Interrupted);
-                        plan.push((t.clone(), Planned::Direct(row)));
+                        plan.push((t.clone(), account.clone(), Planned::Direct(row)));
                         Vec::new()
                     }
                 }
@@ -202,12 +261,13 @@ pub async fn run(
                 let key = ObsKey {
                     probe: c.probe.clone(),
                     target: target.clone(),
+                    account: account_id.clone(),
                     params: params.clone(),
                 };
                 if planned.insert(key.clone()) {
                     keys.push(key.clone());
                 }
-                plan.push((target, Planned::Observe(key)));
+                plan.push((target, account.clone(), Planned::Observe(key)));
             }
         }
         plans.push(plan);
@@ -221,13 +281,16 @@ pub async fn run(
     let mut observed: HashMap<ObsKey, Result<Observation, ProbeError>> = HashMap::new();
     let mut stream = futures::stream::iter(keys.iter().cloned().map(|key| {
         let probe = registry.get(&key.probe).expect("validated probe");
-        let ctx = ctx.clone();
+        let ctx = ctx_in(&key.account);
         let host_limits = host_limits.clone();
         let per_host = opts.per_host.max(1);
         let timeout = opts.timeout;
         let progress = progress.clone();
         async move {
-            let host = probe.host_key(&key.target);
+            let host = match &key.account {
+                Some(a) => format!("{a}|{}", probe.host_key(&key.target)),
+                None => probe.host_key(&key.target),
+            };
             let sem = host_limits
                 .lock()
                 .expect("host limits")
@@ -243,6 +306,7 @@ pub async fn run(
                 Ok(Ok(mut obs)) => {
                     obs.duration_ms = start.elapsed().as_millis() as u64;
                     obs.params = params;
+                    obs.account = ctx.account.as_deref().map(AccountRef::from);
                     Ok(obs)
                 }
                 Ok(Err(e)) => Err(e),
@@ -284,7 +348,7 @@ pub async fn run(
     for (c, plan) in controls.iter().zip(plans) {
         let mut rs: Vec<TargetResult> = plan
             .into_iter()
-            .map(|(target, planned)| {
+            .map(|(target, account, planned)| {
                 let mut r = match planned {
                     Planned::Direct(r) => r,
                     Planned::Observe(key) => match observed.get(&key) {
@@ -301,10 +365,11 @@ pub async fn run(
                     },
                 };
                 r.target = target;
+                r.account = account;
                 r
             })
             .collect();
-        rs.sort_by(|a, b| a.target.cmp(&b.target));
+        rs.sort_by(|a, b| (&a.account, &a.target).cmp(&(&b.account, &b.target)));
         results.push(ControlResult {
             id: c.id.clone(),
             title: c.title.clone(),
@@ -344,6 +409,56 @@ pub async fn run(
     };
     report.summarise();
     report
+}
+
+/// The accounts target `t` of probe `kind` is planned in: `[None]` (the run's own credentials)
+/// outside a multi-account run, for a non-AWS probe, or for a plain resource name; every
+/// scanned account for `*` and `account`; the named one for an account id or ARN. An
+/// organisation that could not be listed, or a named account the run does not examine, is
+/// the row's error.
+#[allow(clippy::type_complexity)]
+fn account_route(
+    kind: &str,
+    t: &str,
+    is_pattern: bool,
+    accounts: &Option<Result<Arc<AccountSet>, ProbeError>>,
+) -> Result<Vec<Option<Arc<AccountScope>>>, TargetResult> {
+    if !aws::is_aws_kind(kind) {
+        return Ok(vec![None]);
+    }
+    let set = match accounts {
+        None => return Ok(vec![None]),
+        Some(Err(e)) => {
+            let mut row = error_result(e);
+            row.engine = Some(EngineRow::Discovery);
+            return Err(row);
+        }
+        Some(Ok(set)) => set,
+    };
+    match aws::route(t, is_pattern) {
+        Route::Own => Ok(vec![None]),
+        Route::Each => Ok(set
+            .scanned
+            .iter()
+            .map(|a| Some(Arc::new(a.clone())))
+            .collect()),
+        Route::Named(id) => match set.get(&id) {
+            Some(a) => Ok(vec![Some(Arc::new(a.clone()))]),
+            None => {
+                let why = match set.skipped.iter().find(|s| s.id == id) {
+                    Some(s) => format!("account {id} is skipped by this run: {}", s.reason),
+                    None => format!("account {id} is not among the accounts this run examines"),
+                };
+                let mut row = direct(
+                    Verdict::Error,
+                    why,
+                    Some("add it to [aws] accounts, or to the organisation's scope".into()),
+                );
+                row.engine = Some(EngineRow::Discovery);
+                Err(row)
+            }
+        },
+    }
 }
 
 /// The concrete target strings of a control (before pattern discovery).
@@ -392,6 +507,7 @@ pub fn observation_id(obs: &Observation) -> String {
 fn direct(verdict: Verdict, error: String, hint: Option<String>) -> TargetResult {
     TargetResult {
         target: String::new(),
+        account: None,
         verdict,
         observation: None,
         checks: Vec::new(),
@@ -440,6 +556,7 @@ fn population_result(found: usize, min: Option<u64>) -> TargetResult {
     let judged = explicit && min > 0;
     TargetResult {
         target: String::new(),
+        account: None,
         verdict: if judged {
             check.verdict
         } else {
@@ -464,6 +581,7 @@ pub fn evaluate(
 ) -> TargetResult {
     let mut result = TargetResult {
         target: obs.target.clone(),
+        account: obs.account.clone(),
         verdict: Verdict::Pass,
         observation: id,
         checks: Vec::new(),

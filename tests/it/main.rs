@@ -2,6 +2,7 @@
 //! module per area, helpers in `support`. Tests talk to real servers on loopback.
 
 mod aws;
+mod aws_accounts;
 mod aws_audit;
 mod aws_resilience;
 mod cli;
