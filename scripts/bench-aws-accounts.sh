@@ -9,6 +9,7 @@
 #   scripts/bench-aws-accounts.sh                  # release build (slow to build on 2 cores)
 #   VOUCH_BENCH_PROFILE=debug scripts/bench-aws-accounts.sh
 #   ACCOUNTS=3 BUCKETS=50 KEYS=10 scripts/bench-aws-accounts.sh
+#   VOUCH_BIN=target/debug/vouch scripts/bench-aws-accounts.sh   # no build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export VOUCH_REPO="$PWD"
@@ -35,7 +36,10 @@ start_moto 5.0.28 "$venv" VOUCH_TEST_MOTO_URL
 : "${VOUCH_TEST_MOTO_URL:?moto did not start}"
 moto_log="${VOUCH_TEST_MOTO_URL_LOG:?moto did not start}"
 
-if [ "$PROFILE" = release ]; then
+if [ -n "${VOUCH_BIN:-}" ]; then
+  vouch="$VOUCH_BIN"        # a binary already built (e.g. by `cargo build --tests`)
+  PROFILE="given binary"
+elif [ "$PROFILE" = release ]; then
   cargo build --release --quiet --bin vouch
   vouch="target/release/vouch"
 else

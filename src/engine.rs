@@ -67,6 +67,9 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 /// A future that resolves when the run should stop early (Ctrl-C).
 pub type Interrupt = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// What discovery found, per (probe, pattern, account).
+type Discovered = HashMap<(String, String, Option<String>), Result<Vec<String>, ProbeError>>;
+
 /// One distinct observation to make.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct ObsKey {
@@ -83,7 +86,7 @@ struct ObsKey {
 enum Planned {
     Observe(ObsKey),
     /// Discovery or group expansion gave a verdict of its own.
-    Direct(TargetResult),
+    Direct(Box<TargetResult>),
 }
 
 /// Runs `controls` and returns the report. The library entry point behind `vouch check`.
@@ -163,8 +166,7 @@ pub async fn run(
         .buffer_unordered(opts.concurrency.max(1));
     // A signal during discovery stops the run too: what was not discovered is not observed.
     let mut complete = true;
-    let mut discovered: HashMap<(String, String, Option<String>), Result<Vec<String>, ProbeError>> =
-        HashMap::new();
+    let mut discovered: Discovered = HashMap::new();
     loop {
         tokio::select! {
             next = discovery.next() => match next {
@@ -198,7 +200,11 @@ pub async fn run(
             };
             let mut row = direct(Verdict::NotApplicable, why, None);
             row.engine = Some(kind);
-            plan.push((format!("({})", group_name(c)), None, Planned::Direct(row)));
+            plan.push((
+                format!("({})", group_name(c)),
+                None,
+                Planned::Direct(Box::new(row)),
+            ));
         }
         let params = serde_json::to_string(&c.params).unwrap_or_default();
         for (t, scope) in targets.iter().flat_map(|t| {
@@ -231,7 +237,10 @@ pub async fn run(
                             plan.push((
                                 t.clone(),
                                 account.clone(),
-                                Planned::Direct(population_result(found.len(), c.min_population)),
+                                Planned::Direct(Box::new(population_result(
+                                    found.len(),
+                                    c.min_population,
+                                ))),
                             ));
                         }
                         found.clone()
@@ -239,7 +248,7 @@ pub async fn run(
                     Some(Err(e)) => {
                         let mut row = error_result(e);
                         row.engine = Some(EngineRow::Discovery);
-                        plan.push((t.clone(), account.clone(), Planned::Direct(row)));
+                        plan.push((t.clone(), account.clone(), Planned::Direct(Box::new(row))));
                         Vec::new()
                     }
                     None => {
@@ -250,7 +259,7 @@ pub async fn run(
                             None,
                         );
                         row.engine = Some(EngineRow::Interrupted);
-                        plan.push((t.clone(), account.clone(), Planned::Direct(row)));
+                        plan.push((t.clone(), account.clone(), Planned::Direct(Box::new(row))));
                         Vec::new()
                     }
                 }
@@ -350,7 +359,7 @@ pub async fn run(
             .into_iter()
             .map(|(target, account, planned)| {
                 let mut r = match planned {
-                    Planned::Direct(r) => r,
+                    Planned::Direct(r) => *r,
                     Planned::Observe(key) => match observed.get(&key) {
                         Some(Ok(obs)) => evaluate(c, obs, obs_ids.get(&key).cloned(), now),
                         Some(Err(e)) => error_result(e),
@@ -416,13 +425,12 @@ pub async fn run(
 /// scanned account for `*` and `account`; the named one for an account id or ARN. An
 /// organisation that could not be listed, or a named account the run does not examine, is
 /// the row's error.
-#[allow(clippy::type_complexity)]
 fn account_route(
     kind: &str,
     t: &str,
     is_pattern: bool,
     accounts: &Option<Result<Arc<AccountSet>, ProbeError>>,
-) -> Result<Vec<Option<Arc<AccountScope>>>, TargetResult> {
+) -> Result<Vec<Option<Arc<AccountScope>>>, Box<TargetResult>> {
     if !aws::is_aws_kind(kind) {
         return Ok(vec![None]);
     }
@@ -431,7 +439,7 @@ fn account_route(
         Some(Err(e)) => {
             let mut row = error_result(e);
             row.engine = Some(EngineRow::Discovery);
-            return Err(row);
+            return Err(Box::new(row));
         }
         Some(Ok(set)) => set,
     };
@@ -455,7 +463,7 @@ fn account_route(
                     Some("add it to [aws] accounts, or to the organisation's scope".into()),
                 );
                 row.engine = Some(EngineRow::Discovery);
-                Err(row)
+                Err(Box::new(row))
             }
         },
     }

@@ -189,10 +189,22 @@ targets = ["*"]
 expect = [{ fact = "versioning.status", op = "==", value = "Enabled" }]
 "#;
 
-fn controls(registry: &Registry) -> Vec<vouch::control::Control> {
+/// With a KMS `*` too: a regional listing, which covers each account's own `regions`.
+const CONTROLS_WITH_KEYS: &str = r#"
+[[control]]
+id = "T-KEYS"
+title = "Keys rotate"
+severity = "high"
+probe = "aws.kms"
+targets = ["*"]
+allow_empty = true
+expect = [{ fact = "rotation.enabled", op = "==", value = true }]
+"#;
+
+fn controls(registry: &Registry, text: &str) -> Vec<vouch::control::Control> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
-    std::fs::write(&path, CONTROLS).unwrap();
+    std::fs::write(&path, text).unwrap();
     let mut diags = Diagnostics::new();
     let controls = vouch::control::load_controls(
         &[vouch::control::Source::Path(path)],
@@ -217,12 +229,16 @@ fn inventory(url: &str, org: &Org) -> Inventory {
 }
 
 async fn run(aws: Arc<Aws>, inv: Inventory) -> Value {
-    run_with_controls(aws, inv).await.0
+    run_with_controls(aws, inv, CONTROLS).await.0
 }
 
-async fn run_with_controls(aws: Arc<Aws>, inv: Inventory) -> (Value, Vec<vouch::control::Control>) {
+async fn run_with_controls(
+    aws: Arc<Aws>,
+    inv: Inventory,
+    text: &str,
+) -> (Value, Vec<vouch::control::Control>) {
     let registry = Registry::builtin_with_aws(aws);
-    let controls = controls(&registry);
+    let controls = controls(&registry, text);
     let ctx = ProbeContext::new(Arc::new(inv), ProbeOptions::default());
     let report = engine::run(
         &controls,
@@ -237,7 +253,12 @@ async fn run_with_controls(aws: Arc<Aws>, inv: Inventory) -> (Value, Vec<vouch::
 }
 
 fn rows(report: &Value) -> Vec<&Value> {
-    report["controls"][0]["results"]
+    report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "T-VERSIONED")
+        .unwrap()["results"]
         .as_array()
         .unwrap()
         .iter()
@@ -252,7 +273,7 @@ async fn three_member_accounts_are_each_examined_through_their_role_and_labelled
         credentials: Some(org.creds.clone()),
         ..AwsOverrides::default()
     });
-    let (report, controls) = run_with_controls(aws, inventory(&url, &org)).await;
+    let (report, controls) = run_with_controls(aws, inventory(&url, &org), CONTROLS).await;
 
     // Every seeded bucket is one row, in its own account, with its own verdict.
     let rows = rows(&report);
@@ -516,7 +537,7 @@ async fn an_account_whose_role_cannot_be_assumed_is_error_alone_while_the_others
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn listed_accounts_keep_the_account_id_pin_and_their_own_regions() {
+async fn listed_accounts_keep_the_account_id_pin_their_own_regions_and_their_secrets() {
     let url = moto_url();
     let org = organisation(&url).await;
     let (a, b) = (&org.members[0].0, &org.members[2].0);
@@ -528,6 +549,7 @@ async fn listed_accounts_keep_the_account_id_pin_and_their_own_regions() {
             id: a.clone(),
             name: Some("prod".into()),
             role_arn: Some(format!("arn:aws:iam::{a}:role/VouchAudit")),
+            regions: Some(vec!["us-west-2".into(), "ap-south-1".into()]),
             ..Default::default()
         },
         vouch::inventory::AwsAccount {
@@ -543,7 +565,7 @@ async fn listed_accounts_keep_the_account_id_pin_and_their_own_regions() {
         credentials: Some(org.creds.clone()),
         ..AwsOverrides::default()
     });
-    let report = run(aws, inv).await;
+    let (report, _) = run_with_controls(aws, inv, &format!("{CONTROLS}{CONTROLS_WITH_KEYS}")).await;
     let rows = rows(&report);
     let of =
         |id: &str| -> Vec<&&Value> { rows.iter().filter(|r| r["account"]["id"] == id).collect() };
@@ -562,6 +584,15 @@ async fn listed_accounts_keep_the_account_id_pin_and_their_own_regions() {
     );
     let ctx = &report["run"]["context"]["aws.accounts"];
     assert_eq!(ctx["from"], serde_json::json!(["list"]));
+    // The account's own `regions` is what its regional `*` covered.
+    let scanned = ctx["scanned"].as_array().unwrap();
+    let context_of = |id: &str| &scanned.iter().find(|s| s["id"] == id).unwrap()["context"];
+    assert_eq!(
+        context_of(a)["aws.regions"]["regions"],
+        serde_json::json!(["us-west-2", "ap-south-1"]),
+        "{ctx:#}"
+    );
+    assert_eq!(context_of(a)["aws.regions"]["from"], "[aws] regions");
     // The external id is a shared secret between the two accounts: never in the report.
     assert!(!report.to_string().contains("s3cr3t-ext"));
 }

@@ -509,7 +509,16 @@ impl Session {
             })),
             Err(e) => Err(ProbeError::new(
                 ProbeErrorKind::Denied,
-                format!("account {}: cannot assume {via}: {}", account.id, e.message),
+                format!(
+                    "account {}: cannot assume {via}: {}",
+                    account.id,
+                    // The SDK reports the refused AssumeRole through the first call that
+                    // needed the credentials; keep STS's own words.
+                    e.message
+                        .strip_prefix("sts:GetCallerIdentity: no usable AWS credentials (")
+                        .and_then(|d| d.strip_suffix(')'))
+                        .unwrap_or(&e.message)
+                ),
             )
             .with_hint(match &account.role_arn {
                 Some(_) => format!(
