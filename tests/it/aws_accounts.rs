@@ -681,3 +681,82 @@ exclude_accounts = ["12"]
         assert!(line.starts_with(want), "{line}\n  expected {want}\n{diags}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn include_ous_narrows_the_organisation_to_accounts_under_them_at_any_depth() {
+    let url = moto_url();
+    let org = organisation(&url).await;
+    let client = aws_sdk_organizations::Client::new(&config(&url, org.creds.clone()).await);
+    let root = client.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    let ou = |parent: String, name: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .create_organizational_unit()
+                .parent_id(parent)
+                .name(name)
+                .send()
+                .await
+                .unwrap()
+                .organizational_unit()
+                .unwrap()
+                .id()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let prod = ou(root.clone(), "prod").await;
+    let inner = ou(prod.clone(), "inner").await;
+    // member-a directly under `prod`, member-c two levels down; member-b stays at the root.
+    for (account, to) in [(&org.members[0].0, &prod), (&org.members[2].0, &inner)] {
+        client
+            .move_account()
+            .account_id(account)
+            .source_parent_id(&root)
+            .destination_parent_id(to)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut inv = inventory(&url, &org);
+    inv.aws.organization.as_mut().unwrap().include_ous = vec![prod.clone()];
+    let aws = Aws::with_overrides(AwsOverrides {
+        credentials: Some(org.creds.clone()),
+        ..AwsOverrides::default()
+    });
+    let report = run(aws, inv).await;
+    let ctx = &report["run"]["context"]["aws.accounts"];
+    let ids = |list: &str| -> Vec<String> {
+        ctx[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut want = vec![org.members[0].0.clone(), org.members[2].0.clone()];
+    want.sort();
+    assert_eq!(ids("scanned"), want, "{ctx:#}");
+    let skipped = ctx["skipped"].as_array().unwrap();
+    let b = skipped
+        .iter()
+        .find(|s| s["id"] == org.members[1].0.as_str())
+        .unwrap_or_else(|| panic!("member-b is not skipped: {ctx:#}"));
+    assert_eq!(b["reason"], format!("not under include_ous ({prod})"));
+    // Nothing of member-b was observed.
+    assert!(
+        rows(&report)
+            .iter()
+            .all(|r| r["account"]["id"] != org.members[1].0.as_str())
+    );
+    // ListAccountsForParent and ListChildren were asked, and are in the management policy.
+    support::assert_iam_policy_allows(&report["run"]["context"]);
+    let calls = ctx["organization"]["api_calls"].to_string();
+    assert!(
+        calls.contains("ListChildren") && calls.contains("ListAccountsForParent"),
+        "{calls}"
+    );
+}
