@@ -508,6 +508,10 @@ async fn an_account_whose_role_cannot_be_assumed_is_error_alone_while_the_others
         "{error}"
     );
     assert!(
+        error.contains(": AccessDenied: User: arn:aws:sts::"),
+        "STS's own code and words: {error}"
+    );
+    assert!(
         error.contains("not authorized to perform: sts:AssumeRole"),
         "{error}"
     );

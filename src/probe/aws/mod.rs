@@ -327,6 +327,25 @@ fn check_account(
     }
 }
 
+/// STS's own `code: message` out of the SDK's rendering of a credentials failure (`…
+/// unhandled error (AccessDenied): Error { code: "AccessDenied", message: "User: … is not
+/// authorized to perform: sts:AssumeRole …" }`); the whole text when it has no such part.
+fn sts_words(detail: &str) -> String {
+    let field = |name: &str| {
+        let start = detail.find(&format!("{name}: \""))? + name.len() + 3;
+        let end = detail[start..].find('"')?;
+        Some(&detail[start..start + end])
+    };
+    match (field("code"), field("message")) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        _ => detail
+            .strip_prefix("sts:GetCallerIdentity: no usable AWS credentials (")
+            .and_then(|d| d.strip_suffix(')'))
+            .unwrap_or(detail)
+            .to_string(),
+    }
+}
+
 /// A URL with any `user:password@` replaced by `REDACTED@`: endpoint URLs go into reports.
 fn redact_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -514,10 +533,7 @@ impl Session {
                     account.id,
                     // The SDK reports the refused AssumeRole through the first call that
                     // needed the credentials; keep STS's own words.
-                    e.message
-                        .strip_prefix("sts:GetCallerIdentity: no usable AWS credentials (")
-                        .and_then(|d| d.strip_suffix(')'))
-                        .unwrap_or(&e.message)
+                    sts_words(&e.message)
                 ),
             )
             .with_hint(match &account.role_arn {
