@@ -83,7 +83,7 @@ pub fn compare(old: &Report, new: &Report) -> Drift {
                         c.gates(),
                         c.results
                             .iter()
-                            .map(|t| (t.target.clone(), t.verdict))
+                            .map(|t| (t.labelled_target(), t.verdict))
                             .collect(),
                     ),
                 )
@@ -370,6 +370,7 @@ mod tests {
         for (id, target, v) in rows {
             let r = TargetResult {
                 target: target.to_string(),
+                account: None,
                 verdict: *v,
                 observation: None,
                 checks: Vec::new(),

@@ -22,7 +22,10 @@ use tokio::sync::Semaphore;
 
 use crate::control::{Control, Severity, Targets};
 use crate::expect::{Check, Verdict};
-use crate::probe::{Observation, Params, ProbeContext, ProbeError, ProbeErrorKind, Registry};
+use crate::probe::aws::{AccountScope, AccountSet, Route};
+use crate::probe::{
+    AccountRef, Observation, Params, ProbeContext, ProbeError, ProbeErrorKind, Registry, aws,
+};
 use crate::report::{ControlResult, EngineRow, Report, Run, SCHEMA, Summary, TargetResult, Tool};
 
 /// How a run behaves (flags, not control files).
@@ -110,6 +113,9 @@ pub type Interrupt = Pin<Box<dyn Future<Output = ()> + Send>>;
 struct ObsKey {
     probe: String,
     target: String,
+    /// The AWS account it is made in, in a multi-account run: one name in two accounts is two
+    /// observations, never one.
+    account: Option<String>,
     /// Canonical JSON of the params (serde_json maps are sorted).
     params: String,
 }
@@ -141,7 +147,7 @@ pub async fn run(
 pub struct Observations {
     started_at: Timestamp,
     complete: bool,
-    plans: Vec<Vec<(String, Planned)>>,
+    plans: Vec<Vec<PlannedRow>>,
     observed: HashMap<ObsKey, Result<Observation, ProbeError>>,
     context: BTreeMap<String, serde_json::Value>,
     warnings: Vec<String>,
@@ -166,9 +172,10 @@ pub async fn observe(
     // Tell the probes which facts the controls read, so costly unread facts cost nothing.
     let ctx = &ctx.with_facts_used(facts_used(controls));
     let expanded: Vec<Vec<String>> = controls.iter().map(|c| targets_of(c, ctx, opts)).collect();
+    let scoped = Scoped::resolve(controls, registry, ctx).await;
     let (discovered, mut complete) =
-        discover(controls, &expanded, registry, ctx, opts, &mut interrupt).await;
-    let (plans, keys) = plan(controls, &expanded, &discovered, registry, ctx, opts);
+        discover(controls, &expanded, registry, &scoped, opts, &mut interrupt).await;
+    let (plans, keys) = plan(controls, &expanded, &discovered, registry, &scoped, opts);
     if let Some(p) = &progress {
         p(Progress::Planned(keys.len()));
     }
@@ -177,7 +184,7 @@ pub async fn observe(
         complete = observe_planned(
             keys,
             registry,
-            ctx,
+            &scoped,
             opts,
             progress.clone(),
             &mut interrupt,
@@ -201,42 +208,93 @@ pub async fn observe(
     }
 }
 
-/// Discovery: expands every pattern target (`*`) once per (probe, pattern), concurrently. Returns
-/// what each found and whether it ran to the end (`false`: interrupted).
+/// The accounts of a multi-account run (`[aws] accounts`, `[aws.organization]`), resolved once
+/// before discovery, and the run's context: each AWS `*` and `account` target is discovered and
+/// observed once per account, each in its own account's session.
+struct Scoped {
+    ctx: ProbeContext,
+    accounts: Option<Result<Arc<AccountSet>, ProbeError>>,
+    scopes: HashMap<String, Arc<AccountScope>>,
+}
+
+impl Scoped {
+    async fn resolve(controls: &[Control], registry: &Registry, ctx: &ProbeContext) -> Scoped {
+        let accounts = if controls.iter().any(|c| aws::is_aws_kind(&c.probe)) {
+            registry.aws_accounts(ctx).await
+        } else {
+            None
+        };
+        let scopes = match &accounts {
+            Some(Ok(set)) => set
+                .scanned
+                .iter()
+                .map(|a| (a.id.clone(), Arc::new(a.clone())))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        Scoped {
+            ctx: ctx.clone(),
+            accounts,
+            scopes,
+        }
+    }
+
+    /// The context a (probe, target) of `account` is examined in.
+    fn ctx_in(&self, account: &Option<String>) -> ProbeContext {
+        match account.as_ref().and_then(|a| self.scopes.get(a)) {
+            Some(scope) => self.ctx.for_account(scope.clone()),
+            None => self.ctx.clone(),
+        }
+    }
+}
+
+/// Discovery: expands every pattern target (`*`) once per (probe, pattern, account),
+/// concurrently. Returns what each found and whether it ran to the end (`false`: interrupted).
 async fn discover(
     controls: &[Control],
     expanded: &[Vec<String>],
     registry: &Registry,
-    ctx: &ProbeContext,
+    scoped: &Scoped,
     opts: &EngineOptions,
     interrupt: &mut Interrupt,
 ) -> (Discovered, bool) {
-    let mut patterns: Vec<(String, String)> = Vec::new();
+    let mut patterns: Vec<(String, String, Option<String>)> = Vec::new();
     for (c, targets) in controls.iter().zip(expanded) {
-        if let Some(probe) = registry.get(&c.probe) {
-            for t in targets {
-                if probe.is_pattern(t)
-                    && owns(opts, &c.probe, t)
-                    && !patterns.contains(&(c.probe.clone(), t.clone()))
-                {
-                    patterns.push((c.probe.clone(), t.clone()));
+        let Some(probe) = registry.get(&c.probe) else {
+            continue;
+        };
+        for t in targets {
+            if !probe.is_pattern(t) || !owns(opts, &c.probe, t) {
+                continue;
+            }
+            let in_accounts: Vec<Option<String>> =
+                match account_route(&c.probe, t, true, &scoped.accounts) {
+                    Ok(list) => list.into_iter().map(|a| a.map(|a| a.id.clone())).collect(),
+                    Err(_) => Vec::new(),
+                };
+            for account in in_accounts {
+                let key = (c.probe.clone(), t.clone(), account);
+                if !patterns.contains(&key) {
+                    patterns.push(key);
                 }
             }
         }
     }
-    let mut discovery = futures::stream::iter(patterns.into_iter().map(|(kind, pattern)| {
-        let probe = registry.get(&kind).expect("validated probe");
-        let ctx = ctx.clone();
-        let timeout = opts.timeout;
-        async move {
-            let res = match tokio::time::timeout(timeout, probe.discover(&pattern, &ctx)).await {
-                Ok(r) => r,
-                Err(_) => Err(ProbeError::timeout(timeout)),
-            };
-            ((kind, pattern), res)
-        }
-    }))
-    .buffer_unordered(opts.concurrency.max(1));
+    let mut discovery =
+        futures::stream::iter(patterns.into_iter().map(|(kind, pattern, account)| {
+            let probe = registry.get(&kind).expect("validated probe");
+            let ctx = scoped.ctx_in(&account);
+            let timeout = opts.timeout;
+            async move {
+                let res = match tokio::time::timeout(timeout, probe.discover(&pattern, &ctx)).await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(ProbeError::timeout(timeout)),
+                };
+                ((kind, pattern, account), res)
+            }
+        }))
+        .buffer_unordered(opts.concurrency.max(1));
     // A signal during discovery stops the run too: what was not discovered is not observed.
     let mut discovered: Discovered = HashMap::new();
     loop {
@@ -250,21 +308,26 @@ async fn discover(
     }
 }
 
-/// (probe, pattern) → the targets discovery found, or why it could not.
-type Discovered = HashMap<(String, String), Result<Vec<String>, ProbeError>>;
+/// (probe, pattern, account) → the targets discovery found, or why it could not.
+type Discovered = HashMap<(String, String, Option<String>), Result<Vec<String>, ProbeError>>;
 
-/// Plan: every control × target becomes an observation key or a direct result (an undefined or
-/// empty group, a population too small, a discovery error, a pattern the interrupt left
-/// undiscovered). Identical observations are planned once: the second list is every distinct key.
+/// A control's planned row: its target, the account it is examined in (multi-account runs),
+/// and how its result is had.
+type PlannedRow = (String, Option<AccountRef>, Planned);
+
+/// Plan: every control × target (× account) becomes an observation key or a direct result (an
+/// undefined or empty group, a population too small, a discovery error, a pattern the interrupt
+/// left undiscovered, an account the run does not examine). Identical observations are planned
+/// once: the second list is every distinct key.
 fn plan(
     controls: &[Control],
     expanded: &[Vec<String>],
     discovered: &Discovered,
     registry: &Registry,
-    ctx: &ProbeContext,
+    scoped: &Scoped,
     opts: &EngineOptions,
-) -> (Vec<Vec<(String, Planned)>>, Vec<ObsKey>) {
-    let mut plans: Vec<Vec<(String, Planned)>> = Vec::with_capacity(controls.len());
+) -> (Vec<Vec<PlannedRow>>, Vec<ObsKey>) {
+    let mut plans: Vec<Vec<PlannedRow>> = Vec::with_capacity(controls.len());
     let mut keys: Vec<ObsKey> = Vec::new();
     let mut planned: std::collections::HashSet<ObsKey> = std::collections::HashSet::new();
     for (c, targets) in controls.iter().zip(expanded) {
@@ -272,7 +335,8 @@ fn plan(
         if targets.is_empty() && owns(opts, &c.probe, &format!("({})", group_name(c))) {
             plan.push((
                 format!("({})", group_name(c)),
-                Planned::Direct(no_targets(c, ctx)),
+                None,
+                Planned::Direct(no_targets(c, &scoped.ctx)),
             ));
         }
         let params = serde_json::to_string(&c.params).unwrap_or_default();
@@ -282,26 +346,38 @@ fn plan(
             if !owns(opts, &c.probe, t) {
                 continue;
             }
-            let concrete: Vec<String> = if is_pattern(t) {
-                let (found, direct) =
-                    pattern_rows(c, discovered.get(&(c.probe.clone(), t.clone())));
-                if let Some(row) = direct {
-                    plan.push((t.clone(), Planned::Direct(row)));
+            let scopes = match account_route(&c.probe, t, is_pattern(t), &scoped.accounts) {
+                Ok(scopes) => scopes,
+                Err(row) => {
+                    plan.push((t.clone(), None, Planned::Direct(*row)));
+                    continue;
                 }
-                found
-            } else {
-                vec![t.clone()]
             };
-            for target in concrete {
-                let key = ObsKey {
-                    probe: c.probe.clone(),
-                    target: target.clone(),
-                    params: params.clone(),
+            for scope in scopes {
+                let account_id = scope.as_ref().map(|a| a.id.clone());
+                let account = scope.as_deref().map(AccountRef::from);
+                let concrete: Vec<String> = if is_pattern(t) {
+                    let found = discovered.get(&(c.probe.clone(), t.clone(), account_id.clone()));
+                    let (found, direct) = pattern_rows(c, found);
+                    if let Some(row) = direct {
+                        plan.push((t.clone(), account.clone(), Planned::Direct(row)));
+                    }
+                    found
+                } else {
+                    vec![t.clone()]
                 };
-                if planned.insert(key.clone()) {
-                    keys.push(key.clone());
+                for target in concrete {
+                    let key = ObsKey {
+                        probe: c.probe.clone(),
+                        target: target.clone(),
+                        account: account_id.clone(),
+                        params: params.clone(),
+                    };
+                    if planned.insert(key.clone()) {
+                        keys.push(key.clone());
+                    }
+                    plan.push((target, account.clone(), Planned::Observe(key)));
                 }
-                plan.push((target, Planned::Observe(key)));
             }
         }
         plans.push(plan);
@@ -366,7 +442,7 @@ fn pattern_rows(
 async fn observe_planned(
     keys: Vec<ObsKey>,
     registry: &Registry,
-    ctx: &ProbeContext,
+    scoped: &Scoped,
     opts: &EngineOptions,
     progress: Option<ProgressFn>,
     interrupt: &mut Interrupt,
@@ -375,13 +451,16 @@ async fn observe_planned(
     let host_limits: Arc<std::sync::Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
     let mut stream = futures::stream::iter(keys.into_iter().map(|key| {
         let probe = registry.get(&key.probe).expect("validated probe");
-        let ctx = ctx.clone();
+        let ctx = scoped.ctx_in(&key.account);
         let host_limits = host_limits.clone();
         let per_host = opts.per_host.max(1);
         let timeout = opts.timeout;
         let progress = progress.clone();
         async move {
-            let host = probe.host_key(&key.target);
+            let host = match &key.account {
+                Some(a) => format!("{a}|{}", probe.host_key(&key.target)),
+                None => probe.host_key(&key.target),
+            };
             let sem = host_limits
                 .lock()
                 .expect("host limits")
@@ -397,6 +476,7 @@ async fn observe_planned(
                 Ok(Ok(mut obs)) => {
                     obs.duration_ms = start.elapsed().as_millis() as u64;
                     obs.params = params;
+                    obs.account = ctx.account.as_deref().map(AccountRef::from);
                     Ok(obs)
                 }
                 Ok(Err(e)) => Err(e),
@@ -444,7 +524,7 @@ pub fn evaluate_all(controls: &[Control], run: Observations, now: Timestamp) -> 
     for (c, plan) in controls.iter().zip(run.plans) {
         let mut rs: Vec<TargetResult> = plan
             .into_iter()
-            .map(|(target, planned)| {
+            .map(|(target, account, planned)| {
                 let mut r = match planned {
                     Planned::Direct(r) => r,
                     Planned::Observe(key) => match observed.get(&key) {
@@ -463,10 +543,11 @@ pub fn evaluate_all(controls: &[Control], run: Observations, now: Timestamp) -> 
                     },
                 };
                 r.target = target;
+                r.account = account;
                 r
             })
             .collect();
-        rs.sort_by(|a, b| a.target.cmp(&b.target));
+        rs.sort_by(|a, b| (&a.account, &a.target).cmp(&(&b.account, &b.target)));
         results.push(control_result(c, rs));
     }
     results.sort_by(|a, b| a.id.cmp(&b.id));
@@ -515,6 +596,56 @@ pub fn control_result(c: &Control, results: Vec<TargetResult>) -> ControlResult 
     }
 }
 
+/// The accounts target `t` of probe `kind` is planned in: `[None]` (the run's own credentials)
+/// outside a multi-account run, for a non-AWS probe, or for a plain resource name; every
+/// scanned account for `*` and `account`; the named one for an account id or ARN. An
+/// organisation that could not be listed, or a named account the run does not examine, is
+/// the row's error.
+fn account_route(
+    kind: &str,
+    t: &str,
+    is_pattern: bool,
+    accounts: &Option<Result<Arc<AccountSet>, ProbeError>>,
+) -> Result<Vec<Option<Arc<AccountScope>>>, Box<TargetResult>> {
+    if !aws::is_aws_kind(kind) {
+        return Ok(vec![None]);
+    }
+    let set = match accounts {
+        None => return Ok(vec![None]),
+        Some(Err(e)) => {
+            let mut row = error_result(e);
+            row.engine = Some(EngineRow::Discovery);
+            return Err(Box::new(row));
+        }
+        Some(Ok(set)) => set,
+    };
+    match aws::route(t, is_pattern) {
+        Route::Own => Ok(vec![None]),
+        Route::Each => Ok(set
+            .scanned
+            .iter()
+            .map(|a| Some(Arc::new(a.clone())))
+            .collect()),
+        Route::Named(id) => match set.get(&id) {
+            Some(a) => Ok(vec![Some(Arc::new(a.clone()))]),
+            None => {
+                let why = match set.skipped.iter().find(|s| s.id == id) {
+                    Some(s) => format!("account {id} is skipped by this run: {}", s.reason),
+                    None => format!("account {id} is not among the accounts this run examines"),
+                };
+                let mut row = direct(
+                    Verdict::Error,
+                    why,
+                    Some("add it to [aws] accounts, or to the organisation's scope".into()),
+                );
+                row.engine = Some(EngineRow::Discovery);
+                Err(Box::new(row))
+            }
+        },
+    }
+}
+
+/// The concrete target strings of a control (before pattern discovery).
 /// Probe kind → every fact path the controls' `expect` and `where` read (alternatives too).
 fn facts_used(controls: &[Control]) -> BTreeMap<String, std::collections::BTreeSet<String>> {
     fn walk(e: &crate::expect::Expectation, out: &mut std::collections::BTreeSet<String>) {
@@ -563,6 +694,7 @@ pub use crate::bundle::observation_id;
 fn direct(verdict: Verdict, error: String, hint: Option<String>) -> TargetResult {
     TargetResult {
         target: String::new(),
+        account: None,
         verdict,
         observation: None,
         checks: Vec::new(),
@@ -611,6 +743,7 @@ fn population_result(found: usize, min: Option<u64>) -> TargetResult {
     let judged = explicit && min > 0;
     TargetResult {
         target: String::new(),
+        account: None,
         verdict: if judged {
             check.verdict
         } else {
@@ -635,6 +768,7 @@ pub fn evaluate(
 ) -> TargetResult {
     let mut result = TargetResult {
         target: obs.target.clone(),
+        account: obs.account.clone(),
         verdict: Verdict::Pass,
         observation: id,
         checks: Vec::new(),

@@ -77,6 +77,297 @@ pub struct AwsSettings {
     /// makes every AWS result `error`. Empty: not pinned.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub account_ids: Vec<String>,
+    /// `[aws] accounts = [{ id, role_arn, external_id, regions }]`: accounts to examine, each
+    /// through its own role. Empty (and no `organization`): the one account of the credentials.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AwsAccount>,
+    /// `[aws.organization]`: every active account of the organisation, through one role name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<AwsOrganization>,
+}
+
+impl AwsSettings {
+    /// Whether the run examines named accounts (a list or an organisation) rather than the one
+    /// account of the credentials.
+    pub fn multi_account(&self) -> bool {
+        !self.accounts.is_empty() || self.organization.is_some()
+    }
+}
+
+/// One entry of `[aws] accounts`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq, Hash)]
+pub struct AwsAccount {
+    /// The 12-digit account id.
+    pub id: String,
+    /// A display name (the organisation's name for the account when listed from it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The role assumed in the account; `None`: `[aws.organization] role_name` in the account,
+    /// or, without one, the credentials themselves (which must be for this account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// `sts:ExternalId` for the role's trust policy. Never written to reports.
+    #[serde(skip)]
+    pub external_id: Option<String>,
+    /// The regions a regional `*` covers in this account (else `[aws] regions`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regions: Option<Vec<String>>,
+}
+
+/// `[aws.organization]`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq, Hash)]
+pub struct AwsOrganization {
+    /// The role assumed in each account: `arn:<partition>:iam::<id>:role/<role_name>`.
+    pub role_name: String,
+    /// Only accounts under these organisational units (`ou-…`, or a root `r-…`), at any depth.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub include_ous: Vec<String>,
+    /// Account ids never examined.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude_accounts: Vec<String>,
+    /// `sts:ExternalId` for every account's role. Never written to reports.
+    #[serde(skip)]
+    pub external_id: Option<String>,
+}
+
+/// Whether `s` is a 12-digit AWS account id.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `s` is an IAM role ARN (`arn:PARTITION:iam::ACCOUNT:role/NAME`); the account it names.
+pub fn role_arn_account(s: &str) -> Option<&str> {
+    let mut parts = s.splitn(6, ':');
+    (parts.next()? == "arn").then_some(())?;
+    let partition = parts.next()?;
+    (parts.next()? == "iam" && parts.next()?.is_empty()).then_some(())?;
+    let account = parts.next()?;
+    let resource = parts.next()?;
+    (!partition.is_empty()
+        && is_account_id(account)
+        && resource
+            .strip_prefix("role/")
+            .is_some_and(|n| !n.is_empty()))
+    .then_some(account)
+}
+
+/// An IAM role name (the last path segment): letters, digits and `+=,.@_-`, 1 to 64 characters.
+fn is_role_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+/// An organisational unit (`ou-xxxx-yyyyyyyy`) or root (`r-xxxx`) id.
+fn is_ou_or_root(s: &str) -> bool {
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    match s.strip_prefix("ou-") {
+        Some(rest) => rest.split_once('-').is_some_and(|(a, b)| ok(a) && ok(b)),
+        None => s.strip_prefix("r-").is_some_and(ok),
+    }
+}
+
+/// `[aws] accounts`: a list of inline tables, each checked key by key.
+fn parse_accounts(
+    diags: &mut Diagnostics,
+    file: FileId,
+    v: &serde_spanned::Spanned<DeValue<'_>>,
+) -> Vec<AwsAccount> {
+    const KEYS: [&str; 5] = ["id", "name", "role_arn", "external_id", "regions"];
+    let example = "accounts = [{ id = \"111122223333\", role_arn = \"arn:aws:iam::111122223333:role/VouchAudit\" }]";
+    let items = match v.get_ref() {
+        DeValue::Array(items) => items,
+        other => {
+            diags.error(
+                file,
+                v.span(),
+                "wrong-type",
+                "`accounts` must be a list of tables",
+                format!("expected e.g. {example}, found {}", diag::de_kind(other)),
+            );
+            return Vec::new();
+        }
+    };
+    let mut out: Vec<AwsAccount> = Vec::new();
+    for item in items.iter() {
+        let DeValue::Table(t) = item.get_ref() else {
+            diags.error(
+                file,
+                item.span(),
+                "wrong-type",
+                "each entry of `accounts` must be a table",
+                format!(
+                    "expected e.g. {example}, found {}",
+                    diag::de_kind(item.get_ref())
+                ),
+            );
+            continue;
+        };
+        let mut r = TableReader::new(file, item.span(), t);
+        let mut acct = AwsAccount::default();
+        if let Some(id) = r.string(diags, "id", true, "a 12-digit account id") {
+            if !is_account_id(id.get_ref()) {
+                diags.error(
+                    file,
+                    id.span(),
+                    "invalid-account-id",
+                    "`id` must be a 12-digit AWS account id",
+                    "e.g. id = \"111122223333\"",
+                );
+            } else if out.iter().any(|a| &a.id == id.get_ref()) {
+                diags.error(
+                    file,
+                    id.span(),
+                    "duplicate-account",
+                    format!("account {} is listed twice", id.get_ref()),
+                    "list each account once",
+                );
+            }
+            acct.id = id.into_inner();
+        }
+        acct.name = r
+            .string(diags, "name", false, "a display name")
+            .map(|s| s.into_inner());
+        if let Some(arn) = r.string(diags, "role_arn", false, "an IAM role ARN") {
+            match role_arn_account(arn.get_ref()) {
+                None => {
+                    diags.error(
+                        file,
+                        arn.span(),
+                        "invalid-role-arn",
+                        "`role_arn` must be an IAM role ARN",
+                        format!(
+                            "e.g. \"arn:aws:iam::{}:role/VouchAudit\"",
+                            if is_account_id(&acct.id) {
+                                &acct.id
+                            } else {
+                                "111122223333"
+                            }
+                        ),
+                    );
+                }
+                Some(a) if is_account_id(&acct.id) && a != acct.id => {
+                    diags.error(
+                        file,
+                        arn.span(),
+                        "role-account-mismatch",
+                        format!(
+                            "`role_arn` is a role in account {a}, not in account {}",
+                            acct.id
+                        ),
+                        format!(
+                            "assume a role of account {} (arn:aws:iam::{}:role/…)",
+                            acct.id, acct.id
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
+            acct.role_arn = Some(arn.into_inner());
+        }
+        acct.external_id = r
+            .string(diags, "external_id", false, "the role's sts:ExternalId")
+            .map(|s| s.into_inner());
+        if let Some(regions) = r.strings(diags, "regions") {
+            let names: Vec<String> = regions.iter().map(|s| s.get_ref().clone()).collect();
+            match check_regions(&names) {
+                Ok(()) => acct.regions = Some(names),
+                Err(why) => {
+                    diags.error(
+                        file,
+                        regions
+                            .iter()
+                            .find(|s| !is_region(s.get_ref()))
+                            .map(|s| s.span())
+                            .unwrap_or_else(|| item.span()),
+                        "invalid-region",
+                        "`regions` must list region names, or be \"enabled\"",
+                        why,
+                    );
+                }
+            }
+        }
+        r.finish(diags, &KEYS);
+        out.push(acct);
+    }
+    out
+}
+
+/// `[aws.organization]`.
+fn parse_organization(
+    diags: &mut Diagnostics,
+    file: FileId,
+    v: &serde_spanned::Spanned<DeValue<'_>>,
+) -> Option<AwsOrganization> {
+    let t = table_of(diags, file, "aws.organization", v)?;
+    let mut r = TableReader::new(file, v.span(), t);
+    let mut org = AwsOrganization::default();
+    if let Some(name) = r.string(
+        diags,
+        "role_name",
+        true,
+        "the role name, e.g. \"VouchAudit\"",
+    ) {
+        if !is_role_name(name.get_ref()) {
+            diags.error(
+                file,
+                name.span(),
+                "invalid-role-name",
+                "`role_name` must be an IAM role name (not an ARN)",
+                "letters, digits and +=,.@_- (at most 64), e.g. role_name = \"VouchAudit\"",
+            );
+        }
+        org.role_name = name.into_inner();
+    }
+    if let Some(ous) = r.strings(diags, "include_ous") {
+        for ou in &ous {
+            if !is_ou_or_root(ou.get_ref()) {
+                diags.error(
+                    file,
+                    ou.span(),
+                    "invalid-ou",
+                    format!(
+                        "`{}` is not an organisational unit or root id",
+                        ou.get_ref()
+                    ),
+                    "e.g. \"ou-ab12-cdef3456\" (an OU) or \"r-ab12\" (the root)",
+                );
+            }
+        }
+        org.include_ous = ous.into_iter().map(|s| s.into_inner()).collect();
+    }
+    if let Some(ids) = r.strings(diags, "exclude_accounts") {
+        for id in &ids {
+            if !is_account_id(id.get_ref()) {
+                diags.error(
+                    file,
+                    id.span(),
+                    "invalid-account-id",
+                    "`exclude_accounts` must list 12-digit AWS account ids",
+                    "e.g. exclude_accounts = [\"111122223333\"]",
+                );
+            }
+        }
+        org.exclude_accounts = ids.into_iter().map(|s| s.into_inner()).collect();
+    }
+    org.external_id = r
+        .string(diags, "external_id", false, "the roles' sts:ExternalId")
+        .map(|s| s.into_inner());
+    r.finish(
+        diags,
+        &[
+            "role_name",
+            "include_ous",
+            "exclude_accounts",
+            "external_id",
+        ],
+    );
+    Some(org)
 }
 
 /// Settings of the `github` probe.
@@ -420,9 +711,23 @@ impl Inventory {
                         }
                     }
                 }
+                if let Some((_, v)) = r.get("accounts") {
+                    inv.aws.accounts = parse_accounts(diags, file, v);
+                }
+                if let Some((_, v)) = r.get("organization") {
+                    inv.aws.organization = parse_organization(diags, file, v);
+                }
                 r.finish(
                     diags,
-                    &["region", "profile", "endpoint_url", "regions", "account_id"],
+                    &[
+                        "region",
+                        "profile",
+                        "endpoint_url",
+                        "regions",
+                        "account_id",
+                        "accounts",
+                        "organization",
+                    ],
                 );
             }
         }

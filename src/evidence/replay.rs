@@ -26,7 +26,7 @@ use crate::control::{Control, Targets};
 use crate::engine;
 use crate::expect::Verdict;
 use crate::inventory::Inventory;
-use crate::probe::{Observation, Registry};
+use crate::probe::{AccountRef, Observation, Registry};
 use crate::report::{self, Replay, Report, Run, SignatureCheck, TargetResult};
 
 /// A verified bundle, loaded.
@@ -235,14 +235,15 @@ fn judge_all(
     let mut results = Vec::with_capacity(controls.len());
     for c in controls {
         let before = original.controls.iter().find(|o| o.id == c.id);
-        let mut rows: BTreeMap<String, TargetResult> = BTreeMap::new();
+        // Keyed by (account, target): one name in two accounts is two rows.
+        let mut rows: BTreeMap<(Option<AccountRef>, String), TargetResult> = BTreeMap::new();
         if let Some(before) = before {
             for r in &before.results {
                 let row = match &r.observation {
                     Some(id) => judge(c, &r.target, id, recorded, now, &mut used),
                     None => unobserved(r, rows_mode),
                 };
-                rows.insert(r.target.clone(), row);
+                rows.insert((r.account.clone(), r.target.clone()), row);
             }
         }
         let named: Vec<String> = match &c.targets {
@@ -255,40 +256,45 @@ fn judge_all(
         };
         let is_pattern = |t: &str| registry.get(&c.probe).is_some_and(|p| p.is_pattern(t));
         for t in named {
-            if rows.contains_key(&t) {
+            if rows.keys().any(|(_, target)| target == &t) {
                 continue;
             }
             if is_pattern(&t) {
                 // A pattern covers every recorded observation of this probe with these params.
-                let found: Vec<(String, String)> = recorded
+                let found: Vec<(Option<AccountRef>, String, String)> = recorded
                     .observations
                     .iter()
                     .filter(|(_, o)| o.probe == c.probe && o.params == c.params)
-                    .map(|(id, o)| (o.target.clone(), id.clone()))
+                    .map(|(id, o)| (o.account.clone(), o.target.clone(), id.clone()))
                     .collect();
-                for (target, id) in found {
+                for (account, target, id) in found {
                     let row = judge(c, &target, &id, recorded, now, &mut used);
-                    rows.entry(target).or_insert(row);
+                    rows.entry((account, target)).or_insert(row);
                 }
                 continue;
             }
-            let found = recorded
+            // One observation per account in a multi-account run (`account`), else one.
+            let found: Vec<(Option<AccountRef>, String)> = recorded
                 .observations
                 .iter()
-                .find(|(_, o)| o.probe == c.probe && o.target == t && o.params == c.params)
-                .map(|(id, _)| id.clone());
-            let row = match found {
-                Some(id) => judge(c, &t, &id, recorded, now, &mut used),
-                None => missing(format!(
+                .filter(|(_, o)| o.probe == c.probe && o.target == t && o.params == c.params)
+                .map(|(id, o)| (o.account.clone(), id.clone()))
+                .collect();
+            if found.is_empty() {
+                let row = missing(format!(
                     "the evidence holds no {} observation of `{t}` with this control's params",
                     c.probe
-                )),
-            };
-            rows.insert(t, row);
+                ));
+                rows.insert((None, t.clone()), row);
+            }
+            for (account, id) in found {
+                let row = judge(c, &t, &id, recorded, now, &mut used);
+                rows.insert((account, t.clone()), row);
+            }
         }
         if rows.is_empty() {
             rows.insert(
-                "(targets)".into(),
+                (None, "(targets)".into()),
                 TargetResult {
                     verdict: Verdict::NotApplicable,
                     engine: Some(report::EngineRow::Population),
@@ -298,8 +304,9 @@ fn judge_all(
         }
         let rows = rows
             .into_iter()
-            .map(|(target, mut r)| {
+            .map(|((account, target), mut r)| {
                 r.target = target;
+                r.account = account;
                 r
             })
             .collect();
@@ -392,6 +399,7 @@ fn unobserved(r: &TargetResult, mode: Rows) -> TargetResult {
 fn missing(why: String) -> TargetResult {
     TargetResult {
         target: String::new(),
+        account: None,
         verdict: Verdict::Error,
         observation: None,
         checks: Vec::new(),

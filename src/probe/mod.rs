@@ -50,6 +50,10 @@ pub type Params = serde_json::Map<String, serde_json::Value>;
 pub struct Observation {
     pub probe: String,
     pub target: String,
+    /// The AWS account observed, in a multi-account run (part of the observation's identity:
+    /// one bucket name in two accounts is two observations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountRef>,
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub params: Params,
     pub observed_at: Timestamp,
@@ -65,6 +69,33 @@ pub struct Observation {
     /// Larger artefacts kept verbatim (certificate PEMs, response heads).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+}
+
+/// The AWS account of an observation or result: its id and, when known, its name.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountRef {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl AccountRef {
+    /// `111122223333 (prod)`, or the id alone.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{} ({n})", self.id),
+            None => self.id.clone(),
+        }
+    }
+}
+
+impl From<&aws::AccountScope> for AccountRef {
+    fn from(a: &aws::AccountScope) -> AccountRef {
+        AccountRef {
+            id: a.id.clone(),
+            name: a.name.clone(),
+        }
+    }
 }
 
 /// A verbatim artefact an auditor may want as a file of its own.
@@ -89,6 +120,7 @@ impl Observation {
         Observation {
             probe: probe.to_string(),
             target: target.to_string(),
+            account: None,
             params: Params::new(),
             observed_at: Timestamp::now(),
             duration_ms: 0,
@@ -238,7 +270,13 @@ impl Default for ProbeOptions {
 pub struct ProbeContext {
     pub inventory: Arc<Inventory>,
     pub options: Arc<ProbeOptions>,
+    /// The AWS account this observation is for, in a multi-account run (`None`: the account
+    /// of the run's own credentials).
+    pub account: Option<Arc<aws::AccountScope>>,
     run_info: Arc<Mutex<BTreeMap<String, serde_json::Value>>>,
+    /// Run-level facts recorded for one account (account id → key → value), shown under that
+    /// account in `run.context["aws.accounts"].scanned[].context`.
+    account_info: Arc<Mutex<BTreeMap<String, BTreeMap<String, serde_json::Value>>>>,
 }
 
 impl ProbeContext {
@@ -246,7 +284,9 @@ impl ProbeContext {
         let ctx = ProbeContext {
             inventory,
             options: Arc::new(options),
+            account: None,
             run_info: Arc::default(),
+            account_info: Arc::default(),
         };
         // What the run was pointed at besides the names: recorded so every report says so.
         let inv = &ctx.inventory;
@@ -286,9 +326,24 @@ impl ProbeContext {
         let mut options = (*self.options).clone();
         options.facts_used = Some(facts_used);
         ProbeContext {
-            inventory: self.inventory.clone(),
             options: Arc::new(options),
-            run_info: self.run_info.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// The same context (and run-level record) for one account of a multi-account run.
+    pub fn for_account(&self, account: Arc<aws::AccountScope>) -> ProbeContext {
+        ProbeContext {
+            account: Some(account),
+            ..self.clone()
+        }
+    }
+
+    /// The same context for the run's own credentials.
+    pub fn without_account(&self) -> ProbeContext {
+        ProbeContext {
+            account: None,
+            ..self.clone()
         }
     }
 
@@ -302,15 +357,42 @@ impl ProbeContext {
     }
 
     /// Records a run-level fact (e.g. `aws.caller_identity`), shown in the report's `run` section.
+    /// With an account set ([`ProbeContext::for_account`]) the fact is that account's.
     pub fn record_run_info(&self, key: &str, value: serde_json::Value) {
+        if let Some(account) = &self.account {
+            self.account_info
+                .lock()
+                .expect("account info lock")
+                .entry(account.id.clone())
+                .or_default()
+                .insert(key.to_string(), value);
+            return;
+        }
         self.run_info
             .lock()
             .expect("run info lock")
             .insert(key.to_string(), value);
     }
 
+    /// Every run-level fact; each account's own under its entry of `aws.accounts.scanned`.
     pub fn run_info(&self) -> BTreeMap<String, serde_json::Value> {
-        self.run_info.lock().expect("run info lock").clone()
+        let mut info = self.run_info.lock().expect("run info lock").clone();
+        let per_account = self.account_info.lock().expect("account info lock");
+        if let Some(scanned) = info
+            .get_mut(aws::CONTEXT_ACCOUNTS)
+            .and_then(|a| a.get_mut("scanned"))
+            .and_then(|s| s.as_array_mut())
+        {
+            for entry in scanned {
+                let id = entry.get("id").and_then(|i| i.as_str()).unwrap_or_default();
+                if let (Some(facts), Some(obj)) = (per_account.get(id), entry.as_object_mut()) {
+                    let facts: serde_json::Map<String, serde_json::Value> =
+                        facts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    obj.insert("context".into(), facts.into());
+                }
+            }
+        }
+        info
     }
 }
 
@@ -377,6 +459,8 @@ pub trait Probe: Send + Sync {
 #[derive(Clone)]
 pub struct Registry {
     probes: Vec<Arc<dyn Probe>>,
+    /// The AWS probes' shared factory, which also resolves a multi-account run's accounts.
+    aws: Option<Arc<aws::Aws>>,
 }
 
 impl Registry {
@@ -391,6 +475,7 @@ impl Registry {
     /// with static credentials or the SDK's replay client).
     pub fn builtin_with_aws(aws: Arc<aws::Aws>) -> Registry {
         Registry {
+            aws: Some(aws.clone()),
             probes: vec![
                 Arc::new(attestation::AttestationProbe::default()),
                 Arc::new(http::HttpProbe::default()),
@@ -418,7 +503,16 @@ impl Registry {
 
     /// A registry of the given probes (tests, embedding).
     pub fn with(probes: Vec<Arc<dyn Probe>>) -> Registry {
-        Registry { probes }
+        Registry { probes, aws: None }
+    }
+
+    /// The accounts of a multi-account run (see [`aws::Aws::accounts`]); `None` for a run of
+    /// the one account of the credentials, or a registry without the AWS probes.
+    pub async fn aws_accounts(
+        &self,
+        ctx: &ProbeContext,
+    ) -> Option<Result<Arc<aws::AccountSet>, ProbeError>> {
+        self.aws.as_ref()?.accounts(ctx).await
     }
 
     /// Adds a probe (an external `plugin:NAME`, described at load time); it replaces one of the

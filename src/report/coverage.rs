@@ -130,6 +130,17 @@ pub struct CoverageSummary {
     /// mapped, not evidenced. Absent outside a run (`vouch coverage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidenced: Option<usize>,
+    /// In a run whose results span several AWS accounts: per account (id order), how many
+    /// criteria one of that account's `pass`/`fail` rows evidences.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountEvidence>,
+}
+
+/// One account's share of a framework's coverage.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct AccountEvidence {
+    pub id: String,
+    pub evidenced: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -143,6 +154,10 @@ pub struct CriterionCoverage {
     /// In a run's report: whether one of its controls had a `pass` or `fail` in this run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidenced: Option<bool>,
+    /// In a run whose results span several AWS accounts: the accounts in which one of its
+    /// controls had a `pass` or `fail` (a criterion mapped only to non-AWS controls has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidenced_in_accounts: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -213,6 +228,7 @@ pub fn compute(framework: &Framework, controls: &[Control]) -> Coverage {
             title: k.title.clone(),
             controls: by_criterion.remove(k.id.as_str()).unwrap_or_default(),
             evidenced: None,
+            evidenced_in_accounts: None,
         })
         .collect();
     let unknown = by_criterion
@@ -223,6 +239,7 @@ pub fn compute(framework: &Framework, controls: &[Control]) -> Coverage {
             title: String::new(),
             controls,
             evidenced: None,
+            evidenced_in_accounts: None,
         })
         .collect();
     let summary = CoverageSummary {
@@ -234,6 +251,7 @@ pub fn compute(framework: &Framework, controls: &[Control]) -> Coverage {
             .count(),
         uncovered: criteria.iter().filter(|c| c.controls.is_empty()).count(),
         evidenced: None,
+        accounts: Vec::new(),
     };
     Coverage {
         framework: framework.id.clone(),
@@ -256,27 +274,68 @@ pub fn builtin(controls: &[Control]) -> Vec<Coverage> {
 /// or `fail` (a waived failure included) in `report`'s results, and counts them.
 pub fn mark_evidenced(coverage: &mut [Coverage], results: &[super::ControlResult]) {
     use crate::expect::Verdict;
+    let judges = |r: &super::TargetResult| {
+        matches!(r.verdict, Verdict::Pass | Verdict::Fail)
+            || r.waiver
+                .as_ref()
+                .is_some_and(|w| w.original_verdict == Verdict::Fail)
+    };
     let judged = |id: &str| {
-        results.iter().filter(|c| c.id == id).any(|c| {
-            c.results.iter().any(|r| {
-                matches!(r.verdict, Verdict::Pass | Verdict::Fail)
-                    || r.waiver
-                        .as_ref()
-                        .is_some_and(|w| w.original_verdict == Verdict::Fail)
-            })
-        })
+        results
+            .iter()
+            .filter(|c| c.id == id)
+            .any(|c| c.results.iter().any(judges))
+    };
+    // A run over several accounts: which accounts' rows evidence each control.
+    let mut accounts: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for c in results {
+        accounts.extend(
+            c.results
+                .iter()
+                .filter_map(|r| r.account.as_ref().map(|a| a.id.as_str())),
+        );
+    }
+    let by_account = accounts.len() > 1;
+    let judged_in = |id: &str| -> std::collections::BTreeSet<String> {
+        results
+            .iter()
+            .filter(|c| c.id == id)
+            .flat_map(|c| c.results.iter())
+            .filter(|r| judges(r))
+            .filter_map(|r| r.account.as_ref().map(|a| a.id.clone()))
+            .collect()
     };
     for cov in coverage {
         let mut n = 0;
+        let mut per_account: BTreeMap<String, usize> =
+            accounts.iter().map(|a| (a.to_string(), 0)).collect();
         for crit in &mut cov.criteria {
             let yes = crit.controls.iter().any(|m| judged(&m.id));
             n += usize::from(yes);
             crit.evidenced = Some(yes);
+            if by_account {
+                let mut ids = std::collections::BTreeSet::new();
+                for m in &crit.controls {
+                    ids.extend(judged_in(&m.id));
+                }
+                for id in &ids {
+                    *per_account.entry(id.clone()).or_default() += 1;
+                }
+                crit.evidenced_in_accounts = Some(ids.into_iter().collect());
+            }
         }
         for crit in &mut cov.unknown {
             crit.evidenced = Some(crit.controls.iter().any(|m| judged(&m.id)));
         }
         cov.summary.evidenced = Some(n);
+        cov.summary.accounts = if by_account {
+            per_account
+                .into_iter()
+                .map(|(id, evidenced)| AccountEvidence { id, evidenced })
+                .collect()
+        } else {
+            Vec::new()
+        };
     }
 }
 

@@ -38,7 +38,13 @@ fn inert(s: &str) -> std::borrow::Cow<'_, str> {
 
 pub fn render(report: &Report) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(HEADER)?;
+    // A multi-account run adds the account of each row (appended: columns keep their places).
+    let by_account = report.multi_account();
+    let mut header: Vec<&str> = HEADER.to_vec();
+    if by_account {
+        header.extend(["account_id", "account_name"]);
+    }
+    w.write_record(&header)?;
     // What the run was pointed at (an AWS endpoint override, `[resolve]`, extra trust roots) on
     // every row: a row copied out of the sheet still says it.
     let notes = report.context_notes().join("; ");
@@ -78,7 +84,17 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
                 &w_.map(|w| w.expires.to_string()).unwrap_or_default(),
                 notes.as_str(),
             ];
-            w.write_record(record.iter().map(|c| inert(c).into_owned()))?;
+            let mut record: Vec<String> = record.iter().map(|c| inert(c).into_owned()).collect();
+            if by_account {
+                let a = r.account.as_ref();
+                record.push(a.map(|a| a.id.clone()).unwrap_or_default());
+                record.push(
+                    a.and_then(|a| a.name.as_deref())
+                        .map(|n| inert(n).into_owned())
+                        .unwrap_or_default(),
+                );
+            }
+            w.write_record(&record)?;
         }
     }
     Ok(String::from_utf8(w.into_inner()?)?)

@@ -413,7 +413,7 @@ fn result(out: &mut String, report: &Report, r: &TargetResult) {
         "<div class=\"result {}\">\n<h3>{} <code>{}</code></h3>",
         class(r.verdict),
         badge(r.verdict),
-        escape(&r.target)
+        escape(&r.labelled_target())
     );
     if let Some(e) = &r.error {
         let what = if r.verdict == Verdict::NotApplicable {
@@ -579,7 +579,7 @@ fn applied_waivers(out: &mut String, rows: &[(&ControlResult, &TargetResult)]) {
             out,
             "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&c.id),
-            escape(&r.target),
+            escape(&r.labelled_target()),
             badge(w.original_verdict),
             escape(&w.expires.to_string()),
             escape(&w.reason),

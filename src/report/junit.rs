@@ -32,7 +32,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
                 }
                 _ => status(r),
             };
-            let mut case = TestCase::new(r.target.as_str(), status);
+            let mut case = TestCase::new(r.labelled_target(), status);
             case.set_classname(c.id.as_str());
             case.set_assertions(r.checks.len());
             if let Some(obs) = report.observation(r) {

@@ -99,7 +99,7 @@ pub fn render(report: &Report) -> String {
     problems.sort_by(|(ca, ra), (cb, rb)| {
         (rb.verdict.rank(), cb.severity)
             .cmp(&(ra.verdict.rank(), ca.severity))
-            .then_with(|| (&ca.id, &ra.target).cmp(&(&cb.id, &rb.target)))
+            .then_with(|| (&ca.id, &ra.account, &ra.target).cmp(&(&cb.id, &rb.account, &rb.target)))
     });
     if !problems.is_empty() {
         out.push_str("| verdict | severity | control | target | detail |\n|---|---|---|---|---|\n");
@@ -128,7 +128,7 @@ pub fn render(report: &Report) -> String {
                 format!(
                     "| `{}` | `{}` | {} | {} | {} | {} | {} | {} |\n",
                     code(&c.id),
-                    code(&r.target),
+                    code(&r.labelled_target()),
                     w.original_verdict,
                     w.expires,
                     cell(&w.reason),
@@ -240,7 +240,7 @@ fn row(out: &mut String, c: &ControlResult, r: &TargetResult) {
         badge(r.verdict),
         c.severity,
         code(&c.id),
-        code(&r.target),
+        code(&r.labelled_target()),
         detail.join("<br>")
     );
 }

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::control::{Require, Severity};
 
 use crate::expect::{Check, Verdict};
+pub use crate::probe::AccountRef;
 use crate::probe::Observation;
 
 pub const SCHEMA: &str = "vouch.report/v1";
@@ -251,6 +252,37 @@ impl Report {
                 v["sha256"].as_str().unwrap_or("unread")
             ));
         }
+        if let Some(v) = ctx.get(crate::probe::aws::CONTEXT_ACCOUNTS) {
+            let n = v["scanned"].as_array().map_or(0, Vec::len);
+            let from: Vec<&str> = v["from"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|f| f.as_str()).collect())
+                .unwrap_or_default();
+            let skipped: Vec<String> = v["skipped"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|s| {
+                            format!(
+                                "{} ({})",
+                                s["id"].as_str().unwrap_or("?"),
+                                s["reason"].as_str().unwrap_or("?")
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            notes.push(format!(
+                "AWS accounts examined: {n} (from {}){}",
+                from.join(" and "),
+                if skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!("; skipped: {}", skipped.join(", "))
+                }
+            ));
+        }
+        notes.extend(self.account_lines());
         notes
     }
 
@@ -279,6 +311,18 @@ pub struct Summary {
     pub waived: usize,
     #[serde(rename = "n/a")]
     pub not_applicable: usize,
+    pub results: ResultCounts,
+    /// Results by AWS account, when more than one account was scanned (in account id order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountSummary>,
+}
+
+/// One account's results (control × target rows of that account).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct AccountSummary {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub results: ResultCounts,
 }
 
@@ -411,6 +455,10 @@ impl ControlResult {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TargetResult {
     pub target: String,
+    /// The AWS account of the target, in a multi-account run (`[aws] accounts`,
+    /// `[aws.organization]`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountRef>,
     pub verdict: Verdict,
     /// Key into [`Report::observations`]; `None` when nothing could be observed.
     pub observation: Option<String>,
@@ -428,6 +476,17 @@ pub struct TargetResult {
     /// Set when the engine made this row itself, without a probe observing the target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<EngineRow>,
+}
+
+impl TargetResult {
+    /// The target, followed by its account in a multi-account run (`logs-bucket @
+    /// 111122223333`): one name in two accounts is two rows, never one.
+    pub fn labelled_target(&self) -> String {
+        match &self.account {
+            Some(a) => format!("{} @ {}", self.target, a.id),
+            None => self.target.clone(),
+        }
+    }
 }
 
 /// Why the engine made a result row itself. A waiver never covers such a row unless it names the
@@ -490,6 +549,29 @@ impl Report {
                 c.verdict,
             );
             for r in &c.results {
+                if let Some(a) = &r.account {
+                    let i = match s.accounts.iter().position(|x| x.id == a.id) {
+                        Some(i) => i,
+                        None => {
+                            s.accounts.push(AccountSummary {
+                                id: a.id.clone(),
+                                name: a.name.clone(),
+                                results: ResultCounts::default(),
+                            });
+                            s.accounts.len() - 1
+                        }
+                    };
+                    let ac = &mut s.accounts[i].results;
+                    ac.total += 1;
+                    bump(
+                        &mut ac.pass,
+                        &mut ac.fail,
+                        &mut ac.error,
+                        &mut ac.waived,
+                        &mut ac.not_applicable,
+                        r.verdict,
+                    );
+                }
                 s.results.total += 1;
                 let rc = &mut s.results;
                 bump(
@@ -502,7 +584,37 @@ impl Report {
                 );
             }
         }
+        if s.accounts.len() < 2 {
+            s.accounts.clear();
+        }
+        s.accounts.sort_by(|a, b| a.id.cmp(&b.id));
         self.summary = s;
+    }
+
+    /// Whether results span more than one AWS account: renderers then group by account.
+    pub fn multi_account(&self) -> bool {
+        !self.summary.accounts.is_empty()
+    }
+
+    /// One line per account (`111122223333 (prod): 40 results: 38 pass, 1 fail, 1 error`), for
+    /// the table, Markdown and HTML headers of a multi-account run.
+    pub fn account_lines(&self) -> Vec<String> {
+        self.summary
+            .accounts
+            .iter()
+            .map(|a| {
+                let r = &a.results;
+                let label = AccountRef {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                }
+                .label();
+                format!(
+                    "account {label}: {} results: {} pass, {} fail, {} error, {} waived, {} n/a",
+                    r.total, r.pass, r.fail, r.error, r.waived, r.not_applicable
+                )
+            })
+            .collect()
     }
 
     /// Whether any result at or above `threshold` failed.

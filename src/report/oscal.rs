@@ -169,6 +169,21 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
             "relevant-evidence": evidence,
             "collected": ts(obs.observed_at),
         });
+        if let Some(a) = &obs.account {
+            // Which AWS account, in a multi-account run.
+            if let Some(props) = o["props"].as_array_mut() {
+                props.push(prop("aws-account", &a.id));
+                if let Some(n) = &a.name {
+                    props.push(prop("aws-account-name", n));
+                }
+            }
+            o["title"] = json!(line(&format!(
+                "{} {} @ {}",
+                obs.probe,
+                obs.target,
+                a.label()
+            )));
+        }
         if let Some(t) = expires.get(key.as_str()) {
             o["expires"] = json!(ts(*t));
         }
@@ -181,7 +196,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
         let mut related_risks = Vec::new();
         for r in &c.results {
             if let Some(w) = &r.waiver {
-                let uuid = ids.of(&["risk", &c.id, &r.target]);
+                let uuid = ids.of(&["risk", &c.id, &r.labelled_target()]);
                 related_risks.push(json!({ "risk-uuid": uuid }));
                 risks.push(risk(&uuid, c, r, w, &ids));
             }
@@ -275,7 +290,7 @@ fn finding(c: &ControlResult, ids: &Uuids, related_risks: Vec<Value>) -> Value {
                     detail.push(e.clone());
                 }
             }
-            let mut s = format!("- {}: {}", r.target, r.verdict);
+            let mut s = format!("- {}: {}", r.labelled_target(), r.verdict);
             if !detail.is_empty() {
                 s.push_str(&format!(" — {}", detail.join("; ")));
             }
@@ -353,7 +368,7 @@ fn risk(
     }
     let mut risk = json!({
         "uuid": uuid,
-        "title": line(&format!("Waived: {} on {}", c.id, r.target)),
+        "title": line(&format!("Waived: {} on {}", c.id, r.labelled_target())),
         "description": w.reason,
         "statement": format!(
             "{} was {} on {}{}. Accepted by {} until {}.",

@@ -145,18 +145,23 @@ fn result(report: &Report, index: usize, c: &ControlResult, r: &TargetResult) ->
     let mut text = match original {
         Verdict::Error => format!(
             "{} could not be observed for {}: {}",
-            r.target,
+            r.labelled_target(),
             c.id,
             r.error.clone().unwrap_or_else(|| failing.join("; "))
         ),
-        _ => format!("{} fails {}: {}", r.target, c.id, failing.join("; ")),
+        _ => format!(
+            "{} fails {}: {}",
+            r.labelled_target(),
+            c.id,
+            failing.join("; ")
+        ),
     };
     if original == Verdict::Error {
         if let Some(h) = &r.hint {
             text.push_str(&format!(" (hint: {h})"));
         }
     }
-    let fingerprint = hex::encode(Sha256::digest(format!("{}\0{}", c.id, r.target)));
+    let fingerprint = hex::encode(Sha256::digest(format!("{}\0{}", c.id, r.labelled_target())));
     let mut props = json!({
         "verdict": r.verdict,
         "severity": c.severity,
@@ -178,8 +183,8 @@ fn result(report: &Report, index: usize, c: &ControlResult, r: &TargetResult) ->
         "locations": [{
             "physicalLocation": physical_location(c),
             "logicalLocations": [{
-                "name": r.target,
-                "fullyQualifiedName": format!("{}:{}", c.probe, r.target),
+                "name": r.labelled_target(),
+                "fullyQualifiedName": format!("{}:{}", c.probe, r.labelled_target()),
                 "kind": "resource",
             }],
         }],

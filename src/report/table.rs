@@ -39,7 +39,14 @@ fn new_table(style: Style) -> Table {
 
 pub fn render(report: &Report, style: Style) -> String {
     let mut t = new_table(style);
-    t.set_header(vec!["verdict", "severity", "control", "target", "detail"]);
+    let by_account = report.multi_account();
+    if by_account {
+        t.set_header(vec![
+            "verdict", "severity", "control", "account", "target", "detail",
+        ]);
+    } else {
+        t.set_header(vec!["verdict", "severity", "control", "target", "detail"]);
+    }
     for c in &report.controls {
         for r in &c.results {
             let mut detail: Vec<String> = r
@@ -67,13 +74,19 @@ pub fn render(report: &Report, style: Style) -> String {
                     w.original_verdict, w.expires, w.reason
                 ));
             }
-            t.add_row(vec![
+            let mut row = vec![
                 verdict_cell(r.verdict, style.color),
                 Cell::new(c.severity.as_str()),
                 Cell::new(&c.id),
-                Cell::new(&r.target),
-                Cell::new(detail.join("\n")),
-            ]);
+            ];
+            if by_account {
+                row.push(Cell::new(
+                    r.account.as_ref().map_or_else(|| "—".into(), |a| a.label()),
+                ));
+            }
+            row.push(Cell::new(&r.target));
+            row.push(Cell::new(detail.join("\n")));
+            t.add_row(row);
         }
     }
     let s = &report.summary;

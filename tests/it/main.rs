@@ -4,6 +4,7 @@
 mod architecture;
 mod aws;
 mod aws_atrest;
+mod aws_accounts;
 mod aws_audit;
 mod aws_resilience;
 mod aws_transport;

@@ -129,21 +129,28 @@ pub fn spawn_on_free_port(
     panic!("{what} could not bind a free port in five tries");
 }
 
-/// The actions `docs/iam-policy.json` allows.
+/// The actions `docs/iam-policy.json` and `docs/iam-policy-management.json` allow.
 pub fn iam_policy_actions() -> std::collections::BTreeSet<String> {
     static POLICY: std::sync::OnceLock<std::collections::BTreeSet<String>> =
         std::sync::OnceLock::new();
     POLICY
         .get_or_init(|| {
-            let text = std::fs::read_to_string(repo().join("docs/iam-policy.json")).unwrap();
-            let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-            doc["Statement"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .flat_map(|s| s["Action"].as_array().unwrap().iter())
-                .map(|a| a.as_str().unwrap().to_string())
-                .collect()
+            // The read-only policy of the audited role, and the management (or delegated
+            // administrator) account's: listing the organisation, assuming the audit roles.
+            let mut actions = std::collections::BTreeSet::new();
+            for file in ["docs/iam-policy.json", "docs/iam-policy-management.json"] {
+                let text = std::fs::read_to_string(repo().join(file)).unwrap();
+                let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+                actions.extend(
+                    doc["Statement"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .flat_map(|s| s["Action"].as_array().unwrap().iter())
+                        .map(|a| a.as_str().unwrap().to_string()),
+                );
+            }
+            actions
         })
         .clone()
 }

@@ -63,6 +63,7 @@
 //! VPC endpoint), S3 is addressed path-style because virtual-host names do not resolve there.
 
 pub mod acm;
+pub mod accounts;
 pub mod backup;
 pub mod cloudfront;
 pub mod cloudtrail;
@@ -99,6 +100,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use serde::Serialize;
 use tokio::sync::{OnceCell, Semaphore};
 
+pub use accounts::{AccountScope, AccountSet, CONTEXT_ACCOUNTS, Route, is_aws_kind, route};
 pub use error::{ErrorClass, classify, map_sdk_error};
 pub use evidence::{ApiCalls, Capture, redact_json};
 
@@ -118,7 +120,12 @@ pub struct Aws {
     /// A failed build is kept too: with no credentials every call would fail the same way,
     /// and asking the credential chain again for each of 1,000 buckets would only be slow.
     sessions: Mutex<HashMap<SessionKey, Arc<SessionCell>>>,
+    /// The accounts of a multi-account run, resolved once per inventory.
+    account_sets: Mutex<HashMap<String, Arc<AccountSetCell>>>,
 }
+
+/// An account list resolved once (or the reason it could not be).
+type AccountSetCell = OnceCell<Result<Arc<AccountSet>, ProbeError>>;
 
 /// A session built once (or the reason it could not be).
 type SessionCell = OnceCell<Result<Arc<Session>, ProbeError>>;
@@ -151,6 +158,8 @@ struct SessionKey {
     regions: Option<Vec<String>>,
     concurrency: usize,
     timeout: Duration,
+    /// The account examined through its role (a multi-account run); `None`: the credentials'.
+    account: Option<AccountScope>,
 }
 
 impl SessionKey {
@@ -160,9 +169,14 @@ impl SessionKey {
             region: aws.region.clone(),
             profile: aws.profile.clone(),
             endpoint_url: aws.endpoint_url.clone(),
-            regions: aws.regions.clone(),
+            regions: ctx
+                .account
+                .as_ref()
+                .and_then(|a| a.regions.clone())
+                .or_else(|| aws.regions.clone()),
             concurrency: ctx.options.cloud_concurrency.max(1),
             timeout: ctx.options.timeout,
+            account: ctx.account.as_deref().cloned(),
         }
     }
 }
@@ -178,13 +192,101 @@ impl Aws {
         Arc::new(Aws {
             overrides,
             sessions: Mutex::default(),
+            account_sets: Mutex::default(),
         })
     }
 
     /// The session for this run's settings, built on first use and shared afterwards. Records
     /// the caller identity into `ctx` (cheap after the first call: STS is asked once).
     pub async fn session(&self, ctx: &ProbeContext) -> Result<Arc<Session>, ProbeError> {
-        let key = SessionKey::of(ctx);
+        let session = self.session_of(SessionKey::of(ctx)).await?;
+        ctx.record_run_info(CALLER_IDENTITY, session.identity_json());
+        check_account(&ctx.inventory.aws.account_ids, &session.identity)?;
+        if let Some(endpoint) = &session.endpoint_override {
+            // The run's, whichever account: every format warns that this is not AWS.
+            ctx.without_account()
+                .record_run_info(crate::report::CONTEXT_AWS_ENDPOINT, endpoint.clone());
+        }
+        Ok(session)
+    }
+
+    /// The accounts a multi-account run examines (`[aws] accounts`, `[aws.organization]`),
+    /// resolved once and recorded in `run.context` ([`CONTEXT_ACCOUNTS`]); `None` when the
+    /// inventory names none (the one account of the credentials). An organisation that cannot
+    /// be listed is the error of every AWS result.
+    pub async fn accounts(
+        &self,
+        ctx: &ProbeContext,
+    ) -> Option<Result<Arc<AccountSet>, ProbeError>> {
+        let settings = &ctx.inventory.aws;
+        if !settings.multi_account() {
+            return None;
+        }
+        let base = ctx.without_account();
+        let key = SessionKey::of(&base);
+        let id = serde_json::to_string(&(
+            format!("{key:?}"),
+            &settings.accounts,
+            &settings.organization,
+            settings
+                .accounts
+                .iter()
+                .map(|a| &a.external_id)
+                .collect::<Vec<_>>(),
+        ))
+        .unwrap_or_default();
+        let cell = self
+            .account_sets
+            .lock()
+            .expect("aws account sets lock")
+            .entry(id)
+            .or_default()
+            .clone();
+        let res = cell
+            .get_or_init(|| async {
+                let session = match &settings.organization {
+                    Some(_) => {
+                        let s = self.session_of(key).await.map_err(|e| {
+                            ProbeError::new(
+                                e.kind,
+                                format!("cannot list the organisation's accounts: {}", e.message),
+                            )
+                            .with_hint(e.hint.clone().unwrap_or_else(
+                                || {
+                                    "run with credentials of the management or a delegated \
+                                 administrator account"
+                                        .into()
+                                },
+                            ))
+                        })?;
+                        base.record_run_info(CALLER_IDENTITY, s.identity_json());
+                        Some(s)
+                    }
+                    None => None,
+                };
+                accounts::resolve(settings, session.as_deref(), &base)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| {
+                        let hint = e.hint.clone().unwrap_or_else(|| {
+                            "listing needs organizations:ListAccounts (and ListAccountsForParent, \
+                             ListChildren for include_ous) in the management or a delegated \
+                             administrator account"
+                                .into()
+                        });
+                        ProbeError::new(
+                            e.kind,
+                            format!("cannot list the organisation's accounts: {}", e.message),
+                        )
+                        .with_hint(hint)
+                    })
+            })
+            .await
+            .clone();
+        Some(res)
+    }
+
+    async fn session_of(&self, key: SessionKey) -> Result<Arc<Session>, ProbeError> {
         let cell = self
             .sessions
             .lock()
@@ -192,16 +294,9 @@ impl Aws {
             .entry(key.clone())
             .or_default()
             .clone();
-        let session = cell
-            .get_or_init(|| Session::build(&key, &self.overrides))
+        cell.get_or_init(|| Session::build(&key, &self.overrides))
             .await
-            .clone()?;
-        ctx.record_run_info(CALLER_IDENTITY, session.identity_json());
-        check_account(&ctx.inventory.aws.account_ids, &session.identity)?;
-        if let Some(endpoint) = &session.endpoint_override {
-            ctx.record_run_info(crate::probe::CONTEXT_AWS_ENDPOINT, endpoint.clone());
-        }
-        Ok(session)
+            .clone()
     }
 }
 
@@ -235,6 +330,25 @@ fn check_account(
             format!("cannot confirm the account (inventory expects {expected}): {e}"),
         )
         .with_hint("[aws] account_id needs sts:GetCallerIdentity to succeed")),
+    }
+}
+
+/// STS's own `code: message` out of the SDK's rendering of a credentials failure (`…
+/// unhandled error (AccessDenied): Error { code: "AccessDenied", message: "User: … is not
+/// authorized to perform: sts:AssumeRole …" }`); the whole text when it has no such part.
+fn sts_words(detail: &str) -> String {
+    let field = |name: &str| {
+        let start = detail.find(&format!("{name}: \""))? + name.len() + 3;
+        let end = detail[start..].find('"')?;
+        Some(&detail[start..start + end])
+    };
+    match (field("code"), field("message")) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        _ => detail
+            .strip_prefix("sts:GetCallerIdentity: no usable AWS credentials (")
+            .and_then(|d| d.strip_suffix(')'))
+            .unwrap_or(detail)
+            .to_string(),
     }
 }
 
@@ -319,7 +433,23 @@ impl Session {
         if let Some(http) = &overrides.http_client {
             loader = loader.http_client(http.clone());
         }
-        let config = loader.load().await;
+        let mut config = loader.load().await;
+        if let Some(role) = key.account.as_ref().and_then(|a| a.role_arn.as_ref()) {
+            // The SDK's provider: AssumeRole with the loaded chain as the source credentials,
+            // cached and refreshed before they expire by the config's identity cache.
+            let account = key.account.as_ref().expect("role of an account");
+            let mut assume = aws_config::sts::AssumeRoleProvider::builder(role.clone())
+                .session_name("vouch")
+                .configure(&config);
+            if let Some(external_id) = &account.external_id {
+                assume = assume.external_id(external_id.clone());
+            }
+            let provider = assume.build().await;
+            config = config
+                .into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .build();
+        }
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
             ProbeError::new(ProbeErrorKind::Config, "no AWS region configured").with_hint(
                 "set [aws] region in vouch.toml, --aws-region, AWS_REGION, or a region in the profile",
@@ -361,6 +491,11 @@ impl Session {
             identity: Err(ProbeError::new(ProbeErrorKind::Other, "not asked yet")),
         };
         session.identity = session.caller_identity().await;
+        if let Some(account) = &key.account {
+            // An account's role that cannot be assumed (or credentials of another account)
+            // fails this account's session, and so only this account's results.
+            session.identity = Ok(session.account_identity(account)?);
+        }
         match &session.identity {
             // No credentials at all: every client shares them, so every call would fail alike.
             Err(e) if e.kind == ProbeErrorKind::Config => return Err(e.clone()),
@@ -370,6 +505,57 @@ impl Session {
             Ok(_) => {}
         }
         Ok(Arc::new(session))
+    }
+
+    /// The identity of a multi-account run's account session: the role assumed, in that
+    /// account. Anything else is this account's error, naming the role and what would fix it.
+    fn account_identity(&self, account: &AccountScope) -> Result<CallerIdentity, ProbeError> {
+        let via = match &account.role_arn {
+            Some(role) => format!("role {role}"),
+            None => "the run's own credentials".to_string(),
+        };
+        match &self.identity {
+            Ok(id) if id.account == account.id => Ok(id.clone()),
+            Ok(id) => Err(ProbeError::new(
+                ProbeErrorKind::Config,
+                format!(
+                    "account {}: {via} gave credentials for account {}",
+                    account.id,
+                    if id.account.is_empty() {
+                        "(none reported)"
+                    } else {
+                        &id.account
+                    }
+                ),
+            )
+            .with_hint(match &account.role_arn {
+                Some(_) => "the role ARN must name a role of this account",
+                None => "give the account a role_arn, or [aws.organization] role_name",
+            })),
+            Err(e) => Err(ProbeError::new(
+                ProbeErrorKind::Denied,
+                format!(
+                    "account {}: cannot assume {via}: {}",
+                    account.id,
+                    // The SDK reports the refused AssumeRole through the first call that
+                    // needed the credentials; keep STS's own words.
+                    sts_words(&e.message)
+                ),
+            )
+            .with_hint(match &account.role_arn {
+                Some(_) => format!(
+                    "the role must exist in account {} and trust the principal running vouch \
+                     (sts:AssumeRole{}); the other accounts are examined regardless",
+                    account.id,
+                    if account.external_id.is_some() {
+                        ", with the external id given"
+                    } else {
+                        ""
+                    }
+                ),
+                None => "check the run's credentials".to_string(),
+            })),
+        }
     }
 
     async fn caller_identity(&self) -> Result<CallerIdentity, ProbeError> {
@@ -792,7 +978,7 @@ pub fn regional_target(
 }
 
 /// The ARN partition of a region: `aws`, `aws-cn` (cn-*) or `aws-us-gov` (us-gov-*).
-fn partition(region: &str) -> &'static str {
+pub(crate) fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {
