@@ -71,7 +71,7 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// The regions a `*` target of a regional service (KMS, logs, RDS, DynamoDB, Backup,
     /// GuardDuty) covers: names, or [`ENABLED_REGIONS`] alone for every region enabled in the
-    /// account. `None`: the home region (GuardDuty: every enabled region).
+    /// account. `None` (unset): every region enabled for the account, as for `"enabled"`.
     pub regions: Option<Vec<String>>,
     /// `[aws] account_id`: the account (or accounts) the credentials must belong to; any other
     /// makes every AWS result `error`. Empty: not pinned.
@@ -412,7 +412,7 @@ fn is_env_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// `[aws] regions = "enabled"`: every region enabled in the account (Account ListRegions).
+/// `[aws] regions = "enabled"`: every region enabled in the account (EC2 DescribeRegions).
 pub const ENABLED_REGIONS: &str = "enabled";
 
 /// Checks an `[aws] regions` / `--aws-regions` list: region names (`eu-west-1`), or

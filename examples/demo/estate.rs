@@ -441,7 +441,7 @@ pub async fn start(dir: &Path, aws_url: Option<&str>) -> Result<Estate> {
         inv.push_str("aws_buckets = [\"*\"]\naws_keys = [\"*\"]\naws_databases = [\"*\"]\naws_tables = [\"*\"]\naws_vaults = [\"*\"]\naws_protected = [\"protected:*\"]\naws_trails = [\"*\"]\naws_log_groups = [\"/security/*\"]\naws_account = [\"account\"]\n");
         inv.push_str("aws_load_balancers = [\"*\"]\naws_distributions = [\"*\"]\n");
         inv.push_str("aws_ebs_defaults = [\"ebs-default:*\"]\naws_block_storage = [\"*\"]\naws_db_snapshots = [\"snapshot:*\", \"cluster-snapshot:*\"]\naws_file_systems = [\"*\"]\naws_certificates = [\"*\"]\naws_secrets = [\"*\"]\n");
-        // One region: the emulator has no Account API to list the enabled ones. No edge
+        // One region (GuardDuty's `*` would be every region the emulator lists). No edge
         // resources: the emulator cannot attach a web ACL to CloudFront.
         let _ = writeln!(inv, "aws_regions = [\"{}\"]\naws_edge = []", aws::REGION);
     }

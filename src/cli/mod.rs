@@ -162,7 +162,7 @@ pub struct InventoryArgs {
     #[arg(long, value_name = "REGION")]
     pub aws_region: Option<String>,
     /// Regions a `*` target of a regional AWS service covers, comma-separated, or `enabled` for
-    /// every region enabled in the account (overrides `[aws] regions`; default: the home region).
+    /// every region enabled in the account (overrides `[aws] regions`; default: every enabled region).
     #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
     pub aws_regions: Option<Vec<String>>,
     /// AWS API endpoint, e.g. an emulator (overrides `[aws] endpoint_url` and AWS_ENDPOINT_URL).

@@ -752,6 +752,8 @@ impl FakeAws {
 fn fake_ctx() -> ProbeContext {
     let mut inv = Inventory::default();
     inv.aws.region = Some(REGION.into());
+    // One listed region: the fake answers one region's calls (unset would ask DescribeRegions).
+    inv.aws.regions = Some(vec![REGION.into()]);
     ProbeContext::new(Arc::new(inv), ProbeOptions::default())
 }
 

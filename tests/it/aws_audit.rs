@@ -910,6 +910,28 @@ fn request(uri: &str) -> http::Request<SdkBody> {
         .unwrap()
 }
 
+/// EC2 DescribeRegions (query protocol, XML) as the API reference shows it: without
+/// `AllRegions` only the enabled regions; `(name, optInStatus)` pairs. One call, no paging.
+fn describe_regions(regions: &[(&str, &str)]) -> ReplayEvent {
+    let items: String = regions
+        .iter()
+        .map(|(name, status)| {
+            format!(
+                "<item><regionName>{name}</regionName><regionEndpoint>ec2.{name}.amazonaws.com</regionEndpoint><optInStatus>{status}</optInStatus></item>"
+            )
+        })
+        .collect();
+    ReplayEvent::new(
+        request("https://ec2.us-east-1.amazonaws.com/"),
+        xml(&format!(
+            r#"<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+  <requestId>59dbff89-35bd-4eac-99ed-be587EXAMPLE</requestId>
+  <regionInfo>{items}</regionInfo>
+</DescribeRegionsResponse>"#
+        )),
+    )
+}
+
 /// STS GetCallerIdentity, the first call of every session.
 fn caller_identity() -> ReplayEvent {
     ReplayEvent::new(
@@ -950,21 +972,7 @@ fn replay(events: Vec<ReplayEvent>) -> (Arc<Aws>, ProbeContext, StaticReplayClie
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn guardduty_star_expands_into_every_enabled_region_across_pages() {
-    // Account ListRegions (REST-JSON): moto does not implement the Account API.
-    let page1 = json!({
-        "NextToken": "page-2",
-        "Regions": [
-            {"RegionName": "af-south-1", "RegionOptStatus": "DISABLED"},
-            {"RegionName": "eu-west-1", "RegionOptStatus": "ENABLED_BY_DEFAULT"}
-        ]
-    });
-    let page2 = json!({
-        "Regions": [
-            {"RegionName": "me-central-1", "RegionOptStatus": "ENABLED"},
-            {"RegionName": "us-east-1", "RegionOptStatus": "ENABLED_BY_DEFAULT"}
-        ]
-    });
+async fn guardduty_star_expands_into_every_enabled_region_from_describe_regions() {
     let detector = json!({
         "createdAt": "2026-01-05T10:00:00.000Z",
         "findingPublishingFrequency": "SIX_HOURS",
@@ -979,14 +987,14 @@ async fn guardduty_star_expands_into_every_enabled_region_across_pages() {
     });
     let (aws, ctx, client) = replay(vec![
         caller_identity(),
-        ReplayEvent::new(
-            request("https://account.us-east-1.amazonaws.com/listRegions"),
-            json_response(200, page1),
-        ),
-        ReplayEvent::new(
-            request("https://account.us-east-1.amazonaws.com/listRegions"),
-            json_response(200, page2),
-        ),
+        // `[aws] regions` unset: every enabled region, from EC2 DescribeRegions. A region
+        // that is not opted in is left out even if an endpoint lists it.
+        describe_regions(&[
+            ("af-south-1", "not-opted-in"),
+            ("eu-west-1", "opt-in-not-required"),
+            ("me-central-1", "opted-in"),
+            ("us-east-1", "opt-in-not-required"),
+        ]),
         ReplayEvent::new(
             request("https://guardduty.me-central-1.amazonaws.com/detector"),
             json_response(
@@ -1099,11 +1107,8 @@ async fn guardduty_star_expands_into_every_enabled_region_across_pages() {
         .actual_requests()
         .map(|r| r.uri().to_string())
         .collect();
-    assert!(
-        sent[1].contains("account.") && sent[1].contains("/listRegions"),
-        "{sent:?}"
-    );
-    assert!(sent[3].contains("guardduty.me-central-1."), "{sent:?}");
+    assert!(sent[1].contains("ec2.us-east-1."), "{sent:?}");
+    assert!(sent[2].contains("guardduty.me-central-1."), "{sent:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1837,7 +1842,7 @@ async fn logs_discovery_stops_when_an_endpoint_repeats_its_page_token() {
         g
     };
     let logs = "https://logs.us-east-1.amazonaws.com/";
-    let (aws, ctx, client) = replay(vec![
+    let (aws, _, client) = replay(vec![
         caller_identity(),
         ReplayEvent::new(
             request(logs),
@@ -1855,6 +1860,11 @@ async fn logs_discovery_stops_when_an_endpoint_repeats_its_page_token() {
             ),
         ),
     ]);
+    // One listed region: the paging is under test, not the choice of regions.
+    let mut inv = Inventory::default();
+    inv.aws.region = Some("us-east-1".into());
+    inv.aws.regions = Some(vec!["us-east-1".into()]);
+    let ctx = ProbeContext::new(Arc::new(inv), ProbeOptions::default());
     let probe = LogsProbe::new(aws);
     assert_eq!(probe.discover("*", &ctx).await.unwrap(), vec!["/a", "/b"]);
     assert_eq!(
@@ -2047,8 +2057,12 @@ async fn vouch_check_of_the_logging_and_identity_controls_passes_and_fails_the_r
     assert_eq!(edge[&web], "pass", "{edge:?}");
     assert_eq!(edge[&bare], "fail");
 
-    // moto has no Account API, so `*` regions cannot be listed: an error, never a pass.
-    assert_eq!(control_verdict(&report, "MON-GUARDDUTY"), "error");
+    // `*` is every region EC2 DescribeRegions lists (moto lists all it knows); no region has
+    // a detector, so each is its own failing target, never one region standing for the account.
+    assert_eq!(control_verdict(&report, "MON-GUARDDUTY"), "fail");
+    let detectors = support::verdicts(&report, "MON-GUARDDUTY");
+    assert!(detectors.len() > 10, "{detectors:?}");
+    assert!(detectors.values().all(|v| v == "fail"), "{detectors:?}");
 
     // The spot check: one table of every trail, and of the log groups under a prefix.
     let out = acct
@@ -2139,7 +2153,7 @@ impl Account {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn kms_and_logs_star_cover_every_listed_region_and_only_the_home_region_by_default() {
+async fn kms_and_logs_star_cover_every_listed_region_and_every_enabled_region_by_default() {
     use vouch::probe::aws::kms::KmsProbe;
     let acct = Account::fresh("us-east-1").await;
     let mut keys = Vec::new();
@@ -2165,18 +2179,51 @@ async fn kms_and_logs_star_cover_every_listed_region_and_only_the_home_region_by
     let (home_id, _) = &keys[0];
     let (far_id, far_arn) = &keys[1];
     assert!(far_arn.contains(":eu-west-1:"), "{far_arn}");
+    // A key in a region that no setting names.
+    let unlisted_arn = aws_sdk_kms::Client::new(&acct.sdk_in("ap-southeast-2").await)
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
 
-    // Default: the home region alone, and the run section says so.
+    // Default (`[aws] regions` unset): every region enabled for the account, from EC2
+    // DescribeRegions (moto lists every region it knows), so the unlisted region's key is found;
+    // the run section says which regions and how they were chosen.
     let kms = KmsProbe::new(acct.aws());
     let ctx = acct.ctx();
+    let found = kms.discover("*", &ctx).await.unwrap();
+    assert!(found.contains(home_id), "{found:?}");
+    assert!(found.contains(far_arn), "{found:?}");
+    assert!(found.contains(&unlisted_arn), "{found:?}");
+    assert_eq!(found.len(), 3, "{found:?}");
+    let info = ctx.run_info();
     assert_eq!(
-        kms.discover("*", &ctx).await.unwrap(),
-        vec![home_id.clone()]
+        info["aws.regions"]["from"],
+        json!("every enabled region ([aws] regions unset; EC2 DescribeRegions)")
     );
+    let scanned = info["aws.regions"]["regions"].as_array().unwrap();
+    for r in ["us-east-1", "eu-west-1", "ap-southeast-2"] {
+        assert!(scanned.contains(&json!(r)), "{r} not scanned: {scanned:?}");
+    }
+    // moto lists opt-in regions too (marked not-opted-in): not enabled, so not scanned.
+    assert!(!scanned.contains(&json!("ap-east-1")), "{scanned:?}");
+    let listing = &info["aws.enabled_regions"]["api_calls"];
+    assert_eq!(listing.as_array().map(Vec::len), Some(1), "{listing}");
     assert_eq!(
-        ctx.run_info()["aws.regions"],
-        json!({"from": "the home region", "regions": ["us-east-1"]})
+        listing[0]["action"],
+        json!("ec2:DescribeRegions"),
+        "{listing}"
     );
+    let far = kms
+        .observe(&unlisted_arn, &Params::new(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(far.evidence["region"], json!("ap-southeast-2"));
 
     // Listed: both regions; the far key by its ARN, observed in its own region.
     let ctx = acct.ctx_with_regions(&["us-east-1", "eu-west-1"]);
@@ -2212,13 +2259,11 @@ async fn kms_and_logs_star_cover_every_listed_region_and_only_the_home_region_by
     let far = logs.observe(&found[1], &Params::new(), &ctx).await.unwrap();
     assert_eq!(far.evidence["region"], json!("eu-west-1"));
     assert_eq!(fact(&far, "retention.never_expires"), &json!(true));
-    assert_eq!(
-        LogsProbe::new(acct.aws())
-            .discover("*", &acct.ctx())
-            .await
-            .unwrap(),
-        vec!["/app/us-east-1"]
-    );
+    let found = LogsProbe::new(acct.aws())
+        .discover("*", &acct.ctx())
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2, "every enabled region by default: {found:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -2407,8 +2452,8 @@ async fn s3_account_level_block_covers_a_bucket_without_its_own() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn regions_enabled_scans_every_enabled_region_listed_by_the_account_api() {
-    // `[aws] regions = "enabled"`: Account ListRegions (moto lacks it), then one
+async fn regions_enabled_scans_every_enabled_region_listed_by_describe_regions() {
+    // `[aws] regions = "enabled"`: EC2 DescribeRegions, once per run, then one
     // DescribeLogGroups per enabled region, the home region's group by name, the other's by ARN.
     let group = |region: &str, name: &str| {
         json!({"logGroups": [{
@@ -2421,17 +2466,10 @@ async fn regions_enabled_scans_every_enabled_region_listed_by_the_account_api() 
     };
     let (aws, _, client) = replay(vec![
         caller_identity(),
-        ReplayEvent::new(
-            request("https://account.us-east-1.amazonaws.com/listRegions"),
-            json_response(
-                200,
-                json!({"Regions": [
-                    {"RegionName": "ap-east-1", "RegionOptStatus": "DISABLED"},
-                    {"RegionName": "eu-central-2", "RegionOptStatus": "ENABLED"},
-                    {"RegionName": "us-east-1", "RegionOptStatus": "ENABLED_BY_DEFAULT"}
-                ]}),
-            ),
-        ),
+        describe_regions(&[
+            ("eu-central-2", "opted-in"),
+            ("us-east-1", "opt-in-not-required"),
+        ]),
         ReplayEvent::new(
             request("https://logs.eu-central-2.amazonaws.com/"),
             json_response(200, group("eu-central-2", "/zurich/audit")),
@@ -2458,7 +2496,7 @@ async fn regions_enabled_scans_every_enabled_region_listed_by_the_account_api() 
     let run = ctx.run_info();
     assert_eq!(
         run["aws.regions"],
-        json!({"from": "every enabled region (Account ListRegions)",
+        json!({"from": "every enabled region ([aws] regions = \"enabled\"; EC2 DescribeRegions)",
                "regions": ["eu-central-2", "us-east-1"]})
     );
     assert_eq!(
@@ -2469,7 +2507,7 @@ async fn regions_enabled_scans_every_enabled_region_listed_by_the_account_api() 
         .actual_requests()
         .map(|r| r.uri().to_string())
         .collect();
-    assert!(sent[1].contains("/listRegions"), "{sent:?}");
+    assert!(sent[1].contains("ec2.us-east-1."), "{sent:?}");
     assert!(sent[2].contains("logs.eu-central-2."), "{sent:?}");
     assert!(sent[3].contains("logs.us-east-1."), "{sent:?}");
     // The far group is observed from what its listing page said, in its own region.
@@ -2479,6 +2517,56 @@ async fn regions_enabled_scans_every_enabled_region_listed_by_the_account_api() 
         .unwrap();
     assert_eq!(far.evidence["region"], json!("eu-central-2"));
     assert_eq!(fact(&far, "retention_days"), &json!(400));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn denied_describe_regions_is_an_error_for_every_regional_star_never_one_region() {
+    use vouch::probe::aws::kms::KmsProbe;
+    // EC2 answers a missing permission with 403 UnauthorizedOperation (query-protocol XML).
+    let denied = http::Response::builder()
+        .status(403)
+        .header("content-type", "text/xml")
+        .body(SdkBody::from(format!(
+            "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not \
+             authorized to perform this operation. User: arn:aws:iam::{ACCOUNT}:user/auditor is not \
+             authorized to perform: ec2:DescribeRegions because no identity-based policy allows the \
+             ec2:DescribeRegions action</Message></Error></Errors>\
+             <RequestID>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestID></Response>"
+        )))
+        .unwrap();
+    let (aws, ctx, client) = replay(vec![
+        caller_identity(),
+        ReplayEvent::new(request("https://ec2.us-east-1.amazonaws.com/"), denied),
+    ]);
+    // `[aws] regions` unset (the replay context): `*` means every enabled region.
+    for err in [
+        LogsProbe::new(aws.clone())
+            .discover("*", &ctx)
+            .await
+            .unwrap_err(),
+        KmsProbe::new(aws.clone())
+            .discover("*", &ctx)
+            .await
+            .unwrap_err(),
+        GuardDutyProbe::new(aws)
+            .discover("*", &ctx)
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.kind, ProbeErrorKind::Denied, "{err:?}");
+        assert!(err.message.contains("DescribeRegions"), "{err:?}");
+        let hint = err.hint.as_deref().unwrap_or_default();
+        assert!(hint.contains("[aws] regions"), "{hint}");
+        assert!(hint.contains("ec2:DescribeRegions"), "{hint}");
+    }
+    // Asked once for the whole run (the refusal too), and no region was listed instead.
+    let sent: Vec<String> = client
+        .actual_requests()
+        .map(|r| r.uri().to_string())
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[1].contains("ec2.us-east-1."), "{sent:?}");
+    assert!(!ctx.run_info().contains_key("aws.regions"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -854,7 +854,16 @@ fn replay(events: Vec<ReplayEvent>) -> (Arc<Aws>, StaticReplayClient, ProbeConte
                 .with_max_backoff(Duration::from_millis(5)),
         ),
     });
-    (aws, client, ctx_for(REGION, None))
+    // One listed region: these replays are about one region's calls, not the choice of regions
+    // (an unset `[aws] regions` would first ask EC2 DescribeRegions).
+    let mut inv = Inventory::default();
+    inv.aws.region = Some(REGION.into());
+    inv.aws.regions = Some(vec![REGION.into()]);
+    (
+        aws,
+        client,
+        ProbeContext::new(Arc::new(inv), ProbeOptions::default()),
+    )
 }
 
 /// The request URIs the probe sent, without the caller-identity call.
@@ -938,6 +947,8 @@ fn restore_job(id: &str, status: &str, days_ago: f64, vault: Option<&str>, rp: u
     job
 }
 
+/// A page of the region's COMPLETED restores (ListRestoreJobs `ByStatus=COMPLETED`,
+/// `ByCompleteAfter`), the first of the two listings of a region's history.
 fn restore_jobs_page(jobs: Vec<Value>, next: Option<&str>, token: Option<&str>) -> ReplayEvent {
     let mut body = json!({"RestoreJobs": jobs});
     if let Some(n) = next {
@@ -948,6 +959,28 @@ fn restore_jobs_page(jobs: Vec<Value>, next: Option<&str>, token: Option<&str>) 
         None => "/restore-jobs?maxResults=1000".to_string(),
     };
     backup_ok(&path, body)
+}
+
+/// The second listing of a region's history: every restore created in the window, whatever
+/// its status (ListRestoreJobs `ByCreatedAfter`), one page.
+fn recent_jobs_page(jobs: Vec<Value>) -> ReplayEvent {
+    backup_ok(
+        "/restore-jobs?createdAfter=recent&maxResults=1000",
+        json!({"RestoreJobs": jobs}),
+    )
+}
+
+/// The epoch seconds of a time query parameter (`completeAfter=2026-…` in the SDK's form).
+fn query_time(uri: &str, name: &str) -> i64 {
+    let value = uri
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("{name} missing: {uri}"));
+    let value = value.replace("%3A", ":");
+    value
+        .parse::<jiff::Timestamp>()
+        .unwrap_or_else(|e| panic!("{name}={value}: {e}"))
+        .as_second()
 }
 
 /// The usual start of a vault observation: the vault, then one page of recovery points.
@@ -969,7 +1002,6 @@ async fn backup_restore_jobs_over_two_pages_newest_completed_of_this_vault_wins(
             restore_job("ancient", "COMPLETED", 200.0, Some("prod"), 2),
             // Another vault's restore, newer than any of ours: not ours to count.
             restore_job("elsewhere", "COMPLETED", 0.5, Some("other"), 99),
-            restore_job("aborted", "ABORTED", 60.0, Some("prod"), 2),
         ],
         Some("page-2-token"),
         None,
@@ -983,6 +1015,11 @@ async fn backup_restore_jobs_over_two_pages_newest_completed_of_this_vault_wins(
         None,
         Some("page-2-token"),
     ));
+    // The window's jobs of any status: one aborted, and one both listings return (one job).
+    events.push(recent_jobs_page(vec![
+        restore_job("aborted", "ABORTED", 60.0, Some("prod"), 2),
+        restore_job("recent", "COMPLETED", 10.0, None, 1),
+    ]));
     let (aws, client, ctx) = replay(events);
     let obs = observe(&BackupProbe::new(aws), "prod", &ctx).await;
 
@@ -1022,13 +1059,27 @@ async fn backup_restore_jobs_over_two_pages_newest_completed_of_this_vault_wins(
             .starts_with("arn:aws:kms:")
     );
 
-    // The second ListRestoreJobs request carried the first page's token.
+    // The second ListRestoreJobs request carried the first page's token; the history is read
+    // with the API's filters: COMPLETED restores of the last year, then the window's jobs.
     let sent = uris(&client);
-    assert_eq!(sent.len(), 4, "{sent:#?}");
+    assert_eq!(sent.len(), 5, "{sent:#?}");
     assert!(sent[0].contains("/backup-vaults/prod"), "{sent:#?}");
     assert!(sent[1].contains("/backup-vaults/prod/recovery-points"));
     assert!(sent[2].contains("/restore-jobs") && !sent[2].contains("nextToken"));
+    let since = |days: i64| jiff::Timestamp::now().as_second() - days * 86_400;
+    for (page, uri) in sent[2..4].iter().enumerate() {
+        assert!(uri.contains("status=COMPLETED"), "page {page}: {uri}");
+        let after = query_time(uri, "completeAfter");
+        assert!((after - since(366)).abs() < 120, "{uri}");
+        assert!(!uri.contains("createdAfter"), "{uri}");
+    }
     assert!(sent[3].contains("nextToken=page-2-token"), "{sent:#?}");
+    assert!(!sent[4].contains("status="), "{}", sent[4]);
+    assert!(
+        (query_time(&sent[4], "createdAfter") - since(92)).abs() < 120,
+        "{}",
+        sent[4]
+    );
     // Every response is evidence, with its request id.
     let calls = obs.evidence["api_calls"].as_array().unwrap();
     let actions: Vec<&str> = calls
@@ -1040,6 +1091,7 @@ async fn backup_restore_jobs_over_two_pages_newest_completed_of_this_vault_wins(
         [
             "backup:DescribeBackupVault",
             "backup:ListRecoveryPointsByBackupVault",
+            "backup:ListRestoreJobs",
             "backup:ListRestoreJobs",
             "backup:ListRestoreJobs"
         ]
@@ -1061,14 +1113,11 @@ async fn backup_newest_failed_job_with_an_older_completed_one() {
     validated["ValidationStatus"] = json!("SUCCESSFUL");
     validated["CreatedBy"] = json!({"RestoreTestingPlanArn":
         format!("arn:aws:backup:{REGION}:{ACCOUNT}:restore-testing-plan:quarterly")});
-    events.push(restore_jobs_page(
-        vec![
-            restore_job("broken", "FAILED", 1.0, Some("prod"), 1),
-            validated,
-        ],
-        None,
-        None,
-    ));
+    events.push(restore_jobs_page(vec![validated.clone()], None, None));
+    events.push(recent_jobs_page(vec![
+        restore_job("broken", "FAILED", 1.0, Some("prod"), 1),
+        validated,
+    ]));
     let (aws, _, ctx) = replay(events);
     let obs = observe(&BackupProbe::new(aws), "prod", &ctx).await;
     assert_eq!(fact(&obs, "restore.last_status"), "FAILED");
@@ -1081,6 +1130,7 @@ async fn backup_newest_failed_job_with_an_older_completed_one() {
 async fn backup_vault_with_no_restore_jobs_observes_none_and_the_control_fails() {
     let mut events = vault_with_points("empty", vec![]);
     events.push(restore_jobs_page(vec![], None, None));
+    events.push(recent_jobs_page(vec![]));
     let (aws, _, ctx) = replay(events);
     let probe = BackupProbe::new(aws);
     let obs = observe(&probe, "empty", &ctx).await;
@@ -1184,6 +1234,7 @@ async fn backup_throttling_then_success_is_retried_and_recorded() {
         None,
         None,
     ));
+    events.push(recent_jobs_page(vec![]));
     let (aws, client, ctx) = replay(events);
     let obs = observe(&BackupProbe::new(aws), "prod", &ctx).await;
     assert_eq!(fact(&obs, "restore.age_days"), 20);
@@ -1193,7 +1244,7 @@ async fn backup_throttling_then_success_is_retried_and_recorded() {
     assert_eq!(calls[2]["status"], 200);
     assert_eq!(
         uris(&client).len(),
-        4,
+        5,
         "the throttled request was sent again"
     );
 }
@@ -1232,6 +1283,7 @@ async fn backup_restore_jobs_that_cannot_be_attributed_are_not_guessed() {
             None,
             None,
         ),
+        recent_jobs_page(vec![]),
     ];
     let (aws, _, ctx) = replay(events);
     let obs = observe(&BackupProbe::new(aws), "prod", &ctx).await;
@@ -1409,6 +1461,7 @@ async fn vouch_check_through_the_engine_passes_a_tested_vault_and_fails_a_stale_
         None,
         None,
     ));
+    events.push(recent_jobs_page(vec![]));
     events.extend(vault_with_points(
         "b-stale",
         vec![
@@ -1553,16 +1606,21 @@ async fn star_covers_every_region_in_aws_regions_naming_far_resources_by_arn() {
     }
     assert_eq!(info["aws.regions"]["regions"], json!([home, far]));
 
-    // Without `[aws] regions`, the far region is not scanned.
-    let home_only = ctx_for(home, Some(&url));
+    // Without `[aws] regions`: every region enabled for the account (EC2 DescribeRegions),
+    // so the far table is found too, and the run says how the regions were chosen.
+    let unset = ctx_for(home, Some(&url));
     let found = DynamoDbProbe::new(moto_aws())
-        .discover("*", &home_only)
+        .discover("*", &unset)
         .await
         .unwrap();
-    assert!(found.contains(home_table));
+    assert!(found.contains(home_table), "{found:?}");
     assert!(
-        !found.iter().any(|t| t.contains(far_table.as_str())),
+        found.iter().any(|t| t.contains(far_table.as_str())),
         "{found:?}"
+    );
+    assert_eq!(
+        unset.run_info()["aws.regions"]["from"],
+        json!("every enabled region ([aws] regions unset; EC2 DescribeRegions)")
     );
 }
 
@@ -1692,11 +1750,22 @@ async fn backup_composite_restore_counts_once_and_the_region_history_is_read_onc
         jobs.push(child);
     }
     jobs.push(restore_job("other", "COMPLETED", 2.0, Some("dr"), 2));
+    // A composite restore whose parent FAILED: its child that completed proves nothing.
+    let mut failed_parent = restore_job("p2", "FAILED", 1.0, Some("prod"), 1);
+    failed_parent["IsParent"] = json!(true);
+    let mut orphan = restore_job("p2-child", "COMPLETED", 1.0, Some("prod"), 1);
+    orphan["ParentJobId"] = json!("p2");
+    jobs.push(orphan);
+    // A child whose parent is in neither listing: not counted on its own either.
+    let mut stray = restore_job("p3-child", "COMPLETED", 0.5, Some("prod"), 1);
+    stray["ParentJobId"] = json!("p3");
+    jobs.push(stray);
     let mut events = vault_with_points(
         "prod",
         vec![recovery_point("prod", 1, 5.0, "COMPLETED", true)],
     );
     events.push(restore_jobs_page(jobs, None, None));
+    events.push(recent_jobs_page(vec![failed_parent]));
     // The second vault: no second ListRestoreJobs (the replay would refuse an extra request).
     events.extend(vault_with_points(
         "dr",
@@ -1708,7 +1777,17 @@ async fn backup_composite_restore_counts_once_and_the_region_history_is_read_onc
     assert_eq!(fact(&prod, "restore.completed_in_window"), 1);
     assert_eq!(
         prod.evidence["restore_jobs"]["composite_children_folded"],
-        2
+        4
+    );
+    assert_eq!(
+        fact(&prod, "restore.age_days"),
+        5,
+        "the completed parent, not p2's child"
+    );
+    assert_eq!(
+        fact(&prod, "restore.last_status"),
+        "FAILED",
+        "p2, the newest job"
     );
     let dr = observe(&probe, "dr", &ctx).await;
     assert_eq!(fact(&dr, "restore.completed_in_window"), 1);
@@ -1721,11 +1800,12 @@ async fn backup_composite_restore_counts_once_and_the_region_history_is_read_onc
             .any(|c| c["action"] == "backup:ListRestoreJobs"),
         "the shared listing stays in each vault's evidence"
     );
+    // Read once for the region: its two filtered listings, not again for the second vault.
     let listings = uris(&client)
         .iter()
         .filter(|u| u.contains("/restore-jobs"))
         .count();
-    assert_eq!(listings, 1);
+    assert_eq!(listings, 2);
 }
 
 #[tokio::test]

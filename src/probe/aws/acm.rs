@@ -18,7 +18,7 @@ use aws_sdk_acm::types::{Filters, KeyAlgorithm};
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, plain_name, render_table, time_col, walk_pages};
-use super::{ApiCalls, Aws, RegionScope, timestamp};
+use super::{ApiCalls, Aws, timestamp};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -160,7 +160,7 @@ impl Probe for AcmProbe {
         }
         let session = self.aws.session(ctx).await?;
         let mut all = Vec::new();
-        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+        for region in session.scan_regions(ctx).await? {
             let acm: Client = session.client(Some(&region));
             let acm = &acm;
             let calls = ApiCalls::default();

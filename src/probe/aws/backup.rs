@@ -3,7 +3,7 @@
 //! restore job, every page of the job listing), how many succeeded in the last 92 days, the
 //! newest job's status and restore-testing validation, the newest completed recovery point,
 //! whether every recovery point is encrypted, and the vault's key and Vault Lock; `*`
-//! discovers every vault in the scanned regions (`[aws] regions`, default the home region).
+//! discovers every vault in the scanned regions (`[aws] regions`, default every region enabled for the account).
 //!
 //! # Targets
 //!
@@ -20,8 +20,11 @@
 //! The restore that proves a backup can be used is `restore.last_validated_ok`: the newest
 //! COMPLETED restore whose restore-testing validation was SUCCESSFUL, or that was not validated
 //! (a manual restore); FAILED, TIMED_OUT and VALIDATING never count. A composite restore counts
-//! once (its child jobs, `ParentJobId`, fold into the parent listed beside them). A region's
-//! restore history is listed once per run and shared by every vault of the region.
+//! once, by its parent job (its child jobs, `ParentJobId`, never count on their own). A
+//! region's restore history is listed once per run and shared by every vault of the region,
+//! with ListRestoreJobs' own filters: every COMPLETED restore of the last [`HISTORY_DAYS`]
+//! (`ByStatus`, `ByCompleteAfter`) and every restore created in the last
+//! [`RESTORE_WINDOW_DAYS`] whatever its status (`ByCreatedAfter`: the newest job).
 //!
 //! # Absences are facts
 //!
@@ -40,13 +43,12 @@ use aws_sdk_backup::Client;
 use aws_sdk_backup::types::{
     RecoveryPointStatus, RestoreJobStatus, RestoreJobsListMember, RestoreValidationStatus,
 };
+use aws_smithy_types::DateTime;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, plain_name, render_table, time_col, walk_pages};
-use super::{
-    ApiCalls, Aws, RegionScope, Session, age_days, regional_target, timestamp, unobserved,
-};
+use super::{ApiCalls, Aws, Session, age_days, regional_target, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -65,6 +67,10 @@ const PAGE_SIZE: i32 = 1000;
 /// (SOC 2 A1.3 reviewers read "quarterly restore tests" as at most 92 days apart).
 pub const RESTORE_WINDOW_DAYS: i64 = 92;
 
+/// How far back a region's completed restores are read (ListRestoreJobs `ByCompleteAfter`): a
+/// year, the longest SOC 2 Type II period. An older restore proves nothing a control asks.
+pub const HISTORY_DAYS: i64 = 366;
+
 /// Unencrypted recovery points named in the evidence, at most.
 const MAX_LISTED: usize = 20;
 
@@ -72,7 +78,7 @@ const FACTS: &[FactSpec] = &[
     fact(
         "restore.last_completed",
         FactType::Timestamp,
-        "when the newest COMPLETED restore job finished; null when no restore has ever completed",
+        "when the newest COMPLETED restore job finished; null when none completed (a vault reads the region's last 366 days)",
     ),
     fact(
         "restore.age_days",
@@ -82,7 +88,7 @@ const FACTS: &[FactSpec] = &[
     fact(
         "restore.last_status",
         FactType::String,
-        "status of the newest restore job of any status (COMPLETED, FAILED, ABORTED, RUNNING, PENDING); null when none",
+        "status of the newest restore job of any status (COMPLETED, FAILED, ABORTED, RUNNING, PENDING; a vault: of the jobs created in the last 92 days or completed in the last 366); null when none",
     ),
     fact(
         "restore.validation_status",
@@ -227,19 +233,20 @@ struct RestoreSummary {
     completed_in_window: i64,
     last_validated_ok: Option<Timestamp>,
     last_validated_ok_job: Option<String>,
-    /// Child jobs of a composite restore whose parent job is also listed (counted once).
+    /// Child jobs of a composite restore (judged by their parent job, not counted).
     children_folded: usize,
 }
 
 impl RestoreSummary {
-    /// Sums up a listing, counting a composite restore once: a child job (`ParentJobId`) whose
-    /// parent job is in the same listing is folded into the parent.
+    /// Sums up a listing, counting a composite restore once, by its parent job (`IsParent`):
+    /// a child job (`ParentJobId`) is folded into it, never counted on its own, so a composite
+    /// restore whose parent FAILED is not proven by one child that completed (nor, when the
+    /// parent is outside the listing, by children alone).
     fn fold(jobs: &[&RestoreJobsListMember]) -> RestoreSummary {
         let window_start = window_start();
-        let ids: HashSet<&str> = jobs.iter().filter_map(|j| j.restore_job_id()).collect();
         let mut summary = RestoreSummary::default();
         for job in jobs {
-            if job.parent_job_id().is_some_and(|p| ids.contains(p)) {
+            if job.parent_job_id().is_some_and(|p| !p.is_empty()) {
                 summary.children_folded += 1;
                 continue;
             }
@@ -608,33 +615,56 @@ impl BackupProbe {
             .clone();
         cell.get_or_init(|| async {
             let calls = ApiCalls::default();
-            let mut jobs = Vec::new();
-            let walked = walk_pages(
-                "backup:ListRestoreJobs",
-                |token| {
-                    session.call(&calls, SERVICE, "ListRestoreJobs", region, move |c| {
-                        backup
-                            .list_restore_jobs()
-                            .max_results(self.page_size)
-                            .set_next_token(token.clone())
-                            .customize()
-                            .interceptor(c)
-                            .send()
-                    })
-                },
-                |page| {
-                    jobs.extend(page.restore_jobs().iter().cloned());
-                    page.next_token
-                },
-            )
-            .await;
-            match walked {
-                Ok(_) => Ok(Arc::new(History {
-                    jobs,
-                    calls: calls.records(),
-                })),
-                Err(e) => Err((e, calls.records())),
+            let now = Timestamp::now().as_second();
+            let history_start = DateTime::from_secs(now - HISTORY_DAYS * 86_400);
+            let recent_start = DateTime::from_secs(window_start().as_second());
+            // 1. Every COMPLETED restore of the history period (ByStatus, ByCompleteAfter):
+            //    the restores that can prove anything, not every job the account ever ran.
+            // 2. Every restore created in the window, whatever its status: a failure or a
+            //    run still going after the last success is the newest job.
+            let mut jobs: Vec<RestoreJobsListMember> = Vec::new();
+            let mut seen: HashSet<String> = HashSet::new();
+            for completed in [true, false] {
+                let walked = walk_pages(
+                    "backup:ListRestoreJobs",
+                    |token| {
+                        session.call(&calls, SERVICE, "ListRestoreJobs", region, move |c| {
+                            let list = backup.list_restore_jobs();
+                            let list = if completed {
+                                list.by_status(RestoreJobStatus::Completed)
+                                    .by_complete_after(history_start)
+                            } else {
+                                list.by_created_after(recent_start)
+                            };
+                            list.max_results(self.page_size)
+                                .set_next_token(token.clone())
+                                .customize()
+                                .interceptor(c)
+                                .send()
+                        })
+                    },
+                    |page| {
+                        for job in page.restore_jobs() {
+                            // A job both listings return is one job.
+                            let fresh = job
+                                .restore_job_id()
+                                .is_none_or(|id| seen.insert(id.to_string()));
+                            if fresh {
+                                jobs.push(job.clone());
+                            }
+                        }
+                        page.next_token
+                    },
+                )
+                .await;
+                if let Err(e) = walked {
+                    return Err((e, calls.records()));
+                }
             }
+            Ok(Arc::new(History {
+                jobs,
+                calls: calls.records(),
+            }))
         })
         .await
         .clone()
@@ -975,7 +1005,7 @@ impl Probe for BackupProbe {
         }
         let session = self.aws.session(ctx).await?;
         let mut all = Vec::new();
-        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+        for region in session.scan_regions(ctx).await? {
             let backup: Client = session.client(Some(&region));
             let calls = ApiCalls::default();
             if pattern == PROTECTED {

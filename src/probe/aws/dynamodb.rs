@@ -1,6 +1,6 @@
 //! `aws.dynamodb`: one DynamoDB table's point-in-time recovery (on or off, the latest
 //! restorable time and how far it lags now, the recovery period) and its encryption at rest
-//! (which kind of key), plus discovery of every table in the scanned regions (`*`, every page; `[aws] regions`, default the home region).
+//! (which kind of key), plus discovery of every table in the scanned regions (`*`, every page; `[aws] regions`, default every region enabled for the account).
 //!
 //! DynamoDB always encrypts tables; what differs is the key. A table whose DescribeTable has no
 //! `SSEDescription` uses an AWS-owned key, observed as `encryption.type = "AWS_OWNED"`; `"KMS"`
@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{PointInTimeRecoveryStatus, SseStatus};
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, lag, plain_name, render_table, time_col, walk_pages};
-use super::{ApiCalls, Aws, RegionScope, regional_target, timestamp, unobserved};
+use super::{ApiCalls, Aws, regional_target, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -135,7 +135,7 @@ impl Probe for DynamoDbProbe {
         }
         let session = self.aws.session(ctx).await?;
         let mut all = Vec::new();
-        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+        for region in session.scan_regions(ctx).await? {
             let ddb: Client = session.client(Some(&region));
             let calls = ApiCalls::default();
             let mut names = Vec::new();

@@ -27,12 +27,11 @@ use aws_sdk_ec2::types::{PermissionGroup, SnapshotAttributeName};
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, plain_name, render_table, walk_pages};
-use super::{ApiCalls, Aws, RegionScope, Session, regional_target, timestamp, unobserved};
+use super::{ApiCalls, Aws, Session, regional_target, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
 
-crate::service_client!(aws_sdk_ec2, "ec2");
 
 const SERVICE: &str = "ec2";
 
@@ -485,7 +484,7 @@ impl Probe for Ec2Probe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let regions = session.scan_regions(ctx, RegionScope::Home).await?;
+        let regions = session.scan_regions(ctx).await?;
         if pattern == "ebs-default:*" {
             return Ok(regions
                 .iter()

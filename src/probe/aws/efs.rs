@@ -13,7 +13,7 @@ use aws_sdk_efs::Client;
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, plain_name, render_table, walk_pages};
-use super::{ApiCalls, Aws, RegionScope, regional_target, timestamp};
+use super::{ApiCalls, Aws, regional_target, timestamp};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -124,7 +124,7 @@ impl Probe for EfsProbe {
         }
         let session = self.aws.session(ctx).await?;
         let mut all = Vec::new();
-        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+        for region in session.scan_regions(ctx).await? {
             let efs: Client = session.client(Some(&region));
             let efs = &efs;
             let calls = ApiCalls::default();

@@ -26,7 +26,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, plain_name, render_table, walk_pages};
-use super::{ApiCalls, Aws, RegionScope, Session, regional_target, unobserved};
+use super::{ApiCalls, Aws, Session, regional_target, unobserved};
 use crate::expect::Protocol;
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
@@ -352,7 +352,7 @@ impl Probe for Elbv2Probe {
         }
         let session = self.aws.session(ctx).await?;
         let mut all = Vec::new();
-        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+        for region in session.scan_regions(ctx).await? {
             let calls = ApiCalls::default();
             let (lbs, gateways) = self.list(&session, &calls, &region).await?;
             let mut targets: Vec<String> = lbs

@@ -1,6 +1,6 @@
 //! `aws.guardduty`: whether GuardDuty watches a region (a detector exists and is enabled), how
 //! often it publishes findings, and which of its protection features are on; target a region,
-//! or `*` for every region enabled in the account (Account ListRegions: enabled by default or
+//! or `*` for every region enabled in the account (EC2 DescribeRegions: enabled by default or
 //! opted in), so that a region nobody looks at shows up as one without a detector. A region
 //! without a detector is an observed `false`, not an error.
 
@@ -13,7 +13,7 @@ use aws_sdk_guardduty::types::{Condition, DetectorStatus, FeatureStatus, Finding
 use serde_json::{Value, json};
 
 use super::common::{render_rows, walk_pages};
-use super::{ApiCalls, Aws, RegionScope};
+use super::{ApiCalls, Aws};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -185,7 +185,7 @@ impl Probe for GuardDutyProbe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let regions = session.scan_regions(ctx, RegionScope::Enabled).await?;
+        let regions = session.scan_regions(ctx).await?;
         ctx.record_run_info("aws.guardduty.discovery", json!({"regions": regions}));
         Ok(regions)
     }

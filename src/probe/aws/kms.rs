@@ -1,7 +1,7 @@
 //! `aws.kms`: one KMS key's kind and state, and its rotation as it really is — whether automatic
 //! rotation is on, its configured period, the next scheduled date, and when the key material
 //! last changed (the newest automatic or on-demand rotation, or the key's creation) — plus
-//! discovery of every key in the scanned regions (`*`; `[aws] regions`, default the home region). Keys that cannot rotate (asymmetric, HMAC,
+//! discovery of every key in the scanned regions (`*`; `[aws] regions`, default every region enabled for the account). Keys that cannot rotate (asymmetric, HMAC,
 //! imported, AWS-managed, pending deletion) are observed like any other, so a control's
 //! `where` can scope them out visibly; this module does not decide which keys matter.
 
@@ -14,8 +14,7 @@ use serde_json::json;
 
 use super::common::walk_pages;
 use super::{
-    ApiCalls, Aws, RegionScope, age_days, regional_target, show, timestamp, unobserved,
-    unobserved_notes,
+    ApiCalls, Aws, age_days, regional_target, show, timestamp, unobserved, unobserved_notes,
 };
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
@@ -165,7 +164,7 @@ impl Probe for KmsProbe {
         }
         let session = self.aws.session(ctx).await?;
         let mut targets = Vec::new();
-        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+        for region in session.scan_regions(ctx).await? {
             let kms: Client = session.client(Some(&region));
             let calls = ApiCalls::default();
             let mut found = Vec::new();

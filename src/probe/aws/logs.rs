@@ -18,7 +18,7 @@ use aws_sdk_cloudwatchlogs::types::LogGroup;
 use serde_json::{Map, Value, json};
 
 use super::common::{arn_region, arn_resource, plain_target, render_rows, walk_pages};
-use super::{ApiCalls, Aws, RegionScope, Session, regional_target};
+use super::{ApiCalls, Aws, Session, regional_target};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -260,7 +260,7 @@ impl Probe for LogsProbe {
         let prefix = (!prefix.is_empty()).then_some(prefix);
         let session = self.aws.session(ctx).await?;
         let mut targets = Vec::new();
-        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+        for region in session.scan_regions(ctx).await? {
             let logs: Client = session.client(Some(&region));
             let mut found = Vec::new();
             let mut pages = Vec::new();

@@ -377,7 +377,7 @@ pub struct Session {
     region: String,
     /// `[aws] regions` / `--aws-regions`: what a regional `*` covers (see [`Session::scan_regions`]).
     regions: Option<Vec<String>>,
-    /// Account ListRegions, asked once, when some `*` covers every enabled region.
+    /// EC2 DescribeRegions, asked once, when some `*` covers every enabled region.
     enabled_regions: OnceCell<Result<(Vec<String>, Value), ProbeError>>,
     endpoint_overridden: bool,
     /// What overrode AWS's endpoints, for `run.context` (`{url, source, services}`).
@@ -577,23 +577,19 @@ impl Session {
         &self.region
     }
 
-    /// The regions a `*` target of a regional service covers, recorded in the run section:
-    /// `[aws] regions` when set (`"enabled"`: every region enabled in the account, from Account
-    /// ListRegions, asked once per run); otherwise `default`. Fails closed: when the enabled
-    /// regions cannot be listed, the discovery is an error, never a scan of fewer regions.
-    pub async fn scan_regions(
-        &self,
-        ctx: &ProbeContext,
-        default: RegionScope,
-    ) -> Result<Vec<String>, ProbeError> {
-        // `check_regions` has made sure "enabled" stands alone.
-        let every_enabled = match self.regions.as_deref() {
-            Some([one]) => one == crate::inventory::ENABLED_REGIONS,
-            Some(_) => false,
-            None => default == RegionScope::Enabled,
-        };
-        let (from, regions) = match &self.regions {
-            _ if every_enabled => {
+    /// The regions a `*` target of a regional service covers, recorded in the run section
+    /// (`aws.regions`: `{from, regions}`): `[aws] regions` when it lists names; otherwise (unset,
+    /// or `"enabled"`) every region enabled for the account, from EC2 DescribeRegions, asked
+    /// once per run. A claim about the account is not a claim about one region. Fails closed:
+    /// when the enabled regions cannot be listed the discovery is an error (with a hint to set
+    /// `[aws] regions`), never a scan of fewer regions.
+    pub async fn scan_regions(&self, ctx: &ProbeContext) -> Result<Vec<String>, ProbeError> {
+        let (from, regions) = match self.regions.as_deref() {
+            // `check_regions` has made sure "enabled" stands alone.
+            Some(list) if !(list.len() == 1 && list[0] == crate::inventory::ENABLED_REGIONS) => {
+                ("[aws] regions", list.to_vec())
+            }
+            listed => {
                 let (regions, calls) = self
                     .enabled_regions
                     .get_or_init(|| self.list_enabled_regions())
@@ -603,61 +599,59 @@ impl Session {
                     "aws.enabled_regions",
                     serde_json::json!({"regions": regions, "api_calls": calls}),
                 );
-                ("every enabled region (Account ListRegions)", regions)
+                let from = if listed.is_some() {
+                    "every enabled region ([aws] regions = \"enabled\"; EC2 DescribeRegions)"
+                } else {
+                    "every enabled region ([aws] regions unset; EC2 DescribeRegions)"
+                };
+                (from, regions)
             }
-            Some(list) => ("[aws] regions", list.clone()),
-            None => ("the home region", vec![self.region.clone()]),
         };
-        if default == RegionScope::Home {
-            ctx.record_run_info(
-                "aws.regions",
-                serde_json::json!({"from": from, "regions": regions}),
-            );
-        }
+        ctx.record_run_info(
+            "aws.regions",
+            serde_json::json!({"from": from, "regions": regions}),
+        );
         Ok(regions)
     }
 
-    /// Every region enabled in the account (enabled by default or opted in), every page.
+    /// Every region enabled for the account (EC2 DescribeRegions without `AllRegions`: the
+    /// regions that need no opt-in and those opted in; one call, the API does not page).
     async fn list_enabled_regions(&self) -> Result<(Vec<String>, Value), ProbeError> {
-        use aws_sdk_account::types::RegionOptStatus;
-        let account: aws_sdk_account::Client = self.client(None);
+        let ec2: aws_sdk_ec2::Client = self.client(None);
         let calls = ApiCalls::default();
-        let mut regions = Vec::new();
-        let account = &account;
-        common::walk_pages(
-            "account:ListRegions",
-            |token| {
-                self.call(&calls, "account", "ListRegions", &self.region, move |c| {
-                    account
-                        .list_regions()
-                        .region_opt_status_contains(RegionOptStatus::Enabled)
-                        .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
-                        .max_results(50)
-                        .set_next_token(token.clone())
-                        .customize()
-                        .interceptor(c)
-                        .send()
-                })
-            },
-            |page| {
-                regions.extend(
-                    page.regions()
-                        .iter()
-                        // The filter is asked of the server; checked again in case it ignores it.
-                        .filter(|r| {
-                            matches!(
-                                r.region_opt_status(),
-                                Some(RegionOptStatus::Enabled | RegionOptStatus::EnabledByDefault)
-                            )
-                        })
-                        .filter_map(|r| r.region_name().map(str::to_string)),
-                );
-                page.next_token
-            },
-        )
-        .await?;
+        let out = self
+            .call(&calls, "ec2", "DescribeRegions", &self.region, |c| {
+                ec2.describe_regions().customize().interceptor(c).send()
+            })
+            .await
+            .map_err(|e| {
+                let what = if e.kind == ProbeErrorKind::Denied {
+                    "vouch needs ec2:DescribeRegions (docs/iam-policy.json) to list them"
+                } else {
+                    "they could not be listed"
+                };
+                e.with_hint(format!(
+                    "`*` covers every region enabled for the account and {what}; or set \
+                     [aws] regions (or --aws-regions) to the regions to scan"
+                ))
+            })?;
+        let mut regions: Vec<String> = out
+            .regions()
+            .iter()
+            // Without AllRegions the answer holds only enabled regions; checked again in case
+            // an endpoint ignores that and lists a region not opted in.
+            .filter(|r| r.opt_in_status() != Some("not-opted-in"))
+            .filter_map(|r| r.region_name().map(str::to_string))
+            .collect();
         regions.sort();
         regions.dedup();
+        if regions.is_empty() {
+            return Err(ProbeError::new(
+                ProbeErrorKind::Protocol,
+                "EC2 DescribeRegions listed no enabled region",
+            )
+            .with_hint("set [aws] regions (or --aws-regions) to the regions to scan"));
+        }
         Ok((regions, calls.into_summaries()))
     }
 
@@ -846,7 +840,7 @@ macro_rules! service_client {
 
 service_client!(aws_sdk_kms, "kms");
 service_client!(aws_sdk_sts, "sts");
-service_client!(aws_sdk_account, "account");
+service_client!(aws_sdk_ec2, "ec2");
 
 impl ServiceClient for aws_sdk_s3control::Client {
     const SERVICE: &'static str = "s3";
@@ -916,51 +910,6 @@ impl ServiceClient for aws_sdk_s3::Client {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::without_account_label;
-
-    #[test]
-    fn the_account_label_is_dropped_only_in_front_of_an_emulator() {
-        assert_eq!(
-            without_account_label(
-                "http://123456789012.127.0.0.1:5000/v20180820/configuration/publicAccessBlock"
-            ),
-            Some("http://127.0.0.1:5000/v20180820/configuration/publicAccessBlock".into())
-        );
-        assert_eq!(
-            without_account_label("http://123456789012.localhost:4566/x"),
-            Some("http://localhost:4566/x".into())
-        );
-        assert_eq!(
-            without_account_label("http://123456789012.[::1]:5000/x"),
-            Some("http://[::1]:5000/x".into())
-        );
-        // Real and VPC endpoints keep it: their DNS answers for it.
-        assert_eq!(
-            without_account_label("https://123456789012.s3-control.eu-west-1.amazonaws.com/x"),
-            None
-        );
-        assert_eq!(
-            without_account_label(
-                "https://123456789012.control.vpce-1a2b.s3.us-east-1.vpce.amazonaws.com/x"
-            ),
-            None
-        );
-        assert_eq!(without_account_label("http://127.0.0.1:5000/x"), None);
-        assert_eq!(without_account_label("http://1234.127.0.0.1:5000/x"), None);
-    }
-}
-
-/// What a regional `*` covers when `[aws] regions` is not set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RegionScope {
-    /// The home region (KMS, logs, RDS, DynamoDB, Backup).
-    Home,
-    /// Every region enabled in the account (GuardDuty: a region nobody watches is the finding).
-    Enabled,
-}
-
 /// The target naming a resource that discovery found in `region`: its plain `name` in the
 /// home region (as a user would write it), its `arn` elsewhere, so the observation asks the
 /// resource's own region.
@@ -1024,5 +973,41 @@ pub fn show(obs: &Observation, path: &str) -> String {
 pub fn unobserved(obs: &mut Observation, paths: &[&str], e: &ProbeError) {
     for p in paths {
         obs.unobserved(p, e.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_account_label;
+
+    #[test]
+    fn the_account_label_is_dropped_only_in_front_of_an_emulator() {
+        assert_eq!(
+            without_account_label(
+                "http://123456789012.127.0.0.1:5000/v20180820/configuration/publicAccessBlock"
+            ),
+            Some("http://127.0.0.1:5000/v20180820/configuration/publicAccessBlock".into())
+        );
+        assert_eq!(
+            without_account_label("http://123456789012.localhost:4566/x"),
+            Some("http://localhost:4566/x".into())
+        );
+        assert_eq!(
+            without_account_label("http://123456789012.[::1]:5000/x"),
+            Some("http://[::1]:5000/x".into())
+        );
+        // Real and VPC endpoints keep it: their DNS answers for it.
+        assert_eq!(
+            without_account_label("https://123456789012.s3-control.eu-west-1.amazonaws.com/x"),
+            None
+        );
+        assert_eq!(
+            without_account_label(
+                "https://123456789012.control.vpce-1a2b.s3.us-east-1.vpce.amazonaws.com/x"
+            ),
+            None
+        );
+        assert_eq!(without_account_label("http://127.0.0.1:5000/x"), None);
+        assert_eq!(without_account_label("http://1234.127.0.0.1:5000/x"), None);
     }
 }

@@ -2,7 +2,7 @@
 //! exposure: automated-backup retention, the latest restorable time and how far it lags now,
 //! storage encryption, Multi-AZ, public accessibility, deletion protection and engine, plus
 //! discovery of every instance and cluster in the scanned regions (`*`, every page of both
-//! listings; `[aws] regions`, default the home region).
+//! listings; `[aws] regions`, default every region enabled for the account).
 //!
 //! # Targets
 //!
@@ -39,7 +39,7 @@ use aws_sdk_rds::types::Filter;
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, lag, plain_name, render_table, walk_pages};
-use super::{ApiCalls, Aws, RegionScope, Session, regional_target, timestamp, unobserved};
+use super::{ApiCalls, Aws, Session, regional_target, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -615,7 +615,7 @@ impl RdsProbe {
         let cluster = pattern == "cluster-snapshot:*";
         let session = self.aws.session(ctx).await?;
         let mut all = Vec::new();
-        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+        for region in session.scan_regions(ctx).await? {
             let rds: Client = session.client(Some(&region));
             let rds = &rds;
             let calls = ApiCalls::default();
@@ -967,7 +967,7 @@ impl Probe for RdsProbe {
         }
         let session = self.aws.session(ctx).await?;
         let mut all = Vec::new();
-        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+        for region in session.scan_regions(ctx).await? {
             let rds: Client = session.client(Some(&region));
             let calls = ApiCalls::default();
             let mut targets = self.clusters(&session, &rds, &calls, &region).await?;

@@ -16,7 +16,7 @@ use aws_sdk_secretsmanager::Client;
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, plain_name, render_table, time_col, walk_pages};
-use super::{ApiCalls, Aws, RegionScope, age_days, regional_target, timestamp};
+use super::{ApiCalls, Aws, age_days, regional_target, timestamp};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -145,7 +145,7 @@ impl Probe for SecretsManagerProbe {
         }
         let session = self.aws.session(ctx).await?;
         let mut all = Vec::new();
-        for region in session.scan_regions(ctx, RegionScope::Home).await? {
+        for region in session.scan_regions(ctx).await? {
             let sm: Client = session.client(Some(&region));
             let sm = &sm;
             let calls = ApiCalls::default();

@@ -189,7 +189,8 @@ fn moto_url() -> String {
     )
 }
 
-/// KMS in a region no other test uses: moto starts every region empty.
+/// KMS in a region no other test uses: moto starts every region empty. Named in `[aws] regions`
+/// too (unset, `*` would cover every enabled region, where other tests' keys live).
 const EMPTY_REGION: &str = "eu-south-2";
 
 const ALL_KEYS: &str = r#"
@@ -210,7 +211,7 @@ fn an_empty_star_population_is_not_green() {
     estate.write(
         "vouch.toml",
         &format!(
-            "[aws]\nregion = \"{EMPTY_REGION}\"\nendpoint_url = \"{}\"\n",
+            "[aws]\nregion = \"{EMPTY_REGION}\"\nregions = [\"{EMPTY_REGION}\"]\nendpoint_url = \"{}\"\n",
             moto_url()
         ),
     );
@@ -255,7 +256,7 @@ fn a_foreign_account_pin_makes_every_aws_result_an_error() {
         estate.write(
             "vouch.toml",
             &format!(
-                "[aws]\nregion = \"{EMPTY_REGION}\"\nendpoint_url = \"{}\"\naccount_id = {pin}\n",
+                "[aws]\nregion = \"{EMPTY_REGION}\"\nregions = [\"{EMPTY_REGION}\"]\nendpoint_url = \"{}\"\naccount_id = {pin}\n",
                 moto_url()
             ),
         );
