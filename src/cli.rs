@@ -21,6 +21,10 @@ use crate::probe::{Params, ProbeContext, ProbeOptions, Registry, attestation};
 use crate::report::{self, Format, Report, Style};
 use crate::{diff, evidence, waiver};
 
+mod controls;
+mod init;
+mod man;
+
 const CHECK_EXAMPLES: &str = "\
 Examples:
   vouch check                                  # built-in controls, ./vouch.toml
@@ -113,6 +117,21 @@ pub enum Command {
     /// Exit 1 when something regressed (pass → fail/error), else 0.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
+    /// The built-in control library: `vouch controls export DIR` writes it as files.
+    #[command(
+        after_help = "Examples:\n  vouch controls export my-controls/\n  vouch controls export my-controls/ --force"
+    )]
+    Controls(controls::ControlsArgs),
+    /// Start an estate: a commented vouch.toml (the built-in library's groups; [aws] from the
+    /// current credentials), attestations.toml, waivers.toml and a GitHub workflow. Never
+    /// overwrites a file.
+    #[command(after_help = "Examples:\n  vouch init\n  vouch init infra/compliance --no-aws")]
+    Init(init::InitArgs),
+    /// Print the manual page (roff): `vouch man > vouch.1`, or one page per command with --dir.
+    #[command(
+        after_help = "Examples:\n  vouch man > vouch.1 && man -l vouch.1\n  vouch man --dir share/man/man1"
+    )]
+    Man(man::ManArgs),
     /// Print shell completions.
     #[command(
         after_help = "Examples:\n  vouch completions bash > /etc/bash_completion.d/vouch\n  vouch completions zsh > ~/.zfunc/_vouch"
@@ -123,8 +142,9 @@ pub enum Command {
 /// Where controls, the inventory and attestations come from, and per-run inventory overrides.
 #[derive(Debug, Args, Clone)]
 pub struct InventoryArgs {
-    /// The inventory file (default: ./vouch.toml when present).
-    #[arg(long, value_name = "FILE")]
+    /// The inventory file (default: vouch.toml in the working directory or its nearest parent
+    /// that has one).
+    #[arg(long, value_name = "FILE", env = "VOUCH_INVENTORY")]
     pub inventory: Option<PathBuf>,
     /// The attestations file (overrides the inventory's `attestations`).
     #[arg(long, value_name = "FILE")]
@@ -157,7 +177,7 @@ pub struct InventoryArgs {
     /// An external probe, used as `probe = "plugin:NAME"` (repeatable; overrides `[plugins] NAME`).
     #[arg(long = "plugin", value_name = "NAME=PATH")]
     pub plugins: Vec<String>,
-    /// Per-observation timeout, e.g. 10s, 500ms is not accepted: use whole seconds or 1m.
+    /// Per-observation timeout, e.g. 10s, 500ms or 1m.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
     /// Concurrent calls per cloud service.
@@ -167,7 +187,8 @@ pub struct InventoryArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Control file or folder (repeatable). Default: the built-in library.
+    /// Control file or folder, `builtin` (the embedded library) or `builtin:PACK` (repeatable,
+    /// combinable: --controls builtin --controls overrides.toml). Default: the built-in library.
     #[arg(long, value_name = "PATH")]
     pub controls: Vec<PathBuf>,
     #[command(flatten)]
@@ -235,10 +256,11 @@ pub enum ProbeFormat {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Control files or folders. Default: the built-in library.
+    /// Control files or folders, `builtin` or `builtin:PACK`. Default: the built-in library.
     pub paths: Vec<PathBuf>,
-    /// Also check target groups against this inventory (default: ./vouch.toml when present).
-    #[arg(long, value_name = "FILE")]
+    /// Also check the inventory, and user-written controls' target groups against it (default:
+    /// vouch.toml in the working directory or its nearest parent that has one).
+    #[arg(long, value_name = "FILE", env = "VOUCH_INVENTORY")]
     pub inventory: Option<PathBuf>,
     /// An external probe the controls name as `plugin:NAME` (repeatable; see `vouch check`).
     #[arg(long = "plugin", value_name = "NAME=PATH")]
@@ -247,7 +269,8 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Control file or folder (repeatable). Default: the built-in library.
+    /// Control file or folder, `builtin` (the embedded library) or `builtin:PACK` (repeatable,
+    /// combinable: --controls builtin --controls overrides.toml). Default: the built-in library.
     #[arg(long, value_name = "PATH")]
     pub controls: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
@@ -264,10 +287,12 @@ pub enum ListFormat {
 
 #[derive(Debug, Args)]
 pub struct CoverageArgs {
-    /// A built-in framework (soc2) or a catalogue file (`[[criterion]]` tables with id, title).
+    /// A built-in framework (soc2, iso27001) or a catalogue file (`[[criterion]]` tables with
+    /// id, title).
     #[arg(long, value_name = "NAME", default_value = "soc2")]
     pub framework: String,
-    /// Control file or folder (repeatable). Default: the built-in library.
+    /// Control file or folder, `builtin` (the embedded library) or `builtin:PACK` (repeatable,
+    /// combinable: --controls builtin --controls overrides.toml). Default: the built-in library.
     #[arg(long, value_name = "PATH")]
     pub controls: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = CoverageFormat::Table)]
@@ -295,12 +320,33 @@ fn parse_output(s: &str) -> Result<(Option<Format>, PathBuf), String> {
     Ok((None, PathBuf::from(s)))
 }
 
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let secs = parse_duration(s)?;
-    if secs == 0 {
-        return Err("the timeout must be at least 1s".into());
+/// A timeout: a duration as in control files (`10s`, `1m`, `1m30s`) or milliseconds (`500ms`,
+/// alone or last: `1s500ms`), humantime-style; at least 1ms.
+pub(crate) fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (rest, millis) = match t.strip_suffix("ms") {
+        Some(head) => {
+            let digits_at = head
+                .rfind(|c: char| !c.is_ascii_digit())
+                .map_or(0, |i| i + 1);
+            let n: u64 = head[digits_at..].parse().map_err(|_| {
+                format!("`{s}` is not a timeout: write e.g. `10s`, `500ms` or `1m`")
+            })?;
+            (&head[..digits_at], n)
+        }
+        None => (t, 0),
+    };
+    let secs = if rest.is_empty() {
+        0
+    } else {
+        parse_duration(rest)
+            .map_err(|_| format!("`{s}` is not a timeout: write e.g. `10s`, `500ms` or `1m`"))?
+    };
+    let d = Duration::from_secs(secs) + Duration::from_millis(millis);
+    if d.is_zero() {
+        return Err("the timeout must be more than zero, e.g. 500ms or 10s".into());
     }
-    Ok(Duration::from_secs(secs))
+    Ok(d)
 }
 
 impl Cli {
@@ -330,6 +376,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Verify(args) => verify(args),
         Command::Keygen(args) => keygen(args),
         Command::Diff(args) => diff(args),
+        Command::Controls(args) => controls::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Man(args) => man::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "vouch", &mut std::io::stdout());
             Ok(exit::PASS)
@@ -377,10 +426,7 @@ fn report_diagnostics(diags: &Diagnostics, color: bool) -> bool {
 
 /// Loads the inventory (explicit, or ./vouch.toml when present) and applies the flags on top.
 fn load_inventory(args: &InventoryArgs, diags: &mut Diagnostics) -> Result<Inventory> {
-    let path = args.inventory.clone().or_else(|| {
-        let default = PathBuf::from("vouch.toml");
-        default.exists().then_some(default)
-    });
+    let path = crate::inventory::discover(args.inventory.as_deref());
     let mut inv = match &path {
         Some(p) => Inventory::load(p, diags).unwrap_or_default(),
         None => Inventory::default(),
@@ -444,11 +490,11 @@ fn registry_for(inv: &Inventory, timeout: Duration, diags: &mut Diagnostics) -> 
 /// The registry for `list` and `coverage`, which take no inventory: the plugins of ./vouch.toml
 /// when it is present and valid (its other problems are `check`'s to report).
 fn registry_for_listing(diags: &mut Diagnostics) -> Result<Registry> {
-    let path = PathBuf::from("vouch.toml");
+    let path = crate::inventory::discover(None);
     // Read twice: a broken inventory is ignored here, a valid one is registered with `diags` so
     // a plugin's diagnostic points into it.
-    let valid = path.exists() && Inventory::load(&path, &mut Diagnostics::new()).is_some();
-    let inv = valid.then(|| Inventory::load(&path, diags)).flatten();
+    let path = path.filter(|p| Inventory::load(p, &mut Diagnostics::new()).is_some());
+    let inv = path.and_then(|p| Inventory::load(&p, diags));
     match inv {
         Some(inv) => registry_for(&inv, Duration::from_secs(10), diags),
         None => Ok(Registry::builtin()),
@@ -466,19 +512,18 @@ fn probe_context(inv: Inventory, args: &InventoryArgs) -> ProbeContext {
     )
 }
 
-fn control_sources(paths: &[PathBuf]) -> Vec<Source> {
-    if paths.is_empty() {
-        control::builtin::sources()
-    } else {
-        paths.iter().cloned().map(Source::Path).collect()
-    }
+/// `--controls`: files, folders, `builtin` and `builtin:PACK` (none: the built-in library).
+fn control_sources(paths: &[PathBuf]) -> Result<Vec<Source>> {
+    control::builtin::resolve(paths).map_err(anyhow::Error::msg)
 }
 
 /// Checks that every attestation a control names exists in the attestations file.
 fn check_attestations(controls: &[Control], inv: &Inventory, diags: &mut Diagnostics) {
     let users: Vec<&Control> = controls
         .iter()
-        .filter(|c| c.probe == "attestation")
+        // The built-in library names the attestations of one company's page: one an estate
+        // lacks is the probe's `error` (with a hint) at run time, not a load error.
+        .filter(|c| c.probe == "attestation" && c.skip.is_none() && !c.origin.builtin)
         .collect();
     if users.is_empty() {
         return;
@@ -499,7 +544,7 @@ fn check_attestations(controls: &[Control], inv: &Inventory, diags: &mut Diagnos
             if !entries.iter().any(|a| &a.id == t) {
                 let ids: Vec<&str> = entries.iter().map(|a| a.id.as_str()).collect();
                 diags.error(
-                    c.origin.file,
+                    c.origin.targets_file.unwrap_or(c.origin.file),
                     span.clone(),
                     "unknown-attestation",
                     format!("no attestation `{t}` in {}", path.display()),
@@ -548,7 +593,7 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
     // reason at run time. User-written controls must name groups the inventory defines.
     // `inv.path` is set exactly when an inventory file (given or ./vouch.toml) was read.
     let group_check = (!args.controls.is_empty() && inv.path.is_some()).then_some(&inv);
-    let sources = evidence_sources(args, recorded.as_ref());
+    let sources = evidence_sources(args, recorded.as_ref())?;
     let mut controls = control::load_controls(&sources, &registry, group_check, &mut diags);
     if args.evidence.from_evidence.is_none() {
         // A replay reads no attestation: the auditor need not have the files.
@@ -1070,10 +1115,7 @@ fn facts_table(probe: &dyn crate::probe::Probe, json: bool) -> Result<String> {
 
 fn validate(args: &ValidateArgs, color: bool) -> Result<u8> {
     let mut diags = Diagnostics::new();
-    let inv_path = args.inventory.clone().or_else(|| {
-        let d = PathBuf::from("vouch.toml");
-        (d.exists() && !args.paths.is_empty()).then_some(d)
-    });
+    let inv_path = crate::inventory::discover(args.inventory.as_deref());
     let mut inv = inv_path
         .as_ref()
         .and_then(|p| Inventory::load(p, &mut diags));
@@ -1090,7 +1132,7 @@ fn validate(args: &ValidateArgs, color: bool) -> Result<u8> {
         None => Registry::builtin(),
     };
     let controls = control::load_controls(
-        &control_sources(&args.paths),
+        &control_sources(&args.paths)?,
         &registry,
         inv.as_ref(),
         &mut diags,
@@ -1116,7 +1158,7 @@ fn list(args: &ListArgs) -> Result<u8> {
     let mut diags = Diagnostics::new();
     let registry = registry_for_listing(&mut diags)?;
     let controls = control::load_controls(
-        &control_sources(&args.controls),
+        &control_sources(&args.controls)?,
         &registry,
         None,
         &mut diags,
@@ -1167,7 +1209,7 @@ fn coverage(args: &CoverageArgs) -> Result<u8> {
     };
     let mut diags = Diagnostics::new();
     let controls = control::load_controls(
-        &control_sources(&args.controls),
+        &control_sources(&args.controls)?,
         &registry,
         None,
         &mut diags,
@@ -1319,6 +1361,7 @@ fn list_entry(c: &Control) -> serde_json::Value {
         "remediation": c.remediation,
         "max_age": c.max_age.map(crate::expect::format_duration),
         "source": c.origin.path.display().to_string(),
+        "skipped": c.skip,
     })
 }
 
@@ -1538,7 +1581,7 @@ fn read_report(path: &Path) -> Result<Report> {
 fn evidence_sources(
     args: &CheckArgs,
     recorded: Option<&evidence::replay::Recorded>,
-) -> Vec<Source> {
+) -> Result<Vec<Source>> {
     if let (Some(dir), Some(recorded)) = (&args.evidence.from_evidence, recorded)
         && args.controls.is_empty()
     {
@@ -1553,10 +1596,12 @@ fn evidence_sources(
             })
             .collect();
         if !texts.is_empty() {
-            return texts;
+            return Ok(texts);
         }
     }
-    evidence::snapshot_sources(&control_sources(&args.controls))
+    Ok(evidence::snapshot_sources(&control_sources(
+        &args.controls,
+    )?))
 }
 
 /// Where a check's waivers came from, with the bytes that were loaded.
@@ -1788,6 +1833,9 @@ fn verify(args: &VerifyArgs) -> Result<u8> {
         v.files,
         args.dir.display()
     );
+    for s in &v.sidecars {
+        println!("sidecar: {s} (allowed beside MANIFEST; not checked by vouch verify)");
+    }
     Ok(exit::PASS)
 }
 

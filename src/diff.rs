@@ -394,6 +394,7 @@ mod tests {
                     examined_nothing: false,
                     require: Default::default(),
                     satisfied_by: Vec::new(),
+                    skipped: None,
                     results: vec![r],
                 }),
             }

@@ -98,7 +98,12 @@ pub async fn run(
     let mut patterns: Vec<(String, String)> = Vec::new();
     let mut expanded: Vec<(usize, Vec<String>)> = Vec::new();
     for (i, c) in controls.iter().enumerate() {
-        let targets = targets_of(c, ctx, opts);
+        // A skipped control is not observed, nor are its patterns discovered.
+        let targets = if c.skip.is_some() {
+            Vec::new()
+        } else {
+            targets_of(c, ctx, opts)
+        };
         if let Some(probe) = registry.get(&c.probe) {
             for t in &targets {
                 if probe.is_pattern(t) && !patterns.contains(&(c.probe.clone(), t.clone())) {
@@ -142,6 +147,11 @@ pub async fn run(
     for (i, targets) in &expanded {
         let c = &controls[*i];
         let mut plan = Vec::new();
+        if let Some(row) = skipped_row(c) {
+            plan.push(row);
+            plans.push(plan);
+            continue;
+        }
         if targets.is_empty() {
             let (why, kind) = match &c.targets {
                 Targets::Group(g) if !ctx.inventory.targets.contains_key(g) => (
@@ -318,6 +328,7 @@ pub async fn run(
             examined_nothing: false,
             require: c.require,
             satisfied_by: Vec::new(),
+            skipped: c.skip.clone(),
             results: rs,
         });
     }
@@ -387,6 +398,20 @@ pub fn observation_id(obs: &Observation) -> String {
     // The bundle's observation files hold exactly these bytes (sorted keys, any build).
     let bytes = crate::evidence::observation_bytes(obs);
     format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+}
+
+/// The one `n/a` row of a control an `[[override]]` skipped, named after its targets.
+fn skipped_row(c: &Control) -> Option<(String, Planned)> {
+    skipped_result(c).map(|(t, r)| (t, Planned::Direct(r)))
+}
+
+/// The one row of a skipped control: `(target label, n/a result with the reason, owner and
+/// place)`. Live runs and replays both make it here.
+pub fn skipped_result(c: &Control) -> Option<(String, TargetResult)> {
+    let skip = c.skip.as_ref()?;
+    let mut row = direct(Verdict::NotApplicable, skip.describe(), None);
+    row.engine = Some(EngineRow::Skipped);
+    Some(("(skipped)".to_string(), row))
 }
 
 fn direct(verdict: Verdict, error: String, hint: Option<String>) -> TargetResult {
@@ -539,10 +564,12 @@ pub fn undefined_groups(
 /// Live runs and replays both pass through here, so the exit code sees the same rule.
 pub fn mark_examined_nothing(report: &mut Report, controls: &[Control]) {
     for cr in &mut report.controls {
-        let allowed = controls
-            .iter()
-            .find(|c| c.id == cr.id)
-            .is_some_and(|c| c.allow_empty || c.min_population == Some(0));
+        // A skipped control examined nothing on purpose, with a reason on record.
+        let allowed = cr.skipped.is_some()
+            || controls
+                .iter()
+                .find(|c| c.id == cr.id)
+                .is_some_and(|c| c.allow_empty || c.min_population == Some(0));
         let undefined_group = cr
             .results
             .iter()

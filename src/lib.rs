@@ -62,6 +62,7 @@ pub mod engine;
 pub mod evidence;
 pub mod exit;
 pub mod expect;
+pub mod init;
 pub mod inventory;
 pub mod probe;
 pub mod report;

@@ -147,7 +147,10 @@ pub fn replay(
     for c in controls {
         let before = original.controls.iter().find(|o| o.id == c.id);
         let mut rows: BTreeMap<String, TargetResult> = BTreeMap::new();
-        if let Some(before) = before {
+        if let Some((target, row)) = engine::skipped_result(c) {
+            // Skipped by an override of the bundle's (or the given) controls: judged on nothing.
+            rows.insert(target, row);
+        } else if let Some(before) = before {
             for r in &before.results {
                 let row = match &r.observation {
                     Some(id) => judge(c, &r.target, id, recorded, now, &mut used),
@@ -157,6 +160,7 @@ pub fn replay(
             }
         }
         let named: Vec<String> = match &c.targets {
+            _ if c.skip.is_some() => Vec::new(),
             Targets::List(l) => l.clone(),
             // Groups are resolved only for controls the original run did not have.
             Targets::Group(g) if before.is_none() => {
@@ -220,6 +224,7 @@ pub fn replay(
             examined_nothing: false,
             require: c.require,
             satisfied_by: Vec::new(),
+            skipped: c.skip.clone(),
             results: rows
                 .into_iter()
                 .map(|(target, mut r)| {

@@ -264,6 +264,10 @@ pub struct ControlResult {
     /// With `require = "any"`: the targets that passed, and so satisfied the control.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub satisfied_by: Vec<String>,
+    /// Set when an `[[override]]` skipped the control (`skip = true`): its one result is `n/a`
+    /// with this reason, owner and place; nothing was observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<crate::control::Skip>,
     pub results: Vec<TargetResult>,
 }
 
@@ -348,6 +352,8 @@ pub enum EngineRow {
     UndefinedGroup,
     /// The run was interrupted before the target was observed.
     Interrupted,
+    /// An `[[override]]` skipped the control (`skip = true` with a reason): `n/a`, not observed.
+    Skipped,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -1,6 +1,7 @@
 //! vouch's integration tests: one test binary (linking is the slow part of a Rust build), one
 //! module per area, helpers in `support`. Tests talk to real servers on loopback.
 
+mod adopt;
 mod aws;
 mod aws_audit;
 mod aws_resilience;
