@@ -1017,3 +1017,89 @@ fn a_corrupt_or_unreachable_preload_list_is_an_error_never_not_listed() {
         "{why}"
     );
 }
+
+// ---- VOUCH_* variables -----------------------------------------------------------------------
+
+#[test]
+fn every_flag_of_a_run_has_its_vouch_variable() {
+    use clap::CommandFactory;
+    let root = vouch::cli::Cli::command();
+    let want = |long: &str| format!("VOUCH_{}", long.to_ascii_uppercase().replace('-', '_'));
+    let mut checked = 0;
+    let check = root.find_subcommand("check").unwrap().clone();
+    for cmd in [&root, &check] {
+        for arg in cmd.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            // --help/--version are clap's; -v counts (VOUCH_LOG sets the log filter instead).
+            if matches!(long, "help" | "version" | "verbose") {
+                continue;
+            }
+            let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+            assert_eq!(env, Some(want(long)), "--{long} of `{}`", cmd.get_name());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} flags checked");
+    // The shared inventory flags read the same variables in `vouch probe`.
+    let probe = root.find_subcommand("probe").unwrap();
+    let inv = probe
+        .get_arguments()
+        .find(|a| a.get_long() == Some("inventory"))
+        .unwrap();
+    assert_eq!(inv.get_env().unwrap(), "VOUCH_INVENTORY");
+    // And --help lists them.
+    vouch()
+        .args(["check", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("VOUCH_FAIL_ON"))
+        .stdout(predicate::str::contains("VOUCH_TIMEOUT"));
+}
+
+#[test]
+fn a_vouch_variable_does_what_its_flag_does() {
+    let dir = personnel_estate();
+    let out = vouch()
+        .current_dir(dir.path())
+        .env("VOUCH_FORMAT", "csv")
+        .env("VOUCH_CONTROLS", "builtin:personnel")
+        .env("VOUCH_ONLY", "PEOPLE-ACCESS-REVIEW")
+        .output()
+        .unwrap();
+    // no subcommand: usage error, nothing run
+    assert_eq!(out.status.code(), Some(2));
+    let out = vouch()
+        .current_dir(dir.path())
+        .env("VOUCH_FORMAT", "csv")
+        .env("VOUCH_CONTROLS", "builtin:personnel")
+        .env("VOUCH_ONLY", "PEOPLE-ACCESS-REVIEW")
+        .arg("check")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(csv.lines().next().unwrap().contains(','), "{csv}");
+    assert_eq!(
+        csv.lines().filter(|l| l.contains("PEOPLE-")).count(),
+        1,
+        "{csv}"
+    );
+    // A flag on the command line wins over its variable.
+    vouch()
+        .current_dir(dir.path())
+        .env("VOUCH_FORMAT", "csv")
+        .args([
+            "check",
+            "--controls",
+            "builtin:personnel",
+            "--format",
+            "json",
+        ])
+        .assert()
+        .stdout(predicate::str::starts_with("{"));
+}
