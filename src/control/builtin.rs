@@ -26,7 +26,7 @@ pub fn sources() -> Vec<Source> {
 
 /// The pack names, in library order (`governance`, `encryption`, …).
 pub fn packs() -> Vec<&'static str> {
-    FILES.iter().map(|(name, _)| pack_of(*name)).collect()
+    FILES.iter().map(|(name, _)| pack_of(name)).collect()
 }
 
 fn pack_of(name: &'static str) -> &'static str {
@@ -63,7 +63,7 @@ pub fn resolve(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
         } else if let Some(pack) = s.strip_prefix("builtin:") {
             let found: Vec<Source> = FILES
                 .iter()
-                .filter(|(name, _)| pack_of(*name) == pack)
+                .filter(|(name, _)| pack_of(name) == pack)
                 .map(|(name, text)| Source::Text {
                     name: PathBuf::from(name),
                     text: (*text).to_string(),

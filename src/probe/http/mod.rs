@@ -609,7 +609,7 @@ impl Probe for HttpProbe {
         // A download of Chromium's list is bounded by this observation's budget (it goes on in
         // the background and lands in the cache; the live facts are kept either way).
         let list = async {
-            tokio::time::timeout_at(deadline.into(), self.load_preload(ctx))
+            tokio::time::timeout_at(deadline, self.load_preload(ctx))
                 .await
                 .unwrap_or_else(|_| {
                     Err(format!(
