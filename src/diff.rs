@@ -396,6 +396,7 @@ mod tests {
                     require: Default::default(),
                     satisfied_by: Vec::new(),
                     source: None,
+                    skipped: None,
                     results: vec![r],
                 }),
             }

@@ -171,7 +171,14 @@ pub async fn observe(
     let mut interrupt = interrupt.unwrap_or_else(|| Box::pin(futures::future::pending()));
     // Tell the probes which facts the controls read, so costly unread facts cost nothing.
     let ctx = &ctx.with_facts_used(facts_used(controls));
-    let expanded: Vec<Vec<String>> = controls.iter().map(|c| targets_of(c, ctx, opts)).collect();
+    // A skipped control is not observed, nor are its patterns discovered.
+    let expanded: Vec<Vec<String>> = controls
+        .iter()
+        .map(|c| match c.skip {
+            Some(_) => Vec::new(),
+            None => targets_of(c, ctx, opts),
+        })
+        .collect();
     let scoped = Scoped::resolve(controls, registry, ctx).await;
     let (discovered, mut complete) =
         discover(controls, &expanded, registry, &scoped, opts, &mut interrupt).await;
@@ -332,6 +339,14 @@ fn plan(
     let mut planned: std::collections::HashSet<ObsKey> = std::collections::HashSet::new();
     for (c, targets) in controls.iter().zip(expanded) {
         let mut plan = Vec::new();
+        if let Some(row) = skipped_row(c) {
+            // One shard says it (its row is keyed like any other target).
+            if owns(opts, &c.probe, &row.0) {
+                plan.push(row);
+            }
+            plans.push(plan);
+            continue;
+        }
         if targets.is_empty() && owns(opts, &c.probe, &format!("({})", group_name(c))) {
             plan.push((
                 format!("({})", group_name(c)),
@@ -592,6 +607,7 @@ pub fn control_result(c: &Control, results: Vec<TargetResult>) -> ControlResult 
         require: c.require,
         satisfied_by: Vec::new(),
         source: Some(crate::report::ControlSource::of(&c.origin)),
+        skipped: c.skip.clone(),
         results,
     }
 }
@@ -690,6 +706,20 @@ fn group_name(c: &Control) -> String {
 }
 
 pub use crate::bundle::observation_id;
+
+/// The one `n/a` row of a control an `[[override]]` skipped, named after its targets.
+fn skipped_row(c: &Control) -> Option<PlannedRow> {
+    skipped_result(c).map(|(t, r)| (t, None, Planned::Direct(r)))
+}
+
+/// The one row of a skipped control: `(target label, n/a result with the reason, owner and
+/// place)`. Live runs and replays both make it here.
+pub fn skipped_result(c: &Control) -> Option<(String, TargetResult)> {
+    let skip = c.skip.as_ref()?;
+    let mut row = direct(Verdict::NotApplicable, skip.describe(), None);
+    row.engine = Some(EngineRow::Skipped);
+    Some(("(skipped)".to_string(), row))
+}
 
 fn direct(verdict: Verdict, error: String, hint: Option<String>) -> TargetResult {
     TargetResult {
@@ -844,10 +874,12 @@ pub fn undefined_groups(
 /// Live runs and replays both pass through here, so the exit code sees the same rule.
 pub fn mark_examined_nothing(report: &mut Report, controls: &[Control]) {
     for cr in &mut report.controls {
-        let allowed = controls
-            .iter()
-            .find(|c| c.id == cr.id)
-            .is_some_and(|c| c.allow_empty || c.min_population == Some(0));
+        // A skipped control examined nothing on purpose, with a reason on record.
+        let allowed = cr.skipped.is_some()
+            || controls
+                .iter()
+                .find(|c| c.id == cr.id)
+                .is_some_and(|c| c.allow_empty || c.min_population == Some(0));
         let undefined_group = cr
             .results
             .iter()

@@ -60,6 +60,9 @@ impl IpFamily {
 pub struct HttpSettings {
     /// Chromium's `transport_security_state_static.json`, for offline preload status.
     pub preload_list: Option<PathBuf>,
+    /// Where to fetch the list from when no `preload_list` is given (default: Chromium's
+    /// published file, [`crate::probe::http::preload::DEFAULT_URL`]).
+    pub preload_list_url: Option<String>,
 }
 
 /// Settings of the AWS probes.
@@ -486,6 +489,28 @@ const TOP_KEYS: [&str; 9] = [
     "waivers",
 ];
 
+/// The inventory's file name, looked for in the working directory and its parents.
+pub const FILE_NAME: &str = "vouch.toml";
+
+/// The inventory file of a run: the one given (`--inventory`, or `VOUCH_INVENTORY`), else the
+/// `vouch.toml` of the working directory or of its nearest parent that has one (as cargo finds
+/// `Cargo.toml`), else none. One in the working directory is named `vouch.toml`, as before;
+/// one in a parent by its full path.
+pub fn discover(given: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = given {
+        return Some(p.to_path_buf());
+    }
+    let here = Path::new(FILE_NAME);
+    if here.is_file() {
+        return Some(here.to_path_buf());
+    }
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors()
+        .skip(1)
+        .map(|d| d.join(FILE_NAME))
+        .find(|p| p.is_file())
+}
+
 impl Inventory {
     /// Reads and validates an inventory file, adding every problem to `diags`.
     pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Inventory> {
@@ -632,7 +657,28 @@ impl Inventory {
                         "a path to Chromium's preload JSON",
                     )
                     .map(|s| base.join(s.get_ref()));
-                r.finish(diags, &["preload_list"]);
+                inv.http.preload_list_url = r
+                    .string(
+                        diags,
+                        "preload_list_url",
+                        false,
+                        "an http(s) URL serving Chromium's preload JSON",
+                    )
+                    .and_then(|s| {
+                        let ok = reqwest::Url::parse(s.get_ref())
+                            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+                        if !ok {
+                            diags.error(
+                                file,
+                                s.span(),
+                                "invalid-url",
+                                format!("`{}` is not an http(s) URL", s.get_ref()),
+                                "e.g. https://example.com/transport_security_state_static.json",
+                            );
+                        }
+                        ok.then(|| s.into_inner())
+                    });
+                r.finish(diags, &["preload_list", "preload_list_url"]);
             }
         }
         if let Some((_, v)) = top.get("aws") {

@@ -65,6 +65,7 @@ pub mod engine;
 pub mod evidence;
 pub mod exit;
 pub mod expect;
+pub mod init;
 pub mod inventory;
 pub mod pipeline;
 pub mod probe;

@@ -19,7 +19,7 @@ pub(super) fn run(args: &CoverageArgs) -> Result<u8> {
     };
     let mut diags = Diagnostics::new();
     let controls = control::load_controls(
-        &control_sources(&args.controls),
+        &control_sources(&args.controls)?,
         &registry,
         None,
         &mut diags,

@@ -12,7 +12,7 @@ pub(super) fn run(args: &ListArgs) -> Result<u8> {
     let mut diags = Diagnostics::new();
     let registry = registry_for_listing(&mut diags)?;
     let controls = control::load_controls(
-        &control_sources(&args.controls),
+        &control_sources(&args.controls)?,
         &registry,
         None,
         &mut diags,

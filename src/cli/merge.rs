@@ -33,15 +33,15 @@ pub struct ShardArgs {
     /// Run only the K-th of N deterministic slices of the plan (1-based: 1/4 … 4/4); merge the
     /// N reports or bundles with `vouch merge`.
     #[arg(long, value_name = "K/N", value_parser = shard::parse_spec,
-          conflicts_with_all = ["shard_from_env", "from_evidence"])]
+          conflicts_with_all = ["shard_from_env", "from_evidence"], env = "VOUCH_SHARD")]
     pub shard: Option<(u32, u32)>,
     /// Take K from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's 0-based index; K = index + 1),
     /// and N from --shard-count.
-    #[arg(long, requires = "shard_count", conflicts_with = "from_evidence")]
+    #[arg(long, requires = "shard_count", conflicts_with = "from_evidence", env = "VOUCH_SHARD_FROM_ENV")]
     pub shard_from_env: bool,
     /// N, with --shard-from-env: how many slices (the Indexed Job's `completions`).
     #[arg(long, value_name = "N", requires = "shard_from_env",
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..), env = "VOUCH_SHARD_COUNT")]
     pub shard_count: Option<u32>,
 }
 

@@ -9,7 +9,10 @@ mod completions;
 mod coverage;
 mod diff;
 mod keygen;
+mod controls;
+mod init;
 mod list;
+mod man;
 mod merge;
 mod probe;
 mod validate;
@@ -72,10 +75,10 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors on stderr; no progress bar.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, env = "VOUCH_QUIET")]
     pub quiet: bool,
     /// Colour: auto (only on a terminal, never with NO_COLOR), always or never.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "VOUCH_COLOR")]
     pub color: ColorChoice,
 }
 
@@ -127,6 +130,21 @@ pub enum Command {
     /// Exit 1 when something regressed (pass → fail/error), else 0.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
+    /// The built-in control library: `vouch controls export DIR` writes it as files.
+    #[command(
+        after_help = "Examples:\n  vouch controls export my-controls/\n  vouch controls export my-controls/ --force"
+    )]
+    Controls(controls::ControlsArgs),
+    /// Start an estate: a commented vouch.toml (the built-in library's groups; [aws] from the
+    /// current credentials), attestations.toml, waivers.toml and a GitHub workflow. Never
+    /// overwrites a file.
+    #[command(after_help = "Examples:\n  vouch init\n  vouch init infra/compliance --no-aws")]
+    Init(init::InitArgs),
+    /// Print the manual page (roff): `vouch man > vouch.1`, or one page per command with --dir.
+    #[command(
+        after_help = "Examples:\n  vouch man > vouch.1 && man -l vouch.1\n  vouch man --dir share/man/man1"
+    )]
+    Man(man::ManArgs),
     /// Print shell completions.
     #[command(
         after_help = "Examples:\n  vouch completions bash > /etc/bash_completion.d/vouch\n  vouch completions zsh > ~/.zfunc/_vouch"
@@ -137,83 +155,85 @@ pub enum Command {
 /// Where controls, the inventory and attestations come from, and per-run inventory overrides.
 #[derive(Debug, Args, Clone)]
 pub struct InventoryArgs {
-    /// The inventory file (default: ./vouch.toml when present).
-    #[arg(long, value_name = "FILE")]
+    /// The inventory file (default: vouch.toml in the working directory or its nearest parent
+    /// that has one).
+    #[arg(long, value_name = "FILE", env = "VOUCH_INVENTORY")]
     pub inventory: Option<PathBuf>,
     /// The attestations file (overrides the inventory's `attestations`).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "VOUCH_ATTESTATIONS")]
     pub attestations: Option<PathBuf>,
     /// Connect to another address, keeping the name for SNI and checks (curl syntax).
-    #[arg(long, value_name = "NAME:PORT:ADDR")]
+    #[arg(long, value_name = "NAME:PORT:ADDR", env = "VOUCH_RESOLVE")]
     pub resolve: Vec<String>,
     /// Extra trust roots (PEM), on top of the system's (overrides `[tls] ca_file`).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "VOUCH_CA_FILE")]
     pub ca_file: Option<PathBuf>,
     /// Which addresses of a name the TLS probe scans: 4, 6 or any (overrides `[tls] ip_family`).
-    #[arg(long, value_name = "4|6|any", value_parser = crate::inventory::IpFamily::parse)]
+    #[arg(long, value_name = "4|6|any", value_parser = crate::inventory::IpFamily::parse, env = "VOUCH_IP_FAMILY")]
     pub ip_family: Option<crate::inventory::IpFamily>,
     /// Chromium's transport_security_state_static.json (overrides `[http] preload_list`).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "VOUCH_PRELOAD_LIST")]
     pub preload_list: Option<PathBuf>,
     /// AWS profile (overrides `[aws] profile`).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", env = "VOUCH_AWS_PROFILE")]
     pub aws_profile: Option<String>,
     /// AWS region (overrides `[aws] region`).
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, value_name = "REGION", env = "VOUCH_AWS_REGION")]
     pub aws_region: Option<String>,
     /// Regions a `*` target of a regional AWS service covers, comma-separated, or `enabled` for
     /// every region enabled in the account (overrides `[aws] regions`; default: every enabled region).
-    #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
+    #[arg(long, value_name = "REGIONS", value_delimiter = ',', env = "VOUCH_AWS_REGIONS")]
     pub aws_regions: Option<Vec<String>>,
     /// AWS API endpoint, e.g. an emulator (overrides `[aws] endpoint_url` and AWS_ENDPOINT_URL).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "VOUCH_AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
     /// An external probe, used as `probe = "plugin:NAME"` (repeatable; overrides `[plugins] NAME`).
-    #[arg(long = "plugin", value_name = "NAME=PATH")]
+    #[arg(long = "plugin", value_name = "NAME=PATH", env = "VOUCH_PLUGIN")]
     pub plugins: Vec<String>,
-    /// Per-observation timeout, e.g. 10s, 500ms is not accepted: use whole seconds or 1m.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    /// Per-observation timeout, e.g. 10s, 500ms or 1m.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout, env = "VOUCH_TIMEOUT")]
     pub timeout: Duration,
     /// Concurrent calls per cloud service.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = 8, env = "VOUCH_AWS_CONCURRENCY")]
     pub aws_concurrency: usize,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Control file or folder (repeatable). Default: the built-in library.
-    #[arg(long, value_name = "PATH")]
+    /// Control file or folder, `builtin` (the embedded library) or `builtin:PACK` (repeatable,
+    /// combinable: --controls builtin --controls overrides.toml). Default: the built-in library.
+    #[arg(long, value_name = "PATH", env = "VOUCH_CONTROLS")]
     pub controls: Vec<PathBuf>,
     #[command(flatten)]
     pub inv: InventoryArgs,
     /// Only this control id (repeatable).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", env = "VOUCH_ONLY")]
     pub only: Vec<String>,
     /// Only controls with this tag (repeatable).
-    #[arg(long, value_name = "TAG")]
+    #[arg(long, value_name = "TAG", env = "VOUCH_TAG")]
     pub tag: Vec<String>,
     /// Run the selected controls against this target instead of theirs (repeatable).
-    #[arg(long, value_name = "TARGET")]
+    #[arg(long, value_name = "TARGET", env = "VOUCH_TARGET")]
     pub target: Vec<String>,
     /// Report format on stdout (or in a plain --output FILE).
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(long, value_enum, default_value_t = Format::Table, env = "VOUCH_FORMAT")]
     pub format: Format,
     /// Write the report to FILE (atomically) instead of stdout; FORMAT=FILE also writes that
     /// format, beside stdout (repeatable: --output html=report.html --output junit=junit.xml).
-    #[arg(long, short, value_name = "[FORMAT=]FILE", value_parser = parse_output)]
+    #[arg(long, short, value_name = "[FORMAT=]FILE", value_parser = parse_output, env = "VOUCH_OUTPUT")]
     pub output: Vec<(Option<Format>, PathBuf)>,
     /// Lowest severity whose failures make the exit code 1.
-    #[arg(long, value_enum, default_value_t = Severity::Low)]
+    #[arg(long, value_enum, default_value_t = Severity::Low, env = "VOUCH_FAIL_ON")]
     pub fail_on: Severity,
     /// Observations in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 32)]
+    #[arg(long, value_name = "N", default_value_t = 32, env = "VOUCH_CONCURRENCY")]
     pub concurrency: usize,
     /// Observations in flight against one host at once.
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = 4, env = "VOUCH_PER_HOST")]
     pub per_host: usize,
     /// Treat warnings (an inventory group a control names that the inventory does not define)
     /// as errors: exit 2 before anything runs.
-    #[arg(long)]
+    #[arg(long, env = "VOUCH_STRICT")]
     pub strict: bool,
     #[command(flatten)]
     pub evidence: EvidenceArgs,
@@ -251,10 +271,11 @@ pub enum ProbeFormat {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Control files or folders. Default: the built-in library.
+    /// Control files or folders, `builtin` or `builtin:PACK`. Default: the built-in library.
     pub paths: Vec<PathBuf>,
-    /// Also check target groups against this inventory (default: ./vouch.toml when present).
-    #[arg(long, value_name = "FILE")]
+    /// Also check the inventory, and user-written controls' target groups against it (default:
+    /// vouch.toml in the working directory or its nearest parent that has one).
+    #[arg(long, value_name = "FILE", env = "VOUCH_INVENTORY")]
     pub inventory: Option<PathBuf>,
     /// An external probe the controls name as `plugin:NAME` (repeatable; see `vouch check`).
     #[arg(long = "plugin", value_name = "NAME=PATH")]
@@ -263,7 +284,8 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Control file or folder (repeatable). Default: the built-in library.
+    /// Control file or folder, `builtin` (the embedded library) or `builtin:PACK` (repeatable,
+    /// combinable: --controls builtin --controls overrides.toml). Default: the built-in library.
     #[arg(long, value_name = "PATH")]
     pub controls: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
@@ -280,10 +302,12 @@ pub enum ListFormat {
 
 #[derive(Debug, Args)]
 pub struct CoverageArgs {
-    /// A built-in framework (soc2) or a catalogue file (`[[criterion]]` tables with id, title).
+    /// A built-in framework (soc2, iso27001) or a catalogue file (`[[criterion]]` tables with
+    /// id, title).
     #[arg(long, value_name = "NAME", default_value = "soc2")]
     pub framework: String,
-    /// Control file or folder (repeatable). Default: the built-in library.
+    /// Control file or folder, `builtin` (the embedded library) or `builtin:PACK` (repeatable,
+    /// combinable: --controls builtin --controls overrides.toml). Default: the built-in library.
     #[arg(long, value_name = "PATH")]
     pub controls: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = CoverageFormat::Table)]
@@ -311,12 +335,33 @@ fn parse_output(s: &str) -> Result<(Option<Format>, PathBuf), String> {
     Ok((None, PathBuf::from(s)))
 }
 
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let secs = parse_duration(s)?;
-    if secs == 0 {
-        return Err("the timeout must be at least 1s".into());
+/// A timeout: a duration as in control files (`10s`, `1m`, `1m30s`) or milliseconds (`500ms`,
+/// alone or last: `1s500ms`), humantime-style; at least 1ms.
+pub(crate) fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (rest, millis) = match t.strip_suffix("ms") {
+        Some(head) => {
+            let digits_at = head
+                .rfind(|c: char| !c.is_ascii_digit())
+                .map_or(0, |i| i + 1);
+            let n: u64 = head[digits_at..].parse().map_err(|_| {
+                format!("`{s}` is not a timeout: write e.g. `10s`, `500ms` or `1m`")
+            })?;
+            (&head[..digits_at], n)
+        }
+        None => (t, 0),
+    };
+    let secs = if rest.is_empty() {
+        0
+    } else {
+        parse_duration(rest)
+            .map_err(|_| format!("`{s}` is not a timeout: write e.g. `10s`, `500ms` or `1m`"))?
+    };
+    let d = Duration::from_secs(secs) + Duration::from_millis(millis);
+    if d.is_zero() {
+        return Err("the timeout must be more than zero, e.g. 500ms or 10s".into());
     }
-    Ok(Duration::from_secs(secs))
+    Ok(d)
 }
 
 impl Cli {
@@ -346,6 +391,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Verify(args) => verify::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Merge(args) => merge::merge(args, color, cli.quiet),
+        Command::Controls(args) => controls::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Man(args) => man::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Completions { shell } => completions::run(*shell),
     }
@@ -391,10 +439,7 @@ pub(crate) fn report_diagnostics(diags: &Diagnostics, color: bool) -> bool {
 
 /// Loads the inventory (explicit, or ./vouch.toml when present) and applies the flags on top.
 pub(crate) fn load_inventory(args: &InventoryArgs, diags: &mut Diagnostics) -> Result<Inventory> {
-    let path = args.inventory.clone().or_else(|| {
-        let default = PathBuf::from("vouch.toml");
-        default.exists().then_some(default)
-    });
+    let path = crate::inventory::discover(args.inventory.as_deref());
     let mut inv = match &path {
         Some(p) => Inventory::load(p, diags).unwrap_or_default(),
         None => Inventory::default(),
@@ -443,11 +488,11 @@ pub(crate) fn load_inventory(args: &InventoryArgs, diags: &mut Diagnostics) -> R
 /// The registry for `list` and `coverage`, which take no inventory: the plugins of ./vouch.toml
 /// when it is present and valid (its other problems are `check`'s to report).
 pub(crate) fn registry_for_listing(diags: &mut Diagnostics) -> Result<Registry> {
-    let path = PathBuf::from("vouch.toml");
+    let path = crate::inventory::discover(None);
     // Read twice: a broken inventory is ignored here, a valid one is registered with `diags` so
     // a plugin's diagnostic points into it.
-    let valid = path.exists() && Inventory::load(&path, &mut Diagnostics::new()).is_some();
-    let inv = valid.then(|| Inventory::load(&path, diags)).flatten();
+    let path = path.filter(|p| Inventory::load(p, &mut Diagnostics::new()).is_some());
+    let inv = path.and_then(|p| Inventory::load(&p, diags));
     match inv {
         Some(inv) => registry_for(&inv, Duration::from_secs(10), diags),
         None => Ok(Registry::builtin()),
@@ -506,46 +551,46 @@ Exit codes: 0 nothing regressed; 1 at least one result went from pass to fail or
 pub struct EvidenceArgs {
     /// Write an evidence bundle (report, observations, attachments, MANIFEST) to the new folder
     /// DIR, atomically: it is complete or absent.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "VOUCH_EVIDENCE_DIR")]
     pub evidence_dir: Option<PathBuf>,
     /// Sign the bundle's MANIFEST with this Ed25519 private key (PKCS#8 PEM, see `vouch keygen`).
-    #[arg(long, value_name = "FILE", requires = "evidence_dir")]
+    #[arg(long, value_name = "FILE", requires = "evidence_dir", env = "VOUCH_SIGN_KEY")]
     pub sign_key: Option<PathBuf>,
     /// Ask this RFC 3161 time-stamping authority to countersign the bundle's MANIFEST digest;
     /// the token is kept as MANIFEST.tsr (`vouch verify --tsa-cert` checks it). A failure is a
     /// warning: the bundle is kept without it.
-    #[arg(long, value_name = "URL", requires = "evidence_dir")]
+    #[arg(long, value_name = "URL", requires = "evidence_dir", env = "VOUCH_TIMESTAMP_URL")]
     pub timestamp_url: Option<String>,
     /// Re-evaluate the controls against the observations recorded in a bundle: no probe runs.
-    #[arg(long, value_name = "DIR", conflicts_with = "target")]
+    #[arg(long, value_name = "DIR", conflicts_with = "target", env = "VOUCH_FROM_EVIDENCE")]
     pub from_evidence: Option<PathBuf>,
     /// With --from-evidence: judge time-dependent checks (`within`, waiver expiry) at the
     /// original run's end (an auditor re-performing it) or now.
     #[arg(long, value_enum, default_value_t = evidence::replay::ReplayAt::Original,
-          requires = "from_evidence")]
+          requires = "from_evidence", env = "VOUCH_REPLAY_AT")]
     pub replay_at: evidence::replay::ReplayAt,
     /// With --from-evidence: the Ed25519 public key (PEM) the bundle must be signed with.
-    #[arg(long, value_name = "FILE", requires = "from_evidence")]
+    #[arg(long, value_name = "FILE", requires = "from_evidence", env = "VOUCH_PUBLIC_KEY")]
     pub public_key: Option<PathBuf>,
     /// With --from-evidence: the fingerprint (`SHA256:<hex>`) of the key the bundle must be
     /// signed with, as `check --sign-key` printed it.
     #[arg(long, value_name = "SHA256:HEX", requires = "from_evidence",
-          value_parser = parse_signer)]
+          value_parser = parse_signer, env = "VOUCH_SIGNER")]
     pub signer: Option<String>,
     /// With --from-evidence: replay a bundle that is unsigned, or signed by a key not given; its
     /// digests are still checked, and `run.replay.signature` says what was not.
-    #[arg(long, requires = "from_evidence")]
+    #[arg(long, requires = "from_evidence", env = "VOUCH_ALLOW_UNSIGNED")]
     pub allow_unsigned: bool,
     /// Waivers file (overrides the inventory's `waivers = "…"`; in a replay, the bundle's own).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "VOUCH_WAIVERS")]
     pub waivers: Option<PathBuf>,
     /// A previous JSON report: print what drifted against it on stderr.
-    #[arg(long, value_name = "OLD.json")]
+    #[arg(long, value_name = "OLD.json", env = "VOUCH_BASELINE")]
     pub baseline: Option<PathBuf>,
     /// With --baseline: exit 1 when a result regressed at or above --fail-on (pass, waived or
     /// n/a → fail/error, a new failing target, a target or control that disappeared), else 3
     /// when something could not be observed, else 0; existing failures do not fail the run.
-    #[arg(long, requires = "baseline")]
+    #[arg(long, requires = "baseline", env = "VOUCH_FAIL_ON_NEW")]
     pub fail_on_new: bool,
 }
 

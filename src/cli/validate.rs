@@ -1,6 +1,5 @@
 //! `vouch validate [PATH]...`: lint control files; exit 2 on any error.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -14,10 +13,7 @@ use crate::{control, exit};
 
 pub(super) fn run(args: &ValidateArgs, color: bool) -> Result<u8> {
     let mut diags = Diagnostics::new();
-    let inv_path = args.inventory.clone().or_else(|| {
-        let d = PathBuf::from("vouch.toml");
-        (d.exists() && !args.paths.is_empty()).then_some(d)
-    });
+    let inv_path = crate::inventory::discover(args.inventory.as_deref());
     let mut inv = inv_path
         .as_ref()
         .and_then(|p| Inventory::load(p, &mut diags));
@@ -34,7 +30,7 @@ pub(super) fn run(args: &ValidateArgs, color: bool) -> Result<u8> {
         None => Registry::builtin(),
     };
     let controls = control::load_controls(
-        &control_sources(&args.paths),
+        &control_sources(&args.paths)?,
         &registry,
         inv.as_ref(),
         &mut diags,

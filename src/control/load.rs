@@ -91,21 +91,30 @@ pub fn load_controls(
     }
     let mut controls = Vec::new();
     let mut seen: HashMap<String, (FileId, Range<usize>)> = HashMap::new();
+    // Files with `[[override]]` tables, applied once every control is loaded.
+    let mut with_overrides: Vec<(FileId, PathBuf, String)> = Vec::new();
     for (path, text) in texts {
+        let builtin = super::builtin::is_builtin(&path, &text);
         let file = diags.add_file(&path, text.clone());
         let Some(doc) = diag::parse_toml(diags, file, &text) else {
             continue;
         };
         let mut top = TableReader::new(file, doc.span(), doc.get_ref());
+        let has_overrides = top.get("override").is_some();
+        if has_overrides {
+            with_overrides.push((file, path.clone(), text.clone()));
+        }
         let Some((_, list)) = top.get("control") else {
-            top.finish(diags, &["control"]);
-            diags.error(
-                file,
-                0..0,
-                "no-controls",
-                "this file defines no controls",
-                "add one or more [[control]] tables",
-            );
+            top.finish(diags, &["control", "override"]);
+            if !has_overrides {
+                diags.error(
+                    file,
+                    0..0,
+                    "no-controls",
+                    "this file defines no controls",
+                    "add one or more [[control]] tables (or [[override]] tables that adjust loaded controls)",
+                );
+            }
             continue;
         };
         match list.get_ref() {
@@ -143,6 +152,7 @@ pub fn load_controls(
                                 path: &path,
                                 registry,
                                 inventory,
+                                builtin,
                             };
                             // A duplicate is still parsed, so its other problems are reported too.
                             if let Some(mut c) = ctx.parse(item.span(), t, diags) {
@@ -174,8 +184,17 @@ pub fn load_controls(
                 );
             }
         }
-        top.finish(diags, &["control"]);
+        top.finish(diags, &["control", "override"]);
     }
+    let defined = seen.into_keys().collect();
+    super::overrides::apply(
+        &with_overrides,
+        &defined,
+        &mut controls,
+        registry,
+        inventory,
+        diags,
+    );
     controls.sort_by(|a, b| a.id.cmp(&b.id));
     controls
 }
@@ -224,11 +243,100 @@ fn read_path(path: &Path, texts: &mut Vec<(PathBuf, String)>, diags: &mut Diagno
     }
 }
 
-struct ControlCtx<'a> {
-    file: FileId,
-    path: &'a Path,
-    registry: &'a Registry,
-    inventory: Option<&'a Inventory>,
+/// `severity`: one of the five names.
+pub(super) fn severity(
+    r: &mut TableReader<'_, '_>,
+    diags: &mut Diagnostics,
+    required: bool,
+) -> Option<Severity> {
+    let file = r.file;
+    r.string(
+        diags,
+        "severity",
+        required,
+        "one of critical, high, medium, low, info",
+    )
+    .and_then(|s| match Severity::parse(s.get_ref()) {
+        Some(sev) => Some(sev),
+        None => {
+            diags.error(
+                file,
+                s.span(),
+                "invalid-severity",
+                format!("`{}` is not a severity", s.get_ref()),
+                format!("use one of {}", Severity::NAMES.join(", ")),
+            );
+            None
+        }
+    })
+}
+
+/// `max_age`: a duration string, in seconds.
+pub(super) fn max_age(r: &mut TableReader<'_, '_>, diags: &mut Diagnostics) -> Option<u64> {
+    let file = r.file;
+    r.string(diags, "max_age", false, "a duration such as \"92d\"")
+        .and_then(|s| match parse_duration(s.get_ref()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                diags.error(file, s.span(), "invalid-duration", "invalid `max_age`", e);
+                None
+            }
+        })
+}
+
+/// `min_population`: a whole number >= 0.
+pub(super) fn min_population(r: &mut TableReader<'_, '_>, diags: &mut Diagnostics) -> Option<u64> {
+    let file = r.file;
+    match r.get("min_population") {
+        Some((_, v)) => match v.get_ref() {
+            DeValue::Integer(i)
+                if i64::from_str_radix(i.as_str(), i.radix()).is_ok_and(|n| n >= 0) =>
+            {
+                u64::from_str_radix(i.as_str(), i.radix()).ok()
+            }
+            other => {
+                diags.error(
+                    file,
+                    v.span(),
+                    "wrong-type",
+                    "`min_population` must be a whole number",
+                    format!("expected an integer >= 0, found {}", diag::de_kind(other)),
+                );
+                None
+            }
+        },
+        None => None,
+    }
+}
+
+/// `require`: "all" or "any".
+pub(super) fn require(r: &mut TableReader<'_, '_>, diags: &mut Diagnostics) -> Option<Require> {
+    let file = r.file;
+    r.string(diags, "require", false, "\"all\" or \"any\"")
+        .and_then(|s| match s.get_ref().as_str() {
+            "all" => Some(Require::All),
+            "any" => Some(Require::Any),
+            other => {
+                diags.error(
+                    file,
+                    s.span(),
+                    "invalid-require",
+                    format!("`{other}` is not a value of `require`"),
+                    "use \"all\" (every target must pass; the default) or \"any\" (one passing target is enough)",
+                );
+                None
+            }
+        })
+}
+
+pub(super) struct ControlCtx<'a> {
+    pub(super) file: FileId,
+    pub(super) path: &'a Path,
+    pub(super) registry: &'a Registry,
+    pub(super) inventory: Option<&'a Inventory>,
+    /// The embedded library: its groups are not checked against the inventory (a given estate
+    /// may lack some; those controls are `n/a` with the reason at run time).
+    pub(super) builtin: bool,
 }
 
 impl ControlCtx<'_> {
@@ -267,26 +375,7 @@ impl ControlCtx<'_> {
         let title = r.string(diags, "title", true, "a short title");
         let claim = r.string(diags, "claim", false, "the sentence this control backs");
         let description = r.string(diags, "description", false, "a longer explanation");
-        let severity = r
-            .string(
-                diags,
-                "severity",
-                true,
-                "one of critical, high, medium, low, info",
-            )
-            .and_then(|s| match Severity::parse(s.get_ref()) {
-                Some(sev) => Some(sev),
-                None => {
-                    diags.error(
-                        file,
-                        s.span(),
-                        "invalid-severity",
-                        format!("`{}` is not a severity", s.get_ref()),
-                        format!("use one of {}", Severity::NAMES.join(", ")),
-                    );
-                    None
-                }
-            });
+        let severity = severity(&mut r, diags, true);
         let frameworks = self.frameworks(&mut r, diags);
         let rationale = self.rationale(&mut r, diags, &frameworks);
         let tags = r
@@ -297,52 +386,9 @@ impl ControlCtx<'_> {
             .string(diags, "remediation", false, "what to change when it fails")
             .map(Spanned::into_inner)
             .unwrap_or_default();
-        let max_age = r
-            .string(diags, "max_age", false, "a duration such as \"92d\"")
-            .and_then(|s| match parse_duration(s.get_ref()) {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    diags.error(file, s.span(), "invalid-duration", "invalid `max_age`", e);
-                    None
-                }
-            });
-        let min_population = match r.get("min_population") {
-            Some((_, v)) => match v.get_ref() {
-                DeValue::Integer(i)
-                    if i64::from_str_radix(i.as_str(), i.radix()).is_ok_and(|n| n >= 0) =>
-                {
-                    u64::from_str_radix(i.as_str(), i.radix()).ok()
-                }
-                other => {
-                    diags.error(
-                        file,
-                        v.span(),
-                        "wrong-type",
-                        "`min_population` must be a whole number",
-                        format!("expected an integer >= 0, found {}", diag::de_kind(other)),
-                    );
-                    None
-                }
-            },
-            None => None,
-        };
-        let require = r
-            .string(diags, "require", false, "\"all\" or \"any\"")
-            .and_then(|s| match s.get_ref().as_str() {
-                "all" => Some(Require::All),
-                "any" => Some(Require::Any),
-                other => {
-                    diags.error(
-                        file,
-                        s.span(),
-                        "invalid-require",
-                        format!("`{other}` is not a value of `require`"),
-                        "use \"all\" (every target must pass; the default) or \"any\" (one passing target is enough)",
-                    );
-                    None
-                }
-            })
-            .unwrap_or_default();
+        let max_age = max_age(&mut r, diags);
+        let min_population = min_population(&mut r, diags);
+        let require = require(&mut r, diags).unwrap_or_default();
 
         let allow_empty = match r.get("allow_empty") {
             Some((_, v)) => match v.get_ref() {
@@ -422,12 +468,15 @@ impl ControlCtx<'_> {
             min_population,
             allow_empty,
             require,
+            skip: None,
             origin: Origin {
                 path: self.path.to_path_buf(),
                 line: 0,
                 span,
                 target_spans,
                 file,
+                targets_file: None,
+                builtin: self.builtin,
             },
         })
     }
@@ -517,7 +566,7 @@ impl ControlCtx<'_> {
         out
     }
 
-    fn targets(
+    pub(super) fn targets(
         &self,
         r: &mut TableReader<'_, '_>,
         diags: &mut Diagnostics,
@@ -533,7 +582,7 @@ impl ControlCtx<'_> {
         };
         match v.get_ref() {
             DeValue::String(group) => {
-                if let Some(inv) = self.inventory {
+                if let Some(inv) = self.inventory.filter(|_| !self.builtin) {
                     if !inv.targets.contains_key(group.as_ref()) {
                         let groups: Vec<&str> = inv.targets.keys().map(String::as_str).collect();
                         let hint = diag::suggest(group, &groups)
@@ -610,7 +659,7 @@ impl ControlCtx<'_> {
         }
     }
 
-    fn params(
+    pub(super) fn params(
         &self,
         r: &mut TableReader<'_, '_>,
         diags: &mut Diagnostics,

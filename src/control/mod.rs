@@ -3,6 +3,7 @@
 
 pub mod builtin;
 pub mod load;
+pub mod overrides;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -113,6 +114,39 @@ pub struct Origin {
     pub target_spans: Vec<Range<usize>>,
     #[serde(skip)]
     pub file: usize,
+    /// The file `target_spans` point into when an `[[override]]` replaced the targets.
+    #[serde(skip)]
+    pub targets_file: Option<usize>,
+    /// Defined by the embedded library (unchanged), not by a user's file.
+    #[serde(skip)]
+    pub builtin: bool,
+}
+
+/// A control an `[[override]]` skipped (`skip = true`): it is reported `n/a` with this, never
+/// dropped and never observed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Skip {
+    /// Why it does not apply (mandatory).
+    pub reason: String,
+    /// Who decided (the override's `owner`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Where the override is: `path:line`.
+    pub source: String,
+}
+
+impl Skip {
+    /// One line for every format's detail column: reason, owner and where.
+    pub fn describe(&self) -> String {
+        let owner = self
+            .owner
+            .as_deref()
+            .map_or_else(String::new, |o| format!("owner {o}; "));
+        format!(
+            "skipped: {} ({owner}[[override]] at {})",
+            self.reason, self.source
+        )
+    }
 }
 
 /// One control: a promise, the probe that checks it, and what must hold.
@@ -146,6 +180,9 @@ pub struct Control {
     /// `all` (default) or `any` of the targets must pass.
     #[serde(skip_serializing_if = "Require::is_all")]
     pub require: Require,
+    /// Set when an `[[override]]` skipped the control.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<Skip>,
     #[serde(skip)]
     pub origin: Origin,
 }

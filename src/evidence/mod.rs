@@ -41,6 +41,21 @@ pub use crate::bundle::{
     observation_path,
 };
 
+/// Files about `MANIFEST` that a bundle may carry beside it without being listed in it (they are
+/// made after it): vouch's own Ed25519 signature, and the detached signatures or timestamps other
+/// tools make of MANIFEST — a Sigstore bundle (`cosign sign-blob --bundle`), an RFC 3161
+/// timestamp response, an OpenPGP or minisign signature. `vouch verify` checks `MANIFEST.sig`
+/// itself; the others it accepts as present, names, and leaves to their own tools. They must be
+/// regular files. Any other file not in MANIFEST is a problem (`extra`).
+pub const SIDECARS: [&str; 6] = [
+    SIGNATURE,
+    "MANIFEST.sigstore.json",
+    "MANIFEST.sigstore",
+    "MANIFEST.tsr",
+    "MANIFEST.asc",
+    "MANIFEST.minisig",
+];
+
 /// The control sources with every file read once, now: a folder becomes its `*.toml` files (in
 /// the loader's order) and each file its text, named by its path so diagnostics still point at
 /// it. The run loads these texts and the bundle keeps these same bytes ([`collect_inputs`]), so
@@ -468,6 +483,8 @@ pub struct Verification {
     pub signature: Option<crate::report::SignatureCheck>,
     /// The manifest that was checked (the exact bytes the signature covers were parsed).
     pub manifest: Option<Manifest>,
+    /// Allowed sidecars present other than `MANIFEST.sig` (see [`SIDECARS`]), not checked here.
+    pub sidecars: Vec<String>,
 }
 
 impl Verification {
@@ -747,14 +764,25 @@ pub fn verify(dir: &Path, trust: &Trust) -> Verification {
             }
         }
     }
-    for path in on_disk.keys() {
-        if path != MANIFEST
-            && path != SIGNATURE
-            && path != timestamp::TOKEN
-            && !listed.contains_key(path.as_str())
-        {
-            v.problems.push(Problem::Extra(path.clone()));
+    for (path, meta) in &on_disk {
+        if path == MANIFEST || listed.contains_key(path.as_str()) {
+            continue;
         }
+        if path == SIGNATURE {
+            // Read (regular files only) and checked above.
+            continue;
+        }
+        if SIDECARS.contains(&path.as_str()) {
+            if !meta.is_file() {
+                v.problems.push(Problem::Content(format!(
+                    "{path} is not a regular file (a symlink or special file beside MANIFEST)"
+                )));
+            } else {
+                v.sidecars.push(path.clone());
+            }
+            continue;
+        }
+        v.problems.push(Problem::Extra(path.clone()));
     }
     if !listed.contains_key(REPORT) {
         v.problems

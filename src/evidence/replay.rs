@@ -237,7 +237,10 @@ fn judge_all(
         let before = original.controls.iter().find(|o| o.id == c.id);
         // Keyed by (account, target): one name in two accounts is two rows.
         let mut rows: BTreeMap<(Option<AccountRef>, String), TargetResult> = BTreeMap::new();
-        if let Some(before) = before {
+        if let Some((target, row)) = engine::skipped_result(c) {
+            // Skipped by an override of the bundle's (or the given) controls: judged on nothing.
+            rows.insert((None, target), row);
+        } else if let Some(before) = before {
             for r in &before.results {
                 let row = match &r.observation {
                     Some(id) => judge(c, &r.target, id, recorded, now, &mut used),
@@ -247,6 +250,7 @@ fn judge_all(
             }
         }
         let named: Vec<String> = match &c.targets {
+            _ if c.skip.is_some() => Vec::new(),
             Targets::List(l) => l.clone(),
             // Groups are resolved only for controls the original run did not have.
             Targets::Group(g) if before.is_none() => {

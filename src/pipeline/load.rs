@@ -47,7 +47,7 @@ impl Plan {
         // `inventory.path` is set exactly when an inventory file (given or ./vouch.toml) was read.
         let group_check =
             (!sources.controls.is_empty() && inventory.path.is_some()).then_some(&inventory);
-        let control_sources = check_sources(&sources, recorded);
+        let control_sources = check_sources(&sources, recorded)?;
         let mut controls =
             control::load_controls(&control_sources, &registry, group_check, &mut diags);
         if sources.bundle.is_none() {
@@ -232,19 +232,15 @@ pub fn read_report(path: &Path) -> Result<Report> {
     })
 }
 
-/// The built-in library, or the given control files and folders.
-pub fn control_sources(paths: &[PathBuf]) -> Vec<Source> {
-    if paths.is_empty() {
-        control::builtin::sources()
-    } else {
-        paths.iter().cloned().map(Source::Path).collect()
-    }
+/// `--controls`: files, folders, `builtin` and `builtin:PACK` (none: the built-in library).
+pub fn control_sources(paths: &[PathBuf]) -> Result<Vec<Source>> {
+    control::builtin::resolve(paths).map_err(anyhow::Error::msg)
 }
 
 /// The control sources of a check: `--controls`, else a replayed bundle's own controls (the
 /// verified bytes), else the built-in library. Files are read once, here
 /// ([`evidence::snapshot_sources`]): what is judged is what the bundle keeps.
-fn check_sources(sources: &Sources, recorded: Option<&Recorded>) -> Vec<Source> {
+fn check_sources(sources: &Sources, recorded: Option<&Recorded>) -> Result<Vec<Source>, Refusal> {
     if let (Some(bundle), Some(recorded)) = (&sources.bundle, recorded)
         && sources.controls.is_empty()
     {
@@ -259,10 +255,11 @@ fn check_sources(sources: &Sources, recorded: Option<&Recorded>) -> Vec<Source> 
             })
             .collect();
         if !texts.is_empty() {
-            return texts;
+            return Ok(texts);
         }
     }
-    evidence::snapshot_sources(&control_sources(&sources.controls))
+    let paths = control_sources(&sources.controls).map_err(|e| Refusal::Usage(format!("{e:#}")))?;
+    Ok(evidence::snapshot_sources(&paths))
 }
 
 /// Where a check's waivers came from, with the bytes that were loaded.
@@ -340,7 +337,9 @@ fn load_waivers(
 pub fn check_attestations(controls: &[Control], inv: &Inventory, diags: &mut Diagnostics) {
     let users: Vec<&Control> = controls
         .iter()
-        .filter(|c| c.probe == "attestation")
+        // The built-in library names the attestations of one company's page: one an estate
+        // lacks is the probe's `error` (with a hint) at run time, not a load error.
+        .filter(|c| c.probe == "attestation" && c.skip.is_none() && !c.origin.builtin)
         .collect();
     if users.is_empty() {
         return;
@@ -361,7 +360,7 @@ pub fn check_attestations(controls: &[Control], inv: &Inventory, diags: &mut Dia
             if !entries.iter().any(|a| &a.id == t) {
                 let ids: Vec<&str> = entries.iter().map(|a| a.id.as_str()).collect();
                 diags.error(
-                    c.origin.file,
+                    c.origin.targets_file.unwrap_or(c.origin.file),
                     span.clone(),
                     "unknown-attestation",
                     format!("no attestation `{t}` in {}", path.display()),

@@ -154,6 +154,7 @@ fn list_entry(c: &Control) -> serde_json::Value {
         "remediation": c.remediation,
         "max_age": c.max_age.map(crate::expect::format_duration),
         "source": c.origin.path.display().to_string(),
+        "skipped": c.skip,
     })
 }
 

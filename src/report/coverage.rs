@@ -18,6 +18,13 @@ use crate::control::Control;
 /// The framework catalogues shipped with vouch: (id, TOML text).
 const BUILTIN: &[(&str, &str)] = &[("soc2", include_str!("../../controls/frameworks/soc2.toml"))];
 
+/// Further catalogues `vouch coverage --framework ID` knows (not added to every report's
+/// `coverage[]`, which stays the SOC 2 one): ISO/IEC 27001:2022 Annex A.
+const CATALOGUES: &[(&str, &str)] = &[(
+    "iso27001",
+    include_str!("../../controls/frameworks/iso27001.toml"),
+)];
+
 /// A framework's list of criteria.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Framework {
@@ -56,9 +63,19 @@ impl Framework {
             .collect()
     }
 
-    /// A built-in catalogue by id (`soc2`), or a catalogue file when `name` is a path to one.
+    /// Every catalogue shipped with vouch (`soc2`, `iso27001`), in that order.
+    pub fn shipped() -> Vec<Framework> {
+        let mut all = Framework::builtin();
+        all.extend(CATALOGUES.iter().map(|(id, text)| {
+            Framework::parse(text).unwrap_or_else(|e| panic!("built-in framework {id}: {e}"))
+        }));
+        all
+    }
+
+    /// A shipped catalogue by id (`soc2`, `iso27001`), or a catalogue file when `name` is a path
+    /// to one.
     pub fn find(name: &str) -> Result<Framework> {
-        if let Some(fw) = Framework::builtin().into_iter().find(|f| f.id == name) {
+        if let Some(fw) = Framework::shipped().into_iter().find(|f| f.id == name) {
             return Ok(fw);
         }
         let path = Path::new(name);
@@ -67,7 +84,7 @@ impl Framework {
                 .with_context(|| format!("reading {}", path.display()))?;
             return Framework::parse(&text).with_context(|| format!("in {}", path.display()));
         }
-        let known: Vec<String> = Framework::builtin().into_iter().map(|f| f.id).collect();
+        let known: Vec<String> = Framework::shipped().into_iter().map(|f| f.id).collect();
         anyhow::bail!(
             "unknown framework `{name}`; built in: {} (or give a catalogue file, e.g. my-framework.toml)",
             known.join(", ")

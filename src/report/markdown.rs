@@ -141,6 +141,33 @@ pub fn render(report: &Report) -> String {
         capped(&mut tail, lines, WAIVERS_BUDGET, "waivers");
         tail.push_str("\n</details>\n\n");
     }
+    let skipped: Vec<&ControlResult> = report
+        .controls
+        .iter()
+        .filter(|c| c.skipped.is_some())
+        .collect();
+    if !skipped.is_empty() {
+        let _ = writeln!(
+            tail,
+            "<details><summary>Skipped by overrides ({})</summary>\n\n| control | verdict | reason | owner | override |\n|---|---|---|---|---|",
+            skipped.len()
+        );
+        let lines = skipped
+            .iter()
+            .map(|c| {
+                let s = c.skipped.as_ref().expect("filtered");
+                format!(
+                    "| `{}` | ➖ n/a | {} | {} | `{}` |\n",
+                    code(&c.id),
+                    cell(&s.reason),
+                    cell(s.owner.as_deref().unwrap_or("—")),
+                    code(&s.source)
+                )
+            })
+            .collect();
+        capped(&mut tail, lines, WAIVERS_BUDGET, "skipped controls");
+        tail.push_str("\n</details>\n\n");
+    }
     if !report.unused_waivers.is_empty() {
         let _ = writeln!(
             tail,

@@ -370,6 +370,10 @@ pub struct ControlResult {
     /// was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ControlSource>,
+    /// Set when an `[[override]]` skipped the control (`skip = true`): its one result is `n/a`
+    /// with this reason, owner and place; nothing was observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<crate::control::Skip>,
     pub results: Vec<TargetResult>,
 }
 
@@ -503,6 +507,8 @@ pub enum EngineRow {
     UndefinedGroup,
     /// The run was interrupted before the target was observed.
     Interrupted,
+    /// An `[[override]]` skipped the control (`skip = true` with a reason): `n/a`, not observed.
+    Skipped,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -7,8 +7,12 @@
 //! - `back-matter` resources carrying the SHA-256 of every observation and attachment, with the
 //!   paths they have in an evidence bundle (`observations/sha256-….json`).
 //!
-//! UUIDs are name-based (version 5 layout, from SHA-256) over the report's own content, so the
-//! same report always renders to the same document and snapshots are stable.
+//! UUIDs are RFC 4122 version-5 (name-based, SHA-1) UUIDs, so the same report always renders to
+//! the same document and anyone can recompute them: the namespace is [`NAMESPACE`] (itself the
+//! v5 UUID of the URL `https://vouch.dev/ns/oscal` in RFC 4122's URL namespace), and the name is
+//! `<report digest>/<kind>/<part>…`: the hex SHA-256 of the JSON report with its keys sorted and
+//! no whitespace, then the object's kind and parts joined by `/` (`…/finding/ENC-TRANSIT-TLS12`,
+//! `…/observation/sha256:…`, `…/risk/<control>/<target>`, `…/result`, `…/document`, `…/plan`).
 
 use std::collections::BTreeMap;
 
@@ -23,34 +27,27 @@ const OSCAL_VERSION: &str = "1.2.3";
 /// Namespace of vouch's own property names (OSCAL asks for one on non-OSCAL names).
 const NS: &str = "https://vouch.dev/ns/oscal";
 
-/// A deterministic UUID: SHA-256 of the report's digest and `parts`, cut to 128 bits, with the
-/// version nibble set to 5 and the RFC 4122 variant bits.
+/// The namespace of vouch's OSCAL UUIDs: `uuid5(NAMESPACE_URL, "https://vouch.dev/ns/oscal")`
+/// = `b5d2718a-0b5c-56b1-a148-2a476ba7b671` (see the module docs; a test recomputes it).
+pub fn namespace() -> uuid::Uuid {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, NS.as_bytes())
+}
+
+/// Deterministic UUIDs for one report (see the module docs).
 struct Uuids {
-    seed: [u8; 32],
+    /// The report's digest, hex.
+    digest: String,
+    namespace: uuid::Uuid,
 }
 
 impl Uuids {
     fn of(&self, parts: &[&str]) -> String {
-        let mut h = Sha256::new();
-        h.update(self.seed);
+        let mut name = self.digest.clone();
         for p in parts {
-            h.update((p.len() as u64).to_be_bytes());
-            h.update(p.as_bytes());
+            name.push('/');
+            name.push_str(p);
         }
-        let d = h.finalize();
-        let mut b = [0u8; 16];
-        b.copy_from_slice(&d[..16]);
-        b[6] = (b[6] & 0x0f) | 0x50;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        let x = hex::encode(b);
-        format!(
-            "{}-{}-{}-{}-{}",
-            &x[0..8],
-            &x[8..12],
-            &x[12..16],
-            &x[16..20],
-            &x[20..32]
-        )
+        uuid::Uuid::new_v5(&self.namespace, name.as_bytes()).to_string()
     }
 }
 
@@ -75,8 +72,10 @@ fn hex_of(key: &str) -> &str {
 
 pub fn render(report: &Report) -> anyhow::Result<String> {
     let canonical = super::canonical_json(serde_json::to_value(report)?);
-    let seed: [u8; 32] = Sha256::digest(serde_json::to_vec(&canonical)?).into();
-    let ids = Uuids { seed };
+    let ids = Uuids {
+        digest: hex::encode(Sha256::digest(serde_json::to_vec(&canonical)?)),
+        namespace: namespace(),
+    };
 
     // When each observation stops being acceptable evidence: the earliest expiry of the results
     // relying on it.
@@ -307,6 +306,13 @@ fn finding(c: &ControlResult, ids: &Uuids, related_risks: Vec<Value>) -> Value {
         prop("severity", c.severity.as_str()),
         prop("probe", &c.probe),
     ];
+    if let Some(s) = &c.skipped {
+        props.push(prop("skipped-reason", &s.reason));
+        if let Some(o) = &s.owner {
+            props.push(prop("skipped-owner", o));
+        }
+        props.push(prop("skipped-by", &s.source));
+    }
     for (fw, crit) in &c.frameworks {
         for id in crit {
             props.push(

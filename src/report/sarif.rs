@@ -71,6 +71,40 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
             }},
         }],
     });
+    // A control an `[[override]]` skipped is a rule switched off for this run: SARIF's own
+    // way to say so is a rule configuration override (`enabled: false`), with the reason, owner
+    // and place kept beside it and as a readable notification.
+    let skipped: Vec<(usize, &ControlResult, &crate::control::Skip)> = report
+        .controls
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.skipped.as_ref().map(|s| (i, c, s)))
+        .collect();
+    if !skipped.is_empty() {
+        let overrides: Vec<Value> = skipped
+            .iter()
+            .map(|(i, c, s)| {
+                json!({
+                    "descriptor": { "id": c.id, "index": i },
+                    "configuration": { "enabled": false, "level": "none" },
+                    "properties": { "verdict": "n/a", "reason": s.reason, "owner": s.owner, "source": s.source },
+                })
+            })
+            .collect();
+        let notifications: Vec<Value> = skipped
+            .iter()
+            .map(|(i, c, s)| {
+                json!({
+                    "descriptor": { "id": "vouch.skipped" },
+                    "associatedRule": { "id": c.id, "index": i },
+                    "level": "note",
+                    "message": { "text": format!("{} is n/a: {}", c.id, s.describe()) },
+                })
+            })
+            .collect();
+        doc["runs"][0]["invocations"][0]["ruleConfigurationOverrides"] = json!(overrides);
+        doc["runs"][0]["invocations"][0]["toolConfigurationNotifications"] = json!(notifications);
+    }
     let notes = report.context_notes();
     if !notes.is_empty() {
         doc["runs"][0]["properties"]["notes"] = json!(notes);
@@ -101,6 +135,9 @@ fn rule(c: &ControlResult) -> Value {
     });
     if !c.remediation.is_empty() {
         rule["help"] = json!({ "text": c.remediation });
+    }
+    if let Some(s) = &c.skipped {
+        rule["properties"]["skipped"] = json!(s);
     }
     rule
 }

@@ -749,6 +749,13 @@ async fn security_txt_present_expired_and_missing() {
 async fn without_a_preload_list_listing_is_unobserved_with_a_hint() {
     let mut sites = start().await;
     sites.inventory.http.preload_list = None;
+    // Offline: the published list cannot be fetched (nothing listens there).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    sites.inventory.http.preload_list_url = Some(format!(
+        "http://127.0.0.1:{port}/transport_security_state_static.json"
+    ));
     let obs = observe_with(&sites, "ready.test", Duration::from_secs(10))
         .await
         .unwrap();

@@ -2,6 +2,7 @@
 //! module per area, helpers in `support`. Tests talk to real servers on loopback.
 
 mod architecture;
+mod adopt;
 mod aws;
 mod aws_atrest;
 mod aws_accounts;

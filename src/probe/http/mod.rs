@@ -392,28 +392,30 @@ fn record_final(obs: &mut Observation, chain: &Followed) {
 }
 
 impl HttpProbe {
-    /// Loads the configured preload list (once per run); `None` when none is configured.
-    async fn load_preload(&self, ctx: &ProbeContext) -> Option<Result<Arc<PreloadList>, String>> {
-        let path = ctx.inventory.http.preload_list.clone()?;
-        Some(self.preload.get(&path).await)
+    /// Loads the preload list (once per run): the file `[http] preload_list` names, else
+    /// Chromium's published list from `[http] preload_list_url` (default
+    /// [`preload::DEFAULT_URL`]), fetched at most once a day into the user's cache.
+    async fn load_preload(&self, ctx: &ProbeContext) -> Result<Arc<PreloadList>, String> {
+        let http = &ctx.inventory.http;
+        if let Some(path) = &http.preload_list {
+            return self.preload.get(path).await;
+        }
+        let url = http
+            .preload_list_url
+            .as_deref()
+            .unwrap_or(preload::DEFAULT_URL);
+        let tls = self.tls_config(ctx).await.ok();
+        self.preload.get_remote(url, tls).await
     }
 }
 
 fn record_preload_list(
     obs: &mut Observation,
     host: &str,
-    loaded: Option<Result<Arc<PreloadList>, String>>,
+    loaded: Result<Arc<PreloadList>, String>,
 ) {
     match loaded {
-        None => {
-            for f in PRELOAD_FACTS {
-                obs.unobserved(
-                    f,
-                    "no preload list configured: set `[http] preload_list` in the inventory or pass --preload-list (Chromium's transport_security_state_static.json)",
-                );
-            }
-        }
-        Some(Ok(list)) => {
+        Ok(list) => {
             let m = list.lookup(host);
             obs.fact("preload.listed", m.is_some())
                 .fact(
@@ -422,21 +424,20 @@ fn record_preload_list(
                 )
                 .fact("preload.matched_entry", m.as_ref().map(|m| m.entry.clone()))
                 .fact("preload.list_sha256", list.sha256.clone());
-            obs.evidence(
-                "preload.list",
-                json!({
-                    "path": list.path.display().to_string(),
-                    "sha256": list.sha256,
-                    "hsts_entries": list.len(),
-                }),
-            );
+            let mut evidence = json!({
+                "path": list.path.display().to_string(),
+                "sha256": list.sha256,
+                "hsts_entries": list.len(),
+            });
+            if let Some(f) = &list.fetched {
+                evidence["source"] = json!(f.source);
+                evidence["fetched_at"] = json!(f.fetched_at.to_string());
+            }
+            obs.evidence("preload.list", evidence);
         }
-        Some(Err(e)) => {
+        Err(e) => {
             for f in PRELOAD_FACTS {
-                obs.unobserved(
-                    f,
-                    format!("the preload list could not be read: {e} (check `[http] preload_list` / --preload-list)"),
-                );
+                obs.unobserved(f, format!("the preload list could not be read: {e}"));
             }
         }
     }
@@ -605,10 +606,21 @@ impl Probe for HttpProbe {
         };
         let mut obs = Observation::new(self.kind(), target);
         // The list loads (once per run) while the requests are in flight.
-        let (live, loaded) = tokio::join!(
-            observe_live(&parsed, &fetcher, timeout, &mut obs),
-            self.load_preload(ctx),
-        );
+        // A download of Chromium's list is bounded by this observation's budget (it goes on in
+        // the background and lands in the cache; the live facts are kept either way).
+        let list = async {
+            tokio::time::timeout_at(deadline, self.load_preload(ctx))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(format!(
+                        "the preload list was not fetched within the {} timeout (it goes on \
+                         downloading into the cache for the next run); pass a downloaded copy \
+                         with `[http] preload_list` or --preload-list for an offline run",
+                        crate::probe::humantime(timeout)
+                    ))
+                })
+        };
+        let (live, loaded) = tokio::join!(observe_live(&parsed, &fetcher, timeout, &mut obs), list);
         live?;
         record_preload_list(&mut obs, &parsed.host(), loaded);
         obs.duration_ms = started.elapsed().as_millis() as u64;

@@ -8,6 +8,13 @@
 //! entry without `include_subdomains`, or a pins-only entry, therefore hides a parent's
 //! `include_subdomains`: the name is not preloaded. The list is ~15 MB: it is read and indexed once
 //! per run, however many domains are checked, by a [`PreloadCache`] that the probe owns.
+//!
+//! With no `[http] preload_list`, the list is Chromium's published one, fetched from
+//! `[http] preload_list_url` (default [`DEFAULT_URL`]) at most once a day into the user's cache
+//! folder ([`cache_dir`]), with its source, SHA-256 and fetch time beside it: the evidence says
+//! exactly which list, from where and when. A download that does not parse as the list is an
+//! error (never "not listed") and is not cached; offline with no fresh copy is an error that says
+//! to pass a file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +40,52 @@ pub struct PreloadList {
     /// SHA-256 of the file as read (hex), so a report says exactly which list was used.
     pub sha256: String,
     pub path: PathBuf,
+    /// Where a fetched list came from, and when it was fetched (`None` for a file given).
+    pub fetched: Option<Fetched>,
+}
+
+/// The provenance of a fetched list (also the cache's `.meta.json`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct Fetched {
+    pub source: String,
+    pub fetched_at: jiff::Timestamp,
+    pub sha256: String,
+}
+
+/// Chromium's published preload list: its source file in the Chromium repository (the
+/// repository's GitHub mirror serves it as plain JSON).
+pub const DEFAULT_URL: &str = "https://raw.githubusercontent.com/chromium/chromium/main/net/http/transport_security_state_static.json";
+
+/// A fetched list is used for this long before it is fetched again.
+pub const FETCH_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The largest list accepted (the real one is about 15 MB).
+const MAX_LIST_BYTES: usize = 64 << 20;
+
+/// How long one download may take (it runs beside the observations, which wait for it within
+/// their own timeout; a slow first download still lands in the cache for the next run).
+const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// vouch's folder in the user's cache: `$XDG_CACHE_HOME/vouch`, else `~/Library/Caches/vouch`
+/// on macOS, `%LOCALAPPDATA%\vouch` on Windows, `~/.cache/vouch` elsewhere.
+pub fn cache_dir() -> Option<PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if let Some(d) = var("XDG_CACHE_HOME") {
+        return Some(d.join("vouch"));
+    }
+    if cfg!(windows) {
+        return var("LOCALAPPDATA").map(|d| d.join("vouch"));
+    }
+    let home = var("HOME")?;
+    Some(if cfg!(target_os = "macos") {
+        home.join("Library/Caches/vouch")
+    } else {
+        home.join(".cache/vouch")
+    })
 }
 
 /// The entry that covers a name.
@@ -116,6 +169,7 @@ impl PreloadList {
             hsts_entries,
             sha256,
             path: path.to_path_buf(),
+            fetched: None,
         })
     }
 
@@ -162,18 +216,23 @@ type ListCell = Arc<OnceCell<Result<Arc<PreloadList>, String>>>;
 /// Loads each list once per run, however many observations ask for it concurrently.
 #[derive(Default)]
 pub struct PreloadCache {
-    cells: Mutex<HashMap<PathBuf, ListCell>>,
+    /// `file:PATH` or `url:URL` → the load.
+    cells: Mutex<HashMap<String, ListCell>>,
 }
 
 impl PreloadCache {
-    pub async fn get(&self, path: &Path) -> Result<Arc<PreloadList>, String> {
-        let cell = self
-            .cells
+    fn cell(&self, key: String) -> ListCell {
+        self.cells
             .lock()
             .expect("preload cache lock")
-            .entry(path.to_path_buf())
+            .entry(key)
             .or_default()
-            .clone();
+            .clone()
+    }
+
+    /// The list in the file at `path`.
+    pub async fn get(&self, path: &Path) -> Result<Arc<PreloadList>, String> {
+        let cell = self.cell(format!("file:{}", path.display()));
         cell.get_or_init(|| async {
             let path = path.to_path_buf();
             // Parsing 15 MB of JSON is CPU work: keep it off the async workers.
@@ -184,6 +243,158 @@ impl PreloadCache {
         .await
         .clone()
     }
+
+    /// The list published at `url`: the cached copy when it was fetched less than a day ago,
+    /// else a fresh download (cached only when it parses as the list). `tls` is the probe's
+    /// client configuration (system roots plus `[tls] ca_file`).
+    pub async fn get_remote(
+        &self,
+        url: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Arc<PreloadList>, String> {
+        let cell = self.cell(format!("url:{url}"));
+        let url = url.to_string();
+        cell.get_or_init(|| async move {
+            // A task of its own: when the observation that started it times out, the download
+            // goes on and lands in the cache.
+            tokio::spawn(async move { remote(&url, tls).await.map(Arc::new) })
+                .await
+                .unwrap_or_else(|e| Err(format!("fetching the preload list failed: {e}")))
+        })
+        .await
+        .clone()
+    }
+}
+
+const OFFLINE_HINT: &str = "pass a downloaded copy with `[http] preload_list` or --preload-list \
+     (Chromium's net/http/transport_security_state_static.json), or point `[http] \
+     preload_list_url` at a reachable copy";
+
+/// The cache files for `url`: the list and its provenance.
+fn cache_paths(dir: &Path, url: &str) -> (PathBuf, PathBuf) {
+    let key = hex::encode(
+        &aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, url.as_bytes()).as_ref()[..8],
+    );
+    (
+        dir.join(format!("preload-{key}.json")),
+        dir.join(format!("preload-{key}.meta.json")),
+    )
+}
+
+/// The fresh cached copy of `url`'s list, if any.
+fn cached(dir: &Path, url: &str, now: jiff::Timestamp) -> Option<PreloadList> {
+    let (list, meta) = cache_paths(dir, url);
+    let meta: Fetched = serde_json::from_slice(&std::fs::read(meta).ok()?).ok()?;
+    let age = now.duration_since(meta.fetched_at);
+    let fresh = meta.source == url && !age.is_negative() && age.unsigned_abs() < FETCH_EVERY;
+    if !fresh {
+        return None;
+    }
+    let bytes = std::fs::read(&list).ok()?;
+    let mut parsed = PreloadList::parse(&bytes, &list).ok()?;
+    // A cached file changed since it was fetched is not that list.
+    (parsed.sha256 == meta.sha256).then(|| {
+        parsed.fetched = Some(meta);
+        parsed
+    })
+}
+
+async fn remote(url: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Result<PreloadList, String> {
+    let dir = cache_dir();
+    let now = jiff::Timestamp::now();
+    if let Some(dir) = dir.clone() {
+        let u = url.to_string();
+        let hit = tokio::task::spawn_blocking(move || cached(&dir, &u, now))
+            .await
+            .ok()
+            .flatten();
+        if let Some(list) = hit {
+            return Ok(list);
+        }
+    }
+    let bytes = download(url, tls).await?;
+    let fetched_at = jiff::Timestamp::now();
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        let (path, meta_path) = match &dir {
+            Some(d) => cache_paths(d, &url),
+            None => (PathBuf::from(&url), PathBuf::new()),
+        };
+        let mut list = PreloadList::parse(&bytes, Path::new(&url))
+            .map_err(|e| format!("the preload list downloaded from {url} is not usable: {e}"))?;
+        let meta = Fetched {
+            source: url.clone(),
+            fetched_at,
+            sha256: list.sha256.clone(),
+        };
+        if let Some(d) = &dir {
+            // Best effort: a read-only cache still gives this run its list.
+            match write_cache(d, &path, &bytes, &meta_path, &meta) {
+                Ok(()) => list.path = path,
+                Err(e) => {
+                    tracing::warn!("could not cache the preload list in {}: {e}", d.display())
+                }
+            }
+        }
+        list.fetched = Some(meta);
+        Ok(list)
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("parsing the preload list failed: {e}")))
+}
+
+fn write_cache(
+    dir: &Path,
+    path: &Path,
+    bytes: &[u8],
+    meta_path: &Path,
+    meta: &Fetched,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    for (target, content) in [
+        (path, bytes.to_vec()),
+        (
+            meta_path,
+            serde_json::to_vec_pretty(meta).unwrap_or_default(),
+        ),
+    ] {
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(&content)?;
+        tmp.persist(target).map_err(|e| e.error)?;
+    }
+    Ok(())
+}
+
+async fn download(url: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Result<Vec<u8>, String> {
+    let offline =
+        |e: String| format!("cannot fetch the preload list from {url}: {e}; {OFFLINE_HINT}");
+    let mut builder = reqwest::Client::builder()
+        .timeout(FETCH_TIMEOUT)
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")));
+    if let Some(tls) = tls {
+        builder = builder.tls_backend_preconfigured((*tls).clone());
+    }
+    let client = builder.build().map_err(|e| offline(e.to_string()))?;
+    let mut resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| offline(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(offline(format!("HTTP {}", resp.status())));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| offline(e.to_string()))? {
+        if body.len() + chunk.len() > MAX_LIST_BYTES {
+            return Err(offline(format!(
+                "the list is larger than {MAX_LIST_BYTES} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 #[cfg(test)]
