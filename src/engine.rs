@@ -695,7 +695,7 @@ fn targets_of(c: &Control, ctx: &ProbeContext, opts: &EngineOptions) -> Vec<Stri
 fn owns(opts: &EngineOptions, probe: &str, target: &str) -> bool {
     opts.shard
         .as_ref()
-        .is_none_or(|s| crate::shard::slice_of(probe, target, s.count) == s.index)
+        .is_none_or(|s| crate::slice::slice_of(probe, target, s.count) == s.index)
 }
 
 fn group_name(c: &Control) -> String {

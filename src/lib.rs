@@ -71,4 +71,5 @@ pub mod pipeline;
 pub mod probe;
 pub mod report;
 pub mod shard;
+pub mod slice;
 pub mod waiver;

@@ -205,7 +205,7 @@ impl Aws {
         if let Some(endpoint) = &session.endpoint_override {
             // The run's, whichever account: every format warns that this is not AWS.
             ctx.without_account()
-                .record_run_info(crate::report::CONTEXT_AWS_ENDPOINT, endpoint.clone());
+                .record_run_info(crate::probe::CONTEXT_AWS_ENDPOINT, endpoint.clone());
         }
         Ok(session)
     }
