@@ -14,7 +14,7 @@ pub fn key(probe: &str, target: &str) -> String {
 
 /// The account id an AWS target names: an ARN's account field, or a 12-digit `ACCOUNT:`/
 /// `ACCOUNT/` prefix.
-fn aws_account(target: &str) -> Option<&str> {
+pub(crate) fn aws_account(target: &str) -> Option<&str> {
     if let Some(rest) = target.strip_prefix("arn:") {
         let account = rest.split(':').nth(3)?;
         return (!account.is_empty()).then_some(account);

@@ -103,6 +103,7 @@ fn options(args: &CheckArgs) -> Options {
         evidence_dir: args.evidence.evidence_dir.clone(),
         sign_key: args.evidence.sign_key.clone(),
         timestamp_url: args.evidence.timestamp_url.clone(),
+        shard: None,
         baseline: args.evidence.baseline.clone(),
         fail_on_new: args.evidence.fail_on_new,
     }

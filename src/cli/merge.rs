@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::control::Control;
-use crate::inventory::Inventory;
-use crate::report::{Format, ShardInfo};
+use crate::report::Format;
 use crate::pipeline::{self, Notice, sink};
 use crate::{evidence, exit, shard};
 
@@ -43,28 +41,6 @@ pub struct ShardArgs {
     #[arg(long, value_name = "N", requires = "shard_from_env",
           value_parser = clap::value_parser!(u32).range(1..), env = "VOUCH_SHARD_COUNT")]
     pub shard_count: Option<u32>,
-}
-
-/// `run.shard` for this check: `None` unless sharded; the plan digest over exactly the inputs the
-/// bundle keeps, the selected controls, the effective inventory and `--fail-on`.
-pub fn shard_info(
-    args: &super::CheckArgs,
-    controls: &[Control],
-    inv: &Inventory,
-    sources: &[crate::control::Source],
-    waivers: Option<&[u8]>,
-) -> Result<Option<ShardInfo>> {
-    let (index, count) = match (&args.shard.shard, args.shard.shard_from_env) {
-        (Some(spec), _) => *spec,
-        (None, true) => {
-            shard::from_env(args.shard.shard_count.unwrap_or(0)).map_err(anyhow::Error::msg)?
-        }
-        (None, false) => return Ok(None),
-    };
-    let inputs = evidence::collect_inputs(sources, waivers)?;
-    let selected: Vec<String> = controls.iter().map(|c| c.id.clone()).collect();
-    let plan = shard::plan(&inputs, &selected, &args.target, inv, args.fail_on);
-    Ok(Some(shard::info(index, count, plan)))
 }
 
 #[derive(Debug, Args)]

@@ -174,6 +174,7 @@ pub fn replay_with(
         .filter_map(|id| recorded.observations.get(&id).map(|o| (id, o.clone())))
         .collect();
     report.run.started_at = started_at;
+    report.run.finished_at = clock.now();
     report.run.replay = Some(Replay {
         bundle: bundle.display().to_string(),
         original_started_at: original.run.started_at,
@@ -322,7 +323,7 @@ fn judge_all(
         tool: report::Tool::default(),
         run: Run {
             started_at,
-            finished_at: clock.now(),
+            finished_at: Timestamp::now(),
             complete: original.run.complete,
             fail_on: original.run.fail_on,
             context: original.run.context.clone(),
