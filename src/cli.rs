@@ -21,6 +21,9 @@ use crate::probe::{Params, ProbeContext, ProbeOptions, Registry, attestation};
 use crate::report::{self, Format, Report, Style};
 use crate::{diff, evidence, waiver};
 
+mod history;
+mod stored;
+
 const CHECK_EXAMPLES: &str = "\
 Examples:
   vouch check                                  # built-in controls, ./vouch.toml
@@ -113,6 +116,11 @@ pub enum Command {
     /// Exit 1 when something regressed (pass → fail/error), else 0.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
+    /// Evidence over the audit period: per control and target, the share of passing runs,
+    /// exceptions, gaps and the verdict for the period, from the verified runs of a store;
+    /// with --at, the run an auditor's sample asks for.
+    #[command(after_help = history::HISTORY_EXAMPLES)]
+    History(history::HistoryArgs),
     /// Print shell completions.
     #[command(
         after_help = "Examples:\n  vouch completions bash > /etc/bash_completion.d/vouch\n  vouch completions zsh > ~/.zfunc/_vouch"
@@ -330,6 +338,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Verify(args) => verify(args),
         Command::Keygen(args) => keygen(args),
         Command::Diff(args) => diff(args),
+        Command::History(args) => history::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "vouch", &mut std::io::stdout());
             Ok(exit::PASS)
@@ -616,7 +625,21 @@ fn check(args: &CheckArgs, color: bool, quiet: bool) -> Result<u8> {
             return Ok(exit::INVALID);
         }
     }
-    let prep = prepare_evidence(&args.evidence, waivers, sources)?;
+    let mut prep = prepare_evidence(&args.evidence, waivers, sources)?;
+    if args.evidence.from_evidence.is_none() {
+        prep.store = stored::open_for_check(
+            args.evidence.store.as_deref(),
+            args.evidence.evidence_dir.is_some(),
+            &args.evidence.notify,
+            &inv,
+        )?;
+    }
+    if prep.key.is_some() && args.evidence.evidence_dir.is_none() && prep.store.is_none() {
+        eprintln!(
+            "error: --sign-key signs an evidence bundle: give --evidence-dir DIR or --store LOCATION"
+        );
+        return Ok(exit::INVALID);
+    }
     if let (Some(dir), Some(recorded)) = (&args.evidence.from_evidence, &recorded) {
         if args.controls.is_empty() && args.only.is_empty() && args.tag.is_empty() {
             // The bundle's own controls: judge exactly the controls the original run judged.
@@ -1363,8 +1386,17 @@ pub struct EvidenceArgs {
     #[arg(long, value_name = "DIR")]
     pub evidence_dir: Option<PathBuf>,
     /// Sign the bundle's MANIFEST with this Ed25519 private key (PKCS#8 PEM, see `vouch keygen`).
-    #[arg(long, value_name = "FILE", requires = "evidence_dir")]
+    #[arg(long, value_name = "FILE")]
     pub sign_key: Option<PathBuf>,
+    /// File the run's signed bundle in an append-only evidence store, with a ledger entry:
+    /// a folder, file:///path or s3://bucket/prefix (overrides `[store] location`).
+    #[arg(long, value_name = "LOCATION", conflicts_with_all = ["evidence_dir", "from_evidence"])]
+    pub store: Option<String>,
+    /// After the run is stored, POST what changed since the previous stored run (regressions
+    /// and fixes) as JSON with a Slack/Teams `text` field (repeatable). A failed post is a
+    /// warning; it never changes the exit code.
+    #[arg(long, value_name = "URL", value_parser = crate::store::notify::parse_url)]
+    pub notify: Vec<String>,
     /// Re-evaluate the controls against the observations recorded in a bundle: no probe runs.
     #[arg(long, value_name = "DIR", conflicts_with = "target")]
     pub from_evidence: Option<PathBuf>,
@@ -1401,7 +1433,13 @@ pub struct EvidenceArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The bundle folder.
-    pub dir: PathBuf,
+    #[arg(required_unless_present = "store", conflicts_with = "store")]
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: stored::StoreWindowArgs,
+    /// With --store: the inventory whose `[aws]` settings reach the store (default: ./vouch.toml).
+    #[arg(long, value_name = "FILE", requires = "store")]
+    pub inventory: Option<PathBuf>,
     /// Ed25519 public key (PEM) the MANIFEST must be signed with.
     #[arg(long, value_name = "FILE")]
     pub public_key: Option<PathBuf>,
@@ -1495,6 +1533,7 @@ struct Prepared {
     /// The control sources, kept in the bundle.
     sources: Vec<Source>,
     baseline: Option<(PathBuf, Report)>,
+    store: Option<stored::ForCheck>,
 }
 
 fn prepare_evidence(
@@ -1519,6 +1558,7 @@ fn prepare_evidence(
         loaded_waivers,
         sources,
         baseline,
+        store: None,
     })
 }
 
@@ -1702,6 +1742,10 @@ fn finish_check(
             );
         }
     }
+    if let Some(s) = &prep.store {
+        let inputs = evidence::collect_inputs(&prep.sources, prep.waivers.bytes())?;
+        stored::file_run(s, &mut report, &inputs, prep.key.as_ref(), quiet)?;
+    }
     // A plain `--output FILE` takes the place of stdout; FORMAT=FILE outputs are extra files.
     if !args.output.iter().any(|(format, _)| format.is_none()) {
         emit_report(&report, args.format, None, color)?;
@@ -1753,11 +1797,19 @@ fn verify(args: &VerifyArgs) -> Result<u8> {
         args.signer.as_ref(),
         args.allow_unsigned,
     )?;
-    if !args.dir.is_dir() {
-        eprintln!("error: {} is not a folder", args.dir.display());
+    let dir = match (&args.dir, &args.store.store) {
+        (_, Some(location)) => {
+            let inv = stored::store_inventory(args.inventory.as_deref())?;
+            return stored::verify_store(location, &args.store, &trust, &inv);
+        }
+        (Some(dir), None) => dir,
+        (None, None) => unreachable!("clap requires DIR or --store"),
+    };
+    if !dir.is_dir() {
+        eprintln!("error: {} is not a folder", dir.display());
         return Ok(exit::FAILED);
     }
-    let v = evidence::verify(&args.dir, &trust);
+    let v = evidence::verify(dir, &trust);
     for p in &v.problems {
         eprintln!("{p}");
     }
@@ -1766,7 +1818,7 @@ fn verify(args: &VerifyArgs) -> Result<u8> {
             "FAILED: {} problem{} in {}",
             v.problems.len(),
             if v.problems.len() == 1 { "" } else { "s" },
-            args.dir.display()
+            dir.display()
         );
         return Ok(exit::FAILED);
     };
@@ -1786,7 +1838,7 @@ fn verify(args: &VerifyArgs) -> Result<u8> {
     println!(
         "ok: {} files match MANIFEST in {}{how}",
         v.files,
-        args.dir.display()
+        dir.display()
     );
     Ok(exit::PASS)
 }

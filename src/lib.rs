@@ -65,4 +65,5 @@ pub mod expect;
 pub mod inventory;
 pub mod probe;
 pub mod report;
+pub mod store;
 pub mod waiver;

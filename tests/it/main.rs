@@ -19,6 +19,7 @@ mod http_verdicts;
 mod library;
 mod plugins;
 mod starttls;
+mod store;
 mod support;
 mod tls;
 mod waivers;
