@@ -713,3 +713,211 @@ fn store_notify_posts_exactly_the_regressions_and_fixes() {
     assert!(v.problems.is_empty(), "{:?}", v.problems);
     assert_eq!(v.entries, 4);
 }
+
+// S3, on moto 5.2.5 (its Object Lock and conditional writes behave as S3's: 5.0.28 asks a
+// locked put for Content-MD5 and ignores If-None-Match).
+
+fn moto_url() -> String {
+    crate::support::require(
+        std::env::var("VOUCH_TEST_MOTO_RESILIENCE_URL").ok(),
+        "moto 5.2.5's server (VOUCH_TEST_MOTO_RESILIENCE_URL)",
+        "source scripts/setup.d/31-moto-resilience.sh",
+    )
+}
+
+fn moto_aws() -> Arc<vouch::probe::aws::Aws> {
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    vouch::probe::aws::Aws::with_overrides(vouch::probe::aws::AwsOverrides {
+        credentials: Some(SharedCredentialsProvider::new(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "vouch-tests",
+        ))),
+        ..Default::default()
+    })
+}
+
+fn moto_inventory(url: &str) -> vouch::inventory::Inventory {
+    let mut inv = vouch::inventory::Inventory::default();
+    inv.aws.region = Some("us-east-1".into());
+    inv.aws.endpoint_url = Some(url.into());
+    inv
+}
+
+fn admin_s3(url: &str) -> (tokio::runtime::Runtime, aws_sdk_s3::Client) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cfg = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "vouch-tests",
+            ))
+            .load(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&cfg)
+            .force_path_style(true)
+            .build(),
+    );
+    (rt, s3)
+}
+
+fn s3_store(url: &str, bucket: &str, settings: &StoreSettings) -> Store {
+    let backend = vouch::store::s3::S3Backend::open(
+        bucket,
+        "vouch/prod",
+        settings,
+        &moto_inventory(url),
+        Some(moto_aws()),
+    )
+    .unwrap();
+    Store::with_backend(
+        Location::S3 {
+            bucket: bucket.into(),
+            prefix: "vouch/prod".into(),
+        },
+        Box::new(backend),
+    )
+}
+
+#[test]
+fn store_on_s3_with_object_lock_locks_every_object_and_refuses_rewrites() {
+    use aws_sdk_s3::types::{
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+        ObjectLockRule,
+    };
+    let url = moto_url();
+    let (rt, s3) = admin_s3(&url);
+    let bucket = format!(
+        "vouch-store-{}",
+        jiff::Timestamp::now().as_nanosecond() % 1_000_000_000
+    );
+    rt.block_on(async {
+        s3.create_bucket()
+            .bucket(&bucket)
+            .object_lock_enabled_for_bucket(true)
+            .send()
+            .await
+            .unwrap();
+        s3.put_object_lock_configuration()
+            .bucket(&bucket)
+            .object_lock_configuration(
+                ObjectLockConfiguration::builder()
+                    .object_lock_enabled(ObjectLockEnabled::Enabled)
+                    .rule(
+                        ObjectLockRule::builder()
+                            .default_retention(
+                                DefaultRetention::builder()
+                                    .mode(ObjectLockRetentionMode::Compliance)
+                                    .days(30)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let store = s3_store(&url, &bucket, &StoreSettings::default());
+    // Two writers at once, each with its own client: all their runs land, in one chain.
+    let threads: Vec<_> = (0..2)
+        .map(|i| {
+            let (url, bucket) = (url.clone(), bucket.clone());
+            std::thread::spawn(move || {
+                let store = s3_store(&url, &bucket, &StoreSettings::default());
+                for j in 0..3 {
+                    put(
+                        &store,
+                        &mut report_at(at_day(i * 5 + j), &[("ENC", "app", Verdict::Pass)]),
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let v = store.verify(&pinned(), &Window::default()).unwrap();
+    assert!(v.problems.is_empty(), "{:?}", v.problems);
+    assert_eq!((v.entries, v.runs), (6, 6));
+    let h = history::history(&store, &pinned(), &opts("2026-01-01", "2026-01-08")).unwrap();
+    assert_eq!(h.runs, 6);
+
+    // Every object carries the bucket's default retention, explicitly, dated from the write.
+    let ledger_key = "vouch/prod/ledger/000000000001.json";
+    let head = rt
+        .block_on(s3.head_object().bucket(&bucket).key(ledger_key).send())
+        .unwrap();
+    assert_eq!(
+        head.object_lock_mode().map(|m| m.as_str()),
+        Some("COMPLIANCE")
+    );
+    let until = head.object_lock_retain_until_date().unwrap().secs();
+    let in_30d = jiff::Timestamp::now().as_second() + 30 * 86_400;
+    assert!((until - in_30d).abs() < 600, "{until} vs {in_30d}");
+    // A locked object cannot be deleted, and an entry is never replaced.
+    let version = head.version_id().unwrap().to_string();
+    let deleted = rt.block_on(
+        s3.delete_object()
+            .bucket(&bucket)
+            .key(ledger_key)
+            .version_id(&version)
+            .send(),
+    );
+    assert!(deleted.is_err(), "a locked version was deleted");
+    let rewrite = rt.block_on(
+        s3.put_object()
+            .bucket(&bucket)
+            .key(ledger_key)
+            .if_none_match("*")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"{}"))
+            .send(),
+    );
+    assert_eq!(
+        rewrite
+            .unwrap_err()
+            .raw_response()
+            .map(|r| r.status().as_u16()),
+        Some(412)
+    );
+    assert_eq!(store.ledger().unwrap().len(), 6);
+
+    // `[store] retention_mode`/`retention_days` take precedence over the bucket's default.
+    let settings = StoreSettings {
+        location: None,
+        retention_mode: Some(vouch::store::RetentionMode::Governance),
+        retention_days: Some(2),
+    };
+    let governed = s3_store(&url, &bucket, &settings);
+    let run = put(
+        &governed,
+        &mut report_at(at_day(20), &[("ENC", "app", Verdict::Fail)]),
+    );
+    let head = rt
+        .block_on(
+            s3.head_object()
+                .bucket(&bucket)
+                .key(format!("vouch/prod/{}/MANIFEST", run.entry.bundle))
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(
+        head.object_lock_mode().map(|m| m.as_str()),
+        Some("GOVERNANCE")
+    );
+    assert_eq!(run.entry.seq, 7);
+    assert!(
+        run.bundle
+            .starts_with(&format!("s3://{bucket}/vouch/prod/runs/2026/01/21/"))
+    );
+}
