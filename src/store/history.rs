@@ -371,6 +371,36 @@ fn entries_in(store: &Store, window: &Window) -> Result<(Vec<LedgerEntry>, Vec<S
     Ok((list, problems))
 }
 
+/// Verifies each entry's bundle (on a second thread, at most two ahead) and hands the results to
+/// `f` in order: hashing the next bundle overlaps reading this one's verdicts, and no more than
+/// three reports are in memory at once.
+fn for_each_checked(
+    store: &Store,
+    trust: &Trust,
+    entries: &[LedgerEntry],
+    mut f: impl FnMut(&LedgerEntry, super::CheckedRun),
+) -> Result<()> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        s.spawn(move || {
+            for e in entries {
+                let checked = store.check_run(e, trust, true);
+                let stop = checked.is_err();
+                if tx.send(checked).is_err() || stop {
+                    return;
+                }
+            }
+        });
+        for e in entries {
+            let checked = rx
+                .recv()
+                .map_err(|_| anyhow::anyhow!("the verifying thread stopped"))??;
+            f(e, checked);
+        }
+        Ok(())
+    })
+}
+
 /// Builds the period report: every run in the window, in start order, each bundle verified
 /// against `trust` and its recorded verdicts read, one report at a time.
 pub fn history(store: &Store, trust: &Trust, opts: &HistoryOptions) -> Result<History> {
@@ -387,11 +417,10 @@ pub fn history(store: &Store, trust: &Trust, opts: &HistoryOptions) -> Result<Hi
         .max(start);
     let mut rows: BTreeMap<(String, String), Acc> = BTreeMap::new();
     let mut runs = 0;
-    for e in &entries {
-        let checked = store.check_run(e, trust, true)?;
+    for_each_checked(store, trust, &entries, |e, checked| {
         problems.extend(checked.problems);
         let Some(bytes) = checked.report else {
-            continue;
+            return;
         };
         let report: SlimReport = match serde_json::from_slice(&bytes) {
             Ok(r) => r,
@@ -400,10 +429,14 @@ pub fn history(store: &Store, trust: &Trust, opts: &HistoryOptions) -> Result<Hi
                     "{}: report.json is not a vouch report: {err}",
                     store.describe(&e.bundle)
                 ));
-                continue;
+                return;
             }
         };
         drop(bytes);
+        if let Some(p) = store.start_mismatch(e, report.run.started_at) {
+            problems.push(p);
+            return;
+        }
         runs += 1;
         let t = report.run.started_at;
         for c in report.controls {
@@ -422,7 +455,7 @@ pub fn history(store: &Store, trust: &Trust, opts: &HistoryOptions) -> Result<Hi
                 acc.add(t, &r, start, opts.expect_every);
             }
         }
-    }
+    })?;
     Ok(History {
         schema: SCHEMA,
         store: store.location.to_string(),
@@ -504,6 +537,10 @@ pub fn sample(
             continue;
         };
         let report: SlimReport = serde_json::from_slice(&bytes)?;
+        if let Some(p) = store.start_mismatch(e, report.run.started_at) {
+            problems.push(p);
+            continue;
+        }
         let sig = v.signature.as_ref();
         for c in report.controls {
             if !opts.controls.is_empty() && !opts.controls.contains(&c.id) {

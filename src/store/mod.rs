@@ -489,35 +489,23 @@ impl Store {
         } else {
             None
         };
-        if let Some(bytes) = &report {
-            // The report must be the run the ledger names.
-            #[derive(Deserialize)]
-            struct RunTimes {
-                run: Times,
-            }
-            #[derive(Deserialize)]
-            struct Times {
-                started_at: Timestamp,
-            }
-            match serde_json::from_slice::<RunTimes>(bytes) {
-                Ok(r) if r.run.started_at == entry.started_at => {}
-                Ok(r) => problems.push(format!(
-                    "altered: {} says the run started at {}, ledger entry {} says {}",
-                    self.describe(&entry.bundle),
-                    r.run.started_at,
-                    entry.seq,
-                    entry.started_at
-                )),
-                Err(e) => problems.push(format!(
-                    "{}: report.json is not a vouch report: {e}",
-                    self.describe(&entry.bundle)
-                )),
-            }
-        }
         Ok(CheckedRun {
             report: if problems.is_empty() { report } else { None },
             problems,
             verification: Some(v),
+        })
+    }
+
+    /// A problem when a bundle's report says the run started at another time than its ledger
+    /// entry (the bundle of another run put in its place).
+    pub fn start_mismatch(&self, entry: &LedgerEntry, started_at: Timestamp) -> Option<String> {
+        (started_at != entry.started_at).then(|| {
+            format!(
+                "altered: {} says the run started at {started_at}, ledger entry {} says {}",
+                self.describe(&entry.bundle),
+                entry.seq,
+                entry.started_at
+            )
         })
     }
 
@@ -612,7 +600,25 @@ impl Store {
                 continue;
             }
             runs += 1;
-            problems.extend(self.check_run(e, trust, true)?.problems);
+            let checked = self.check_run(e, trust, true)?;
+            problems.extend(checked.problems);
+            if let Some(bytes) = checked.report {
+                #[derive(Deserialize)]
+                struct RunTimes {
+                    run: Times,
+                }
+                #[derive(Deserialize)]
+                struct Times {
+                    started_at: Timestamp,
+                }
+                match serde_json::from_slice::<RunTimes>(&bytes) {
+                    Ok(r) => problems.extend(self.start_mismatch(e, r.run.started_at)),
+                    Err(err) => problems.push(format!(
+                        "{}: report.json is not a vouch report: {err}",
+                        self.describe(&e.bundle)
+                    )),
+                }
+            }
         }
         for folder in self.run_folders()? {
             if !ledgered.contains(folder.as_str()) && window.contains_folder(&folder) {

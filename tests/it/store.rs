@@ -921,3 +921,87 @@ fn store_on_s3_with_object_lock_locks_every_object_and_refuses_rewrites() {
             .starts_with(&format!("s3://{bucket}/vouch/prod/runs/2026/01/21/"))
     );
 }
+
+#[test]
+fn store_settings_are_checked_and_a_sign_key_needs_somewhere_to_sign() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("controls.toml"), ATTESTED_CONTROLS).unwrap();
+    write_attestations(work.path(), 1);
+    std::fs::write(
+        work.path().join("vouch.toml"),
+        "attestations = \"attestations.toml\"\n[store]\nlocation = \"gs://bucket\"\nretention_mode = \"forever\"\n",
+    )
+    .unwrap();
+    let out = vouch()
+        .current_dir(work.path())
+        .args(["check", "--controls", "controls.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("s3://bucket/prefix"), "{stderr}");
+    assert!(
+        stderr.contains("\"GOVERNANCE\" or \"COMPLIANCE\""),
+        "{stderr}"
+    );
+    // A relative [store] location is the inventory's neighbour; the run is filed there.
+    std::fs::write(
+        work.path().join("vouch.toml"),
+        "attestations = \"attestations.toml\"\n[store]\nlocation = \"evidence-store\"\n",
+    )
+    .unwrap();
+    let out = vouch()
+        .current_dir(work.path())
+        .args(["check", "--controls", "controls.toml", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        work.path()
+            .join("evidence-store/ledger/000000000001.json")
+            .is_file()
+    );
+    // Without a store or --evidence-dir, --sign-key has nothing to sign.
+    std::fs::remove_file(work.path().join("vouch.toml")).unwrap();
+    vouch()
+        .current_dir(work.path())
+        .args(["keygen", "--out", "k"])
+        .assert()
+        .success();
+    let out = vouch()
+        .current_dir(work.path())
+        .args([
+            "check",
+            "--controls",
+            "controls.toml",
+            "--attestations",
+            "attestations.toml",
+        ])
+        .args(["--sign-key", "k.key"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--evidence-dir DIR or --store LOCATION")
+    );
+    // --notify without a store is a usage error, before anything runs.
+    let out = vouch()
+        .current_dir(work.path())
+        .args([
+            "check",
+            "--controls",
+            "controls.toml",
+            "--attestations",
+            "attestations.toml",
+        ])
+        .args(["--notify", "http://127.0.0.1:9/x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give --store LOCATION"));
+}
