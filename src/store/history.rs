@@ -367,7 +367,7 @@ fn entries_in(store: &Store, window: &Window) -> Result<(Vec<LedgerEntry>, Vec<S
         .map(|(e, _)| e)
         .filter(|e| window.contains(e.started_at))
         .collect();
-    list.sort_by(|a, b| (a.started_at, a.seq).cmp(&(b.started_at, b.seq)));
+    list.sort_by_key(|a| (a.started_at, a.seq));
     Ok((list, problems))
 }
 

@@ -390,8 +390,7 @@ impl Store {
             };
             entry.seq = seq;
             entry.previous = previous;
-            let mut bytes = serde_json::to_vec_pretty(entry)?;
-            bytes.push(b'\n');
+            let bytes = [serde_json::to_vec_pretty(entry)?, b"\n".to_vec()].concat();
             if self.backend.put_new(&ledger_key(seq), &bytes, now)? {
                 return Ok(());
             }
@@ -513,7 +512,7 @@ impl Store {
     /// the entry before it, sequence numbers must run 1, 2, 3… with none missing, and no two
     /// entries may claim the same predecessor (a fork). Returns the readable entries in
     /// sequence order and every problem found.
-    pub fn check_chain(&self) -> Result<(Vec<(LedgerEntry, String)>, Vec<String>)> {
+    pub fn check_chain(&self) -> Result<Chain> {
         let records = self.ledger()?;
         let mut problems = Vec::new();
         let mut entries: Vec<(LedgerEntry, String)> = Vec::new();
@@ -654,6 +653,10 @@ impl Store {
         Ok(Some((last, serde_json::from_slice(&bytes)?)))
     }
 }
+
+/// The readable ledger entries in key order, each with the `sha256:` digest of its bytes, and the
+/// chain's problems.
+pub type Chain = (Vec<(LedgerEntry, String)>, Vec<String>);
 
 /// A run's bundle, checked.
 #[derive(Debug)]

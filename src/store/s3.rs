@@ -69,7 +69,7 @@ impl S3Backend {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
-        let aws = aws.unwrap_or_else(Aws::new);
+        let aws = aws.unwrap_or_default();
         let ctx = ProbeContext::new(
             Arc::new(inventory.clone()),
             ProbeOptions {
