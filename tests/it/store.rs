@@ -528,8 +528,9 @@ fn store_two_concurrent_runs_both_land_in_one_chain() {
     write_attestations(work.path(), 1);
     let procs: Vec<_> = (0..2)
         .map(|_| {
-            vouch()
+            std::process::Command::new(assert_cmd::cargo::cargo_bin!("vouch"))
                 .current_dir(work.path())
+                .env("NO_COLOR", "1")
                 .args([
                     "check",
                     "--controls",
@@ -540,11 +541,13 @@ fn store_two_concurrent_runs_both_land_in_one_chain() {
                     "--store",
                 ])
                 .arg(dir.path())
-                .output()
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
         })
         .collect();
-    for p in procs {
-        assert_eq!(p.unwrap().status.code(), Some(0));
+    for mut p in procs {
+        assert_eq!(p.wait().unwrap().code(), Some(0));
     }
     let v = store
         .verify(&Trust::digests_only(), &Window::default())
@@ -920,6 +923,79 @@ fn store_on_s3_with_object_lock_locks_every_object_and_refuses_rewrites() {
         run.bundle
             .starts_with(&format!("s3://{bucket}/vouch/prod/runs/2026/01/21/"))
     );
+
+    // An unconditional overwrite only adds a version: the locked original survives intact, and
+    // `verify --store` (reading the current version) reports the altered entry.
+    let original = store.ledger().unwrap()[1].digest.clone();
+    rt.block_on(
+        s3.put_object()
+            .bucket(&bucket)
+            .key("vouch/prod/ledger/000000000002.json")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                b"{\"forged\": true}",
+            ))
+            .send(),
+    )
+    .unwrap();
+    let v = store.verify(&pinned(), &Window::default()).unwrap();
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.contains("ledger/000000000002.json is not a ledger entry")),
+        "{:?}",
+        v.problems
+    );
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.contains("chain broken at seq 3")),
+        "{:?}",
+        v.problems
+    );
+    let versions = rt
+        .block_on(
+            s3.list_object_versions()
+                .bucket(&bucket)
+                .prefix("vouch/prod/ledger/000000000002.json")
+                .send(),
+        )
+        .unwrap();
+    let old = versions
+        .versions()
+        .iter()
+        .find(|v| v.is_latest() == Some(false))
+        .and_then(|v| v.version_id())
+        .unwrap()
+        .to_string();
+    let body = rt.block_on(async {
+        s3.get_object()
+            .bucket(&bucket)
+            .key("vouch/prod/ledger/000000000002.json")
+            .version_id(&old)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes()
+    });
+    assert_eq!(
+        format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body))
+        ),
+        original
+    );
+    let deleted = rt.block_on(
+        s3.delete_object()
+            .bucket(&bucket)
+            .key("vouch/prod/ledger/000000000002.json")
+            .version_id(&old)
+            .send(),
+    );
+    assert!(deleted.is_err(), "the locked original was deleted");
 }
 
 #[test]
