@@ -1081,3 +1081,101 @@ fn store_settings_are_checked_and_a_sign_key_needs_somewhere_to_sign() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("give --store LOCATION"));
 }
+
+#[test]
+fn store_on_s3_through_the_command_line() {
+    let url = moto_url();
+    let (rt, s3) = admin_s3(&url);
+    let bucket = format!(
+        "vouch-cli-{}",
+        jiff::Timestamp::now().as_nanosecond() % 1_000_000_000
+    );
+    rt.block_on(s3.create_bucket().bucket(&bucket).send())
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("controls.toml"), ATTESTED_CONTROLS).unwrap();
+    write_attestations(work.path(), 1);
+    std::fs::write(
+        work.path().join("vouch.toml"),
+        format!(
+            "attestations = \"attestations.toml\"\n[aws]\nregion = \"us-east-1\"\n\
+             endpoint_url = \"{url}\"\n[store]\nlocation = \"s3://{bucket}/evidence\"\n"
+        ),
+    )
+    .unwrap();
+    let cmd = |args: &[&str]| {
+        vouch()
+            .current_dir(work.path())
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .output()
+            .unwrap()
+    };
+    vouch()
+        .current_dir(work.path())
+        .args(["keygen", "--out", "k"])
+        .assert()
+        .success();
+    for _ in 0..2 {
+        let out = cmd(&[
+            "check",
+            "--controls",
+            "controls.toml",
+            "--sign-key",
+            "k.key",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            report["run"]["evidence"]["bundle"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("s3://{bucket}/evidence/runs/")),
+            "{report}"
+        );
+    }
+    let out = cmd(&[
+        "verify",
+        "--store",
+        &format!("s3://{bucket}/evidence"),
+        "--public-key",
+        "k.pub",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("2 ledger entries"), "{text}");
+    let now = jiff::Timestamp::now().to_string();
+    let out = cmd(&[
+        "history",
+        "--at",
+        &now,
+        "--public-key",
+        "k.pub",
+        "--format",
+        "csv",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("APPSEC-PENTEST,pentest,pass"), "{text}");
+    assert!(text.contains(",verified"), "{text}");
+}
