@@ -112,7 +112,7 @@ pub fn run(args: &HistoryArgs) -> Result<u8> {
         args.allow_unsigned,
     )?;
     let location = Location::parse(&text).map_err(anyhow::Error::msg)?;
-    let store = Store::open(&location, &inv.store, &inv)?;
+    let store = Store::open_existing(&location, &inv.store, &inv)?;
     let (out, code, problems) = match &args.at {
         Some(at) => {
             let s = history::sample(&store, &trust, parse_at(at)?, &opts)?;

@@ -145,7 +145,7 @@ pub fn verify_store(
     inv: &Inventory,
 ) -> Result<u8> {
     let location = Location::parse(location).map_err(anyhow::Error::msg)?;
-    let store = Store::open(&location, &inv.store, inv)?;
+    let store = Store::open_existing(&location, &inv.store, inv)?;
     let window = Window {
         from: args.from,
         to: args.to,

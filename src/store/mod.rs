@@ -301,6 +301,24 @@ impl Store {
         })
     }
 
+    /// Opens a store that must already exist, for reading (`verify --store`, `history`): a
+    /// local folder that is not there is an error, never an empty store made on the spot.
+    pub fn open_existing(
+        location: &Location,
+        settings: &StoreSettings,
+        inventory: &crate::inventory::Inventory,
+    ) -> Result<Store> {
+        if let Location::Local(p) = location
+            && !p.is_dir()
+        {
+            bail!(
+                "there is no evidence store at {}: give the folder `vouch check --store` wrote to",
+                p.display()
+            );
+        }
+        Store::open(location, settings, inventory)
+    }
+
     /// A store over any backend (tests, embedders).
     pub fn with_backend(location: Location, backend: Box<dyn Backend>) -> Store {
         Store { location, backend }
@@ -627,6 +645,12 @@ impl Store {
                     self.describe(&folder)
                 ));
             }
+        }
+        if entries.is_empty() && problems.is_empty() {
+            problems.push(format!(
+                "empty: {} holds no ledger entry, so no run can be vouched for",
+                self.location
+            ));
         }
         Ok(StoreVerification {
             entries: entries.len(),

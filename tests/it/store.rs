@@ -1179,3 +1179,28 @@ fn store_on_s3_through_the_command_line() {
     assert!(text.contains("APPSEC-PENTEST,pentest,pass"), "{text}");
     assert!(text.contains(",verified"), "{text}");
 }
+
+#[test]
+fn store_readers_never_vouch_for_a_missing_or_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo");
+    for args in [vec!["verify", "--store"], vec!["history", "--store"]] {
+        let out = vouch()
+            .args(&args)
+            .arg(&missing)
+            .arg("--allow-unsigned")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("there is no evidence store"));
+        assert!(!missing.exists(), "a reader made the store");
+    }
+    let out = vouch()
+        .args(["verify", "--store"])
+        .arg(dir.path())
+        .arg("--allow-unsigned")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no ledger entry"));
+}
