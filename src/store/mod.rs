@@ -659,8 +659,8 @@ impl Store {
         })
     }
 
-    /// The newest run filed before this one (the last ledger entry), with its report, verified
-    /// for its digests. `None` when the store is empty or that bundle does not verify.
+    /// The newest run filed so far (the last ledger entry), with its report, verified for its
+    /// digests. `None` when the store is empty; an error when that bundle does not verify.
     pub fn latest_report(&self) -> Result<Option<(LedgerEntry, Report)>> {
         let records = self.ledger()?;
         let Some(last) = records
@@ -672,7 +672,11 @@ impl Store {
         };
         let checked = self.check_run(&last, &Trust::digests_only(), true)?;
         let Some(bytes) = checked.report else {
-            return Ok(None);
+            bail!(
+                "the newest stored run {} does not verify: {}",
+                last.run_id,
+                checked.problems.join("; ")
+            );
         };
         Ok(Some((last, serde_json::from_slice(&bytes)?)))
     }
