@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: `vouch history` over a year of daily runs in a local store (365 runs × 500 results,
-# one observation file per result, signed bundles), every bundle verified and read one at a time.
+# observations shared as a run shares them: 10 targets, facts differing only where failing;
+# signed bundles), every bundle verified and read one at a time.
 # Prints wall time and peak RSS (/usr/bin/time -v). Targets: under 2 s and under 100 MB.
 #   scripts/bench-history.sh                  # dev profile
 #   PROFILE=release scripts/bench-history.sh
