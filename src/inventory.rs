@@ -475,10 +475,13 @@ pub struct Inventory {
     pub waivers: Option<PathBuf>,
     /// `[plugins]`: external probes by name.
     pub plugins: BTreeMap<String, PluginSettings>,
+    /// `[store]`: where `vouch check` files its evidence (see `crate::store`).
+    pub store: crate::store::StoreSettings,
 }
 
-const TOP_KEYS: [&str; 9] = [
+const TOP_KEYS: [&str; 10] = [
     "plugins",
+    "store",
     "targets",
     "resolve",
     "tls",
@@ -812,6 +815,91 @@ impl Inventory {
                     inv.github.token_env = Some(name.into_inner());
                 }
                 r.finish(diags, &["api_url", "token_env"]);
+            }
+        }
+        if let Some((_, v)) = top.get("store") {
+            if let Some(t) = table_of(diags, file, "store", v) {
+                let mut r = TableReader::new(file, v.span(), t);
+                if let Some(loc) = r.string(
+                    diags,
+                    "location",
+                    false,
+                    "a folder, file:///path or s3://bucket/prefix",
+                ) {
+                    match crate::store::Location::parse(loc.get_ref()) {
+                        // A relative folder is the inventory's neighbour, like every other path.
+                        Ok(crate::store::Location::Local(p)) => {
+                            inv.store.location = Some(base.join(p).display().to_string());
+                        }
+                        Ok(_) => inv.store.location = Some(loc.into_inner()),
+                        Err(e) => {
+                            diags.error(
+                                file,
+                                loc.span(),
+                                "invalid-store",
+                                "`[store] location` is not a store location",
+                                e,
+                            );
+                        }
+                    }
+                }
+                if let Some(m) = r.string(
+                    diags,
+                    "retention_mode",
+                    false,
+                    "\"GOVERNANCE\" or \"COMPLIANCE\"",
+                ) {
+                    match crate::store::RetentionMode::parse(m.get_ref()) {
+                        Ok(mode) => inv.store.retention_mode = Some(mode),
+                        Err(e) => {
+                            diags.error(
+                                file,
+                                m.span(),
+                                "invalid-retention",
+                                "`[store] retention_mode` is not an Object Lock mode",
+                                e,
+                            );
+                        }
+                    }
+                }
+                if let Some((_, d)) = r.get("retention_days") {
+                    match d.get_ref() {
+                        DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix())
+                            .ok()
+                            .and_then(|n| u32::try_from(n).ok())
+                        {
+                            Some(n) if n > 0 => inv.store.retention_days = Some(n),
+                            _ => {
+                                diags.error(
+                                    file,
+                                    d.span(),
+                                    "invalid-retention",
+                                    "`[store] retention_days` must be a whole number of days, at least 1",
+                                    "e.g. retention_days = 400 (an audit period plus its report)",
+                                );
+                            }
+                        },
+                        other => {
+                            diags.error(
+                                file,
+                                d.span(),
+                                "wrong-type",
+                                "`[store] retention_days` is a number of days",
+                                format!("expected an integer, found {}", diag::de_kind(other)),
+                            );
+                        }
+                    }
+                }
+                if inv.store.retention_mode.is_some() != inv.store.retention_days.is_some() {
+                    diags.error(
+                        file,
+                        v.span(),
+                        "invalid-retention",
+                        "`[store] retention_mode` and `retention_days` go together",
+                        "give both (e.g. \"COMPLIANCE\" and 400), or neither to use the bucket's default retention",
+                    );
+                }
+                r.finish(diags, &["location", "retention_mode", "retention_days"]);
             }
         }
         if let Some((_, v)) = top.get("plugins") {

@@ -72,4 +72,5 @@ pub mod probe;
 pub mod report;
 pub mod shard;
 pub mod slice;
+pub mod store;
 pub mod waiver;

@@ -618,7 +618,10 @@ mod tests {
             );
             assert!((1..=n).contains(&s));
         }
-        assert_eq!(crate::slice::aws_account("123456789012/my-bucket"), Some("123456789012"));
+        assert_eq!(
+            crate::slice::aws_account("123456789012/my-bucket"),
+            Some("123456789012")
+        );
         assert_eq!(crate::slice::aws_account("my-bucket"), None);
         // Many targets spread over every slice.
         let mut seen = BTreeSet::new();

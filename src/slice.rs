@@ -30,4 +30,3 @@ pub fn slice_of(probe: &str, target: &str, count: u32) -> u32 {
     let head = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
     (head % u64::from(count.max(1))) as u32 + 1
 }
-

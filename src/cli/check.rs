@@ -104,6 +104,8 @@ fn options(args: &CheckArgs) -> Options {
         sign_key: args.evidence.sign_key.clone(),
         timestamp_url: args.evidence.timestamp_url.clone(),
         shard: None,
+        store: args.evidence.store.clone(),
+        notify: args.evidence.notify.clone(),
         baseline: args.evidence.baseline.clone(),
         fail_on_new: args.evidence.fail_on_new,
     }

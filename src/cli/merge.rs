@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::report::Format;
 use crate::pipeline::{self, Notice, sink};
+use crate::report::Format;
 use crate::{evidence, exit, shard};
 
 pub const MERGE_EXAMPLES: &str = "\
@@ -35,7 +35,12 @@ pub struct ShardArgs {
     pub shard: Option<(u32, u32)>,
     /// Take K from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's 0-based index; K = index + 1),
     /// and N from --shard-count.
-    #[arg(long, requires = "shard_count", conflicts_with = "from_evidence", env = "VOUCH_SHARD_FROM_ENV")]
+    #[arg(
+        long,
+        requires = "shard_count",
+        conflicts_with = "from_evidence",
+        env = "VOUCH_SHARD_FROM_ENV"
+    )]
     pub shard_from_env: bool,
     /// N, with --shard-from-env: how many slices (the Indexed Job's `completions`).
     #[arg(long, value_name = "N", requires = "shard_from_env",
@@ -105,7 +110,12 @@ pub fn merge(args: &MergeArgs, color: bool, quiet: bool) -> Result<u8> {
         let (w, signer) = shard::write_merged(&mut report, dir, &merged.inputs, key.as_ref())?;
         if !quiet {
             let by = signer.map_or("unsigned".into(), |fp| format!("signed by {fp}"));
-            eprintln!("evidence: {} files, {} bytes, {by} in {}", w.files, w.bytes, dir.display());
+            eprintln!(
+                "evidence: {} files, {} bytes, {by} in {}",
+                w.files,
+                w.bytes,
+                dir.display()
+            );
         }
     }
     let outputs = sink::Outputs {

@@ -6,15 +6,17 @@
 
 mod check;
 mod completions;
+mod controls;
 mod coverage;
 mod diff;
-mod keygen;
-mod controls;
+mod history;
 mod init;
+mod keygen;
 mod list;
 mod man;
 mod merge;
 mod probe;
+mod stored;
 mod validate;
 mod verify;
 
@@ -130,6 +132,11 @@ pub enum Command {
     /// Exit 1 when something regressed (pass → fail/error), else 0.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
+    /// Evidence over the audit period: per control and target, the share of passing runs,
+    /// exceptions, gaps and the verdict for the period, from the verified runs of a store;
+    /// with --at, the run an auditor's sample asks for.
+    #[command(after_help = history::HISTORY_EXAMPLES)]
+    History(history::HistoryArgs),
     /// The built-in control library: `vouch controls export DIR` writes it as files.
     #[command(
         after_help = "Examples:\n  vouch controls export my-controls/\n  vouch controls export my-controls/ --force"
@@ -182,7 +189,12 @@ pub struct InventoryArgs {
     pub aws_region: Option<String>,
     /// Regions a `*` target of a regional AWS service covers, comma-separated, or `enabled` for
     /// every region enabled in the account (overrides `[aws] regions`; default: every enabled region).
-    #[arg(long, value_name = "REGIONS", value_delimiter = ',', env = "VOUCH_AWS_REGIONS")]
+    #[arg(
+        long,
+        value_name = "REGIONS",
+        value_delimiter = ',',
+        env = "VOUCH_AWS_REGIONS"
+    )]
     pub aws_regions: Option<Vec<String>>,
     /// AWS API endpoint, e.g. an emulator (overrides `[aws] endpoint_url` and AWS_ENDPOINT_URL).
     #[arg(long, value_name = "URL", env = "VOUCH_AWS_ENDPOINT_URL")]
@@ -194,7 +206,12 @@ pub struct InventoryArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout, env = "VOUCH_TIMEOUT")]
     pub timeout: Duration,
     /// Concurrent calls per cloud service.
-    #[arg(long, value_name = "N", default_value_t = 8, env = "VOUCH_AWS_CONCURRENCY")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 8,
+        env = "VOUCH_AWS_CONCURRENCY"
+    )]
     pub aws_concurrency: usize,
 }
 
@@ -226,7 +243,12 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = Severity::Low, env = "VOUCH_FAIL_ON")]
     pub fail_on: Severity,
     /// Observations in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 32, env = "VOUCH_CONCURRENCY")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 32,
+        env = "VOUCH_CONCURRENCY"
+    )]
     pub concurrency: usize,
     /// Observations in flight against one host at once.
     #[arg(long, value_name = "N", default_value_t = 4, env = "VOUCH_PER_HOST")]
@@ -391,6 +413,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Verify(args) => verify::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Merge(args) => merge::merge(args, color, cli.quiet),
+        Command::History(args) => history::run(args),
         Command::Controls(args) => controls::run(args),
         Command::Init(args) => init::run(args),
         Command::Man(args) => man::run(args),
@@ -554,15 +577,34 @@ pub struct EvidenceArgs {
     #[arg(long, value_name = "DIR", env = "VOUCH_EVIDENCE_DIR")]
     pub evidence_dir: Option<PathBuf>,
     /// Sign the bundle's MANIFEST with this Ed25519 private key (PKCS#8 PEM, see `vouch keygen`).
-    #[arg(long, value_name = "FILE", requires = "evidence_dir", env = "VOUCH_SIGN_KEY")]
+    #[arg(long, value_name = "FILE", env = "VOUCH_SIGN_KEY")]
     pub sign_key: Option<PathBuf>,
+    /// File the run's signed bundle in an append-only evidence store, with a ledger entry:
+    /// a folder, file:///path or s3://bucket/prefix (overrides `[store] location`).
+    #[arg(long, value_name = "LOCATION", conflicts_with_all = ["evidence_dir", "from_evidence"], env = "VOUCH_STORE")]
+    pub store: Option<String>,
+    /// After the run is stored, POST what changed since the previous stored run (regressions
+    /// and fixes) as JSON with a Slack/Teams `text` field (repeatable). A failed post is a
+    /// warning; it never changes the exit code.
+    #[arg(long, value_name = "URL", value_parser = crate::store::notify::parse_url, env = "VOUCH_NOTIFY")]
+    pub notify: Vec<String>,
     /// Ask this RFC 3161 time-stamping authority to countersign the bundle's MANIFEST digest;
     /// the token is kept as MANIFEST.tsr (`vouch verify --tsa-cert` checks it). A failure is a
     /// warning: the bundle is kept without it.
-    #[arg(long, value_name = "URL", requires = "evidence_dir", env = "VOUCH_TIMESTAMP_URL")]
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "evidence_dir",
+        env = "VOUCH_TIMESTAMP_URL"
+    )]
     pub timestamp_url: Option<String>,
     /// Re-evaluate the controls against the observations recorded in a bundle: no probe runs.
-    #[arg(long, value_name = "DIR", conflicts_with = "target", env = "VOUCH_FROM_EVIDENCE")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "target",
+        env = "VOUCH_FROM_EVIDENCE"
+    )]
     pub from_evidence: Option<PathBuf>,
     /// With --from-evidence: judge time-dependent checks (`within`, waiver expiry) at the
     /// original run's end (an auditor re-performing it) or now.
@@ -570,7 +612,12 @@ pub struct EvidenceArgs {
           requires = "from_evidence", env = "VOUCH_REPLAY_AT")]
     pub replay_at: evidence::replay::ReplayAt,
     /// With --from-evidence: the Ed25519 public key (PEM) the bundle must be signed with.
-    #[arg(long, value_name = "FILE", requires = "from_evidence", env = "VOUCH_PUBLIC_KEY")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "from_evidence",
+        env = "VOUCH_PUBLIC_KEY"
+    )]
     pub public_key: Option<PathBuf>,
     /// With --from-evidence: the fingerprint (`SHA256:<hex>`) of the key the bundle must be
     /// signed with, as `check --sign-key` printed it.
@@ -597,7 +644,14 @@ pub struct EvidenceArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The bundle folder.
-    pub dir: PathBuf,
+    #[arg(required_unless_present = "store", conflicts_with = "store")]
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: stored::StoreWindowArgs,
+    /// With --store: the inventory whose `[aws]` settings reach the store (default: vouch.toml
+    /// in the working directory or its nearest parent that has one).
+    #[arg(long, value_name = "FILE", requires = "store")]
+    pub inventory: Option<PathBuf>,
     /// Ed25519 public key (PEM) the MANIFEST must be signed with.
     #[arg(long, value_name = "FILE")]
     pub public_key: Option<PathBuf>,

@@ -1,8 +1,10 @@
 //! `vouch verify DIR`: an evidence bundle's digests, files and signature.
 
+use std::path::Path;
+
 use anyhow::Result;
 
-use super::{VerifyArgs, trust_of};
+use super::{VerifyArgs, stored, trust_of};
 use crate::report::SignatureStatus;
 use crate::{evidence, exit};
 
@@ -12,11 +14,23 @@ pub(super) fn run(args: &VerifyArgs) -> Result<u8> {
         args.signer.as_ref(),
         args.allow_unsigned,
     )?;
-    if !args.dir.is_dir() {
-        eprintln!("error: {} is not a folder", args.dir.display());
+    match (&args.dir, &args.store.store) {
+        (_, Some(location)) => {
+            let inv = stored::store_inventory(args.inventory.as_deref())?;
+            stored::verify_store(location, &args.store, &trust, &inv)
+        }
+        (Some(dir), None) => bundle(args, dir, &trust),
+        (None, None) => unreachable!("clap requires DIR or --store"),
+    }
+}
+
+/// One bundle: its digests, files and signature, then its time-stamp.
+fn bundle(args: &VerifyArgs, dir: &Path, trust: &evidence::Trust) -> Result<u8> {
+    if !dir.is_dir() {
+        eprintln!("error: {} is not a folder", dir.display());
         return Ok(exit::FAILED);
     }
-    let v = evidence::verify(&args.dir, &trust);
+    let v = evidence::verify(dir, trust);
     for p in &v.problems {
         eprintln!("{p}");
     }
@@ -25,7 +39,7 @@ pub(super) fn run(args: &VerifyArgs) -> Result<u8> {
             "FAILED: {} problem{} in {}",
             v.problems.len(),
             if v.problems.len() == 1 { "" } else { "s" },
-            args.dir.display()
+            dir.display()
         );
         return Ok(exit::FAILED);
     };
@@ -43,21 +57,21 @@ pub(super) fn run(args: &VerifyArgs) -> Result<u8> {
     println!(
         "ok: {} files match MANIFEST in {}{how}",
         v.files,
-        args.dir.display()
+        dir.display()
     );
     // MANIFEST.tsr is checked below when --tsa-cert is given.
     let checked = |s: &str| args.tsa_cert.is_some() && s == evidence::timestamp::TOKEN;
     for s in v.sidecars.iter().filter(|s| !checked(s)) {
         println!("sidecar: {s} (allowed beside MANIFEST; not checked by vouch verify)");
     }
-    timestamp(args)
+    timestamp(args, dir)
 }
 
 /// `verify --tsa-cert`: the bundle's time-stamp token, checked by the library.
-fn timestamp(args: &VerifyArgs) -> Result<u8> {
+fn timestamp(args: &VerifyArgs, dir: &Path) -> Result<u8> {
     use evidence::timestamp::{TOKEN, load_certificate, verify_bundle};
     let Some(cert) = &args.tsa_cert else {
-        if args.dir.join(TOKEN).exists() {
+        if dir.join(TOKEN).exists() {
             println!("time-stamped ({TOKEN}), not checked: give --tsa-cert");
         }
         return Ok(exit::PASS);
@@ -69,7 +83,7 @@ fn timestamp(args: &VerifyArgs) -> Result<u8> {
             return Ok(exit::INVALID);
         }
     };
-    match verify_bundle(&args.dir, &cert) {
+    match verify_bundle(dir, &cert) {
         Ok(a) => {
             println!(
                 "time-stamp: MANIFEST existed at {} (attested by {}, serial {}, policy {})",
@@ -79,7 +93,7 @@ fn timestamp(args: &VerifyArgs) -> Result<u8> {
         }
         Err(e) => {
             eprintln!("time-stamp: {e}");
-            eprintln!("FAILED: the time-stamp of {} does not hold", args.dir.display());
+            eprintln!("FAILED: the time-stamp of {} does not hold", dir.display());
             Ok(exit::FAILED)
         }
     }

@@ -793,12 +793,8 @@ pub fn verify(dir: &Path, trust: &Trust) -> Verification {
     if listed.contains_key(REPORT) && !unreadable.contains(&REPORT) && on_disk.contains_key(REPORT)
     {
         match read_regular(&dir.join(REPORT), MAX_FILE_BYTES) {
-            Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                Ok(report) => {
-                    let keys = report["observations"]
-                        .as_object()
-                        .map(|o| o.keys().cloned().collect::<Vec<_>>())
-                        .unwrap_or_default();
+            Ok(bytes) => match ObservationKeys::parse(&bytes) {
+                Ok(keys) => {
                     for k in keys {
                         let path = observation_path(&k);
                         if !listed.contains_key(path.as_str()) {
@@ -828,6 +824,80 @@ pub fn verify(dir: &Path, trust: &Trust) -> Verification {
     }
     v.manifest = Some(manifest);
     v
+}
+
+/// The observation keys of a report.json, read without building the observations (a report of
+/// a large estate is megabytes; only its keys matter to [`verify`]). `observations` that is not
+/// an object names no key, as `report["observations"]` of a [`serde_json::Value`] would.
+#[derive(serde::Deserialize)]
+struct ObservationKeys {
+    #[serde(default)]
+    observations: KeysOf,
+}
+
+#[derive(Default)]
+struct KeysOf(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for KeysOf {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = KeysOf;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<KeysOf, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    keys.push(k);
+                }
+                Ok(KeysOf(keys))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<KeysOf, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(KeysOf::default())
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<KeysOf, E> {
+                Ok(KeysOf::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<KeysOf, E> {
+                Ok(KeysOf::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<KeysOf, E> {
+                Ok(KeysOf::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<KeysOf, E> {
+                Ok(KeysOf::default())
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<KeysOf, E> {
+                Ok(KeysOf::default())
+            }
+            fn visit_unit<E>(self) -> std::result::Result<KeysOf, E> {
+                Ok(KeysOf::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl ObservationKeys {
+    /// The keys of `bytes`' `observations`; any JSON that is not an object names none.
+    fn parse(bytes: &[u8]) -> serde_json::Result<Vec<String>> {
+        match serde_json::from_slice::<ObservationKeys>(bytes) {
+            Ok(k) => Ok(k.observations.0),
+            // Valid JSON of another shape (an array, a string): no key, as before.
+            Err(e) => serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+                .map(|_| Vec::new())
+                .map_err(|_| e),
+        }
+    }
 }
 
 /// The hex SHA-256 of a bundle file, read in blocks (bundles may hold large attachments),

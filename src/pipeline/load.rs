@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
-use super::{Bundle, BundleOut, Carry, Context, Notice, Options, Plan, Policy, Refusal, Sources};
+use super::{
+    Bundle, BundleOut, Carry, Context, Notice, Options, Plan, Policy, Refusal, Sources, StoreOut,
+};
 use crate::control::{self, Control, Source, Targets};
 use crate::diag::Diagnostics;
 use crate::engine::{self, EngineOptions};
@@ -86,6 +88,17 @@ impl Plan {
             options.engine.shard = Some(crate::shard::info(index, count, plan));
         }
         let bundle_out = prepare_bundle(&options, &control_sources, &waiver_source)?;
+        let store_out = match &sources.bundle {
+            // A replay is not a run of the estate: it is never filed.
+            Some(_) => None,
+            None => prepare_store(&options, &inventory, &control_sources, &waiver_source)?,
+        };
+        if options.sign_key.is_some() && bundle_out.is_none() && store_out.is_none() {
+            return Err(Refusal::Usage(
+                "--sign-key signs an evidence bundle: give --evidence-dir DIR or --store LOCATION"
+                    .into(),
+            ));
+        }
         let baseline = match &options.baseline {
             Some(p) => Some((p.clone(), read_report(p)?)),
             None => None,
@@ -110,6 +123,7 @@ impl Plan {
                     fail_on_new: options.fail_on_new,
                 },
                 bundle_out,
+                store_out,
             },
             registry,
             inventory,
@@ -218,6 +232,36 @@ fn prepare_bundle(
         sources: sources.to_vec(),
         waivers: waivers.bytes().map(<[u8]>::to_vec),
         timestamp_url: options.timestamp_url.clone(),
+    }))
+}
+
+/// The store a live run is filed in (`--store`, else `[store] location` unless `--evidence-dir`
+/// is given), opened now so a bad location stops the check before anything runs.
+fn prepare_store(
+    options: &Options,
+    inventory: &Inventory,
+    sources: &[Source],
+    waivers: &WaiverSource,
+) -> Result<Option<StoreOut>, Refusal> {
+    let store = crate::store::check::open_for_check(
+        options.store.as_deref(),
+        options.evidence_dir.is_some(),
+        &options.notify,
+        inventory,
+    )
+    .map_err(|e| Refusal::Usage(format!("{e:#}")))?;
+    let Some(store) = store else {
+        return Ok(None);
+    };
+    let key = match &options.sign_key {
+        Some(p) => Some(evidence::sign::load_signing_key(p)?),
+        None => None,
+    };
+    Ok(Some(StoreOut {
+        store,
+        key,
+        sources: sources.to_vec(),
+        waivers: waivers.bytes().map(<[u8]>::to_vec),
     }))
 }
 

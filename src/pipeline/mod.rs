@@ -274,6 +274,11 @@ pub struct Options {
     pub sign_key: Option<PathBuf>,
     /// `--timestamp-url`: an RFC 3161 authority that countersigns the bundle's MANIFEST digest.
     pub timestamp_url: Option<String>,
+    /// `--store`: file the run in this evidence store (else `[store] location`, unless
+    /// `--evidence-dir` is given).
+    pub store: Option<String>,
+    /// `--notify`: after the run is stored, post what changed since the previous stored run.
+    pub notify: Vec<String>,
     /// `--shard K/N`: run only the K-th of N slices of the plan (see [`crate::shard`]).
     pub shard: Option<(u32, u32)>,
     /// `--baseline`: a previous JSON report to compare with.
@@ -294,6 +299,8 @@ impl Default for Options {
             evidence_dir: None,
             sign_key: None,
             timestamp_url: None,
+            store: None,
+            notify: Vec::new(),
             shard: None,
             baseline: None,
             fail_on_new: false,
@@ -310,6 +317,15 @@ struct Carry {
     waiver_source: WaiverSource,
     policy: Policy,
     bundle_out: Option<BundleOut>,
+    store_out: Option<StoreOut>,
+}
+
+/// The store a run is filed in (`--store`), with the key and inputs its bundle keeps.
+struct StoreOut {
+    store: crate::store::check::ForCheck,
+    key: Option<ed25519_dalek::SigningKey>,
+    sources: Vec<crate::control::Source>,
+    waivers: Option<Vec<u8>>,
 }
 
 /// What decides the exit code.
@@ -558,6 +574,7 @@ impl Waived {
             code,
             drift,
             bundle_out: carry.bundle_out,
+            store_out: carry.store_out,
         }
     }
 }
@@ -569,6 +586,7 @@ pub struct Outcome {
     /// The drift against `--baseline`, with the baseline's path.
     pub drift: Option<(PathBuf, diff::Drift)>,
     bundle_out: Option<BundleOut>,
+    store_out: Option<StoreOut>,
 }
 
 impl Outcome {
@@ -649,8 +667,9 @@ pub async fn check(
     for n in waived.notices() {
         ctx.notify(n);
     }
-    let outcome = waived.gate();
+    let mut outcome = waived.gate();
     sink::bundle(&outcome, ctx)?;
+    sink::store(&mut outcome, ctx)?;
     sink::outputs(&outcome.report, outputs, stdout)?;
     for n in outcome.notices() {
         ctx.notify(n);

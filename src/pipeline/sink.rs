@@ -44,6 +44,26 @@ pub fn bundle(outcome: &Outcome, ctx: &Context) -> Result<Option<evidence::Writt
     Ok(Some(written))
 }
 
+/// Files the run in its evidence store (`--store`), then posts what changed (`--notify`). The
+/// report gains where it was filed (`run.evidence`) before any output is written.
+pub fn store(outcome: &mut Outcome, ctx: &Context) -> Result<()> {
+    let Some(out) = &outcome.store_out else {
+        return Ok(());
+    };
+    let inputs = evidence::collect_inputs(&out.sources, out.waivers.as_deref())?;
+    let say = |s: crate::store::check::Said| match s {
+        crate::store::check::Said::Info(m) => ctx.notify(Notice::Info(m)),
+        crate::store::check::Said::Warning(m) => ctx.notify(Notice::Warning(m)),
+    };
+    crate::store::check::file_run(
+        &out.store,
+        &mut outcome.report,
+        &inputs,
+        out.key.as_ref(),
+        &say,
+    )
+}
+
 /// Where the report goes: `--format` on stdout unless a plain `--output FILE` takes its place;
 /// each `FORMAT=FILE` output is an extra file.
 #[derive(Clone, Debug)]

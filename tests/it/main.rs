@@ -1,11 +1,11 @@
 //! vouch's integration tests: one test binary (linking is the slow part of a Rust build), one
 //! module per area, helpers in `support`. Tests talk to real servers on loopback.
 
-mod architecture;
 mod adopt;
+mod architecture;
 mod aws;
-mod aws_atrest;
 mod aws_accounts;
+mod aws_atrest;
 mod aws_audit;
 mod aws_resilience;
 mod aws_transport;
@@ -27,6 +27,7 @@ mod pipeline;
 mod plugins;
 mod shard;
 mod starttls;
+mod store;
 mod support;
 mod timestamp;
 mod tls;

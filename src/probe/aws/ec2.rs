@@ -32,7 +32,6 @@ use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
 
-
 const SERVICE: &str = "ec2";
 
 /// Items per DescribeVolumes / DescribeSnapshots page (DescribeVolumes takes 5–500,

@@ -62,16 +62,16 @@
 //! With an endpoint override (`[aws] endpoint_url` or `AWS_ENDPOINT_URL`, e.g. an emulator or a
 //! VPC endpoint), S3 is addressed path-style because virtual-host names do not resolve there.
 
-pub mod acm;
 pub mod accounts;
+pub mod acm;
 pub mod backup;
 pub mod cloudfront;
 pub mod cloudtrail;
 mod common;
 pub mod dynamodb;
-pub mod elbv2;
 pub mod ec2;
 pub mod efs;
+pub mod elbv2;
 pub mod error;
 mod evidence;
 pub mod guardduty;
