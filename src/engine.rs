@@ -124,7 +124,7 @@ struct ObsKey {
 enum Planned {
     Observe(ObsKey),
     /// Discovery or group expansion gave a verdict of its own.
-    Direct(TargetResult),
+    Direct(Box<TargetResult>),
 }
 
 /// Runs `controls` and returns the report. The library entry point behind `vouch check`: the
@@ -351,7 +351,7 @@ fn plan(
             plan.push((
                 format!("({})", group_name(c)),
                 None,
-                Planned::Direct(no_targets(c, &scoped.ctx)),
+                Planned::Direct(Box::new(no_targets(c, &scoped.ctx))),
             ));
         }
         let params = serde_json::to_string(&c.params).unwrap_or_default();
@@ -364,7 +364,7 @@ fn plan(
             let scopes = match account_route(&c.probe, t, is_pattern(t), &scoped.accounts) {
                 Ok(scopes) => scopes,
                 Err(row) => {
-                    plan.push((t.clone(), None, Planned::Direct(*row)));
+                    plan.push((t.clone(), None, Planned::Direct(row)));
                     continue;
                 }
             };
@@ -375,7 +375,7 @@ fn plan(
                     let found = discovered.get(&(c.probe.clone(), t.clone(), account_id.clone()));
                     let (found, direct) = pattern_rows(c, found);
                     if let Some(row) = direct {
-                        plan.push((t.clone(), account.clone(), Planned::Direct(row)));
+                        plan.push((t.clone(), account.clone(), Planned::Direct(Box::new(row))));
                     }
                     found
                 } else {
@@ -541,7 +541,7 @@ pub fn evaluate_all(controls: &[Control], run: Observations, now: Timestamp) -> 
             .into_iter()
             .map(|(target, account, planned)| {
                 let mut r = match planned {
-                    Planned::Direct(r) => r,
+                    Planned::Direct(r) => *r,
                     Planned::Observe(key) => match observed.get(&key) {
                         Some(Ok(id)) => {
                             evaluate(c, &observations[id.as_str()], Some(id.clone()), now)
@@ -709,7 +709,7 @@ pub use crate::bundle::observation_id;
 
 /// The one `n/a` row of a control an `[[override]]` skipped, named after its targets.
 fn skipped_row(c: &Control) -> Option<PlannedRow> {
-    skipped_result(c).map(|(t, r)| (t, None, Planned::Direct(r)))
+    skipped_result(c).map(|(t, r)| (t, None, Planned::Direct(Box::new(r))))
 }
 
 /// The one row of a skipped control: `(target label, n/a result with the reason, owner and

@@ -583,6 +583,38 @@ pub fn judge(combined: Combined, given: &Given) -> Result<Merged> {
     })
 }
 
+/// Writes the merged bundle to `dir` (a new folder), recording it in `report.run.evidence`
+/// first: the bundle's report says where it is and who signed it. Returns what was written and
+/// the signer's fingerprint.
+pub fn write_merged(
+    report: &mut Report,
+    dir: &Path,
+    inputs: &[(String, Vec<u8>)],
+    key: Option<&ed25519_dalek::SigningKey>,
+) -> Result<(evidence::Written, Option<String>)> {
+    let signer = key.map(|k| evidence::sign::fingerprint(&k.verifying_key()));
+    report.run.evidence = Some(crate::report::EvidenceInfo {
+        bundle: dir.display().to_string(),
+        signer: signer.clone(),
+    });
+    let written = evidence::write_bundle(dir, report, inputs, key)?;
+    Ok((written, signer))
+}
+
+/// What the merged run says on the side: each control that examined nothing.
+pub fn merged_warnings(report: &Report) -> Vec<String> {
+    report
+        .examined_nothing()
+        .map(|c| {
+            format!(
+                "{} examined nothing (no resource found); say `allow_empty = true` if that is \
+                 expected",
+                c.id
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -630,36 +662,4 @@ mod tests {
         }
         assert_eq!(seen.len(), 7);
     }
-}
-
-/// Writes the merged bundle to `dir` (a new folder), recording it in `report.run.evidence`
-/// first: the bundle's report says where it is and who signed it. Returns what was written and
-/// the signer's fingerprint.
-pub fn write_merged(
-    report: &mut Report,
-    dir: &Path,
-    inputs: &[(String, Vec<u8>)],
-    key: Option<&ed25519_dalek::SigningKey>,
-) -> Result<(evidence::Written, Option<String>)> {
-    let signer = key.map(|k| evidence::sign::fingerprint(&k.verifying_key()));
-    report.run.evidence = Some(crate::report::EvidenceInfo {
-        bundle: dir.display().to_string(),
-        signer: signer.clone(),
-    });
-    let written = evidence::write_bundle(dir, report, inputs, key)?;
-    Ok((written, signer))
-}
-
-/// What the merged run says on the side: each control that examined nothing.
-pub fn merged_warnings(report: &Report) -> Vec<String> {
-    report
-        .examined_nothing()
-        .map(|c| {
-            format!(
-                "{} examined nothing (no resource found); say `allow_empty = true` if that is \
-                 expected",
-                c.id
-            )
-        })
-        .collect()
 }

@@ -410,13 +410,13 @@ impl Plan {
         .await;
         Ok(Observed {
             carry,
-            raw: Raw::Live(observations),
+            raw: Raw::Live(Box::new(observations)),
         })
     }
 }
 
 enum Raw {
-    Live(engine::Observations),
+    Live(Box<engine::Observations>),
     Replay {
         bundle: Box<Bundle>,
         registry: Registry,
@@ -438,7 +438,7 @@ impl Observed {
         let Observed { carry, raw } = self;
         let (mut report, judged_at) = match raw {
             Raw::Live(observations) => (
-                engine::evaluate_all(&carry.controls, observations, now),
+                engine::evaluate_all(&carry.controls, *observations, now),
                 now,
             ),
             Raw::Replay {
