@@ -476,7 +476,7 @@ pub struct Inventory {
     /// `[plugins]`: external probes by name.
     pub plugins: BTreeMap<String, PluginSettings>,
     /// `[store]`: where `vouch check` files its evidence (see `crate::store`).
-    pub store: crate::store::StoreSettings,
+    pub store: crate::store_config::StoreSettings,
 }
 
 const TOP_KEYS: [&str; 10] = [
@@ -826,9 +826,9 @@ impl Inventory {
                     false,
                     "a folder, file:///path or s3://bucket/prefix",
                 ) {
-                    match crate::store::Location::parse(loc.get_ref()) {
+                    match crate::store_config::Location::parse(loc.get_ref()) {
                         // A relative folder is the inventory's neighbour, like every other path.
-                        Ok(crate::store::Location::Local(p)) => {
+                        Ok(crate::store_config::Location::Local(p)) => {
                             inv.store.location = Some(base.join(p).display().to_string());
                         }
                         Ok(_) => inv.store.location = Some(loc.into_inner()),
@@ -849,7 +849,7 @@ impl Inventory {
                     false,
                     "\"GOVERNANCE\" or \"COMPLIANCE\"",
                 ) {
-                    match crate::store::RetentionMode::parse(m.get_ref()) {
+                    match crate::store_config::RetentionMode::parse(m.get_ref()) {
                         Ok(mode) => inv.store.retention_mode = Some(mode),
                         Err(e) => {
                             diags.error(

@@ -73,4 +73,5 @@ pub mod report;
 pub mod shard;
 pub mod slice;
 pub mod store;
+pub mod store_config;
 pub mod waiver;

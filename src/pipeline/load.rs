@@ -243,12 +243,19 @@ fn prepare_store(
     sources: &[Source],
     waivers: &WaiverSource,
 ) -> Result<Option<StoreOut>, Refusal> {
-    let store = crate::store::check::open_for_check(
-        options.store.as_deref(),
-        options.evidence_dir.is_some(),
-        &options.notify,
-        inventory,
-    )
+    // The store's S3 client blocks on a runtime of its own: off this runtime's threads.
+    let store = std::thread::scope(|s| {
+        s.spawn(|| {
+            crate::store::check::open_for_check(
+                options.store.as_deref(),
+                options.evidence_dir.is_some(),
+                &options.notify,
+                inventory,
+            )
+        })
+        .join()
+    })
+    .map_err(|_| Refusal::Usage("opening the evidence store failed unexpectedly".into()))?
     .map_err(|e| Refusal::Usage(format!("{e:#}")))?;
     let Some(store) = store else {
         return Ok(None);
@@ -258,7 +265,7 @@ fn prepare_store(
         None => None,
     };
     Ok(Some(StoreOut {
-        store,
+        store: Some(store),
         key,
         sources: sources.to_vec(),
         waivers: waivers.bytes().map(<[u8]>::to_vec),

@@ -322,10 +322,21 @@ struct Carry {
 
 /// The store a run is filed in (`--store`), with the key and inputs its bundle keeps.
 struct StoreOut {
-    store: crate::store::check::ForCheck,
+    /// Always `Some` until dropped (see the `Drop` impl).
+    store: Option<crate::store::check::ForCheck>,
     key: Option<ed25519_dalek::SigningKey>,
     sources: Vec<crate::control::Source>,
     waivers: Option<Vec<u8>>,
+}
+
+impl Drop for StoreOut {
+    /// An S3 store owns a runtime of its own, which must not be dropped on this run's async
+    /// threads: it is dropped on a thread of its own, whenever the run ends.
+    fn drop(&mut self) {
+        if let Some(store) = self.store.take() {
+            let _ = std::thread::spawn(move || drop(store)).join();
+        }
+    }
 }
 
 /// What decides the exit code.

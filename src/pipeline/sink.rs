@@ -47,21 +47,29 @@ pub fn bundle(outcome: &Outcome, ctx: &Context) -> Result<Option<evidence::Writt
 /// Files the run in its evidence store (`--store`), then posts what changed (`--notify`). The
 /// report gains where it was filed (`run.evidence`) before any output is written.
 pub fn store(outcome: &mut Outcome, ctx: &Context) -> Result<()> {
-    let Some(out) = &outcome.store_out else {
+    let Some((out, Some(store))) = outcome.store_out.as_ref().map(|o| (o, o.store.as_ref())) else {
         return Ok(());
     };
     let inputs = evidence::collect_inputs(&out.sources, out.waivers.as_deref())?;
-    let say = |s: crate::store::check::Said| match s {
-        crate::store::check::Said::Info(m) => ctx.notify(Notice::Info(m)),
-        crate::store::check::Said::Warning(m) => ctx.notify(Notice::Warning(m)),
-    };
-    crate::store::check::file_run(
-        &out.store,
-        &mut outcome.report,
-        &inputs,
-        out.key.as_ref(),
-        &say,
-    )
+    use crate::store::check::{Said, file_run};
+    let said = std::sync::Mutex::new(Vec::new());
+    let report = &mut outcome.report;
+    // The store's S3 client blocks on a runtime of its own: off this runtime's threads.
+    let filed = std::thread::scope(|s| {
+        s.spawn(|| {
+            let say = |m: Said| said.lock().expect("said").push(m);
+            file_run(store, report, &inputs, out.key.as_ref(), &say)
+        })
+        .join()
+    });
+    for m in said.into_inner().unwrap_or_default() {
+        ctx.notify(match m {
+            Said::Info(m) => Notice::Info(m),
+            Said::Warning(m) => Notice::Warning(m),
+        });
+    }
+    filed
+        .map_err(|_| anyhow::anyhow!("filing the run in the evidence store failed unexpectedly"))?
 }
 
 /// Where the report goes: `--format` on stdout unless a plain `--output FILE` takes its place;

@@ -742,7 +742,11 @@ fn replay(events: Vec<ReplayEvent>) -> (Arc<Aws>, StaticReplayClient, ProbeConte
                 .with_initial_backoff(Duration::from_millis(1)),
         ),
     });
-    (aws, client, ctx_for("eu-west-1", None, None))
+    (
+        aws,
+        client,
+        ctx_for("eu-west-1", None, Some(&["eu-west-1"])),
+    )
 }
 
 /// The form bodies the probe sent (query protocols), without the caller-identity call.
