@@ -899,7 +899,34 @@ impl Inventory {
                         "give both (e.g. \"COMPLIANCE\" and 400), or neither to use the bucket's default retention",
                     );
                 }
-                r.finish(diags, &["location", "retention_mode", "retention_days"]);
+                if let Some(u) = r.string(
+                    diags,
+                    "timestamp_url",
+                    false,
+                    "the http(s) URL of an RFC 3161 time-stamping authority",
+                ) {
+                    let t = u.get_ref();
+                    if t.starts_with("http://") || t.starts_with("https://") {
+                        inv.store.timestamp_url = Some(t.clone());
+                    } else {
+                        diags.error(
+                            file,
+                            u.span(),
+                            "invalid-store",
+                            "`[store] timestamp_url` is the http(s) URL of an RFC 3161 time-stamping authority",
+                            "e.g. timestamp_url = \"http://timestamp.digicert.com\"",
+                        );
+                    }
+                }
+                r.finish(
+                    diags,
+                    &[
+                        "location",
+                        "retention_mode",
+                        "retention_days",
+                        "timestamp_url",
+                    ],
+                );
             }
         }
         if let Some((_, v)) = top.get("plugins") {

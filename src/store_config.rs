@@ -84,6 +84,9 @@ pub struct StoreSettings {
     pub retention_mode: Option<RetentionMode>,
     /// `retention_days`: how long each object stays locked.
     pub retention_days: Option<u32>,
+    /// `timestamp_url`: an RFC 3161 time-stamping authority that countersigns each run's MANIFEST
+    /// digest (`--timestamp-url` overrides it).
+    pub timestamp_url: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

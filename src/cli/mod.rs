@@ -589,14 +589,10 @@ pub struct EvidenceArgs {
     #[arg(long, value_name = "URL", value_parser = crate::store::notify::parse_url, env = "VOUCH_NOTIFY")]
     pub notify: Vec<String>,
     /// Ask this RFC 3161 time-stamping authority to countersign the bundle's MANIFEST digest;
-    /// the token is kept as MANIFEST.tsr (`vouch verify --tsa-cert` checks it). A failure is a
-    /// warning: the bundle is kept without it.
-    #[arg(
-        long,
-        value_name = "URL",
-        requires = "evidence_dir",
-        env = "VOUCH_TIMESTAMP_URL"
-    )]
+    /// the token is kept as MANIFEST.tsr (`vouch verify --tsa-cert` checks it), in the
+    /// --evidence-dir bundle or each --store run (overrides `[store] timestamp_url`). A failure
+    /// is a warning: the bundle is kept without it.
+    #[arg(long, value_name = "URL", env = "VOUCH_TIMESTAMP_URL")]
     pub timestamp_url: Option<String>,
     /// Re-evaluate the controls against the observations recorded in a bundle: no probe runs.
     #[arg(

@@ -93,6 +93,13 @@ impl Plan {
             Some(_) => None,
             None => prepare_store(&options, &inventory, &control_sources, &waiver_source)?,
         };
+        if options.timestamp_url.is_some() && bundle_out.is_none() && store_out.is_none() {
+            return Err(Refusal::Usage(
+                "--timestamp-url stamps an evidence bundle: give --evidence-dir DIR or --store \
+                 LOCATION"
+                    .into(),
+            ));
+        }
         if options.sign_key.is_some() && bundle_out.is_none() && store_out.is_none() {
             return Err(Refusal::Usage(
                 "--sign-key signs an evidence bundle: give --evidence-dir DIR or --store LOCATION"
@@ -250,6 +257,7 @@ fn prepare_store(
                 options.store.as_deref(),
                 options.evidence_dir.is_some(),
                 &options.notify,
+                options.timestamp_url.as_deref(),
                 inventory,
             )
         })

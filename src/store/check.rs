@@ -28,6 +28,7 @@ pub fn open_for_check(
     flag: Option<&str>,
     evidence_dir: bool,
     notify: &[String],
+    timestamp_url: Option<&str>,
     inv: &Inventory,
 ) -> Result<Option<ForCheck>> {
     let text = match (flag, &inv.store.location) {
@@ -44,7 +45,10 @@ pub fn open_for_check(
         }
     };
     let location = Location::parse(&text).map_err(anyhow::Error::msg)?;
-    let store = Store::open(&location, &inv.store, inv)?;
+    let mut store = Store::open(&location, &inv.store, inv)?;
+    store.timestamp_url = timestamp_url
+        .map(str::to_string)
+        .or_else(|| inv.store.timestamp_url.clone());
     let inventory = match &inv.path {
         Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
         None => None,
@@ -96,6 +100,17 @@ pub fn file_run(
                 None => "unsigned".into(),
             }
         )));
+    }
+    match &stored.timestamp {
+        Some(Ok(t)) => say(Said::Info(format!(
+            "time-stamp: MANIFEST of run {} stamped at {t}",
+            stored.run_id
+        ))),
+        Some(Err(e)) => say(Said::Warning(format!(
+            "no time-stamp for run {}: {e}",
+            stored.run_id
+        ))),
+        None => {}
     }
     if let Some((prev, old)) = previous {
         let drift = crate::diff::compare(&old, report);

@@ -79,6 +79,9 @@ pub trait Backend: Send + Sync {
 pub struct Store {
     pub location: Location,
     backend: Box<dyn Backend>,
+    /// An RFC 3161 authority asked to countersign each filed run's MANIFEST digest (the token is
+    /// kept beside it as `MANIFEST.tsr`); a failure leaves the run filed without it.
+    pub timestamp_url: Option<String>,
 }
 
 /// One ledger entry (`ledger/<seq>.json`): what a run was, and the digest of the entry before it.
@@ -124,6 +127,9 @@ pub struct StoredRun {
     /// Where the bundle is: `LOCATION/runs/YYYY/MM/DD/<run-id>`.
     pub bundle: String,
     pub entry: LedgerEntry,
+    /// With [`Store::timestamp_url`]: the attested time of the run's MANIFEST, or why there is
+    /// no token.
+    pub timestamp: Option<Result<Timestamp, String>>,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -194,6 +200,7 @@ impl Store {
         Ok(Store {
             location: location.clone(),
             backend,
+            timestamp_url: None,
         })
     }
 
@@ -217,7 +224,11 @@ impl Store {
 
     /// A store over any backend (tests, embedders).
     pub fn with_backend(location: Location, backend: Box<dyn Backend>) -> Store {
-        Store { location, backend }
+        Store {
+            location,
+            backend,
+            timestamp_url: None,
+        }
     }
 
     /// `LOCATION/key`, for messages and reports.
@@ -255,6 +266,11 @@ impl Store {
             }
         };
         evidence::write_bundle(&dir, report, inputs, key)?;
+        // Stamped before it is uploaded: the token travels with the bundle.
+        let timestamp = self
+            .timestamp_url
+            .as_ref()
+            .map(|url| evidence::timestamp::stamp_bundle(&dir, url, evidence::timestamp::TIMEOUT));
         let manifest_bytes = std::fs::read(dir.join(evidence::MANIFEST))
             .with_context(|| format!("reading back {}", dir.display()))?;
         let manifest = evidence::manifest::Manifest::parse(
@@ -283,6 +299,7 @@ impl Store {
             run_id,
             bundle: self.describe(&folder),
             entry,
+            timestamp,
         })
     }
 

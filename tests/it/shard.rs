@@ -411,6 +411,7 @@ fn merge_refuses_a_tampered_shard_another_plan_a_duplicate_and_a_missing_shard()
     // A tampered shard bundle: one observation changed.
     let tampered = dir.join("tampered-2");
     copy_dir(&shards[1], &tampered);
+    // One observation changed by one byte (still valid JSON): its digest no longer matches.
     let obs = std::fs::read_dir(tampered.join("observations"))
         .unwrap()
         .next()
@@ -419,7 +420,7 @@ fn merge_refuses_a_tampered_shard_another_plan_a_duplicate_and_a_missing_shard()
         .path();
     let text = std::fs::read_to_string(&obs)
         .unwrap()
-        .replace("TLSv1.2", "TLSv1.3");
+        .replacen('{', "{ ", 1);
     std::fs::write(&obs, text).unwrap();
     refused(
         &[shards[0].clone(), tampered.clone()],

@@ -905,6 +905,7 @@ fn store_on_s3_with_object_lock_locks_every_object_and_refuses_rewrites() {
         location: None,
         retention_mode: Some(vouch::store::RetentionMode::Governance),
         retention_days: Some(2),
+        timestamp_url: None,
     };
     let governed = s3_store(&url, &bucket, &settings);
     let run = put(

@@ -411,3 +411,107 @@ fn an_unreachable_authority_warns_and_keeps_the_bundle_and_the_exit_code() {
     assert!(dir.path().join("bundle/MANIFEST").is_file());
     assert!(!dir.path().join("bundle/MANIFEST.tsr").exists());
 }
+
+/// The run's bundle under `store/runs/…` (the one folder holding a MANIFEST).
+fn stored_bundle(store: &Path) -> PathBuf {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.file_name().is_some_and(|n| n == "MANIFEST") {
+                out.push(p.parent().unwrap().to_path_buf());
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&store.join("runs"), &mut found);
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.remove(0)
+}
+
+/// The wrong answer this prevents: runs filed in the audit-period store (`--store`, `[store]
+/// timestamp_url`) carrying only a signature, which proves who and never when, while the same
+/// flag stamps a plain `--evidence-dir` bundle.
+#[test]
+fn a_stored_run_is_time_stamped_from_the_flag_or_the_store_settings() {
+    let tsa = Arc::new(Tsa::new(false));
+    let (url, count) = serve(tsa.clone(), 200);
+    let dir = attestation_example();
+    let out = vouch()
+        .current_dir(dir.path())
+        .args(["check", "--controls", "controls.toml", "--format", "json"])
+        .args(["--store", "flag-store", "--timestamp-url", &url])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("time-stamp: MANIFEST of run"), "{stderr}");
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    let bundle = stored_bundle(&dir.path().join("flag-store"));
+    assert!(bundle.join("MANIFEST.tsr").is_file());
+    let out = vouch()
+        .args(["verify", "--allow-unsigned", "--tsa-cert"])
+        .arg(tsa.path("tsa.pem"))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("time-stamp: MANIFEST existed at "),
+        "{stdout}"
+    );
+    // The token is an allowed sidecar: the store and its chain still verify.
+    let out = vouch()
+        .args(["verify", "--allow-unsigned", "--store"])
+        .arg(dir.path().join("flag-store"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // `[store] timestamp_url` in vouch.toml does the same without the flag.
+    let inv = std::fs::read_to_string(dir.path().join("vouch.toml")).unwrap_or_default();
+    std::fs::write(
+        dir.path().join("vouch.toml"),
+        format!("{inv}\n[store]\nlocation = \"toml-store\"\ntimestamp_url = \"{url}\"\n"),
+    )
+    .unwrap();
+    let out = vouch()
+        .current_dir(dir.path())
+        .args(["check", "--controls", "controls.toml", "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("time-stamp: MANIFEST of run"), "{stderr}");
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+    let bundle = stored_bundle(&dir.path().join("toml-store"));
+    assert!(bundle.join("MANIFEST.tsr").is_file());
+
+    // A timestamp URL with nowhere to put the token is refused before anything runs.
+    std::fs::write(dir.path().join("empty.toml"), "").unwrap();
+    let out = vouch()
+        .current_dir(dir.path())
+        .args([
+            "check",
+            "--controls",
+            "controls.toml",
+            "--inventory",
+            "empty.toml",
+        ])
+        .args(["--timestamp-url", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--timestamp-url stamps an evidence bundle"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
