@@ -601,20 +601,6 @@ pub fn write_merged(
     Ok((written, signer))
 }
 
-/// What the merged run says on the side: each control that examined nothing.
-pub fn merged_warnings(report: &Report) -> Vec<String> {
-    report
-        .examined_nothing()
-        .map(|c| {
-            format!(
-                "{} examined nothing (no resource found); say `allow_empty = true` if that is \
-                 expected",
-                c.id
-            )
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

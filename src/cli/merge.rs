@@ -124,7 +124,7 @@ pub fn merge(args: &MergeArgs, color: bool, quiet: bool) -> Result<u8> {
         color,
     };
     sink::outputs(&report, &outputs, &mut std::io::stdout())?;
-    for w in shard::merged_warnings(&report) {
+    for w in report.empty_population_warnings() {
         eprintln!("warning: {w}");
     }
     Ok(pipeline::outcome(&report, report.run.fail_on))

@@ -605,14 +605,9 @@ impl Outcome {
     pub fn notices(&self) -> Vec<Notice> {
         let mut out: Vec<Notice> = self
             .report
-            .examined_nothing()
-            .map(|c| {
-                Notice::Warning(format!(
-                    "{} examined nothing (no resource found); say `allow_empty = true` if that \
-                     is expected",
-                    c.id
-                ))
-            })
+            .empty_population_warnings()
+            .into_iter()
+            .map(Notice::Warning)
             .collect();
         if let Some((path, drift)) = &self.drift {
             out.push(Notice::Drift(format!(

@@ -636,6 +636,19 @@ impl Report {
         self.controls.iter().filter(|c| c.examined_nothing)
     }
 
+    /// The warning a run (or a merge of shards) gives for each control that examined nothing.
+    pub fn empty_population_warnings(&self) -> Vec<String> {
+        self.examined_nothing()
+            .map(|c| {
+                format!(
+                    "{} examined nothing (no resource found); say `allow_empty = true` if that \
+                     is expected",
+                    c.id
+                )
+            })
+            .collect()
+    }
+
     /// Whether any result could not be observed.
     pub fn has_errors(&self) -> bool {
         self.controls

@@ -211,14 +211,7 @@ impl Probe for AcmProbe {
         ctx: &ProbeContext,
     ) -> Result<Observation, ProbeError> {
         let region = parse_target(target).ok_or_else(|| {
-            ProbeError::new(
-                ProbeErrorKind::InvalidTarget,
-                if target == "*" {
-                    super::common::PATTERN.to_string()
-                } else {
-                    self.check_target(target).err().unwrap_or_default()
-                },
-            )
+            super::common::invalid_target(target == "*", self.check_target(target))
         })?;
         let started = Instant::now();
         let session = self.aws.session(ctx).await?;

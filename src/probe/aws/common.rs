@@ -114,6 +114,19 @@ pub(super) fn lag(latest: Timestamp) -> String {
     format_duration(secs.max(0) as u64)
 }
 
+/// The error for a target `observe` cannot parse: a pattern (`*`) is discovered, never observed,
+/// and anything else gets what the probe's `check_target` says is wrong with it.
+pub(super) fn invalid_target(pattern: bool, check: Result<(), String>) -> ProbeError {
+    ProbeError::new(
+        ProbeErrorKind::InvalidTarget,
+        if pattern {
+            PATTERN.to_string()
+        } else {
+            check.err().unwrap_or_default()
+        },
+    )
+}
+
 /// Whether a target is free of whitespace and control characters and of sane length (a
 /// `prefix*` pattern included).
 pub fn plain_target(t: &str) -> bool {

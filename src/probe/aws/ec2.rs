@@ -504,14 +504,7 @@ impl Probe for Ec2Probe {
         ctx: &ProbeContext,
     ) -> Result<Observation, ProbeError> {
         let parsed = parse_target(target).ok_or_else(|| {
-            ProbeError::new(
-                ProbeErrorKind::InvalidTarget,
-                if self.is_pattern(target) {
-                    super::common::PATTERN.to_string()
-                } else {
-                    self.check_target(target).err().unwrap_or_default()
-                },
-            )
+            super::common::invalid_target(self.is_pattern(target), self.check_target(target))
         })?;
         let started = Instant::now();
         let session = self.aws.session(ctx).await?;
