@@ -37,7 +37,7 @@ fn main() {
     )];
     for d in 0..runs {
         let t = start + jiff::SignedDuration::from_hours(24 * d);
-        let mut observations = BTreeMap::new();
+        let mut observations = vouch::report::ObservationStore::new();
         let mut out = Vec::new();
         for c in 0..controls {
             let mut rs = Vec::new();
@@ -56,8 +56,7 @@ fn main() {
                 )
                 .fact("certificate.days_remaining", 80 - (d % 60))
                 .evidence("addresses", serde_json::json!(["192.0.2.1:443"]));
-                let id = vouch::engine::observation_id(&obs);
-                observations.insert(id.clone(), obs);
+                let id = observations.insert(&obs).expect("spooled");
                 rs.push(TargetResult {
                     target,
                     account: None,

@@ -418,7 +418,7 @@ mod tests {
             },
             summary: Summary::default(),
             controls,
-            observations: BTreeMap::new(),
+            observations: crate::report::ObservationStore::new(),
             unused_waivers: Vec::new(),
             coverage: Vec::new(),
         }

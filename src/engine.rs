@@ -26,7 +26,9 @@ use crate::probe::aws::{AccountScope, AccountSet, Route};
 use crate::probe::{
     AccountRef, Observation, Params, ProbeContext, ProbeError, ProbeErrorKind, Registry, aws,
 };
-use crate::report::{ControlResult, EngineRow, Report, Run, SCHEMA, Summary, TargetResult, Tool};
+use crate::report::{
+    ControlResult, EngineRow, ObservationStore, Report, Run, SCHEMA, Summary, TargetResult, Tool,
+};
 
 /// How a run behaves (flags, not control files).
 #[derive(Clone, Debug)]
@@ -148,7 +150,11 @@ pub struct Observations {
     started_at: Timestamp,
     complete: bool,
     plans: Vec<Vec<PlannedRow>>,
-    observed: HashMap<ObsKey, Result<Observation, ProbeError>>,
+    /// Each distinct observation's key in `store` and what evaluation reads of it (its facts
+    /// the controls use; no evidence, no attachments), or why it could not be made.
+    observed: HashMap<ObsKey, Result<(String, Observation), ProbeError>>,
+    /// Every observation, spooled as it completed.
+    store: ObservationStore,
     context: BTreeMap<String, serde_json::Value>,
     warnings: Vec<String>,
     fail_on: Severity,
@@ -170,7 +176,8 @@ pub async fn observe(
     let started_at = opts.clock.now();
     let mut interrupt = interrupt.unwrap_or_else(|| Box::pin(futures::future::pending()));
     // Tell the probes which facts the controls read, so costly unread facts cost nothing.
-    let ctx = &ctx.with_facts_used(facts_used(controls));
+    let used = facts_used(controls);
+    let ctx = &ctx.with_facts_used(used.clone());
     // A skipped control is not observed, nor are its patterns discovered.
     let expanded: Vec<Vec<String>> = controls
         .iter()
@@ -187,6 +194,7 @@ pub async fn observe(
         p(Progress::Planned(keys.len()));
     }
     let mut observed = HashMap::new();
+    let mut store = ObservationStore::new();
     if complete {
         complete = observe_planned(
             keys,
@@ -195,7 +203,11 @@ pub async fn observe(
             opts,
             progress.clone(),
             &mut interrupt,
-            &mut observed,
+            &mut Recorder {
+                used: &used,
+                observed: &mut observed,
+                store: &mut store,
+            },
         )
         .await;
     }
@@ -207,6 +219,7 @@ pub async fn observe(
         complete,
         plans,
         observed,
+        store,
         context: ctx.run_info(),
         warnings: undefined_groups(controls, &ctx.inventory, opts),
         fail_on: opts.fail_on,
@@ -461,7 +474,7 @@ async fn observe_planned(
     opts: &EngineOptions,
     progress: Option<ProgressFn>,
     interrupt: &mut Interrupt,
-    observed: &mut HashMap<ObsKey, Result<Observation, ProbeError>>,
+    recorder: &mut Recorder<'_>,
 ) -> bool {
     let host_limits: Arc<std::sync::Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
     let mut stream = futures::stream::iter(keys.into_iter().map(|key| {
@@ -510,7 +523,7 @@ async fn observe_planned(
     loop {
         tokio::select! {
             next = stream.next() => match next {
-                Some((key, res)) => { observed.insert(key, res); }
+                Some((key, res)) => recorder.record(key, res),
                 None => return true,
             },
             _ = &mut *interrupt => return false,
@@ -518,23 +531,44 @@ async fn observe_planned(
     }
 }
 
+/// Where each observation goes as it completes: its body to the spool (the report's
+/// [`ObservationStore`]), what evaluation reads of it to `observed`. Memory holds no evidence.
+struct Recorder<'a> {
+    used: &'a BTreeMap<String, std::collections::BTreeSet<String>>,
+    observed: &'a mut HashMap<ObsKey, Result<(String, Observation), ProbeError>>,
+    store: &'a mut ObservationStore,
+}
+
+impl Recorder<'_> {
+    fn record(&mut self, key: ObsKey, res: Result<Observation, ProbeError>) {
+        let res = res.and_then(|obs| match self.store.insert(&obs) {
+            Ok(id) => Ok((id, slim(obs, self.used.get(&key.probe)))),
+            // Observed but not kept: the result cannot be vouched for.
+            Err(e) => Err(ProbeError::new(
+                ProbeErrorKind::Other,
+                format!("the observation could not be kept: {e}"),
+            )),
+        });
+        self.observed.insert(key, res);
+    }
+}
+
+/// What evaluation reads of an observation: its head, the facts the controls use and why
+/// those were not observed. Evidence and attachments stay in the spool.
+fn slim(mut obs: Observation, used: Option<&std::collections::BTreeSet<String>>) -> Observation {
+    obs.evidence = serde_json::Map::new();
+    obs.attachments = Vec::new();
+    obs.params = serde_json::Map::new();
+    let keep = |k: &String| used.is_some_and(|u| u.contains(k));
+    obs.facts.retain(|k, _| keep(k));
+    obs.unobserved.retain(|k, _| keep(k));
+    obs
+}
+
 /// Evaluate: judges every planned row at `now` and assembles the [`Report`] (results in a stable
 /// order: control id, then target; `finished_at` read from the run's clock afterwards).
 pub fn evaluate_all(controls: &[Control], run: Observations, now: Timestamp) -> Report {
-    // Each observation is moved (not copied) into the report; the map keeps its key or error.
-    let mut observations: BTreeMap<String, Observation> = BTreeMap::new();
-    let observed: HashMap<ObsKey, Result<String, ProbeError>> = run
-        .observed
-        .into_iter()
-        .map(|(key, res)| {
-            let res = res.map(|obs| {
-                let id = observation_id(&obs);
-                observations.insert(id.clone(), obs);
-                id
-            });
-            (key, res)
-        })
-        .collect();
+    let observed = run.observed;
     let mut results = Vec::with_capacity(controls.len());
     for (c, plan) in controls.iter().zip(run.plans) {
         let mut rs: Vec<TargetResult> = plan
@@ -543,9 +577,7 @@ pub fn evaluate_all(controls: &[Control], run: Observations, now: Timestamp) -> 
                 let mut r = match planned {
                     Planned::Direct(r) => *r,
                     Planned::Observe(key) => match observed.get(&key) {
-                        Some(Ok(id)) => {
-                            evaluate(c, &observations[id.as_str()], Some(id.clone()), now)
-                        }
+                        Some(Ok((id, obs))) => evaluate(c, obs, Some(id.clone()), now),
                         Some(Err(e)) => error_result(e),
                         None => TargetResult {
                             engine: Some(EngineRow::Interrupted),
@@ -583,7 +615,7 @@ pub fn evaluate_all(controls: &[Control], run: Observations, now: Timestamp) -> 
         },
         summary: Summary::default(),
         controls: results,
-        observations,
+        observations: run.store,
         coverage: Vec::new(),
         unused_waivers: Vec::new(),
     };

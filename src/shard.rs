@@ -32,9 +32,10 @@ use crate::control::{Control, Severity, Source};
 use crate::diag::Diagnostics;
 use crate::evidence::{self, Trust, replay::Recorded};
 use crate::inventory::Inventory;
-use crate::probe::{Observation, Registry};
+use crate::probe::Registry;
 use crate::report::{
-    MergeInfo, MergedShard, Plan, Report, ShardInfo, SignatureCheck, SignatureStatus,
+    MergeInfo, MergedShard, ObservationStore, Plan, Report, ShardInfo, SignatureCheck,
+    SignatureStatus,
 };
 
 /// The variable a Kubernetes Indexed Job sets in each pod: the 0-based completion index.
@@ -167,7 +168,7 @@ pub fn load_input(path: &Path, trust: &Trust) -> Result<Input> {
         let mut recorded = recorded;
         // The bundle's observation files are the observations; the report's inline copy of
         // them is not needed twice.
-        recorded.report.observations = BTreeMap::new();
+        recorded.report.observations = ObservationStore::new();
         let read = |name: &str| {
             std::fs::read(path.join(name))
                 .with_context(|| format!("reading {}", path.join(name).display()))
@@ -193,8 +194,9 @@ pub fn load_input(path: &Path, trust: &Trust) -> Result<Input> {
             path.display()
         );
     }
-    for (id, obs) in &report.observations {
-        let actual = crate::engine::observation_id(obs);
+    // One observation read back from the store at a time.
+    for (id, obs) in report.observations.iter() {
+        let actual = crate::engine::observation_id(&obs);
         if actual != *id {
             bail!(
                 "{}: observation {id} does not match its content ({actual}): the report was \
@@ -345,7 +347,7 @@ pub fn combine(mut inputs: Vec<Input>) -> Result<Combined> {
         head.recorded.observations.len(),
     ));
     let mut merged: Report = head.recorded.report;
-    let mut observations: BTreeMap<String, Observation> = head.recorded.observations;
+    let mut observations: ObservationStore = head.recorded.observations;
     let inputs_of_run = head.recorded.inputs;
     let signature = head.recorded.signature;
     for i in iter {
@@ -381,7 +383,7 @@ pub fn combine(mut inputs: Vec<Input>) -> Result<Combined> {
         c.results.sort_by(|a, b| a.target.cmp(&b.target));
     }
     merged.controls.sort_by(|a, b| a.id.cmp(&b.id));
-    merged.observations = BTreeMap::new();
+    merged.observations = ObservationStore::new();
     merged.run.shard = None;
     Ok(Combined {
         recorded: Recorded {

@@ -33,6 +33,7 @@ use jiff::SignedDuration;
 use sha2::{Digest, Sha256};
 
 use crate::control::Control;
+use crate::probe::Observation;
 use crate::report::Report;
 use manifest::{Entry, Manifest};
 
@@ -170,7 +171,7 @@ pub fn stamp_expiry(report: &mut Report, controls: &[Control]) {
             let observed_at = r
                 .observation
                 .as_ref()
-                .and_then(|k| report.observations.get(k))
+                .and_then(|k| report.observations.head(k))
                 .map(|o| o.observed_at);
             r.expires_at = observed_at.and_then(|t| {
                 t.checked_add(SignedDuration::from_secs(
@@ -264,14 +265,19 @@ pub fn write_bundle(
     // Paths written so far, besides observations (an attachment shared by two observations
     // is one file).
     let mut attachments: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for (id, obs) in &report.observations {
-        let bytes = observation_bytes(obs);
+    // One observation read back from the store at a time.
+    for id in report.observations.keys() {
+        let Some(bytes) = report.observations.bytes(id)? else {
+            continue;
+        };
         // The report's key must be the digest of these bytes, or the bundle would lie.
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
         if digest != *id {
             bail!("observation {id} does not serialise to its key ({digest}); no bundle written");
         }
         put(&observation_path(id), &bytes)?;
+        let obs: Observation = serde_json::from_slice(&bytes)
+            .with_context(|| format!("reading observation {id} back from the spool"))?;
         for a in &obs.attachments {
             let rel = attachment_path(a);
             if attachments.insert(rel.clone()) {
@@ -792,8 +798,8 @@ pub fn verify(dir: &Path, trust: &Trust) -> Verification {
     // for MANIFEST after an observation was dropped; the report still names it).
     if listed.contains_key(REPORT) && !unreadable.contains(&REPORT) && on_disk.contains_key(REPORT)
     {
-        match read_regular(&dir.join(REPORT), MAX_FILE_BYTES) {
-            Ok(bytes) => match ObservationKeys::parse(&bytes) {
+        match ObservationKeys::read(&dir.join(REPORT)) {
+            Ok(keys) => match keys {
                 Ok(keys) => {
                     for k in keys {
                         let path = observation_path(&k);
@@ -888,15 +894,23 @@ impl<'de> serde::Deserialize<'de> for KeysOf {
 }
 
 impl ObservationKeys {
-    /// The keys of `bytes`' `observations`; any JSON that is not an object names none.
-    fn parse(bytes: &[u8]) -> serde_json::Result<Vec<String>> {
-        match serde_json::from_slice::<ObservationKeys>(bytes) {
-            Ok(k) => Ok(k.observations.0),
-            // Valid JSON of another shape (an array, a string): no key, as before.
-            Err(e) => serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
-                .map(|_| Vec::new())
-                .map_err(|_| e),
-        }
+    /// The keys of the report at `path`, read as a stream (never the whole file in memory); any
+    /// JSON that is not an object names none.
+    fn read(path: &Path) -> std::result::Result<serde_json::Result<Vec<String>>, String> {
+        let open = || {
+            open_regular(path, MAX_FILE_BYTES).map(|f| {
+                std::io::BufReader::with_capacity(256 << 10, std::io::Read::take(f, MAX_FILE_BYTES))
+            })
+        };
+        Ok(
+            match serde_json::from_reader::<_, ObservationKeys>(open()?) {
+                Ok(k) => Ok(k.observations.0),
+                // Valid JSON of another shape (an array, a string): no key, as before.
+                Err(e) => serde_json::from_reader::<_, serde::de::IgnoredAny>(open()?)
+                    .map(|_| Vec::new())
+                    .map_err(|_| e),
+            },
+        )
     }
 }
 

@@ -27,15 +27,16 @@ use crate::engine;
 use crate::expect::Verdict;
 use crate::inventory::Inventory;
 use crate::probe::{AccountRef, Observation, Registry};
-use crate::report::{self, Replay, Report, Run, SignatureCheck, TargetResult};
+use crate::report::{self, ObservationStore, Replay, Report, Run, SignatureCheck, TargetResult};
 
 /// A verified bundle, loaded.
 #[derive(Debug)]
 pub struct Recorded {
     /// The original report.
     pub report: Report,
-    /// Observation key (`sha256:<hex>`, the digest of the file) → observation.
-    pub observations: BTreeMap<String, Observation>,
+    /// Observation key (`sha256:<hex>`, the digest of the file) → observation (spooled, read
+    /// back one at a time).
+    pub observations: ObservationStore,
     /// The run's inputs (`inputs/…` path → the verified bytes): its control files and waivers.
     pub inputs: BTreeMap<String, Vec<u8>>,
     /// What verification established about the signature.
@@ -80,20 +81,19 @@ pub fn load(dir: &Path, trust: &Trust) -> Result<Recorded> {
         Ok(bytes)
     };
     let mut report: Option<Report> = None;
-    let mut observations = BTreeMap::new();
+    let mut observations = ObservationStore::new();
     let mut inputs = BTreeMap::new();
     for e in &manifest.entries {
         if e.path == REPORT {
-            let text = read(&e.path, &e.sha256)?;
-            report = Some(serde_json::from_slice(&text).with_context(|| {
-                format!("{} is not a vouch report", dir.join(REPORT).display())
-            })?);
+            report = Some(read_report(dir, &e.sha256)?);
         } else if e.path.starts_with("observations/") {
             let bytes = read(&e.path, &e.sha256)?;
             let obs: Observation = serde_json::from_slice(&bytes).with_context(|| {
                 format!("{} is not an observation", dir.join(&e.path).display())
             })?;
-            observations.insert(format!("sha256:{}", e.sha256), obs);
+            observations
+                .insert_bytes(format!("sha256:{}", e.sha256), &bytes, &obs)
+                .with_context(|| format!("keeping {}", dir.join(&e.path).display()))?;
         } else if e.path.starts_with("inputs/") {
             inputs.insert(e.path.clone(), read(&e.path, &e.sha256)?);
         }
@@ -123,6 +123,44 @@ pub fn load(dir: &Path, trust: &Trust) -> Result<Recorded> {
         inputs,
         signature,
     })
+}
+
+/// Reads the bundle's `report.json` as a stream (its observations are spooled as they are
+/// parsed, never held whole), checking on the way that its digest is still `sha256`.
+fn read_report(dir: &Path, sha256: &str) -> Result<Report> {
+    let path = dir.join(REPORT);
+    let file = super::open_regular(&path, MAX_FILE_BYTES)
+        .map_err(|e| anyhow::anyhow!("{e}; refusing to replay {}", dir.display()))?;
+    let mut hashing = HashingReader {
+        inner: std::io::Read::take(file, MAX_FILE_BYTES),
+        hasher: Sha256::new(),
+    };
+    let parsed: Result<Report, _> =
+        serde_json::from_reader(std::io::BufReader::with_capacity(256 << 10, &mut hashing));
+    // Whatever serde left unread still counts (trailing whitespace).
+    std::io::copy(&mut hashing, &mut std::io::sink())?;
+    if hex::encode(hashing.hasher.finalize()) != sha256 {
+        bail!(
+            "{} changed after it was verified; refusing to replay {}",
+            path.display(),
+            dir.display()
+        );
+    }
+    parsed.with_context(|| format!("{} is not a vouch report", path.display()))
+}
+
+/// A reader that hashes what passes through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Re-evaluates `controls` against `recorded`; `inventory` resolves target groups of controls the
@@ -169,10 +207,7 @@ pub fn replay_with(
     };
     let (mut report, used) =
         judge_all(controls, registry, inventory, recorded, now, Rows::Distrust);
-    report.observations = used
-        .into_iter()
-        .filter_map(|id| recorded.observations.get(&id).map(|o| (id, o.clone())))
-        .collect();
+    report.observations = recorded.observations.subset(&used);
     report.run.started_at = started_at;
     report.run.finished_at = clock.now();
     report.run.replay = Some(Replay {
@@ -190,12 +225,12 @@ pub fn replay_with(
 /// put together by [`crate::shard::combine`]) at `now`, as [`replay`] does, except that a row
 /// the shard recorded as `error` with no observation (unreachable, timed out, denied) keeps its
 /// reason and hint: the shards' bundles were verified, and merging is not re-performing.
-/// Takes `recorded` by value: the observations the report uses are moved into it, not copied
-/// (a merge of thousands of observations holds each once).
+/// The observations the report uses stay where they are spooled (a merge of thousands of
+/// observations holds none of their bodies in memory).
 pub fn rejudge(
     controls: &[Control],
     registry: &Registry,
-    mut recorded: Recorded,
+    recorded: Recorded,
     now: Timestamp,
 ) -> Report {
     let (mut report, used) = judge_all(
@@ -206,10 +241,7 @@ pub fn rejudge(
         now,
         Rows::KeepErrors,
     );
-    report.observations = used
-        .into_iter()
-        .filter_map(|id| recorded.observations.remove(&id).map(|o| (id, o)))
-        .collect();
+    report.observations = recorded.observations.subset(&used);
     report
 }
 
@@ -268,7 +300,7 @@ fn judge_all(
                 // A pattern covers every recorded observation of this probe with these params.
                 let found: Vec<(Option<AccountRef>, String, String)> = recorded
                     .observations
-                    .iter()
+                    .heads()
                     .filter(|(_, o)| o.probe == c.probe && o.params == c.params)
                     .map(|(id, o)| (o.account.clone(), o.target.clone(), id.clone()))
                     .collect();
@@ -281,7 +313,7 @@ fn judge_all(
             // One observation per account in a multi-account run (`account`), else one.
             let found: Vec<(Option<AccountRef>, String)> = recorded
                 .observations
-                .iter()
+                .heads()
                 .filter(|(_, o)| o.probe == c.probe && o.target == t && o.params == c.params)
                 .map(|(id, o)| (o.account.clone(), id.clone()))
                 .collect();
@@ -335,7 +367,7 @@ fn judge_all(
         },
         summary: report::Summary::default(),
         controls: results,
-        observations: BTreeMap::new(),
+        observations: ObservationStore::new(),
         unused_waivers: Vec::new(),
         coverage: Vec::new(),
     };
@@ -373,7 +405,7 @@ fn judge(
         );
     }
     used.insert(id.to_string());
-    engine::evaluate(c, obs, Some(id.to_string()), now)
+    engine::evaluate(c, &obs, Some(id.to_string()), now)
 }
 
 /// A row the original run recorded with no observation. The engine's own rows (an undefined

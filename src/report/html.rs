@@ -466,7 +466,7 @@ fn result(out: &mut String, report: &Report, r: &TargetResult) {
         out.push_str("</table>\n");
     }
     if let (Some(key), Some(obs)) = (&r.observation, report.observation(r)) {
-        evidence(out, r, key, obs);
+        evidence(out, r, key, &obs);
     }
     out.push_str("</div>\n");
 }

@@ -12,6 +12,7 @@ pub mod markdown;
 pub mod ocsf;
 pub mod oscal;
 pub mod sarif;
+pub mod store;
 pub mod table;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ pub use crate::control::{Require, Severity};
 use crate::expect::{Check, Verdict};
 pub use crate::probe::AccountRef;
 use crate::probe::Observation;
+pub use store::ObservationStore;
 
 pub const SCHEMA: &str = "vouch.report/v1";
 
@@ -35,8 +37,9 @@ pub struct Report {
     pub run: Run,
     pub summary: Summary,
     pub controls: Vec<ControlResult>,
-    /// Observation key (`sha256:` + digest of the observation's JSON) → observation.
-    pub observations: BTreeMap<String, Observation>,
+    /// Observation key (`sha256:` + digest of the observation's JSON) → observation; the bodies
+    /// are spooled to disk and read back one at a time ([`store`]).
+    pub observations: ObservationStore,
     /// Per framework: which controls of this run evidence each criterion, and which criteria
     /// none does. Filled by the CLI from `controls/frameworks/*.toml` ([`coverage`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -657,8 +660,8 @@ impl Report {
             .any(|c| c.results.iter().any(|r| r.verdict == Verdict::Error))
     }
 
-    /// The observation behind a result.
-    pub fn observation(&self, result: &TargetResult) -> Option<&Observation> {
+    /// The observation behind a result, read back from the store.
+    pub fn observation(&self, result: &TargetResult) -> Option<Observation> {
         result
             .observation
             .as_ref()

@@ -81,7 +81,9 @@ fn millis(t: jiff::Timestamp) -> i64 {
 
 fn finding(report: &Report, c: &ControlResult, r: &TargetResult, notes: &[String]) -> Value {
     let obs = report.observation(r);
-    let time = obs.map_or(report.run.finished_at, |o| o.observed_at);
+    let time = obs
+        .as_ref()
+        .map_or(report.run.finished_at, |o| o.observed_at);
     let original = r.waiver.as_ref().map_or(r.verdict, |w| w.original_verdict);
     let status_id = compliance_status(original);
     let (sev_id, sev) = severity(c.severity);
@@ -243,7 +245,8 @@ fn resource(report: &Report, c: &ControlResult, r: &TargetResult) -> (Value, Opt
         // A pattern's own row (the population) is about no one resource.
         None
     } else {
-        obs.and_then(|o| find_string(&o.evidence, "arn", 3))
+        obs.as_ref()
+            .and_then(|o| find_string(&o.evidence, "arn", 3))
             .filter(|a| a.starts_with("arn:"))
             .or_else(|| {
                 (c.probe == "aws.s3" && !r.target.contains('*'))
@@ -251,6 +254,7 @@ fn resource(report: &Report, c: &ControlResult, r: &TargetResult) -> (Value, Opt
             })
     };
     let region = obs
+        .as_ref()
         .and_then(|o| find_string(&o.evidence, "region", 3))
         .or_else(|| arn.as_deref().and_then(arn_region));
     let mut res = json!({

@@ -103,7 +103,8 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
     }));
 
     let mut observations = Vec::new();
-    for (key, obs) in &report.observations {
+    // One observation read back from the store at a time.
+    for (key, obs) in report.observations.iter() {
         let hex = hex_of(key);
         let evidence_uuid = ids.of(&["evidence", key]);
         resources.push(json!({

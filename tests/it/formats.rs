@@ -46,8 +46,12 @@ fn the_sample_report_is_a_valid_consistent_report_with_every_verdict() {
     let mut again = r.clone();
     again.summarise();
     assert_eq!(again.summary, r.summary, "the summary matches the results");
-    for (key, obs) in &r.observations {
-        assert_eq!(&vouch::engine::observation_id(obs), key, "keys are digests");
+    for (key, obs) in r.observations.iter() {
+        assert_eq!(
+            &vouch::engine::observation_id(&obs),
+            key,
+            "keys are digests"
+        );
     }
     let verdicts: Vec<Verdict> = r
         .controls
@@ -875,7 +879,12 @@ fn ocsf_is_one_compliance_finding_per_result_that_the_ocsf_models_accept() {
         fail["resources"][0]["data"]["observation"],
         obs_key.as_str()
     );
-    let observed = report.observations[&obs_key].observed_at.as_millisecond();
+    let observed = report
+        .observations
+        .get(&obs_key)
+        .unwrap()
+        .observed_at
+        .as_millisecond();
     assert_eq!(fail["time"], observed);
     assert!(fail["status_detail"].as_str().unwrap().contains("TLSv1.0"));
     let pass = find("ENC-TRANSIT-TLS12", "app.example.com:443");
@@ -908,22 +917,20 @@ fn ocsf_names_the_aws_resource_by_arn_with_its_region_and_account() {
         serde_json::json!({"account": "123456789012", "arn": "arn:aws:sts::123456789012:assumed-role/audit/vouch"}),
     );
     // The key's observation records its ARN (as the aws.kms probe's evidence does).
-    let key = report
+    let row = &mut report
         .controls
-        .iter()
+        .iter_mut()
         .find(|c| c.id == "KEYS-KMS-ROTATION")
         .unwrap()
-        .results[0]
-        .observation
-        .clone()
-        .unwrap();
+        .results[0];
     let arn = "arn:aws:kms:eu-west-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-    report
+    let mut obs = report
         .observations
-        .get_mut(&key)
-        .unwrap()
-        .evidence
+        .get(row.observation.as_ref().unwrap())
+        .unwrap();
+    obs.evidence
         .insert("key".into(), serde_json::json!({"arn": arn}));
+    row.observation = Some(report.observations.insert(&obs).unwrap());
     let text = render(&report, Format::Ocsf, Style::default()).unwrap();
     let problems = ocsf_problems(&text);
     assert!(problems.is_empty(), "{problems:#?}");

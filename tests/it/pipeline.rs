@@ -130,7 +130,10 @@ async fn the_pipeline_runs_in_process_against_a_loopback_server_with_a_fixed_clo
     );
     let up = report.controls.iter().find(|c| c.id == "SITE-UP").unwrap();
     assert_eq!(up.verdict, Verdict::Pass, "{up:?}");
-    let obs = &report.observations[up.results[0].observation.as_ref().unwrap()];
+    let obs = report
+        .observations
+        .get(up.results[0].observation.as_ref().unwrap())
+        .unwrap();
     assert_eq!(obs.facts["response.status"], 200);
     let gone = gone(report);
     assert_eq!(gone.verdict, Verdict::Waived);

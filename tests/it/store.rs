@@ -73,7 +73,7 @@ fn report_at(t: Timestamp, results: &[(&str, &str, Verdict)]) -> Report {
                 results,
             })
             .collect(),
-        observations: BTreeMap::new(),
+        observations: vouch::report::ObservationStore::new(),
         coverage: vec![],
         unused_waivers: vec![],
     };
