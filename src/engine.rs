@@ -284,7 +284,7 @@ async fn discover(
             continue;
         };
         for t in targets {
-            if !probe.is_pattern(t) || !owns(opts, &c.probe, t) {
+            if !probe.is_pattern(t) {
                 continue;
             }
             let in_accounts: Vec<Option<String>> =
@@ -293,6 +293,10 @@ async fn discover(
                     Err(_) => Vec::new(),
                 };
             for account in in_accounts {
+                // Discovered only in the slice that owns the pattern in this account.
+                if !owns_in(opts, &c.probe, t, account.as_deref()) {
+                    continue;
+                }
                 let key = (c.probe.clone(), t.clone(), account);
                 if !patterns.contains(&key) {
                     patterns.push(key);
@@ -370,19 +374,24 @@ fn plan(
         let params = serde_json::to_string(&c.params).unwrap_or_default();
         let is_pattern = |t: &str| registry.get(&c.probe).is_some_and(|p| p.is_pattern(t));
         for t in targets {
-            // Another shard's slice: its rows are that shard's (a `*` population stays whole).
-            if !owns(opts, &c.probe, t) {
-                continue;
-            }
+            // Expanded per account first, then sliced: each (probe, target, account) row is
+            // keyed by its account, so an account's rows stay in one slice and different
+            // accounts spread over the slices (a `*` population stays whole per account).
             let scopes = match account_route(&c.probe, t, is_pattern(t), &scoped.accounts) {
                 Ok(scopes) => scopes,
                 Err(row) => {
-                    plan.push((t.clone(), None, Planned::Direct(row)));
+                    // Another shard's slice: its rows are that shard's.
+                    if owns(opts, &c.probe, t) {
+                        plan.push((t.clone(), None, Planned::Direct(row)));
+                    }
                     continue;
                 }
             };
             for scope in scopes {
                 let account_id = scope.as_ref().map(|a| a.id.clone());
+                if !owns_in(opts, &c.probe, t, account_id.as_deref()) {
+                    continue;
+                }
                 let account = scope.as_deref().map(AccountRef::from);
                 let concrete: Vec<String> = if is_pattern(t) {
                     let found = discovered.get(&(c.probe.clone(), t.clone(), account_id.clone()));
@@ -725,9 +734,15 @@ fn targets_of(c: &Control, ctx: &ProbeContext, opts: &EngineOptions) -> Vec<Stri
 
 /// Whether this run's shard (if any) owns `(probe, target)`.
 fn owns(opts: &EngineOptions, probe: &str, target: &str) -> bool {
+    owns_in(opts, probe, target, None)
+}
+
+/// Whether this run's shard (if any) owns `(probe, target)` examined in `account`: each
+/// account's rows of a multi-account run go to that account's slice.
+fn owns_in(opts: &EngineOptions, probe: &str, target: &str, account: Option<&str>) -> bool {
     opts.shard
         .as_ref()
-        .is_none_or(|s| crate::slice::slice_of(probe, target, s.count) == s.index)
+        .is_none_or(|s| crate::slice::slice_in(probe, target, account, s.count) == s.index)
 }
 
 fn group_name(c: &Control) -> String {

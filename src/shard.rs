@@ -5,11 +5,14 @@
 //! **Slices.** Every `(probe, target)` of the plan has a shard key; its slice is
 //! `1 + (u64 from the first 8 bytes, big-endian, of SHA-256(key)) mod N`. The key is
 //! `<probe>\n<target>` (UTF-8), except for AWS probes (`aws.*`), whose key is the account:
-//! `aws\n<account id>` for an ARN or an `ACCOUNT:`/`ACCOUNT/` prefixed target, `aws\n` for every
-//! other target of the run's one account. So the same plan always splits the same way, on any
-//! machine and build, and an AWS account stays whole within one slice (its API limits, its
-//! credentials). A `*` target is keyed by its pattern: its discovery runs only in its slice, and
-//! the whole population it finds is observed there (a `min_population` is judged on all of it).
+//! in a multi-account run each `*` and `account` target is first expanded per account, and each
+//! (probe, target, account) row is keyed `aws\n<account id>` of the account it is examined in;
+//! otherwise `aws\n<account id>` for an ARN or an `ACCOUNT:`/`ACCOUNT/` prefixed target, `aws\n`
+//! for every other target of the run's one account. So the same plan always splits the same
+//! way, on any machine and build, and an AWS account stays whole within one slice (its API
+//! limits, its credentials), while different accounts spread over the slices. A `*` target is keyed by its
+//! pattern (per account): its discovery runs only in its slice, and the whole population it
+//! finds is observed there (a `min_population` is judged on all of it).
 //! Slices are 1-based (`--shard 1/4` … `--shard 4/4`); `--shard-from-env` reads Kubernetes
 //! Indexed Jobs' 0-based `JOB_COMPLETION_INDEX` and adds one.
 //!
@@ -615,6 +618,36 @@ mod tests {
         assert!(parse_spec("5/4").unwrap_err().contains("between 1 and 4"));
         assert!(parse_spec("1/0").unwrap_err().contains("at least 1"));
         assert!(parse_spec("x").unwrap_err().contains("write K/N"));
+    }
+
+    #[test]
+    fn rows_of_a_multi_account_run_are_sliced_by_their_account() {
+        use crate::slice::slice_in;
+        for n in [2u32, 3, 7] {
+            let ids: Vec<String> = (0..40u64)
+                .map(|i| format!("{:012}", 111_111_111_111 + i * 7919))
+                .collect();
+            // Wrong answer prevented: every account's `*` rows in one slice.
+            let used: BTreeSet<u32> = ids
+                .iter()
+                .map(|id| slice_in("aws.s3", "*", Some(id), n))
+                .collect();
+            assert_eq!(used.len(), n as usize, "{n} slices");
+            for id in &ids {
+                // One account, one slice: its `*`, `account` and ARN targets, any AWS probe.
+                let s = slice_in("aws.s3", "*", Some(id), n);
+                assert_eq!(slice_in("aws.kms", "account", Some(id), n), s);
+                let arn = format!("arn:aws:kms:eu-west-1:{id}:key/x");
+                assert_eq!(slice_in("aws.kms", &arn, None, n), s);
+                assert_eq!(slice_in("aws.kms", &arn, Some(id), n), s);
+            }
+            // A run of one account splits as it always did.
+            assert_eq!(slice_in("aws.s3", "*", None, n), slice_of("aws.s3", "*", n));
+            assert_eq!(
+                slice_in("tls", "a.example:443", Some(&ids[0]), n),
+                slice_of("tls", "a.example:443", n)
+            );
+        }
     }
 
     #[test]
