@@ -89,16 +89,16 @@ pub fn outputs(report: &Report, outputs: &Outputs, stdout: &mut dyn Write) -> Re
             color: outputs.color,
             width: None,
         };
-        stdout.write_all(report::render(report, outputs.format, style)?.as_bytes())?;
-        stdout.flush()?;
+        report::write(report, outputs.format, style, stdout)?;
     }
     for (format, path) in &outputs.files {
         let style = Style {
             color: false,
             width: None,
         };
-        let text = report::render(report, format.unwrap_or(outputs.format), style)?;
-        write_atomic(path, text.as_bytes())?;
+        write_atomic_with(path, |w| {
+            report::write(report, format.unwrap_or(outputs.format), style, w)
+        })?;
     }
     Ok(())
 }
@@ -106,13 +106,22 @@ pub fn outputs(report: &Report, outputs: &Outputs, stdout: &mut dyn Write) -> Re
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a crash
 /// never leaves half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| Ok(w.write_all(bytes)?))
+}
+
+/// [`write_atomic`], the content written by `fill` (streamed, not held whole).
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
+    fill(&mut tmp)?;
+    tmp.flush()?;
     tmp.as_file().sync_all()?;
     // A report is for sharing: the temporary file's private mode would stick after the rename.
     #[cfg(unix)]

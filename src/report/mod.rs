@@ -730,6 +730,24 @@ pub fn render(report: &Report, format: Format, style: Style) -> anyhow::Result<S
     })
 }
 
+/// Writes the report in `format` into `w`: exactly the bytes of [`render`], the JSON report
+/// streamed (its observations read back one at a time, never the whole document in memory).
+pub fn write(
+    report: &Report,
+    format: Format,
+    style: Style,
+    w: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => json::write(report, std::io::BufWriter::with_capacity(256 << 10, w)),
+        other => {
+            w.write_all(render(report, other, style)?.as_bytes())?;
+            w.flush()?;
+            Ok(())
+        }
+    }
+}
+
 /// `v` with every object's keys in sorted order, recursively. serde_json keeps insertion order
 /// when any crate in the build enables its `preserve_order` feature (a dev-dependency does), and
 /// sorts otherwise; the SARIF and OSCAL renderers pass their documents through this so the same
