@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of a multi-account run on moto's server: one organisation with ACCOUNTS member
 # accounts (default 10), each seeded through its own assumed role with BUCKETS buckets (500)
-# and KEYS KMS keys (100); then `vouch check` (examples/aws/controls.toml) with
+# and KEYS KMS keys (100); then `vouch check` (the built-in ENC-REST-S3, INFRA-BUCKETS-PRIVATE and KEY-ROTATION) with
 # `[aws.organization] role_name = "VouchAudit"` over every account: wall time, vouch CPU, API
 # calls per resource (moto's request log) and peak memory (/usr/bin/time -v). Timing goals
 # live here, never in tests.
@@ -86,8 +86,8 @@ echo "    seeded in $(( $(date +%s) - seed_start ))s"
 
 cat > "$work/vouch.toml" <<TOML
 [targets]
-s3_buckets = ["*"]
-kms_keys = ["*"]
+aws_buckets = ["*"]
+aws_keys = ["*"]
 
 [aws]
 region = "eu-west-1"
@@ -108,7 +108,8 @@ echo "==> vouch check over $ACCOUNTS accounts, $resources resources ($PROFILE bu
 before=$(requests)
 start=$(date +%s.%N)
 rc=0
-/usr/bin/time -v -o "$work/time" "$vouch" check --controls examples/aws/controls.toml \
+/usr/bin/time -v -o "$work/time" "$vouch" check --controls builtin \
+  --only ENC-REST-S3 --only INFRA-BUCKETS-PRIVATE --only KEY-ROTATION \
   --inventory "$work/vouch.toml" --format json --output "$work/report.json" \
   --aws-concurrency "${AWS_CONCURRENCY:-8}" 2> "$work/err" || rc=$?
 end=$(date +%s.%N)

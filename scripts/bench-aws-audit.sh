@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the audit-logging probes against moto's server: seeds LOG_GROUPS CloudWatch log groups
 # and TRAILS CloudTrail trails into a fresh server, then times `vouch probe aws.logs '*'` and a
-# `vouch check` of the logging controls (examples/aws/logging-identity.toml), and reports API calls
+# `vouch check` of the logging controls (the built-in LOG-RETENTION-365 and LOG-CLOUDTRAIL), and reports API calls
 # per resource from moto's request log. The point: a log group costs 1/50 of a call (its facts
 # come from the DescribeLogGroups page that listed it), a trail three. Timing goals live here,
 # never in tests.
@@ -74,7 +74,8 @@ echo "    seeded in $(( $(date +%s) - seed_start ))s"
 
 cat > "$work/vouch.toml" <<TOML
 [targets]
-edge_resources = []
+aws_log_groups = ["*"]
+aws_trails = ["*"]
 
 [aws]
 region = "eu-west-1"
@@ -101,7 +102,7 @@ run() {
 
 echo "==> timing ($PROFILE build, moto on loopback)"
 run "probe aws.logs '*'" "$LOG_GROUPS" probe aws.logs '*' --inventory "$work/vouch.toml" --format json
-run "check LOG-RETENTION-365" "$LOG_GROUPS" check --controls examples/aws/logging-identity.toml \
+run "check LOG-RETENTION-365" "$LOG_GROUPS" check --controls builtin \
   --only LOG-RETENTION-365 --inventory "$work/vouch.toml" --format json
 python3 - "$work/out" <<'PY'
 import json, sys
@@ -110,5 +111,5 @@ res = r["controls"][0]["results"]
 print("    LOG-RETENTION-365: %d groups, %s" % (len(res),
       {v: sum(1 for x in res if x["verdict"] == v) for v in ("pass", "fail", "error")}))
 PY
-run "check LOG-AUDIT-TRAIL" "$TRAILS" check --controls examples/aws/logging-identity.toml \
-  --only LOG-AUDIT-TRAIL --inventory "$work/vouch.toml" --format json
+run "check LOG-CLOUDTRAIL" "$TRAILS" check --controls builtin \
+  --only LOG-CLOUDTRAIL --inventory "$work/vouch.toml" --format json

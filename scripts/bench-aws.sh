@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the AWS probes against moto's server: seeds 1,000 buckets and 200 KMS keys into a
 # fresh server, then times `vouch probe aws.s3 '*'`, `vouch probe aws.kms '*'` and `vouch check`
-# (examples/aws/controls.toml) over all of them, and reports API calls per resource from moto's
+# (the built-in ENC-REST-S3, INFRA-BUCKETS-PRIVATE and KEY-ROTATION) over all of them, and reports API calls per resource from moto's
 # request log. Timing goals live here, never in tests.
 #
 #   scripts/bench-aws.sh                 # release build (slow to build on 2 cores)
@@ -80,8 +80,8 @@ echo "    seeded in $(( $(date +%s) - seed_start ))s"
 
 cat > "$work/vouch.toml" <<TOML
 [targets]
-s3_buckets = ["*"]
-kms_keys = ["*"]
+aws_buckets = ["*"]
+aws_keys = ["*"]
 
 [aws]
 region = "eu-west-1"
@@ -115,7 +115,8 @@ run "probe aws.s3 '*'" "$BUCKETS" probe aws.s3 '*' --inventory "$work/vouch.toml
 jq -e "length == $BUCKETS" "$work/out" > /dev/null 2>&1 \
   || python3 -c "import json,sys; d=json.load(open('$work/out')); assert len(d)==$BUCKETS, len(d)"
 run "probe aws.kms '*'" "$KEYS" probe aws.kms '*' --inventory "$work/vouch.toml" --format json "${conc[@]}"
-run "check (s3 + kms controls)" "$(( BUCKETS + KEYS ))" check --controls examples/aws/controls.toml \
+run "check (s3 + kms controls)" "$(( BUCKETS + KEYS ))" check --controls builtin \
+  --only ENC-REST-S3 --only INFRA-BUCKETS-PRIVATE --only KEY-ROTATION \
   --inventory "$work/vouch.toml" --format json "${conc[@]}"
 python3 - "$work/out" <<'PY'
 import json, sys

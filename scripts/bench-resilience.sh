@@ -2,7 +2,7 @@
 # Benchmark of the resilience probes against moto's server (5.2.5, scripts/setup.d/
 # 31-moto-resilience.sh): seeds RDS instances, Aurora clusters, DynamoDB tables and Backup vaults
 # into a fresh server, then times `vouch probe aws.rds|aws.dynamodb|aws.backup '*'` and
-# `vouch check` (examples/aws/resilience.toml) over all of them, and reports API calls per
+# `vouch check` (the built-in RDS, DynamoDB and backup-vault controls) over all of them, and reports API calls per
 # resource from moto's request log. Timing goals live here, never in tests.
 #
 # moto implements no restore jobs or recovery points (404), so aws.backup's numbers here are a
@@ -90,9 +90,9 @@ echo "    seeded in $(( $(date +%s) - seed_start ))s"
 
 cat > "$work/vouch.toml" <<TOML
 [targets]
-backup_vaults = ["*"]
-databases = ["*"]
-dynamodb_tables = ["*"]
+aws_vaults = ["*"]
+aws_databases = ["*"]
+aws_tables = ["*"]
 
 [aws]
 region = "eu-west-1"
@@ -127,7 +127,9 @@ run "probe aws.rds '*'" "$(( DBS + CLUSTERS ))" probe aws.rds '*' "${inv[@]}" --
 run "probe aws.dynamodb '*'" "$TABLES" probe aws.dynamodb '*' "${inv[@]}" --format json "${conc[@]}"
 run "probe aws.backup '*'" "$VAULTS" probe aws.backup '*' "${inv[@]}" --format json "${conc[@]}"
 run "check (resilience controls)" "$(( DBS + CLUSTERS + TABLES + VAULTS ))" check \
-  --controls examples/aws/resilience.toml "${inv[@]}" --format json "${conc[@]}"
+  --controls builtin --only BACKUP-RDS-PITR --only ENC-REST-DATABASES --only INFRA-MULTI-AZ \
+  --only INFRA-DATABASES-PRIVATE --only BACKUP-DYNAMODB-PITR --only BACKUP-RECOVERY-POINT-FRESH \
+  --only BACKUP-ENCRYPTED "${inv[@]}" --format json "${conc[@]}"
 python3 - "$work/out" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -65,6 +65,9 @@ pub mod engine;
 pub mod evidence;
 pub mod exit;
 pub mod expect;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod init;
 pub mod inventory;
 pub mod pipeline;

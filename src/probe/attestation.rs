@@ -95,8 +95,14 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Vec<Attestation> {
             return Vec::new();
         }
     };
-    let file = diags.add_file(path, text.clone());
-    let Some(doc) = diag::parse_toml(diags, file, &text) else {
+    parse(path, &text, diags)
+}
+
+/// Validates attestations from `text` (the bytes of `path`, already read); problems go to
+/// `diags` with `path`'s name. Evidence paths are resolved against `path`'s directory but not read.
+pub fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Vec<Attestation> {
+    let file = diags.add_file(path, text.to_string());
+    let Some(doc) = diag::parse_toml(diags, file, text) else {
         return Vec::new();
     };
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();

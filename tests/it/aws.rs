@@ -1303,9 +1303,10 @@ async fn s3_head_bucket_denied_without_a_region_is_an_error_for_that_bucket() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// End to end: the shipped example controls, through the engine and the CLI.
+// End to end: the shipped library's own controls, through the engine and the CLI.
 
-/// The example inventory pointed at `endpoint`, with the given groups.
+/// An inventory pointed at `endpoint`, with the built-in controls' groups `aws_buckets` and
+/// `aws_keys`.
 fn example_inventory(dir: &std::path::Path, endpoint: &str, buckets: &[&str], keys: &[&str]) {
     let list = |items: &[&str]| {
         items
@@ -1317,7 +1318,7 @@ fn example_inventory(dir: &std::path::Path, endpoint: &str, buckets: &[&str], ke
     std::fs::write(
         dir.join("vouch.toml"),
         format!(
-            "[targets]\ns3_buckets = [{}]\nkms_keys = [{}]\n\n[aws]\nregion = \"{REGION}\"\n\
+            "[targets]\naws_buckets = [{}]\naws_keys = [{}]\n\n[aws]\nregion = \"{REGION}\"\n\
              endpoint_url = \"{endpoint}\"\n",
             list(buckets),
             list(keys)
@@ -1374,21 +1375,40 @@ async fn vouch_check_on_moto_passes_and_fails_the_right_buckets_and_keys() {
         &[&encrypted, &plain],
         &[&not_rotating, &signing],
     );
-    let (out, report) = support::check_json_with_dummy_aws(
-        &support::repo().join("examples/aws/controls.toml"),
+    let (out, report) = support::check_builtin_json_with_dummy_aws(
+        &["ENC-REST-S3", "INFRA-BUCKETS-PRIVATE", "KEY-ROTATION"],
         &dir.path().join("vouch.toml"),
     );
     assert_eq!(out.status.code(), Some(1), "something fails");
 
-    let enc = support::verdicts(&report, "AWS-S3-ENCRYPTED");
+    let enc = support::verdicts(&report, "ENC-REST-S3");
     assert_eq!(enc[&encrypted], "pass");
     assert_eq!(enc[&plain], "fail");
-    let rot = support::verdicts(&report, "AWS-KMS-ROTATION-ON");
+    let rot = support::verdicts(&report, "KEY-ROTATION");
+    // Created just now, so its material is young: it fails on rotation being off, not on age.
     assert_eq!(rot[&not_rotating], "fail");
+    let row = report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "KEY-ROTATION")
+        .unwrap()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["target"] == not_rotating.as_str())
+        .unwrap()
+        .clone();
+    let failed: Vec<&str> = row["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["verdict"] != "pass")
+        .map(|c| c["fact"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["rotation.enabled"], "{row}");
     // An asymmetric key cannot rotate: outside the control's scope, shown, not dropped.
     assert_eq!(rot[&signing], "n/a");
-    let age = support::verdicts(&report, "AWS-KMS-KEY-AGE");
-    assert_eq!(age[&not_rotating], "pass", "created just now");
     // The account examined is in the run section.
     assert_eq!(
         report["run"]["context"][CALLER_IDENTITY]["account"],
@@ -1431,23 +1451,11 @@ async fn vouch_check_through_the_engine_fails_a_key_whose_material_is_old() {
     fake.by_request(answers);
     let aws = fake.factory();
     let registry = vouch::probe::Registry::with(vec![Arc::new(KmsProbe::new(aws))]);
-    let mut diags = vouch::diag::Diagnostics::new();
-    let controls = vouch::control::load_controls(
-        &[vouch::control::Source::Path(
-            support::repo().join("examples/aws/controls.toml"),
-        )],
-        &registry,
-        None,
-        &mut diags,
-    )
-    .into_iter()
-    .filter(|c| c.probe == "aws.kms")
-    .collect::<Vec<_>>();
-    assert_eq!(controls.len(), 2, "{}", diags.render(false));
+    let controls = support::builtin_controls(&["KEY-ROTATION"]);
     let mut inv = Inventory::default();
     inv.aws.region = Some(REGION.into());
     inv.targets.insert(
-        "kms_keys".into(),
+        "aws_keys".into(),
         vec![fresh_id.to_string(), stale_id.to_string()],
     );
     let ctx = ProbeContext::new(Arc::new(inv), ProbeOptions::default());
@@ -1461,12 +1469,9 @@ async fn vouch_check_through_the_engine_fails_a_key_whose_material_is_old() {
     )
     .await;
     let report = serde_json::to_value(&report).unwrap();
-    let age = support::verdicts(&report, "AWS-KMS-KEY-AGE");
-    assert_eq!(age[fresh_id], "pass");
-    assert_eq!(age[stale_id], "fail");
-    let on = support::verdicts(&report, "AWS-KMS-ROTATION-ON");
-    assert_eq!(on[fresh_id], "pass");
-    assert_eq!(on[stale_id], "fail");
+    let rotation = support::verdicts(&report, "KEY-ROTATION");
+    assert_eq!(rotation[fresh_id], "pass", "rotated 40 days ago");
+    assert_eq!(rotation[stale_id], "fail", "never rotated in 400 days");
 }
 
 #[tokio::test]
@@ -1765,22 +1770,10 @@ async fn most_kms_calls_in_flight(cap: usize, keys: usize) -> usize {
         retry: Some(RetryConfig::standard().with_max_attempts(1)),
     });
     let registry = vouch::probe::Registry::with(vec![Arc::new(KmsProbe::new(aws))]);
-    let mut diags = vouch::diag::Diagnostics::new();
-    let controls: Vec<_> = vouch::control::load_controls(
-        &[vouch::control::Source::Path(
-            support::repo().join("examples/aws/controls.toml"),
-        )],
-        &registry,
-        None,
-        &mut diags,
-    )
-    .into_iter()
-    .filter(|c| c.probe == "aws.kms")
-    .collect();
-    assert!(!controls.is_empty(), "{}", diags.render(false));
+    let controls = support::builtin_controls(&["KEY-ROTATION"]);
     let mut inv = Inventory::default();
     inv.aws.region = Some(REGION.into());
-    inv.targets.insert("kms_keys".into(), ids.clone());
+    inv.targets.insert("aws_keys".into(), ids.clone());
     let options = ProbeOptions {
         cloud_concurrency: cap,
         ..ProbeOptions::default()
@@ -1796,7 +1789,7 @@ async fn most_kms_calls_in_flight(cap: usize, keys: usize) -> usize {
     )
     .await;
     let report = serde_json::to_value(&report).unwrap();
-    let on = support::verdicts(&report, "AWS-KMS-ROTATION-ON");
+    let on = support::verdicts(&report, "KEY-ROTATION");
     for id in &ids {
         assert_eq!(on[id], "pass", "{id}: every key was observed");
     }

@@ -25,7 +25,7 @@ use vouch::probe::aws::wafv2::Wafv2Probe;
 use vouch::probe::aws::{Aws, AwsOverrides};
 use vouch::probe::{Observation, Params, Probe, ProbeContext, ProbeErrorKind, ProbeOptions};
 
-use crate::support::{self, repo, require, vouch};
+use crate::support::{self, require, vouch};
 
 // ---------------------------------------------------------------------------------------------
 // moto: one fresh account per test
@@ -1988,20 +1988,30 @@ async fn vouch_check_of_the_logging_and_identity_controls_passes_and_fails_the_r
     std::fs::write(
         &inventory,
         format!(
-            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n\n[targets]\nedge_resources = [\"{web}\", \"{bare}\"]\n",
+            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n\n[targets]\n\
+             aws_trails = [\"*\"]\naws_log_groups = [\"*\"]\naws_account = [\"account\"]\n\
+             aws_regions = [\"*\"]\naws_edge = [\"{web}\", \"{bare}\"]\n",
             acct.url
         ),
     )
     .unwrap();
-    let controls = repo().join("examples/aws/logging-identity.toml");
-    let out = acct
-        .vouch()
-        .args(["check", "--format", "json", "--controls"])
-        .arg(&controls)
-        .arg("--inventory")
-        .arg(&inventory)
-        .output()
-        .unwrap();
+    // The shipped library's own logging, identity, detection and edge controls.
+    let mut cmd = acct.vouch();
+    cmd.args(["check", "--format", "json", "--controls", "builtin"]);
+    for id in [
+        "LOG-CLOUDTRAIL",
+        "LOG-RETENTION-365",
+        "IAM-PASSWORD-POLICY",
+        "IAM-ROOT-MFA",
+        "IAM-CONSOLE-MFA",
+        "IAM-ROOT-NO-ACCESS-KEYS",
+        "IAM-STALE-ACCESS-KEYS",
+        "DETECT-GUARDDUTY",
+        "INFRA-WAF",
+    ] {
+        cmd.args(["--only", id]);
+    }
+    let out = cmd.arg("--inventory").arg(&inventory).output().unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: {}\n{}",
@@ -2022,15 +2032,9 @@ async fn vouch_check_of_the_logging_and_identity_controls_passes_and_fails_the_r
     );
 
     let arn = |n: &str| format!("arn:aws:cloudtrail:us-east-1:{}:trail/{n}", acct.id);
-    let trail = support::verdicts(&report, "LOG-AUDIT-TRAIL");
+    let trail = support::verdicts(&report, "LOG-CLOUDTRAIL");
     assert_eq!(trail[&arn("org-audit")], "pass", "{trail:?}");
     assert_eq!(trail[&arn("app-debug")], "fail", "{trail:?}");
-    let delivering = support::verdicts(&report, "LOG-AUDIT-DELIVERING");
-    assert_eq!(delivering[&arn("org-audit")], "pass", "{delivering:?}");
-    assert_eq!(delivering[&arn("app-debug")], "fail", "never delivered");
-    let encrypted = support::verdicts(&report, "LOG-AUDIT-TRAIL-ENCRYPTED");
-    assert_eq!(encrypted[&arn("org-audit")], "pass");
-    assert_eq!(encrypted[&arn("app-debug")], "fail");
 
     let retention = support::verdicts(&report, "LOG-RETENTION-365");
     assert_eq!(retention["/sec/audit"], "pass", "{retention:?}");
@@ -2045,22 +2049,28 @@ async fn vouch_check_of_the_logging_and_identity_controls_passes_and_fails_the_r
         "fail"
     );
     assert_eq!(
-        support::verdicts(&report, "IAM-MFA-ENFORCED")["account"],
-        "fail"
+        support::verdicts(&report, "IAM-CONSOLE-MFA")["account"],
+        "fail",
+        "erin signs in to the console without MFA"
     );
     assert_eq!(
-        support::verdicts(&report, "IAM-ROOT-NO-KEYS")["account"],
+        support::verdicts(&report, "IAM-ROOT-NO-ACCESS-KEYS")["account"],
         "pass"
     );
+    assert_eq!(
+        support::verdicts(&report, "IAM-STALE-ACCESS-KEYS")["account"],
+        "pass",
+        "no access key at all"
+    );
 
-    let edge = support::verdicts(&report, "EDGE-WAF");
+    let edge = support::verdicts(&report, "INFRA-WAF");
     assert_eq!(edge[&web], "pass", "{edge:?}");
     assert_eq!(edge[&bare], "fail");
 
     // `*` is every region EC2 DescribeRegions lists (moto lists all it knows); no region has
     // a detector, so each is its own failing target, never one region standing for the account.
-    assert_eq!(control_verdict(&report, "MON-GUARDDUTY"), "fail");
-    let detectors = support::verdicts(&report, "MON-GUARDDUTY");
+    assert_eq!(control_verdict(&report, "DETECT-GUARDDUTY"), "fail");
+    let detectors = support::verdicts(&report, "DETECT-GUARDDUTY");
     assert!(detectors.len() > 10, "{detectors:?}");
     assert!(detectors.values().all(|v| v == "fail"), "{detectors:?}");
 
@@ -2103,9 +2113,9 @@ async fn vouch_check_fails_an_account_with_no_trail_at_all() {
     let inventory = dir.path().join("vouch.toml");
     std::fs::write(
         &inventory,
-        // The example names the group `edge_resources`; this account has no edge at all.
         format!(
-            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n\n[targets]\nedge_resources = []\n",
+            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n\n[targets]\n\
+             aws_trails = [\"*\"]\naws_log_groups = [\"*\"]\n",
             acct.url
         ),
     )
@@ -2117,12 +2127,12 @@ async fn vouch_check_fails_an_account_with_no_trail_at_all() {
             "--format",
             "json",
             "--only",
-            "LOG-AUDIT-TRAIL",
+            "LOG-CLOUDTRAIL",
             "--only",
             "LOG-RETENTION-365",
             "--controls",
+            "builtin",
         ])
-        .arg(repo().join("examples/aws/logging-identity.toml"))
         .arg("--inventory")
         .arg(&inventory)
         .output()
@@ -2130,7 +2140,7 @@ async fn vouch_check_fails_an_account_with_no_trail_at_all() {
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(out.status.code(), Some(i32::from(vouch::exit::FAILED)));
-    assert_eq!(control_verdict(&report, "LOG-AUDIT-TRAIL"), "fail");
+    assert_eq!(control_verdict(&report, "LOG-CLOUDTRAIL"), "fail");
     let checks = &report["controls"][0]["results"][0]["checks"][0];
     assert_eq!(checks["fact"], json!("population"), "{checks}");
     assert_eq!(checks["observed"], json!(0));

@@ -115,8 +115,7 @@ fn detail(report: &Value, control: &str, target: &str) -> String {
     r.to_string()
 }
 
-/// A registry of the three resilience probes; `aws` serves the one named `kind` (the others
-/// only need to exist for the example file to load).
+/// A registry of the three resilience probes; `aws` serves the one named `kind`.
 fn registry_with(kind: &str, aws: Arc<Aws>) -> Registry {
     let pick = |k: &str| if k == kind { aws.clone() } else { Aws::new() };
     Registry::with(vec![
@@ -126,19 +125,33 @@ fn registry_with(kind: &str, aws: Arc<Aws>) -> Registry {
     ])
 }
 
-/// The example controls of `probe`, loaded as `vouch check` loads them.
-fn example_controls(registry: &Registry, probe: &str) -> Vec<vouch::control::Control> {
+/// A vault-level restore rule, written for these tests: the shipped library judges restores
+/// per protected resource (`BACKUP-RESTORE-TESTED` on `aws_protected`, tested below), so this
+/// control exercises a vault's own restore facts through the engine, and is no copy of a
+/// built-in.
+const VAULT_RESTORED: &str = r#"
+[[control]]
+id = "TEST-VAULT-RESTORED"
+title = "A restore from this vault completed in the last 92 days"
+severity = "high"
+probe = "aws.backup"
+targets = "aws_vaults"
+expect = [{ fact = "restore.last_completed", op = "within", value = "92d" }]
+"#;
+
+fn vault_restored() -> vouch::control::Control {
     let mut diags = vouch::diag::Diagnostics::new();
-    let controls = vouch::control::load_controls(
-        &[vouch::control::Source::Path(
-            support::repo().join("examples/aws/resilience.toml"),
-        )],
-        registry,
+    let mut controls = vouch::control::load_controls(
+        &[vouch::control::Source::Text {
+            name: "vault-restored.toml".into(),
+            text: VAULT_RESTORED.into(),
+        }],
+        &Registry::builtin(),
         None,
         &mut diags,
     );
     assert!(!diags.has_errors(), "{}", diags.render(false));
-    controls.into_iter().filter(|c| c.probe == probe).collect()
+    controls.remove(0)
 }
 
 fn unique(prefix: &str) -> String {
@@ -658,7 +671,7 @@ fn resilience_inventory(
     std::fs::write(
         dir.join("vouch.toml"),
         format!(
-            "[targets]\nbackup_vaults = [{}]\ndatabases = [{}]\ndynamodb_tables = [{}]\n\n\
+            "[targets]\naws_vaults = [{}]\naws_databases = [{}]\naws_tables = [{}]\n\n\
              [aws]\nregion = \"{REGION}\"\nendpoint_url = \"{endpoint}\"\n",
             list(vaults),
             list(databases),
@@ -714,7 +727,10 @@ async fn vouch_check_on_moto_passes_and_fails_the_right_databases_tables_and_vau
     create_table(&ddb, &without, None).await;
     enable_pitr(&ddb, &with_pitr, 35).await;
     let vault = unique("e2e-vault");
-    create_vault(&backup, &vault, None, Some(7)).await;
+    // AWS gives every vault a key (AWS Backup's default key when none is named); moto leaves
+    // EncryptionKeyArn out unless one is given, which would fail BACKUP-ENCRYPTED on moto's gap.
+    let key = format!("arn:aws:kms:{REGION}:123456789012:key/11111111-2222-3333-4444-555555555555");
+    create_vault(&backup, &vault, Some(&key), Some(7)).await;
 
     let dir = tempfile::tempdir().unwrap();
     let cluster_target = format!("cluster:{cluster}");
@@ -725,38 +741,42 @@ async fn vouch_check_on_moto_passes_and_fails_the_right_databases_tables_and_vau
         &[&good, &bad, &cluster_target],
         &[&with_pitr, &without],
     );
-    let (out, report) = support::check_json_with_dummy_aws(
-        &support::repo().join("examples/aws/resilience.toml"),
+    let (out, report) = support::check_builtin_json_with_dummy_aws(
+        &[
+            "BACKUP-RDS-PITR",
+            "ENC-REST-DATABASES",
+            "INFRA-MULTI-AZ",
+            "INFRA-DATABASES-PRIVATE",
+            "BACKUP-DYNAMODB-PITR",
+            "BACKUP-RECOVERY-POINT-FRESH",
+            "BACKUP-ENCRYPTED",
+        ],
         &dir.path().join("vouch.toml"),
     );
     assert_eq!(out.status.code(), Some(1), "something fails");
 
-    let v = support::verdicts(&report, "RES-DB-PITR");
+    let v = support::verdicts(&report, "BACKUP-RDS-PITR");
     assert_eq!(v[&good], "pass");
     assert_eq!(v[&bad], "fail", "retention 0: no point-in-time recovery");
     assert_eq!(v[&cluster_target], "pass");
-    let v = support::verdicts(&report, "RES-DB-BACKUPS-ENCRYPTED");
+    let v = support::verdicts(&report, "ENC-REST-DATABASES");
     assert_eq!(v[&good], "pass");
     assert_eq!(v[&bad], "fail");
     assert_eq!(v[&cluster_target], "pass");
-    let v = support::verdicts(&report, "RES-DB-MULTI-AZ");
+    let v = support::verdicts(&report, "INFRA-MULTI-AZ");
     assert_eq!(v[&good], "pass");
     assert_eq!(v[&bad], "fail");
     assert_eq!(v[&cluster_target], "pass", "members in two AZs");
-    let v = support::verdicts(&report, "NET-DB-NOT-PUBLIC");
+    let v = support::verdicts(&report, "INFRA-DATABASES-PRIVATE");
     assert_eq!(v[&good], "pass");
     assert_eq!(v[&bad], "fail");
     assert_eq!(v[&cluster_target], "fail", "one member is public");
-    let v = support::verdicts(&report, "RES-DYNAMODB-PITR");
+    let v = support::verdicts(&report, "BACKUP-DYNAMODB-PITR");
     assert_eq!(v[&with_pitr], "pass");
     assert_eq!(v[&without], "fail");
     // moto implements no restore jobs or recovery points: those controls cannot be decided
     // here, and say so (error), never pass. The replayed-response tests decide them.
-    for control in [
-        "RES-BACKUP-RESTORE-TESTED",
-        "RES-BACKUP-RECOVERY-POINT-24H",
-        "RES-BACKUP-ENCRYPTED",
-    ] {
+    for control in ["BACKUP-RECOVERY-POINT-FRESH", "BACKUP-ENCRYPTED"] {
         let v = support::verdicts(&report, control);
         assert_eq!(v[&vault], "error", "{control}");
         assert!(
@@ -1148,12 +1168,9 @@ async fn backup_vault_with_no_restore_jobs_observes_none_and_the_control_fails()
     let table = probe.render(&obs).unwrap();
     assert!(table.contains("no completed restore job"), "{table}");
 
-    // The example control, evaluated as the engine does: a fail, not an error, not a pass.
-    let registry = registry_with("aws.backup", Aws::new());
-    let control = example_controls(&registry, "aws.backup")
-        .into_iter()
-        .find(|c| c.id == "RES-BACKUP-RESTORE-TESTED")
-        .unwrap();
+    // A restore rule on the vault, evaluated as the engine does: a fail, not an error, not a
+    // pass.
+    let control = vault_restored();
     let result = engine::evaluate(&control, &obs, None, jiff::Timestamp::now());
     assert_eq!(result.verdict, vouch::expect::Verdict::Fail);
     assert_eq!(result.checks[0].observed, Some(Value::Null));
@@ -1414,7 +1431,7 @@ fn rds_instance(id: &str, retention: i32, restorable_minutes_ago: i64) -> Replay
 }
 
 #[tokio::test]
-async fn rds_pitr_lag_of_replayed_instances_passes_and_fails_the_example_control() {
+async fn rds_pitr_lag_of_replayed_instances_passes_and_fails_the_built_in_control() {
     // moto always reports "now" as the latest restorable time; RDS itself lags by minutes, and
     // by hours when log uploads stall. One instance 3 minutes behind, one 40.
     let (aws, _, ctx) = replay(vec![
@@ -1426,11 +1443,7 @@ async fn rds_pitr_lag_of_replayed_instances_passes_and_fails_the_example_control
     let stale = observe(&probe, "stalled", &ctx).await;
     assert!((180..240).contains(&lag_secs(&fresh, "pitr.lag")));
     assert!((2400..2460).contains(&lag_secs(&stale, "pitr.lag")));
-    let registry = registry_with("aws.rds", Aws::new());
-    let control = example_controls(&registry, "aws.rds")
-        .into_iter()
-        .find(|c| c.id == "RES-DB-PITR")
-        .unwrap();
+    let control = support::builtin_controls(&["BACKUP-RDS-PITR"]).remove(0);
     let now = jiff::Timestamp::now();
     assert_eq!(
         engine::evaluate(&control, &fresh, None, now).verdict,
@@ -1480,12 +1493,13 @@ async fn vouch_check_through_the_engine_passes_a_tested_vault_and_fails_a_stale_
     ));
     let (aws, _, _) = replay(events);
     let registry = registry_with("aws.backup", aws);
-    let controls = example_controls(&registry, "aws.backup");
-    assert_eq!(controls.len(), 3);
+    let mut controls =
+        support::builtin_controls(&["BACKUP-RECOVERY-POINT-FRESH", "BACKUP-ENCRYPTED"]);
+    controls.push(vault_restored());
     let mut inv = Inventory::default();
     inv.aws.region = Some(REGION.into());
     inv.targets.insert(
-        "backup_vaults".into(),
+        "aws_vaults".into(),
         vec!["a-fresh".into(), "b-stale".into()],
     );
     let ctx = ProbeContext::new(Arc::new(inv), ProbeOptions::default());
@@ -1497,21 +1511,21 @@ async fn vouch_check_through_the_engine_passes_a_tested_vault_and_fails_a_stale_
     let report = engine::run(&controls, &registry, &ctx, &opts, None, None).await;
     let report = serde_json::to_value(&report).unwrap();
 
-    let v = support::verdicts(&report, "RES-BACKUP-RESTORE-TESTED");
+    let v = support::verdicts(&report, "TEST-VAULT-RESTORED");
     assert_eq!(v["a-fresh"], "pass");
     assert_eq!(
         v["b-stale"],
         "fail",
         "{}",
-        detail(&report, "RES-BACKUP-RESTORE-TESTED", "b-stale")
+        detail(&report, "TEST-VAULT-RESTORED", "b-stale")
     );
-    let v = support::verdicts(&report, "RES-BACKUP-RECOVERY-POINT-24H");
+    let v = support::verdicts(&report, "BACKUP-RECOVERY-POINT-FRESH");
     assert_eq!(v["a-fresh"], "pass");
     assert_eq!(
         v["b-stale"], "fail",
         "the 1-hour-old point is still being created"
     );
-    let v = support::verdicts(&report, "RES-BACKUP-ENCRYPTED");
+    let v = support::verdicts(&report, "BACKUP-ENCRYPTED");
     assert_eq!(v["a-fresh"], "pass");
     assert_eq!(v["b-stale"], "fail");
     assert_eq!(

@@ -54,16 +54,20 @@ pub fn verdicts(
         .collect()
 }
 
-/// `vouch check --controls CONTROLS --inventory INVENTORY --format json` against an AWS
-/// emulator, with dummy credentials through the standard chain's environment provider; the
-/// process output and the parsed report (a parse failure shows stdout and stderr).
-pub fn check_json_with_dummy_aws(
-    controls: &std::path::Path,
+/// `vouch check --controls builtin --only ID… --inventory INVENTORY --format json`: the shipped
+/// library's own controls `only`, against an AWS emulator, with dummy credentials through the
+/// standard chain's environment provider; the process output and the parsed report (a parse
+/// failure shows stdout and stderr).
+pub fn check_builtin_json_with_dummy_aws(
+    only: &[&str],
     inventory: &std::path::Path,
 ) -> (std::process::Output, serde_json::Value) {
-    let out = vouch()
-        .args(["check", "--controls"])
-        .arg(controls)
+    let mut cmd = vouch();
+    cmd.args(["check", "--controls", "builtin"]);
+    for id in only {
+        cmd.args(["--only", id]);
+    }
+    let out = cmd
         .arg("--inventory")
         .arg(inventory)
         .args(["--format", "json"])
@@ -81,6 +85,30 @@ pub fn check_json_with_dummy_aws(
         )
     });
     (out, report)
+}
+
+/// The shipped library's controls `ids` (each must exist), loaded and validated as `vouch check
+/// --controls builtin` loads them; a test runs them with a registry of its own.
+pub fn builtin_controls(ids: &[&str]) -> Vec<vouch::control::Control> {
+    let mut diags = vouch::diag::Diagnostics::new();
+    let controls = vouch::control::load_controls(
+        &vouch::control::builtin::sources(),
+        &vouch::probe::Registry::builtin(),
+        None,
+        &mut diags,
+    );
+    assert!(!diags.has_errors(), "{}", diags.render(false));
+    let picked: Vec<_> = controls
+        .into_iter()
+        .filter(|c| ids.contains(&c.id.as_str()))
+        .collect();
+    for id in ids {
+        assert!(
+            picked.iter().any(|c| c.id == *id),
+            "no built-in control {id}"
+        );
+    }
+    picked
 }
 
 /// Starts a server that takes its port on the command line (`openssl s_server`, moto) on a

@@ -594,6 +594,27 @@ fn a_tls10_timeout_under_not_in_is_an_error() {
 /// Starts `vouch check` in `estate`, writing the JSON report to report.json, and sends it
 /// SIGTERM after `after`; returns the exit code and the report.
 fn terminated(estate: &Estate, after: Duration) -> (Option<i32>, serde_json::Value) {
+    let stopped = signalled(estate, &[], &[("TERM", after)]);
+    let report = std::fs::read(estate.path("report.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (stopped.code, report)
+}
+
+/// How a signalled run ended.
+struct Stopped {
+    code: Option<i32>,
+    /// From the last signal to the exit.
+    after_last: Duration,
+    stderr: String,
+}
+
+/// Starts `vouch check` in `estate` (JSON report to report.json, `extra` arguments, stderr to
+/// stderr.txt) and sends it each `(signal, delay)` in turn; before each signal the run must still
+/// be going. Waits at most 20 s after the last signal.
+fn signalled(estate: &Estate, extra: &[&str], signals: &[(&str, Duration)]) -> Stopped {
+    let stderr = std::fs::File::create(estate.path("stderr.txt")).unwrap();
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vouch"))
         .current_dir(estate.dir.path())
         .args([
@@ -609,20 +630,29 @@ fn terminated(estate: &Estate, after: Duration) -> (Option<i32>, serde_json::Val
             "--timeout",
             "60s",
         ])
+        .args(extra)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env_remove("AWS_PROFILE")
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
-    std::thread::sleep(after);
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    for (signal, delay) in signals {
+        std::thread::sleep(*delay);
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!(
+                "vouch ended ({s}) before SIG{signal}: {}",
+                std::fs::read_to_string(estate.path("stderr.txt")).unwrap_or_default()
+            );
+        }
+        let killed = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    }
     let start = std::time::Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -630,15 +660,15 @@ fn terminated(estate: &Estate, after: Duration) -> (Option<i32>, serde_json::Val
         }
         if start.elapsed() > Duration::from_secs(20) {
             let _ = child.kill();
-            panic!("vouch did not stop within 20s of SIGTERM");
+            panic!("vouch did not stop within 20s of its last signal");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let report = std::fs::read(estate.path("report.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(serde_json::Value::Null);
-    (status.code(), report)
+    Stopped {
+        code: status.code(),
+        after_last: start.elapsed(),
+        stderr: std::fs::read_to_string(estate.path("stderr.txt")).unwrap_or_default(),
+    }
 }
 
 #[test]
@@ -689,6 +719,51 @@ expect = [{ fact = "versioning.status", op = "==", value = "Enabled" }]
     let row = result(&report, "S3-VERSIONING", "*");
     assert_eq!(row["verdict"], "error");
     assert_eq!(row["engine"], "interrupted");
+}
+
+#[test]
+fn a_second_signal_during_shutdown_exits_at_once() {
+    // Prevents: an operator's second Ctrl-C (or a runner's second SIGTERM) being swallowed while
+    // the interrupted run is still shutting down, here waiting up to 30 s on a time-stamp
+    // authority that accepts and never answers, so the job is only ever stopped by SIGKILL.
+    for (first, second) in [("TERM", "TERM"), ("INT", "INT"), ("INT", "TERM")] {
+        let estate = Estate::new();
+        let target = silent_server().to_string();
+        estate.write(
+            "controls.toml",
+            &tls_control(
+                &target,
+                r#"{ fact = "protocols.lowest", op = ">=", value = "TLSv1.2" }"#,
+            ),
+        );
+        inventory(&estate, "");
+        let tsa = format!("http://{}/", silent_server());
+        let stopped = signalled(
+            &estate,
+            &["--evidence-dir", "evidence", "--timestamp-url", &tsa],
+            // The first signal mid-observation; the second once the bundle is written and the
+            // run waits on the authority (the `signalled` helper checks it is still running).
+            &[
+                (first, Duration::from_millis(1500)),
+                (second, Duration::from_millis(2000)),
+            ],
+        );
+        let sig = format!("SIG{first}: writing what was observed");
+        assert!(stopped.stderr.contains(&sig), "{}", stopped.stderr);
+        assert!(
+            stopped.stderr.contains("second signal: stopping at once"),
+            "SIG{first} then SIG{second}: {}",
+            stopped.stderr
+        );
+        assert!(
+            stopped.after_last < Duration::from_secs(5),
+            "SIG{first} then SIG{second}: still running {:?} after the second signal",
+            stopped.after_last
+        );
+        assert_eq!(stopped.code, Some(i32::from(exit::UNOBSERVED)));
+        // The bundle was written before the second signal; the wait was the authority's.
+        assert!(estate.path("evidence/MANIFEST").is_file());
+    }
 }
 
 #[test]

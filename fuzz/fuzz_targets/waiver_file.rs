@@ -1,0 +1,12 @@
+//! Fuzzes a waivers file (`--waivers FILE`), read as `vouch check` reads it: UTF-8, the spanned
+//! TOML reader (`src/diag.rs`), validation against the built-in controls' ids and a fixed today,
+//! and the rendered diagnostics.
+//!
+//! Goes through `vouch::fuzzing::waivers` (vouch built with feature `fuzzing`): the loaders
+//! validate against the whole probe registry, so this build instruments all of vouch. Nothing
+//! reaches the network. Seeds: `fuzz/seed.sh`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    vouch::fuzzing::waivers(data);
+});
