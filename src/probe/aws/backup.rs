@@ -16,6 +16,16 @@
 //!   resource AWS Backup never backed up is observed `backup.protected == false` (not an error).
 //! - `protected:*`: every resource AWS Backup protects (ListProtectedResources) in the scanned
 //!   regions, each judged on its own restore history: the built-in restore control's targets.
+//! - `coverage:*`: every resource AWS Backup *should* protect — each RDS DB instance and
+//!   cluster (an Aurora or Multi-AZ cluster's members through their cluster), DynamoDB table
+//!   and EFS file system of the scanned regions, listed with the `aws.rds`, `aws.dynamodb` and
+//!   `aws.efs` probes' own listers — each observed as a resource ARN, so one AWS Backup never
+//!   protected is `backup.protected == false` (BACKUP-COVERAGE fails it). An RDS ARN also
+//!   observes `resource.replica_of` (DescribeDBInstances / DescribeDBClusters): a read replica
+//!   is backed up through its source.
+//! - `region:NAME` (`region:*`: every scanned region): how many resources AWS Backup protects
+//!   there and its restore testing plans (ListRestoreTestingPlans). A plan's resource
+//!   selections are not read: a plan that selects nothing still counts.
 //!
 //! The restore that proves a backup can be used is `restore.last_validated_ok`: the newest
 //! COMPLETED restore whose restore-testing validation was SUCCESSFUL, or that was not validated
@@ -1409,7 +1419,15 @@ mod tests {
                 region: None
             })
         );
+        assert_eq!(
+            parse_target("region:eu-west-1"),
+            Some(Target::Region { name: "eu-west-1" })
+        );
         for bad in [
+            "region:",
+            "region:Eu-West-1",
+            "region:-x",
+            "region:eu_west_1",
             "",
             "*",
             "pro*",
