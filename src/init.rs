@@ -35,7 +35,7 @@ pub struct Outcome {
 }
 
 /// An example value per group the built-in library names (the groups of `examples/inventory.toml`).
-const EXAMPLES: [(&str, &str, &str); 16] = [
+const EXAMPLES: [(&str, &str, &str); 18] = [
     (
         "public_endpoints",
         r#"["app.example.com:443"]"#,
@@ -68,6 +68,16 @@ const EXAMPLES: [(&str, &str, &str); 16] = [
         "aws_protected",
         r#"["protected:*"]"#,
         "every resource AWS Backup protects",
+    ),
+    (
+        "aws_backup_coverage",
+        r#"["coverage:*"]"#,
+        "every RDS instance/cluster, DynamoDB table and EFS file system",
+    ),
+    (
+        "aws_backup_regions",
+        r#"["region:*"]"#,
+        "every scanned region's restore testing plans",
     ),
     ("aws_trails", r#"["*"]"#, "trail names/ARNs, or \"*\""),
     (

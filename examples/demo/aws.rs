@@ -19,17 +19,31 @@ async fn config(url: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// The backup vault's name.
+pub const VAULT: &str = "opendoors-vault";
+
+/// What the AWS Backup stand-in (`backup.rs`) needs to know of the seeded estate.
+pub struct Seeded {
+    /// The customer key that encrypts the vault.
+    pub vault_key: String,
+    /// The `opendoors-uploads` file system (its id is the emulator's choice).
+    pub uploads_fs_arn: String,
+}
+
 /// The whole cloud estate: storage, keys, databases, tables, a backup vault, the audit trail,
 /// log groups, the account's identity settings and threat detection.
-pub async fn seed(url: &str) -> Result<()> {
+pub async fn seed(url: &str) -> Result<Seeded> {
     let conf = config(url).await;
     let vault_key = seed_storage_and_keys(&conf).await?;
     seed_databases(&conf, &vault_key).await?;
-    seed_at_rest(&conf, &vault_key).await?;
+    let uploads_fs_arn = seed_at_rest(&conf, &vault_key).await?;
     seed_logging_and_identity(&conf).await?;
     seed_load_balancers(&conf).await?;
     seed_distribution(&conf).await?;
-    Ok(())
+    Ok(Seeded {
+        vault_key,
+        uploads_fs_arn,
+    })
 }
 
 /// A CloudFront distribution that still serves plain HTTP on the default certificate and
@@ -448,7 +462,7 @@ async fn seed_databases(conf: &aws_config::SdkConfig, key_arn: &str) -> Result<(
     }
     aws_sdk_backup::Client::new(conf)
         .create_backup_vault()
-        .backup_vault_name("opendoors-vault")
+        .backup_vault_name(VAULT)
         .encryption_key_arn(key_arn)
         .send()
         .await?;
@@ -460,7 +474,8 @@ async fn seed_databases(conf: &aws_config::SdkConfig, key_arn: &str) -> Result<(
 /// volume and snapshot at home, an unencrypted volume with a public snapshot in the DR region;
 /// a snapshot of each database; an encrypted and a plain file system; a secret that rotates
 /// and one that never did. (No ACM certificate: the emulator cannot put one in use.)
-async fn seed_at_rest(conf: &aws_config::SdkConfig, key_arn: &str) -> Result<()> {
+/// Returns the ARN of the `opendoors-uploads` file system (AWS Backup protects it).
+async fn seed_at_rest(conf: &aws_config::SdkConfig, key_arn: &str) -> Result<String> {
     let ec2 = aws_sdk_ec2::Client::new(conf);
     ec2.enable_ebs_encryption_by_default().send().await?;
     let dr = aws_sdk_ec2::Client::from_conf(
@@ -527,11 +542,13 @@ async fn seed_at_rest(conf: &aws_config::SdkConfig, key_arn: &str) -> Result<()>
         .await?;
 
     let efs = aws_sdk_efs::Client::new(conf);
+    let mut uploads = String::new();
     for (token, encrypted) in [
         ("opendoors-uploads", true),
         ("opendoors-build-cache", false),
     ] {
-        efs.create_file_system()
+        let fs = efs
+            .create_file_system()
             .creation_token(token)
             .encrypted(encrypted)
             .set_kms_key_id(encrypted.then(|| key_arn.to_string()))
@@ -543,6 +560,14 @@ async fn seed_at_rest(conf: &aws_config::SdkConfig, key_arn: &str) -> Result<()>
             )
             .send()
             .await?;
+        if token == "opendoors-uploads" {
+            uploads = fs.file_system_arn.unwrap_or_else(|| {
+                format!(
+                    "arn:aws:elasticfilesystem:{REGION}:123456789012:file-system/{}",
+                    fs.file_system_id
+                )
+            });
+        }
     }
 
     let sm = aws_sdk_secretsmanager::Client::new(conf);
@@ -562,7 +587,7 @@ async fn seed_at_rest(conf: &aws_config::SdkConfig, key_arn: &str) -> Result<()>
         )
         .send()
         .await?;
-    Ok(())
+    Ok(uploads)
 }
 
 /// A multi-region trail logging every management event, log groups kept long and not, the

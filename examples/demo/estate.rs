@@ -12,7 +12,9 @@
 //!   so its TLS versions cannot be proven and its controls are `error`, never `pass`;
 //! - an attestations file dated relative to today: most fresh, the DR test expired;
 //! - with an AWS endpoint (moto's server), the cloud estate seeded through the AWS SDK
-//!   (see `aws.rs`);
+//!   (see `aws.rs`), and in front of it a stand-in for the AWS Backup read calls moto lacks
+//!   (`backup.rs`: restore history, protected resources, restore testing plans), which
+//!   forwards every other request to moto;
 //! - a stand-in for the GitHub REST API (`github.rs`): organisation `opendoors` requiring 2FA,
 //!   repository `platform` that passes the SDLC controls, `website` that fails them, and an
 //!   archived `legacy-billing` that `opendoors/*` skips.
@@ -38,6 +40,8 @@ use tokio::net::TcpListener;
 
 #[path = "aws.rs"]
 mod aws;
+#[path = "backup.rs"]
+mod backup;
 #[path = "github.rs"]
 pub mod github;
 
@@ -412,8 +416,24 @@ pub async fn start(dir: &Path, aws_url: Option<&str>) -> Result<Estate> {
     tasks.push(github_task);
     let preload = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo/preload-list.json");
     let aws_section = match aws_url {
-        Some(url) => {
-            aws::seed(url).await.context("seeding the AWS emulator")?;
+        Some(moto) => {
+            let seeded = aws::seed(moto).await.context("seeding the AWS emulator")?;
+            // vouch talks to the AWS Backup stand-in, which answers the Backup calls moto
+            // lacks and forwards every other request to moto.
+            let moto_addr: SocketAddr = moto
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .parse()
+                .with_context(|| format!("the AWS emulator's URL {moto} is not http://IP:PORT"))?;
+            let (url, task) = backup::serve(backup::Backup::demo(
+                moto_addr,
+                aws::REGION,
+                aws::VAULT,
+                &seeded.vault_key,
+                &seeded.uploads_fs_arn,
+            ))
+            .await?;
+            tasks.push(task);
             format!(
                 "[aws]\nregion = \"{}\"\nendpoint_url = \"{url}\"\n\
                  # What `*` covers for KMS, logs, RDS, DynamoDB and Backup.\n\
@@ -440,6 +460,9 @@ pub async fn start(dir: &Path, aws_url: Option<&str>) -> Result<Estate> {
     if aws_url.is_some() {
         inv.push_str("aws_buckets = [\"*\"]\naws_keys = [\"*\"]\naws_databases = [\"*\"]\naws_tables = [\"*\"]\naws_vaults = [\"*\"]\naws_protected = [\"protected:*\"]\naws_trails = [\"*\"]\naws_log_groups = [\"/security/*\"]\naws_account = [\"account\"]\n");
         inv.push_str("aws_load_balancers = [\"*\"]\naws_distributions = [\"*\"]\n");
+        inv.push_str(
+            "aws_backup_coverage = [\"coverage:*\"]\naws_backup_regions = [\"region:*\"]\n",
+        );
         inv.push_str("aws_ebs_defaults = [\"ebs-default:*\"]\naws_block_storage = [\"*\"]\naws_db_snapshots = [\"snapshot:*\", \"cluster-snapshot:*\"]\naws_file_systems = [\"*\"]\naws_certificates = [\"*\"]\naws_secrets = [\"*\"]\n");
         // One region (GuardDuty's `*` would be every region the emulator lists). No edge
         // resources: the emulator cannot attach a web ACL to CloudFront.

@@ -1924,3 +1924,307 @@ async fn rds_read_replicas_and_stopped_instances_are_not_applicable_on_moto() {
     let r = engine::evaluate(&multi_az, &obs, None, now);
     assert_eq!(r.verdict, vouch::expect::Verdict::Pass, "{r:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Backup coverage (`coverage:*`) and restore testing plans (`region:*`)
+
+/// The wrong answer this prevents: a coverage population that silently misses a kind of data
+/// store (a table, a file system, a cluster) or counts an Aurora member twice, so a store no
+/// backup plan covers is never examined.
+#[tokio::test]
+async fn backup_coverage_on_moto_lists_every_database_cluster_table_and_file_system() {
+    let region = "eu-south-1"; // no other test seeds it: the population is exactly ours
+    let url = moto_url();
+    let cfg = seed_config(&url, region).await;
+    let rds = aws_sdk_rds::Client::new(&cfg);
+    let source = unique("cov-db");
+    let replica = unique("cov-replica");
+    let cluster = unique("cov-aurora");
+    create_instance(
+        &rds,
+        Db {
+            id: &source,
+            multi_az: false,
+            public: false,
+            encrypted: true,
+            retention: 7,
+            deletion_protection: false,
+        },
+    )
+    .await;
+    rds.create_db_instance_read_replica()
+        .db_instance_identifier(&replica)
+        .source_db_instance_identifier(&source)
+        .send()
+        .await
+        .unwrap();
+    create_cluster(&rds, &cluster, &[("eu-south-1a", false)]).await;
+    let table = unique("cov-table");
+    create_table(&aws_sdk_dynamodb::Client::new(&cfg), &table, None::<&str>).await;
+    let fs = aws_sdk_efs::Client::new(&cfg)
+        .create_file_system()
+        .creation_token(unique("cov-efs"))
+        .encrypted(true)
+        .send()
+        .await
+        .unwrap()
+        .file_system_id;
+
+    let mut inv = Inventory::default();
+    inv.aws.region = Some(REGION.into());
+    inv.aws.endpoint_url = Some(url.clone());
+    inv.aws.regions = Some(vec![region.into()]);
+    let ctx = ProbeContext::new(Arc::new(inv), ProbeOptions::default());
+    let probe = BackupProbe::new(moto_aws());
+    assert!(probe.is_pattern("coverage:*"));
+    let found = probe.discover("coverage:*", &ctx).await.unwrap();
+    let account = "123456789012"; // moto's
+    let expected = [
+        format!("arn:aws:rds:{region}:{account}:cluster:{cluster}"),
+        format!("arn:aws:rds:{region}:{account}:db:{source}"),
+        format!("arn:aws:rds:{region}:{account}:db:{replica}"),
+        format!("arn:aws:dynamodb:{region}:{account}:table/{table}"),
+        format!("arn:aws:elasticfilesystem:{region}:{account}:file-system/{fs}"),
+    ];
+    // The server may hold an earlier run's resources in this region: ours are all there.
+    for arn in &expected {
+        assert!(found.contains(arn), "{arn} missing from {found:#?}");
+    }
+    let member = format!("arn:aws:rds:{region}:{account}:db:{cluster}-0");
+    assert!(
+        !found.contains(&member),
+        "the cluster's member is covered by its cluster, not listed again"
+    );
+    let unique_arns: BTreeSet<&String> = found.iter().collect();
+    assert_eq!(unique_arns.len(), found.len(), "each resource once");
+    let info = &ctx.run_info()[&format!("aws.backup.coverage_discovery.{region}")];
+    assert_eq!(info["resources"], found.len(), "{info}");
+    assert!(
+        info["cluster_members_covered_by_their_cluster"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("{cluster}-0"))),
+        "{info}"
+    );
+    // `region:*` names each scanned region.
+    assert_eq!(
+        probe.discover("region:*", &ctx).await.unwrap(),
+        [format!("region:{region}")]
+    );
+}
+
+/// DescribeDBInstances for one instance, as RDS answers it; `replica_of` names its source.
+fn rds_db(id: &str, replica_of: Option<&str>) -> ReplayEvent {
+    let source = replica_of
+        .map(|s| {
+            format!(
+                "<ReadReplicaSourceDBInstanceIdentifier>{s}</ReadReplicaSourceDBInstanceIdentifier>"
+            )
+        })
+        .unwrap_or_default();
+    event(
+        "POST",
+        "https://rds.eu-west-1.amazonaws.com/",
+        200,
+        "text/xml",
+        format!(
+            r#"<DescribeDBInstancesResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">
+  <DescribeDBInstancesResult>
+    <DBInstances>
+      <DBInstance>
+        <DBInstanceIdentifier>{id}</DBInstanceIdentifier>
+        <DBInstanceArn>arn:aws:rds:{REGION}:{ACCOUNT}:db:{id}</DBInstanceArn>
+        <Engine>postgres</Engine>
+        <DBInstanceStatus>available</DBInstanceStatus>
+        <DBInstanceClass>db.m6g.large</DBInstanceClass>
+        <BackupRetentionPeriod>7</BackupRetentionPeriod>
+        <MultiAZ>true</MultiAZ>
+        <PubliclyAccessible>false</PubliclyAccessible>
+        <StorageEncrypted>true</StorageEncrypted>
+        {source}
+      </DBInstance>
+    </DBInstances>
+  </DescribeDBInstancesResult>
+  <ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata>
+</DescribeDBInstancesResponse>"#,
+            unique("req")
+        ),
+    )
+}
+
+/// DescribeProtectedResource, then the resource's vault, recovery points and restore jobs.
+fn protected_resource(arn: &str, kind: &str, last_backup_days: f64) -> Vec<ReplayEvent> {
+    let encoded = arn.replace(':', "%3A").replace('/', "%2F");
+    vec![
+        backup_ok(
+            &format!("/resources/{encoded}"),
+            json!({
+                "ResourceArn": arn,
+                "ResourceType": kind,
+                "LastBackupTime": epoch_days_ago(last_backup_days),
+                "LastBackupVaultArn": vault_arn("prod"),
+                "LastRecoveryPointArn": rp_arn(9),
+            }),
+        ),
+        describe_vault("prod", true),
+        backup_ok(
+            &format!("/resources/{encoded}/recovery-points"),
+            json!({"RecoveryPoints": [
+                {"RecoveryPointArn": rp_arn(9), "CreationDate": epoch_days_ago(last_backup_days),
+                 "Status": "COMPLETED", "EncryptionKeyArn": format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/k"),
+                 "BackupVaultName": "prod"},
+            ]}),
+        ),
+        backup_ok(
+            &format!("/resources/{encoded}/restore-jobs"),
+            json!({"RestoreJobs": []}),
+        ),
+    ]
+}
+
+fn never_protected(arn: &str) -> ReplayEvent {
+    let encoded = arn.replace(':', "%3A").replace('/', "%2F");
+    backup_error(
+        &format!("/resources/{encoded}"),
+        404,
+        "ResourceNotFoundException",
+        "Resource not found",
+    )
+}
+
+/// The wrong answers this prevents: a database no backup plan covers passing (or being an
+/// `error` nobody reads) because the restore controls only look at what AWS Backup already
+/// protects; a resource whose last backup is days old passing; and a read replica (backed up
+/// through its source) failing as noise.
+#[tokio::test]
+async fn backup_coverage_fails_the_unprotected_and_the_stale_and_scopes_out_read_replicas() {
+    let table = format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders");
+    let fs = format!("arn:aws:elasticfilesystem:{REGION}:{ACCOUNT}:file-system/fs-0123abcd");
+    let forgotten = format!("arn:aws:rds:{REGION}:{ACCOUNT}:db:forgotten");
+    let replica = format!("arn:aws:rds:{REGION}:{ACCOUNT}:db:reporting-replica");
+    let mut events = protected_resource(&table, "DynamoDB", 0.5);
+    events.extend(protected_resource(&fs, "EFS", 5.0));
+    events.push(never_protected(&forgotten));
+    events.push(rds_db("forgotten", None));
+    events.push(never_protected(&replica));
+    events.push(rds_db("reporting-replica", Some("forgotten")));
+    let (aws, client, ctx) = replay(events);
+    let probe = BackupProbe::new(aws.clone());
+    let fresh = observe(&probe, &table, &ctx).await;
+    let stale = observe(&probe, &fs, &ctx).await;
+    let unprotected = observe(&probe, &forgotten, &ctx).await;
+    let replica_obs = observe(&probe, &replica, &ctx).await;
+    assert_eq!(fact(&fresh, "backup.protected"), true);
+    assert_eq!(fact(&fresh, "resource.replica_of"), &Value::Null);
+    assert_eq!(fact(&unprotected, "backup.protected"), false);
+    assert_eq!(fact(&unprotected, "resource.replica_of"), &Value::Null);
+    assert_eq!(fact(&replica_obs, "resource.replica_of"), "forgotten");
+    // Only RDS ARNs cost the extra DescribeDBInstances call.
+    let sent = uris(&client);
+    assert_eq!(
+        sent.iter().filter(|u| u.contains("rds.")).count(),
+        2,
+        "{sent:#?}"
+    );
+
+    let registry = registry_with("aws.backup", aws);
+    let control = builtin_control(&registry, "BACKUP-COVERAGE");
+    let now = jiff::Timestamp::now();
+    let verdict = |obs: &Observation| engine::evaluate(&control, obs, None, now);
+    assert_eq!(verdict(&fresh).verdict, vouch::expect::Verdict::Pass);
+    let r = verdict(&stale);
+    assert_eq!(r.verdict, vouch::expect::Verdict::Fail, "{r:?}");
+    assert_eq!(r.checks[1].fact, "backup.last_recovery_point");
+    let r = verdict(&unprotected);
+    assert_eq!(
+        r.verdict,
+        vouch::expect::Verdict::Fail,
+        "not protected is a fail, never an error: {r:?}"
+    );
+    assert_eq!(r.checks[0].fact, "backup.protected");
+    assert_eq!(
+        verdict(&replica_obs).verdict,
+        vouch::expect::Verdict::NotApplicable
+    );
+}
+
+fn protected_list(arns: &[&str]) -> ReplayEvent {
+    backup_ok(
+        "/resources?maxResults=1000",
+        json!({"Results": arns.iter().map(|a| json!({
+            "ResourceArn": a, "ResourceType": "DynamoDB", "LastBackupTime": epoch_days_ago(1.0)
+        })).collect::<Vec<_>>()}),
+    )
+}
+
+/// ListRestoreTestingPlans as the AWS Backup API reference gives it.
+fn testing_plans(names: &[&str], next: Option<&str>) -> ReplayEvent {
+    let mut body = json!({"RestoreTestingPlans": names.iter().map(|n| json!({
+        "CreationTime": epoch_days_ago(200.0),
+        "LastExecutionTime": epoch_days_ago(6.0),
+        "LastUpdateTime": epoch_days_ago(100.0),
+        "RestoreTestingPlanArn": format!("arn:aws:backup:{REGION}:{ACCOUNT}:restore-testing-plan:{n}-8b5a7c1d"),
+        "RestoreTestingPlanName": n,
+        "ScheduleExpression": "cron(0 5 ? * 1 *)",
+        "ScheduleExpressionTimezone": "Etc/UTC",
+        "StartWindowHours": 24,
+    })).collect::<Vec<_>>()});
+    if let Some(n) = next {
+        body["NextToken"] = json!(n);
+    }
+    backup_ok("/restore-testing/plans?MaxResults=1000", body)
+}
+
+/// The wrong answers this prevents: a region holding backups with no restore testing plan
+/// passing, a plan on a second page missed, and a region where AWS Backup protects nothing
+/// failing as noise.
+#[tokio::test]
+async fn backup_restore_testing_plan_is_required_where_resources_are_protected() {
+    let orders = format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders");
+    let (aws, client, ctx) = replay(vec![
+        // 1. protected resources, no plan
+        protected_list(&[&orders]),
+        testing_plans(&[], None),
+        // 2. protected resources, a plan on the second page
+        protected_list(&[&orders]),
+        testing_plans(&[], Some("more")),
+        testing_plans(&["weekly-restores"], None),
+        // 3. nothing protected
+        protected_list(&[]),
+        testing_plans(&[], None),
+    ]);
+    let probe = BackupProbe::new(aws.clone());
+    let target = format!("region:{REGION}");
+    let none = observe(&probe, &target, &ctx).await;
+    let paged = observe(&probe, &target, &ctx).await;
+    let empty = observe(&probe, &target, &ctx).await;
+    assert_eq!(fact(&none, "region.protected_resources"), 1);
+    assert_eq!(fact(&none, "restore_testing.plans"), 0);
+    assert_eq!(fact(&paged, "restore_testing.plans"), 1);
+    assert_eq!(
+        paged.evidence["restore_testing_plans"][0]["name"],
+        "weekly-restores"
+    );
+    assert!(
+        uris(&client)[4].contains("NextToken=more"),
+        "{:#?}",
+        uris(&client)
+    );
+    let registry = registry_with("aws.backup", aws);
+    let control = builtin_control(&registry, "BACKUP-RESTORE-TESTING-PLAN");
+    let now = jiff::Timestamp::now();
+    assert_eq!(
+        engine::evaluate(&control, &none, None, now).verdict,
+        vouch::expect::Verdict::Fail
+    );
+    assert_eq!(
+        engine::evaluate(&control, &paged, None, now).verdict,
+        vouch::expect::Verdict::Pass
+    );
+    assert_eq!(
+        engine::evaluate(&control, &empty, None, now).verdict,
+        vouch::expect::Verdict::NotApplicable
+    );
+    assert!(probe.check_target("region:eu-west-1").is_ok());
+    assert!(probe.check_target("region:Nowhere").is_err());
+}

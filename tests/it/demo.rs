@@ -303,6 +303,48 @@ async fn the_demo_estate_shows_each_verdict_for_the_right_reason() {
         report["run"]["context"]["aws.caller_identity"].is_object(),
         "the account examined is recorded"
     );
+    // Restore proof per resource, from the AWS Backup stand-in in front of the emulator: a
+    // validated restore last month passes; a newest restore whose validation FAILED does not
+    // count (the older validated one is 120 days old); a resource never restored fails.
+    let rds = |id: &str| format!("arn:aws:rds:eu-west-1:123456789012:db:{id}");
+    let sessions = "arn:aws:dynamodb:eu-west-1:123456789012:table/opendoors-sessions";
+    expect("BACKUP-RESTORE-TESTED", &rds("opendoors-app-db"), "pass");
+    expect(
+        "BACKUP-RESTORE-TESTED",
+        &rds("opendoors-reporting-db"),
+        "fail",
+    );
+    expect("BACKUP-RESTORE-TESTED", sessions, "fail");
+    let failed = result(
+        &report,
+        "BACKUP-RESTORE-TESTED",
+        &rds("opendoors-reporting-db"),
+    );
+    let obs = &report["observations"][failed["observation"].as_str().unwrap()];
+    assert_eq!(obs["facts"]["restore.validation_status"], "FAILED", "{obs}");
+    assert!(
+        obs["facts"]["restore.age_days"].as_i64().unwrap() <= 3,
+        "the newest restore is recent, it just failed validation: {obs}"
+    );
+    let never = result(&report, "BACKUP-RESTORE-TESTED", sessions);
+    assert!(never["checks"][0]["observed"].is_null(), "{never}");
+    // Coverage: the table no backup plan selects fails as "not protected", never an error.
+    let audit = "arn:aws:dynamodb:eu-west-1:123456789012:table/opendoors-audit-events";
+    expect("BACKUP-COVERAGE", audit, "fail");
+    expect("BACKUP-COVERAGE", &rds("opendoors-app-db"), "pass");
+    let unprotected = result(&report, "BACKUP-COVERAGE", audit);
+    assert_eq!(unprotected["checks"][0]["fact"], "backup.protected");
+    assert_eq!(unprotected["checks"][0]["observed"], false);
+    expect("BACKUP-RESTORE-TESTING-PLAN", "region:eu-west-1", "pass");
+    expect("BACKUP-RESTORE-TESTING-PLAN", "region:us-east-1", "n/a");
+    // The report says the AWS answers came from an overridden endpoint (the stand-in).
+    assert!(
+        report["run"]["context"]["aws.endpoint_override"]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://127.0.0.1:")),
+        "{}",
+        report["run"]["context"]
+    );
     // Every attestation control ran against the file, and its evidence digest is recorded.
     for c in report["controls"]
         .as_array()
@@ -405,5 +447,160 @@ fn the_demo_estate_stops_every_child_on_sigterm_and_sigint() {
             left.is_empty(),
             "SIG{signal}: children outlived the estate: {left:?}"
         );
+    }
+}
+
+/// The processes of process group `pgid` still running (from /proc; zombies excluded).
+fn group_members(pgid: u32) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp …
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.first() == Some(&"Z") {
+            continue;
+        }
+        if fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid) {
+            let comm = head.split_once('(').map(|(_, c)| c).unwrap_or_default();
+            out.push((pid, comm.to_string()));
+        }
+    }
+    out
+}
+
+/// Every loopback address the demo's inventory sends vouch to: each `[resolve]` address (the
+/// estate's servers, among them `openssl s_server`) and `[aws] endpoint_url` (the AWS Backup
+/// stand-in in front of moto).
+fn demo_addresses(inventory: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(inventory).unwrap();
+    let inv: toml::Table = toml::from_str(&text).unwrap();
+    let mut out: Vec<String> = inv["resolve"]
+        .as_table()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let endpoint = inv["aws"]["endpoint_url"].as_str().unwrap();
+    out.push(endpoint.trim_start_matches("http://").to_string());
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The wrong answer this prevents: `scripts/demo` ending, or being stopped by Ctrl-C (SIGINT to
+/// its whole process group, as a terminal sends it) or by `kill` (SIGTERM to the script),
+/// and leaving behind moto, the estate, its `openssl s_server` or the AWS Backup stand-in.
+/// The demo runs in a process group of its own; afterwards no process of that group remains and
+/// no port the inventory named still accepts connections.
+#[test]
+fn scripts_demo_leaves_no_process_and_no_port_behind() {
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+    require(
+        crate::support::repo()
+            .join(".venv/moto-resilience/bin/moto_server")
+            .exists()
+            .then_some(()),
+        "moto's server",
+        "source scripts/setup.d/31-moto-resilience.sh",
+    );
+    for stop in ["finish", "INT-group", "TERM-script"] {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("demo");
+        let mut demo = std::process::Command::new(crate::support::repo().join("scripts/demo"))
+            .env("VOUCH_DEMO_DIR", &work)
+            .env_remove("VOUCH_TEST_MOTO_RESILIENCE_URL")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = demo.id();
+        let start = Instant::now();
+        while !work.join("ready").exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "{stop}: the demo estate did not start"
+            );
+            assert!(
+                demo.try_wait().unwrap().is_none(),
+                "{stop}: the demo exited"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let addresses = demo_addresses(&work.join("vouch.toml"));
+        assert!(addresses.len() >= 5, "{addresses:?}");
+        let running = group_members(pgid);
+        for needed in ["demo-estate", "openssl", "moto_server"] {
+            assert!(
+                running.iter().any(|(_, c)| c.starts_with(needed)),
+                "{stop}: no {needed} in the demo's group: {running:?}"
+            );
+        }
+        match stop {
+            "finish" => {}
+            "INT-group" => {
+                std::thread::sleep(Duration::from_secs(1)); // vouch check under way
+                let sent = std::process::Command::new("kill")
+                    .args(["-INT", "--", &format!("-{pgid}")])
+                    .status()
+                    .unwrap();
+                assert!(sent.success());
+            }
+            _ => {
+                std::thread::sleep(Duration::from_secs(1));
+                let sent = std::process::Command::new("kill")
+                    .args(["-TERM", &pgid.to_string()])
+                    .status()
+                    .unwrap();
+                assert!(sent.success());
+            }
+        }
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = demo.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "{stop}: the demo did not end"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if stop == "finish" {
+            assert!(status.success(), "{stop}: {status:?}");
+        }
+        // The clean-up waits for each process it stopped: nothing is left once it returns
+        // (a moment's grace for the kernel to reap).
+        let start = Instant::now();
+        let mut left = group_members(pgid);
+        while !left.is_empty() && start.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(100));
+            left = group_members(pgid);
+        }
+        if !left.is_empty() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pgid}")])
+                .status();
+        }
+        assert!(left.is_empty(), "{stop}: outlived the demo: {left:?}");
+        for addr in &addresses {
+            assert!(
+                std::net::TcpStream::connect_timeout(
+                    &addr.parse().unwrap(),
+                    Duration::from_millis(500)
+                )
+                .is_err(),
+                "{stop}: {addr} still accepts connections after the demo ended"
+            );
+        }
     }
 }

@@ -16,6 +16,16 @@
 //!   resource AWS Backup never backed up is observed `backup.protected == false` (not an error).
 //! - `protected:*`: every resource AWS Backup protects (ListProtectedResources) in the scanned
 //!   regions, each judged on its own restore history: the built-in restore control's targets.
+//! - `coverage:*`: every resource AWS Backup *should* protect — each RDS DB instance and
+//!   cluster (an Aurora or Multi-AZ cluster's members through their cluster), DynamoDB table
+//!   and EFS file system of the scanned regions, listed with the `aws.rds`, `aws.dynamodb` and
+//!   `aws.efs` probes' own listers — each observed as a resource ARN, so one AWS Backup never
+//!   protected is `backup.protected == false` (BACKUP-COVERAGE fails it). An RDS ARN also
+//!   observes `resource.replica_of` (DescribeDBInstances / DescribeDBClusters): a read replica
+//!   is backed up through its source.
+//! - `region:NAME` (`region:*`: every scanned region): how many resources AWS Backup protects
+//!   there and its restore testing plans (ListRestoreTestingPlans). A plan's resource
+//!   selections are not read: a plan that selects nothing still counts.
 //!
 //! The restore that proves a backup can be used is `restore.last_validated_ok`: the newest
 //! COMPLETED restore whose restore-testing validation was SUCCESSFUL, or that was not validated
@@ -49,6 +59,7 @@ use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, plain_name, render_table, time_col, walk_pages};
 use super::{ApiCalls, Aws, Session, age_days, regional_target, timestamp, unobserved};
+use super::{dynamodb, efs, rds};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -59,6 +70,17 @@ const SERVICE: &str = "backup";
 
 /// The pattern for every resource AWS Backup protects (ListProtectedResources).
 pub const PROTECTED: &str = "protected:*";
+
+/// The pattern for every resource AWS Backup *should* protect: every RDS DB instance and
+/// cluster, DynamoDB table and EFS file system of the scanned regions, protected or not.
+pub const COVERAGE: &str = "coverage:*";
+
+/// The pattern for every scanned region (`region:NAME`): a region's restore testing plans and
+/// protected resources.
+pub const REGIONS: &str = "region:*";
+
+/// A region target's prefix.
+const REGION_PREFIX: &str = "region:";
 
 /// Items per page of the Backup listings (the APIs' maximum).
 const PAGE_SIZE: i32 = 1000;
@@ -109,6 +131,21 @@ const FACTS: &[FactSpec] = &[
         "backup.last_recovery_point",
         FactType::Timestamp,
         "a resource target: when AWS Backup last backed it up (DescribeProtectedResource LastBackupTime); null when never or for a vault",
+    ),
+    fact(
+        "resource.replica_of",
+        FactType::String,
+        "a resource target naming an RDS DB instance or cluster: the read replica's source (as aws.rds `replica_of`); null when it is not a replica or not an RDS resource",
+    ),
+    fact(
+        "region.protected_resources",
+        FactType::Integer,
+        "a `region:NAME` target: resources AWS Backup protects in the region (ListProtectedResources)",
+    ),
+    fact(
+        "restore_testing.plans",
+        FactType::Integer,
+        "a `region:NAME` target: restore testing plans in the region (ListRestoreTestingPlans)",
     ),
     fact(
         "restore.completed_in_window",
@@ -183,11 +220,25 @@ enum Target<'a> {
         arn: &'a str,
         region: Option<&'a str>,
     },
+    /// `region:NAME`: the region's restore testing plans and protected resources.
+    Region { name: &'a str },
+}
+
+/// A region name as AWS spells them (`eu-west-1`, `us-gov-west-1`).
+fn is_region_name(s: &str) -> bool {
+    s.contains('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
 }
 
 fn parse_target(target: &str) -> Option<Target<'_>> {
     if !plain_name(target) || target == "*" {
         return None;
+    }
+    if let Some(name) = target.strip_prefix(REGION_PREFIX) {
+        return is_region_name(name).then_some(Target::Region { name });
     }
     match Arn::parse(target) {
         Some(arn) if arn.service == "backup" => {
@@ -784,6 +835,150 @@ impl BackupProbe {
         Ok(arns)
     }
 
+    /// Every restore testing plan in `region` (ListRestoreTestingPlans, every page).
+    async fn restore_testing_plans(
+        &self,
+        session: &Session,
+        backup: &Client,
+        calls: &ApiCalls,
+        region: &str,
+    ) -> Result<Vec<Value>, ProbeError> {
+        let mut plans = Vec::new();
+        walk_pages(
+            "backup:ListRestoreTestingPlans",
+            |token| {
+                session.call(calls, SERVICE, "ListRestoreTestingPlans", region, move |c| {
+                    backup
+                        .list_restore_testing_plans()
+                        .max_results(self.page_size)
+                        .set_next_token(token.clone())
+                        .customize()
+                        .interceptor(c)
+                        .send()
+                })
+            },
+            |page| {
+                plans.extend(page.restore_testing_plans().iter().map(|p| {
+                    json!({
+                        "name": p.restore_testing_plan_name(),
+                        "arn": p.restore_testing_plan_arn(),
+                        "schedule": p.schedule_expression(),
+                        "last_execution": p.last_execution_time().and_then(timestamp).map(|t| t.to_string()),
+                    })
+                }));
+                page.next_token
+            },
+        )
+        .await?;
+        Ok(plans)
+    }
+
+    /// A `region:NAME` target: how many resources AWS Backup protects there and the region's
+    /// restore testing plans. Each listing that cannot be read leaves its fact unobserved.
+    async fn observe_region(
+        &self,
+        session: &Session,
+        backup: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        obs: &mut Observation,
+    ) {
+        match self
+            .protected_resources(session, backup, calls, region)
+            .await
+        {
+            Ok(mut arns) => {
+                arns.sort();
+                arns.dedup();
+                obs.fact("region.protected_resources", arns.len());
+            }
+            Err(e) => unobserved(obs, &["region.protected_resources"], &e),
+        }
+        match self
+            .restore_testing_plans(session, backup, calls, region)
+            .await
+        {
+            Ok(plans) => {
+                obs.fact("restore_testing.plans", plans.len());
+                obs.evidence("restore_testing_plans", Value::Array(plans));
+            }
+            Err(e) => unobserved(obs, &["restore_testing.plans"], &e),
+        }
+    }
+
+    /// `coverage:*` in one region: the ARN of every RDS DB instance and cluster (a cluster's
+    /// members are backed up through their cluster), DynamoDB table and EFS file system, read
+    /// with the `aws.rds`, `aws.dynamodb` and `aws.efs` probes' own listers. A listing that
+    /// fails fails the discovery: a population with a service missing would pass by omission.
+    async fn coverage(
+        &self,
+        session: &Session,
+        region: &str,
+        ctx: &ProbeContext,
+    ) -> Result<Vec<String>, ProbeError> {
+        let calls = ApiCalls::default();
+        let rds: aws_sdk_rds::Client = session.client(Some(region));
+        let clusters =
+            rds::describe_clusters(session, &rds, &calls, region, rds::PAGE_SIZE).await?;
+        let instances =
+            rds::describe_instances(session, &rds, &calls, region, None, rds::PAGE_SIZE).await?;
+        let ddb: aws_sdk_dynamodb::Client = session.client(Some(region));
+        let tables =
+            dynamodb::table_names(session, &ddb, &calls, region, dynamodb::PAGE_SIZE).await?;
+        let efs_client: aws_sdk_efs::Client = session.client(Some(region));
+        let file_systems =
+            efs::file_systems(session, &efs_client, &calls, region, efs::PAGE_SIZE).await?;
+
+        let mut arns: Vec<String> = Vec::new();
+        arns.extend(clusters.iter().filter_map(|c| {
+            let id = c.db_cluster_identifier()?;
+            Some(
+                c.db_cluster_arn()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| session.arn("rds", region, &format!("cluster:{id}"))),
+            )
+        }));
+        let (members, standalone): (Vec<_>, Vec<_>) = instances
+            .iter()
+            .partition(|db| db.db_cluster_identifier().is_some_and(|c| !c.is_empty()));
+        let counts = json!({
+            "rds_clusters": arns.len(),
+            "rds_instances": standalone.len(),
+            "dynamodb_tables": tables.len(),
+            "efs_file_systems": file_systems.len(),
+        });
+        arns.extend(standalone.iter().filter_map(|db| {
+            let id = db.db_instance_identifier()?;
+            Some(
+                db.db_instance_arn()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| session.arn("rds", region, &format!("db:{id}"))),
+            )
+        }));
+        arns.extend(
+            tables
+                .iter()
+                .map(|name| session.arn("dynamodb", region, &format!("table/{name}"))),
+        );
+        arns.extend(file_systems.into_iter().map(|(_, arn)| arn));
+        arns.sort();
+        arns.dedup();
+        let members: Vec<&str> = members
+            .iter()
+            .filter_map(|db| db.db_instance_identifier())
+            .collect();
+        ctx.record_run_info(
+            &format!("aws.backup.coverage_discovery.{region}"),
+            json!({
+                "resources": arns.len(),
+                "by_kind": counts,
+                "cluster_members_covered_by_their_cluster": members,
+                "api_calls": calls.into_summaries(),
+            }),
+        );
+        Ok(arns)
+    }
+
     async fn observe_vault(
         &self,
         session: &Session,
@@ -976,7 +1171,7 @@ impl Probe for BackupProbe {
         "AWS Backup: when a restore last succeeded, recovery point recency and encryption, Vault Lock"
     }
     fn target_syntax(&self) -> &'static str {
-        "a backup vault name or vault ARN, a protected resource's ARN, `*` for every vault or `protected:*` for every resource AWS Backup protects, in the scanned regions"
+        "a backup vault name or vault ARN, a resource's ARN, `region:NAME`, `*` for every vault, `protected:*` for every resource AWS Backup protects, `coverage:*` for every RDS instance and cluster, DynamoDB table and EFS file system (protected or not), or `region:*` for every region, in the scanned regions"
     }
     fn facts(&self) -> &'static [FactSpec] {
         FACTS
@@ -987,7 +1182,9 @@ impl Probe for BackupProbe {
         } else {
             Err(
                 "a backup vault name, a vault ARN (arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME), \
-                 a protected resource's ARN, `*` (every vault) or `protected:*` (every resource AWS Backup protects)"
+                 a protected resource's ARN, `region:NAME` (a region's restore testing plans), `*` (every vault), \
+                 `protected:*` (every resource AWS Backup protects), `coverage:*` (every RDS instance and cluster, \
+                 DynamoDB table and EFS file system, protected or not) or `region:*` (every scanned region)"
                     .into(),
             )
         }
@@ -996,16 +1193,24 @@ impl Probe for BackupProbe {
         "aws:backup".into()
     }
     fn is_pattern(&self, target: &str) -> bool {
-        target == "*" || target == PROTECTED
+        matches!(target, "*" | PROTECTED | COVERAGE | REGIONS)
     }
 
     async fn discover(&self, pattern: &str, ctx: &ProbeContext) -> Result<Vec<String>, ProbeError> {
-        if pattern != "*" && pattern != PROTECTED {
+        if !self.is_pattern(pattern) {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
         let mut all = Vec::new();
         for region in session.scan_regions(ctx).await? {
+            if pattern == REGIONS {
+                all.push(format!("{REGION_PREFIX}{region}"));
+                continue;
+            }
+            if pattern == COVERAGE {
+                all.extend(self.coverage(&session, &region, ctx).await?);
+                continue;
+            }
             let backup: Client = session.client(Some(&region));
             let calls = ApiCalls::default();
             if pattern == PROTECTED {
@@ -1050,7 +1255,10 @@ impl Probe for BackupProbe {
         })?;
         let started = Instant::now();
         let session = self.aws.session(ctx).await?;
-        let (Target::Vault { region, .. } | Target::Resource { region, .. }) = &parsed;
+        let region = match &parsed {
+            Target::Vault { region, .. } | Target::Resource { region, .. } => *region,
+            Target::Region { name } => Some(*name),
+        };
         let region = region.unwrap_or(session.region()).to_string();
         let backup: Client = session.client(Some(&region));
         let calls = ApiCalls::default();
@@ -1062,7 +1270,26 @@ impl Probe for BackupProbe {
             }
             Target::Resource { arn, .. } => {
                 self.observe_resource(&session, &backup, &calls, &region, arn, &mut obs)
-                    .await?
+                    .await?;
+                // Read replicas are backed up through their source: a coverage control
+                // scopes them out (n/a), as the aws.rds controls do.
+                match rds::replica_of_arn(&session, &calls, arn).await {
+                    None => {
+                        obs.fact("resource.replica_of", Value::Null);
+                    }
+                    Some(Ok(source)) => {
+                        obs.fact("resource.replica_of", source);
+                    }
+                    Some(Err(e)) if e.kind == ProbeErrorKind::NotFound => {
+                        obs.fact("resource.replica_of", Value::Null);
+                        obs.evidence("replica_of_note", e.message.as_str());
+                    }
+                    Some(Err(e)) => unobserved(&mut obs, &["resource.replica_of"], &e),
+                }
+            }
+            Target::Region { .. } => {
+                self.observe_region(&session, &backup, &calls, &region, &mut obs)
+                    .await
             }
         }
         obs.evidence("region", region.as_str());
@@ -1077,6 +1304,12 @@ impl Probe for BackupProbe {
     }
 
     fn render_all(&self, observations: &[Observation]) -> Option<String> {
+        if observations.iter().all(|o| {
+            o.facts.contains_key("restore_testing.plans")
+                || o.unobserved.contains_key("restore_testing.plans")
+        }) {
+            return Some(render_table(observations, "region", REGION_COLUMNS));
+        }
         let mut out = render_table(observations, "target", COLUMNS);
         for obs in observations {
             // The absence that matters most, said in words (the table shows "—").
@@ -1087,6 +1320,12 @@ impl Probe for BackupProbe {
         Some(out)
     }
 }
+
+/// The spot-check table's columns for `region:NAME` targets.
+const REGION_COLUMNS: &[Col] = &[
+    col("protected", "region.protected_resources"),
+    col("restore testing plans", "restore_testing.plans"),
+];
 
 /// The spot-check table's columns.
 const COLUMNS: &[Col] = &[
@@ -1180,7 +1419,15 @@ mod tests {
                 region: None
             })
         );
+        assert_eq!(
+            parse_target("region:eu-west-1"),
+            Some(Target::Region { name: "eu-west-1" })
+        );
         for bad in [
+            "region:",
+            "region:Eu-West-1",
+            "region:-x",
+            "region:eu_west_1",
             "",
             "*",
             "pro*",

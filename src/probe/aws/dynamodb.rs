@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{PointInTimeRecoveryStatus, SseStatus};
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, lag, plain_name, render_table, time_col, walk_pages};
-use super::{ApiCalls, Aws, regional_target, timestamp, unobserved};
+use super::{ApiCalls, Aws, Session, regional_target, timestamp, unobserved};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -25,7 +25,7 @@ crate::service_client!(aws_sdk_dynamodb, "dynamodb");
 const SERVICE: &str = "dynamodb";
 
 /// Tables per ListTables page (the API's maximum).
-const PAGE_SIZE: i32 = 100;
+pub(super) const PAGE_SIZE: i32 = 100;
 
 const FACTS: &[FactSpec] = &[
     fact(
@@ -93,6 +93,37 @@ impl DynamoDbProbe {
     }
 }
 
+/// Every table name of `region`, from every page of ListTables: the one lister of tables
+/// (`aws.dynamodb` discovery and `aws.backup`'s `coverage:*`).
+pub(super) async fn table_names(
+    session: &Session,
+    ddb: &Client,
+    calls: &ApiCalls,
+    region: &str,
+    page_size: i32,
+) -> Result<Vec<String>, ProbeError> {
+    let mut names = Vec::new();
+    walk_pages(
+        "dynamodb:ListTables",
+        |start| {
+            session.call(calls, SERVICE, "ListTables", region, move |c| {
+                ddb.list_tables()
+                    .limit(page_size)
+                    .set_exclusive_start_table_name(start.clone())
+                    .customize()
+                    .interceptor(c)
+                    .send()
+            })
+        },
+        |page| {
+            names.extend(page.table_names().iter().cloned());
+            page.last_evaluated_table_name
+        },
+    )
+    .await?;
+    Ok(names)
+}
+
 #[async_trait]
 impl Probe for DynamoDbProbe {
     fn kind(&self) -> &'static str {
@@ -138,32 +169,18 @@ impl Probe for DynamoDbProbe {
         for region in session.scan_regions(ctx).await? {
             let ddb: Client = session.client(Some(&region));
             let calls = ApiCalls::default();
-            let mut names = Vec::new();
-            let ddb = &ddb;
-            walk_pages(
-                "dynamodb:ListTables",
-                |start| {
-                    session.call(&calls, SERVICE, "ListTables", &region, move |c| {
-                        ddb.list_tables()
-                            .limit(self.page_size)
-                            .set_exclusive_start_table_name(start.clone())
-                            .customize()
-                            .interceptor(c)
-                            .send()
-                    })
-                },
-                |page| {
-                    // ListTables gives names only: the table's ARN outside the home region is
-                    // built from the caller's account.
-                    names.extend(page.table_names().iter().map(|name| {
+            // ListTables gives names only: the table's ARN outside the home region is built
+            // from the caller's account.
+            let mut names: Vec<String> =
+                table_names(&session, &ddb, &calls, &region, self.page_size)
+                    .await?
+                    .iter()
+                    .map(|name| {
                         regional_target(&session, &region, name, || {
                             session.arn("dynamodb", &region, &format!("table/{name}"))
                         })
-                    }));
-                    page.last_evaluated_table_name
-                },
-            )
-            .await?;
+                    })
+                    .collect();
             names.sort();
             names.dedup();
             // Where the population came from, for the report's run section.

@@ -13,7 +13,7 @@ use aws_sdk_efs::Client;
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, plain_name, render_table, walk_pages};
-use super::{ApiCalls, Aws, regional_target, timestamp};
+use super::{ApiCalls, Aws, Session, regional_target, timestamp};
 use crate::probe::{
     FactSpec, FactType, Observation, Params, Probe, ProbeContext, ProbeError, ProbeErrorKind, fact,
 };
@@ -23,7 +23,7 @@ crate::service_client!(aws_sdk_efs, "elasticfilesystem");
 const SERVICE: &str = "elasticfilesystem";
 
 /// File systems per DescribeFileSystems page (the API's default and maximum is 100).
-const PAGE_SIZE: i32 = 100;
+pub(super) const PAGE_SIZE: i32 = 100;
 
 const FACTS: &[FactSpec] = &[
     fact(
@@ -88,6 +88,44 @@ impl EfsProbe {
     }
 }
 
+/// Every file system of `region` as (id, ARN), from every page of DescribeFileSystems: the one
+/// lister of file systems (`aws.efs` discovery and `aws.backup`'s `coverage:*`).
+pub(super) async fn file_systems(
+    session: &Session,
+    efs: &Client,
+    calls: &ApiCalls,
+    region: &str,
+    page_size: i32,
+) -> Result<Vec<(String, String)>, ProbeError> {
+    let mut out = Vec::new();
+    walk_pages(
+        "elasticfilesystem:DescribeFileSystems",
+        |marker| {
+            session.call(calls, SERVICE, "DescribeFileSystems", region, move |c| {
+                efs.describe_file_systems()
+                    .max_items(page_size)
+                    .set_marker(marker.clone())
+                    .customize()
+                    .interceptor(c)
+                    .send()
+            })
+        },
+        |page| {
+            out.extend(page.file_systems().iter().map(|f| {
+                let id = f.file_system_id();
+                let arn = f
+                    .file_system_arn()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| session.arn(SERVICE, region, &format!("file-system/{id}")));
+                (id.to_string(), arn)
+            }));
+            page.next_marker
+        },
+    )
+    .await?;
+    Ok(out)
+}
+
 #[async_trait]
 impl Probe for EfsProbe {
     fn kind(&self) -> &'static str {
@@ -126,34 +164,13 @@ impl Probe for EfsProbe {
         let mut all = Vec::new();
         for region in session.scan_regions(ctx).await? {
             let efs: Client = session.client(Some(&region));
-            let efs = &efs;
             let calls = ApiCalls::default();
-            let mut ids = Vec::new();
-            walk_pages(
-                "elasticfilesystem:DescribeFileSystems",
-                |marker| {
-                    session.call(&calls, SERVICE, "DescribeFileSystems", &region, move |c| {
-                        efs.describe_file_systems()
-                            .max_items(self.page_size)
-                            .set_marker(marker.clone())
-                            .customize()
-                            .interceptor(c)
-                            .send()
-                    })
-                },
-                |page| {
-                    ids.extend(page.file_systems().iter().map(|f| {
-                        let id = f.file_system_id();
-                        regional_target(&session, &region, id, || {
-                            f.file_system_arn().map(str::to_string).unwrap_or_else(|| {
-                                session.arn(SERVICE, &region, &format!("file-system/{id}"))
-                            })
-                        })
-                    }));
-                    page.next_marker
-                },
-            )
-            .await?;
+            let mut ids: Vec<String> =
+                file_systems(&session, &efs, &calls, &region, self.page_size)
+                    .await?
+                    .into_iter()
+                    .map(|(id, arn)| regional_target(&session, &region, &id, || arn))
+                    .collect();
             ids.sort();
             ids.dedup();
             ctx.record_run_info(

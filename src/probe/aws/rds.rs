@@ -35,7 +35,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
-use aws_sdk_rds::types::Filter;
+use aws_sdk_rds::types::{DbCluster, DbInstance, Filter};
 use serde_json::{Value, json};
 
 use super::common::{Arn, Col, col, lag, plain_name, render_table, walk_pages};
@@ -51,7 +51,7 @@ crate::service_client!(aws_sdk_rds, "rds");
 const SERVICE: &str = "rds";
 
 /// Records per DescribeDBInstances / DescribeDBClusters page (the API takes 20–100).
-const PAGE_SIZE: i32 = 100;
+pub(super) const PAGE_SIZE: i32 = 100;
 const MIN_PAGE_SIZE: i32 = 20;
 
 /// Prefix that makes a target a DB cluster.
@@ -274,33 +274,11 @@ impl RdsProbe {
         calls: &ApiCalls,
         region: &str,
         cluster: Option<&str>,
-    ) -> Result<Vec<aws_sdk_rds::types::DbInstance>, ProbeError> {
-        let filter = cluster.map(|id| Filter::builder().name("db-cluster-id").values(id).build());
-        let mut out = Vec::new();
-        let filter = &filter;
-        walk_pages(
-            "rds:DescribeDBInstances",
-            |marker| {
-                session.call(calls, SERVICE, "DescribeDBInstances", region, move |c| {
-                    rds.describe_db_instances()
-                        .set_filters(filter.clone().map(|f| vec![f]))
-                        .max_records(self.page_size)
-                        .set_marker(marker.clone())
-                        .customize()
-                        .interceptor(c)
-                        .send()
-                })
-            },
-            |page| {
-                out.extend(page.db_instances().iter().cloned());
-                page.marker
-            },
-        )
-        .await?;
-        Ok(out)
+    ) -> Result<Vec<DbInstance>, ProbeError> {
+        describe_instances(session, rds, calls, region, cluster, self.page_size).await
     }
 
-    /// Every page of DescribeDBClusters.
+    /// Every cluster's target (its identifier at home, its ARN elsewhere).
     async fn clusters(
         &self,
         session: &Session,
@@ -308,34 +286,19 @@ impl RdsProbe {
         calls: &ApiCalls,
         region: &str,
     ) -> Result<Vec<String>, ProbeError> {
-        let mut out = Vec::new();
-        walk_pages(
-            "rds:DescribeDBClusters",
-            |marker| {
-                session.call(calls, SERVICE, "DescribeDBClusters", region, move |c| {
-                    rds.describe_db_clusters()
-                        .max_records(self.page_size)
-                        .set_marker(marker.clone())
-                        .customize()
-                        .interceptor(c)
-                        .send()
-                })
-            },
-            |page| {
-                out.extend(page.db_clusters().iter().filter_map(|c| {
-                    let id = c.db_cluster_identifier()?;
-                    let target = format!("{CLUSTER}{id}");
-                    Some(regional_target(session, region, &target, || {
-                        c.db_cluster_arn()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| session.arn("rds", region, &target))
-                    }))
-                }));
-                page.marker
-            },
-        )
-        .await?;
-        Ok(out)
+        let clusters = describe_clusters(session, rds, calls, region, self.page_size).await?;
+        Ok(clusters
+            .iter()
+            .filter_map(|c| {
+                let id = c.db_cluster_identifier()?;
+                let target = format!("{CLUSTER}{id}");
+                Some(regional_target(session, region, &target, || {
+                    c.db_cluster_arn()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| session.arn("rds", region, &target))
+                }))
+            })
+            .collect())
     }
 
     async fn observe_instance(
@@ -366,12 +329,7 @@ impl RdsProbe {
         obs.fact("kind", "instance");
         obs.fact("engine", db.engine());
         obs.fact("status", db.db_instance_status());
-        obs.fact(
-            "replica_of",
-            db.read_replica_source_db_instance_identifier()
-                .or(db.read_replica_source_db_cluster_identifier())
-                .filter(|s| !s.is_empty()),
-        );
+        obs.fact("replica_of", instance_replica_of(db));
         obs.fact("backup.retention_days", db.backup_retention_period());
         restorable(
             obs,
@@ -475,12 +433,7 @@ impl RdsProbe {
         obs.fact("kind", "cluster");
         obs.fact("engine", cluster.engine());
         obs.fact("status", cluster.status());
-        obs.fact(
-            "replica_of",
-            cluster
-                .replication_source_identifier()
-                .filter(|s| !s.is_empty()),
-        );
+        obs.fact("replica_of", cluster_replica_of(cluster));
         obs.fact("backup.retention_days", cluster.backup_retention_period());
         restorable(
             obs,
@@ -845,6 +798,134 @@ impl RdsProbe {
 
 /// A snapshot's `encrypted` and `kms_key_id`; a description without the flag leaves both
 /// unobserved, never guessed.
+/// Every page of DescribeDBInstances, optionally only one cluster's members: the one lister of
+/// DB instances (`aws.rds` discovery and `aws.backup`'s `coverage:*`).
+pub(super) async fn describe_instances(
+    session: &Session,
+    rds: &Client,
+    calls: &ApiCalls,
+    region: &str,
+    cluster: Option<&str>,
+    page_size: i32,
+) -> Result<Vec<DbInstance>, ProbeError> {
+    let filter = cluster.map(|id| Filter::builder().name("db-cluster-id").values(id).build());
+    let mut out = Vec::new();
+    let filter = &filter;
+    walk_pages(
+        "rds:DescribeDBInstances",
+        |marker| {
+            session.call(calls, SERVICE, "DescribeDBInstances", region, move |c| {
+                rds.describe_db_instances()
+                    .set_filters(filter.clone().map(|f| vec![f]))
+                    .max_records(page_size)
+                    .set_marker(marker.clone())
+                    .customize()
+                    .interceptor(c)
+                    .send()
+            })
+        },
+        |page| {
+            out.extend(page.db_instances().iter().cloned());
+            page.marker
+        },
+    )
+    .await?;
+    Ok(out)
+}
+
+/// Every page of DescribeDBClusters: the one lister of DB clusters (`aws.rds` discovery and
+/// `aws.backup`'s `coverage:*`).
+pub(super) async fn describe_clusters(
+    session: &Session,
+    rds: &Client,
+    calls: &ApiCalls,
+    region: &str,
+    page_size: i32,
+) -> Result<Vec<DbCluster>, ProbeError> {
+    let mut out = Vec::new();
+    walk_pages(
+        "rds:DescribeDBClusters",
+        |marker| {
+            session.call(calls, SERVICE, "DescribeDBClusters", region, move |c| {
+                rds.describe_db_clusters()
+                    .max_records(page_size)
+                    .set_marker(marker.clone())
+                    .customize()
+                    .interceptor(c)
+                    .send()
+            })
+        },
+        |page| {
+            out.extend(page.db_clusters().iter().cloned());
+            page.marker
+        },
+    )
+    .await?;
+    Ok(out)
+}
+
+/// A read replica's source, as the `replica_of` fact reads it.
+pub(super) fn instance_replica_of(db: &DbInstance) -> Option<&str> {
+    db.read_replica_source_db_instance_identifier()
+        .or(db.read_replica_source_db_cluster_identifier())
+        .filter(|s| !s.is_empty())
+}
+
+/// A replica cluster's source, as the `replica_of` fact reads it.
+pub(super) fn cluster_replica_of(cluster: &DbCluster) -> Option<&str> {
+    cluster
+        .replication_source_identifier()
+        .filter(|s| !s.is_empty())
+}
+
+/// Whether the DB instance or cluster an RDS ARN (`…:db:ID`, `…:cluster:ID`) names is a read
+/// replica, and of what; `None` when the ARN names neither. One DescribeDBInstances or
+/// DescribeDBClusters call in the ARN's region.
+pub(super) async fn replica_of_arn(
+    session: &Session,
+    calls: &ApiCalls,
+    arn: &str,
+) -> Option<Result<Option<String>, ProbeError>> {
+    let parsed = Arn::parse(arn).filter(|a| a.service == "rds")?;
+    let region = parsed.region().unwrap_or(session.region()).to_string();
+    let rds: Client = session.client(Some(&region));
+    if let Some(id) = parsed.resource.strip_prefix("db:") {
+        let out = session
+            .call(calls, SERVICE, "DescribeDBInstances", &region, |c| {
+                rds.describe_db_instances()
+                    .db_instance_identifier(id)
+                    .customize()
+                    .interceptor(c)
+                    .send()
+            })
+            .await
+            .map_err(|e| not_found(e, "DB instance", id, &region));
+        return Some(out.map(|o| {
+            o.db_instances()
+                .first()
+                .and_then(instance_replica_of)
+                .map(str::to_string)
+        }));
+    }
+    let id = parsed.resource.strip_prefix(CLUSTER)?;
+    let out = session
+        .call(calls, SERVICE, "DescribeDBClusters", &region, |c| {
+            rds.describe_db_clusters()
+                .db_cluster_identifier(id)
+                .customize()
+                .interceptor(c)
+                .send()
+        })
+        .await
+        .map_err(|e| not_found(e, "DB cluster", id, &region));
+    Some(out.map(|o| {
+        o.db_clusters()
+            .first()
+            .and_then(cluster_replica_of)
+            .map(str::to_string)
+    }))
+}
+
 fn snapshot_encryption(obs: &mut Observation, encrypted: Option<bool>, key: Option<&str>) {
     match encrypted {
         Some(on) => {
