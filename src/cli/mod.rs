@@ -276,7 +276,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "NAME=VALUE")]
     pub param: Vec<String>,
     /// tls: also enumerate the cipher suites each accepted version accepts (N+1 connections per
-    /// version for N suites).
+    /// version for N suites) and the key-exchange groups (N+1 per version for N groups).
     #[arg(long)]
     pub ciphers: bool,
     #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]

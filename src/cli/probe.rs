@@ -64,7 +64,8 @@ pub(super) fn run(args: &ProbeArgs, color: bool) -> Result<u8> {
     one(probe.as_ref(), target, ctx, args, color)
 }
 
-/// The probe context; with `--ciphers`, the TLS probe is told the cipher facts are wanted.
+/// The probe context; with `--ciphers`, the TLS probe is told the cipher and group facts are
+/// wanted.
 fn context(inv: crate::inventory::Inventory, args: &ProbeArgs, probe: &dyn Probe) -> ProbeContext {
     let ctx = ProbeContext::new(
         Arc::new(inv),
@@ -80,7 +81,7 @@ fn context(inv: crate::inventory::Inventory, args: &ProbeArgs, probe: &dyn Probe
     let facts = probe
         .facts()
         .iter()
-        .filter(|f| f.path.starts_with("ciphers."))
+        .filter(|f| f.path.starts_with("ciphers.") || f.path.starts_with("groups."))
         .map(|f| f.path.to_string())
         .collect();
     ctx.with_facts_used([(probe.kind().to_string(), facts)].into())
