@@ -23,6 +23,7 @@ mod github;
 mod http;
 mod http_verdicts;
 mod library;
+mod mozilla;
 mod pipeline;
 mod plugins;
 mod shard;

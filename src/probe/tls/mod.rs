@@ -187,6 +187,11 @@ const FACTS: &[FactSpec] = &[
         "whole days until not_after (negative once expired)",
     ),
     fact(
+        "certificate.lifetime_days",
+        FactType::Integer,
+        "the leaf's validity period (not_after - not_before) in whole days; the longest over the certificates served",
+    ),
+    fact(
         "certificate.key_type",
         FactType::String,
         "RSA | EC | Ed25519 | Ed448 | DSA",
@@ -963,13 +968,14 @@ fn record_groups(obs: &mut Observation, scans: &[AddressScan]) {
     }
 }
 
-const CERT_FACTS: [&str; 21] = [
+const CERT_FACTS: [&str; 22] = [
     "certificate.subject",
     "certificate.issuer",
     "certificate.sans",
     "certificate.not_before",
     "certificate.not_after",
     "certificate.days_remaining",
+    "certificate.lifetime_days",
     "certificate.key_type",
     "certificate.key_bits",
     "certificate.key_curve",
@@ -1146,6 +1152,14 @@ fn record_certificate(
         .min()
         .unwrap_or(0);
     obs.fact("certificate.days_remaining", days);
+    // Whole days, rounded down (a 90-day certificate issued for 90 days and 1 hour reads 90), the
+    // longest over every certificate served: a profile's maximum lifespan holds for each one.
+    let lifetime = views
+        .iter()
+        .map(|v| (v.leaf().not_after - v.leaf().not_before).div_euclid(86_400))
+        .max()
+        .unwrap_or(0);
+    obs.fact("certificate.lifetime_days", lifetime);
     obs.fact("certificate.key_type", leaf.key_type.clone());
     obs.fact("certificate.key_bits", json!(leaf.key_bits));
     obs.fact("certificate.key_curve", json!(leaf.key_curve));
@@ -1203,6 +1217,7 @@ fn record_certificate(
             "certificate.hostname_matches",
             "certificate.days_remaining",
             "certificate.not_after",
+            "certificate.lifetime_days",
         ] {
             obs.unobserved(f, why.clone());
         }
