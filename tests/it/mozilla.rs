@@ -644,3 +644,57 @@ fn mozilla_packs_are_named_by_builtin_only_and_validate() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("mozilla-intermediate"));
 }
+
+/// `vouch probe tls https://mozilla.test:PORT/ok --profile PROFILE`: exit code and stdout.
+fn probe_profile(profile: &str, s: &Server) -> (i32, String) {
+    let inv = s.dir.path().join("probe.toml");
+    std::fs::write(
+        &inv,
+        format!(
+            "[resolve]\n\"mozilla.test:{p}\" = \"127.0.0.1:{p}\"\n\n[tls]\nca_file = \"ca.pem\"\n",
+            p = s.port
+        ),
+    )
+    .unwrap();
+    let out = vouch()
+        .args([
+            "probe",
+            "tls",
+            &format!("https://mozilla.test:{}/ok", s.port),
+        ])
+        .args(["--profile", profile, "--timeout", "20s"])
+        .arg("--inventory")
+        .arg(&inv)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (
+        out.status.code().unwrap(),
+        stdout + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn probe_tls_profile_prints_each_deviation_in_words_and_exits_1() {
+    // Wrong answers prevented: a deviating server reported as conforming (exit 0), a deviation
+    // printed without what was observed, a conforming server reported as deviating.
+    let old = tls10_server();
+    let (code, out) = probe_profile("intermediate", &old);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("deviation"), "{out}");
+    assert!(out.contains("MOZ-INTERMEDIATE-PROTOCOLS"), "{out}");
+    assert!(
+        out.contains("protocols.accepted: TLSv1.0 not allowed by the profile"),
+        "{out}"
+    );
+    assert!(
+        out.contains("TLS_RSA_WITH_AES_128_CBC_SHA") && out.contains("MOZ-INTERMEDIATE-CIPHERS"),
+        "{out}"
+    );
+
+    let modern = modern_server();
+    let (code, out) = probe_profile("modern", &modern);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("conforms"), "{out}");
+    assert!(!out.contains("deviation"), "{out}");
+}
