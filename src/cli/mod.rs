@@ -276,13 +276,36 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "NAME=VALUE")]
     pub param: Vec<String>,
     /// tls: also enumerate the cipher suites each accepted version accepts (N+1 connections per
-    /// version for N suites).
+    /// version for N suites) and the key-exchange groups (N+1 per version for N groups).
     #[arg(long)]
     pub ciphers: bool,
+    /// tls: judge the target by a Mozilla server-side TLS profile (the `builtin:mozilla-PROFILE`
+    /// pack, guidelines 5.7) and print each deviation; exit 1 when there is one.
+    #[arg(long, value_enum, value_name = "PROFILE", conflicts_with = "facts")]
+    pub profile: Option<MozillaProfile>,
     #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
     pub format: ProbeFormat,
     #[command(flatten)]
     pub inv: InventoryArgs,
+}
+
+/// A Mozilla server-side TLS configuration (`vouch probe tls HOST --profile NAME`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MozillaProfile {
+    Modern,
+    Intermediate,
+    Old,
+}
+
+impl MozillaProfile {
+    /// The built-in pack that holds the profile's controls.
+    pub fn pack(self) -> &'static str {
+        match self {
+            MozillaProfile::Modern => "builtin:mozilla-modern",
+            MozillaProfile::Intermediate => "builtin:mozilla-intermediate",
+            MozillaProfile::Old => "builtin:mozilla-old",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

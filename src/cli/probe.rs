@@ -57,6 +57,16 @@ pub(super) fn run(args: &ProbeArgs, color: bool) -> Result<u8> {
         );
         return Ok(exit::INVALID);
     }
+    if let Some(profile) = args.profile {
+        if kind != "tls" {
+            eprintln!(
+                "error: --profile judges a TLS endpoint: use `vouch probe tls TARGET --profile {}`",
+                profile.pack().trim_start_matches("builtin:mozilla-")
+            );
+            return Ok(exit::INVALID);
+        }
+        return profile_check(inv, target, profile, args, color);
+    }
     let ctx = context(inv, args, probe.as_ref());
     if probe.is_pattern(target) {
         return pattern(probe, target, ctx, args, color);
@@ -64,7 +74,168 @@ pub(super) fn run(args: &ProbeArgs, color: bool) -> Result<u8> {
     one(probe.as_ref(), target, ctx, args, color)
 }
 
-/// The probe context; with `--ciphers`, the TLS probe is told the cipher facts are wanted.
+/// `vouch probe tls TARGET --profile NAME`: a check run of the profile's built-in pack on this
+/// one target (the pack holds every rule; the run tells the probe which facts it needs), each
+/// deviation printed in words. A target without a scheme is taken as `https://TARGET`, so the
+/// pack's HSTS control (an `http` probe) reads the same endpoint. Nothing is filed in a store.
+fn profile_check(
+    mut inv: crate::inventory::Inventory,
+    target: &str,
+    profile: super::MozillaProfile,
+    args: &ProbeArgs,
+    color: bool,
+) -> Result<u8> {
+    use crate::expect::Verdict;
+    use crate::pipeline::{Context, Notice, Options, Plan, Refusal, Sources};
+    inv.store = Default::default();
+    let target = if target.contains("://") {
+        target.to_string()
+    } else {
+        format!("https://{target}")
+    };
+    let sources = Sources {
+        controls: vec![std::path::PathBuf::from(profile.pack())],
+        ..Sources::default()
+    };
+    let options = Options {
+        targets: vec![target.clone()],
+        engine: crate::engine::EngineOptions {
+            timeout: args.inv.timeout,
+            ..crate::engine::EngineOptions::default()
+        },
+        cloud_concurrency: args.inv.aws_concurrency.max(1),
+        ..Options::default()
+    };
+    let ctx = Context::new().with_notices(move |n| match n {
+        Notice::Diagnostics(d) => {
+            report_diagnostics(&d, color);
+        }
+        Notice::Warning(w) => eprintln!("warning: {w}"),
+        _ => {}
+    });
+    let res = runtime()?.block_on(async {
+        let plan = Plan::load(sources, inv, Diagnostics::new(), options, &ctx).await?;
+        let observed = plan.observe(&ctx).await?;
+        Ok::<_, Refusal>(observed.evaluate(ctx.now()).waive().gate())
+    });
+    let outcome = match res {
+        Ok(o) => o,
+        Err(Refusal::Invalid(d)) => {
+            report_diagnostics(&d, color);
+            return Ok(exit::INVALID);
+        }
+        Err(Refusal::Usage(m)) => {
+            eprintln!("error: {m}");
+            return Ok(exit::INVALID);
+        }
+        Err(Refusal::Error(e)) => return Err(e),
+    };
+    let report = &outcome.report;
+    if args.format == ProbeFormat::Json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(outcome.code);
+    }
+    let name = profile.pack().trim_start_matches("builtin:mozilla-");
+    let mut deviations = 0;
+    let mut unknown = 0;
+    let mut text = String::new();
+    for c in &report.controls {
+        for r in &c.results {
+            match r.verdict {
+                Verdict::Fail => {
+                    deviations += 1;
+                    text.push_str(&format!("  deviation  {}: {}\n", c.id, c.title));
+                    for k in r.checks.iter().filter(|k| k.verdict == Verdict::Fail) {
+                        text.push_str(&format!("             {}\n", deviation(k)));
+                    }
+                }
+                Verdict::Error => {
+                    unknown += 1;
+                    let why = r.error.clone().unwrap_or_else(|| {
+                        r.checks
+                            .iter()
+                            .filter(|k| k.verdict == Verdict::Error)
+                            .map(|k| {
+                                format!(
+                                    "{} not observed{}",
+                                    k.fact,
+                                    k.message
+                                        .as_ref()
+                                        .map(|m| format!(" ({m})"))
+                                        .unwrap_or_default()
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    });
+                    text.push_str(&format!(
+                        "  unknown    {}: {}\n             could not be checked: {why}\n",
+                        c.id, c.title
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    let checked = report.controls.len();
+    println!(
+        "{target} against Mozilla's {name} profile (server-side TLS guidelines 5.7): {}",
+        match (deviations, unknown) {
+            (0, 0) => format!("conforms ({checked} controls)"),
+            (0, u) => format!("no deviation found, {u} control(s) could not be checked"),
+            (d, 0) => format!("{d} deviation(s)"),
+            (d, u) => format!("{d} deviation(s), {u} control(s) could not be checked"),
+        }
+    );
+    print!("{text}");
+    Ok(outcome.code)
+}
+
+/// One failed check in words: the values a list holds that the profile does not allow, or the
+/// value against the bound.
+fn deviation(k: &crate::expect::Check) -> String {
+    use crate::expect::Op;
+    let observed = k.observed.as_ref();
+    if let (Some(serde_json::Value::Array(items)), serde_json::Value::Array(allowed)) =
+        (observed, &k.expected)
+    {
+        if matches!(k.op, Op::In | Op::Eq) {
+            let extra: Vec<String> = items
+                .iter()
+                .filter(|i| !allowed.contains(i))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string())
+                })
+                .collect();
+            if !extra.is_empty() {
+                return format!(
+                    "{}: {} not allowed by the profile{}",
+                    k.fact,
+                    extra.join(", "),
+                    if allowed.is_empty() {
+                        " (it allows none)".to_string()
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+    }
+    format!(
+        "{} is {}, the profile wants {} {}",
+        k.fact,
+        observed
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "unobserved".into()),
+        k.op,
+        k.expected
+    )
+}
+
+/// The probe context; with `--ciphers`, the TLS probe is told the cipher and group facts are
+/// wanted.
 fn context(inv: crate::inventory::Inventory, args: &ProbeArgs, probe: &dyn Probe) -> ProbeContext {
     let ctx = ProbeContext::new(
         Arc::new(inv),
@@ -80,7 +251,7 @@ fn context(inv: crate::inventory::Inventory, args: &ProbeArgs, probe: &dyn Probe
     let facts = probe
         .facts()
         .iter()
-        .filter(|f| f.path.starts_with("ciphers."))
+        .filter(|f| f.path.starts_with("ciphers.") || f.path.starts_with("groups."))
         .map(|f| f.path.to_string())
         .collect();
     ctx.with_facts_used([(probe.kind().to_string(), facts)].into())

@@ -3,6 +3,11 @@
 //! `--controls builtin` names the whole library and `builtin:PACK` one of its packs: a pack is one
 //! file of the library, named without its order prefix and extension (`controls/02-encryption.toml`
 //! is `builtin:encryption`). Both combine with files: `--controls builtin --controls ours.toml`.
+//!
+//! Opt-in packs (`controls/packs/*.toml`: the Mozilla server-side TLS profiles
+//! `builtin:mozilla-modern`, `builtin:mozilla-intermediate`, `builtin:mozilla-old`) are embedded
+//! the same way and named the same way, but are not part of the library: `builtin` and no
+//! `--controls` leave them out (their profiles contradict each other by design).
 
 use std::path::{Path, PathBuf};
 
@@ -24,9 +29,14 @@ pub fn sources() -> Vec<Source> {
         .collect()
 }
 
-/// The pack names, in library order (`governance`, `encryption`, …).
+/// The pack names, in library order (`governance`, `encryption`, …), then the opt-in packs
+/// (`mozilla-modern`, …).
 pub fn packs() -> Vec<&'static str> {
-    FILES.iter().map(|(name, _)| pack_of(name)).collect()
+    FILES
+        .iter()
+        .chain(PACKS.iter())
+        .map(|(name, _)| pack_of(name))
+        .collect()
 }
 
 fn pack_of(name: &'static str) -> &'static str {
@@ -45,6 +55,7 @@ fn pack_of(name: &'static str) -> &'static str {
 pub fn is_builtin(name: &Path, text: &str) -> bool {
     FILES
         .iter()
+        .chain(PACKS.iter())
         .any(|(n, t)| Path::new(n) == name && *t == text)
 }
 
@@ -63,6 +74,7 @@ pub fn resolve(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
         } else if let Some(pack) = s.strip_prefix("builtin:") {
             let found: Vec<Source> = FILES
                 .iter()
+                .chain(PACKS.iter())
                 .filter(|(name, _)| pack_of(name) == pack)
                 .map(|(name, text)| Source::Text {
                     name: PathBuf::from(name),
@@ -89,8 +101,8 @@ pub fn resolve(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
     Ok(out)
 }
 
-/// Writes the library into `dir` as `NN-name.toml` files; an existing file is kept unless
-/// `force`. Returns the files written and the files kept.
+/// Writes the library (not the opt-in packs) into `dir` as `NN-name.toml` files; an existing
+/// file is kept unless `force`. Returns the files written and the files kept.
 pub fn export(dir: &Path, force: bool) -> std::io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     std::fs::create_dir_all(dir)?;
     let (mut written, mut kept) = (Vec::new(), Vec::new());

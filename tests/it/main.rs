@@ -24,6 +24,7 @@ mod http;
 mod http_verdicts;
 mod library;
 mod memory;
+mod mozilla;
 mod pipeline;
 mod plugins;
 mod shard;

@@ -154,7 +154,7 @@ fn versions(o: &Observation) -> (Value, Value, Value) {
     )
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
+pub(crate) fn which(tool: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|p| p.join(tool))
@@ -1700,4 +1700,110 @@ fn vouch_probe_tls_ciphers_prints_the_suites() {
         obs["facts"]["ciphers.TLSv1.2"],
         json!(["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"])
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key-exchange groups.
+
+async fn observe_groups(server: &OpenSsl) -> Observation {
+    let ctx = ctx(
+        Some(fixture("tls/ca.pem")),
+        &[("legacy.test:443", server.addr)],
+        Duration::from_secs(20),
+    );
+    let ctx = ctx.with_facts_used(
+        [(
+            "tls".to_string(),
+            ["groups.accepted".to_string()].into_iter().collect(),
+        )]
+        .into(),
+    );
+    observe("legacy.test", &ctx).await.unwrap()
+}
+
+fn sorted_list(v: &Value) -> Vec<String> {
+    let mut got: Vec<String> =
+        serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{e}: {v}"));
+    got.sort();
+    got
+}
+
+#[tokio::test]
+async fn accepted_groups_are_exactly_the_configured_ones_over_tls12_and_tls13() {
+    // Wrong answers prevented: a group missed (only the first choice reported), a group invented
+    // (everything offered reported), tls-parser's Rust names instead of the IANA ones.
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &["-min_protocol", "TLSv1.2", "-groups", "X25519:secp384r1"],
+    );
+    let o = observe_groups(&server).await;
+    assert_eq!(
+        sorted_list(&o.facts["groups.accepted"]),
+        ["secp384r1", "x25519"],
+        "{:#}",
+        o.evidence["addresses"]
+    );
+    // Both versions were asked: TLS 1.3 by key share, TLS 1.2 by ECDHE ServerKeyExchange.
+    let addr = o.evidence["addresses"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    for v in ["TLSv1.3", "TLSv1.2"] {
+        assert_eq!(
+            sorted_list(&addr["groups"][v]["accepted"]),
+            ["secp384r1", "x25519"],
+            "{v}: {:#}",
+            addr["groups"]
+        );
+    }
+    // No cipher control: no suite enumerated.
+    assert!(o.unobserved.contains_key("ciphers.TLSv1.2"));
+}
+
+#[tokio::test]
+async fn ffdhe_only_tls13_server_reports_its_finite_field_groups() {
+    // Wrong answers prevented: [] (no x25519 key share accepted, so "nothing"), or x25519
+    // because that is the share the hello carried.
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &["-tls1_3", "-groups", "ffdhe2048:ffdhe4096"],
+    );
+    let o = observe_groups(&server).await;
+    assert_eq!(
+        sorted_list(&o.facts["groups.accepted"]),
+        ["ffdhe2048", "ffdhe4096"],
+        "{:#}",
+        o.evidence["addresses"]
+    );
+}
+
+#[tokio::test]
+async fn tls12_only_server_groups_come_from_the_server_key_exchange() {
+    // Wrong answers prevented: the TLS 1.2 curve never read (only TLS 1.3 enumerated), a
+    // brainpool or P-521 curve missed.
+    let server = openssl_server(
+        "legacy.pem",
+        "legacy.key",
+        &["-tls1_2", "-groups", "secp521r1:brainpoolP256r1"],
+    );
+    let o = observe_groups(&server).await;
+    assert_eq!(
+        sorted_list(&o.facts["groups.accepted"]),
+        ["brainpoolP256r1", "secp521r1"],
+        "{:#}",
+        o.evidence["addresses"]
+    );
+}
+
+#[tokio::test]
+async fn without_a_group_control_no_group_is_enumerated() {
+    let server = openssl_server("legacy.pem", "legacy.key", &["-tls1_2"]);
+    let o = observe_openssl(&server, "legacy.test").await;
+    assert!(o.unobserved.contains_key("groups.accepted"));
+    let connections = o.evidence["connections"].as_u64().unwrap();
+    assert!(connections <= 8, "{connections} connections");
 }

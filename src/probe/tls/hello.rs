@@ -170,7 +170,20 @@ pub fn suite_name(id: u16) -> String {
 ///
 /// `sni` is the name to send (never an IP literal: RFC 6066 forbids it). TLS 1.3 is asked for the
 /// RFC 8446 way: legacy_version 1.2, `supported_versions` = [1.3] only, an x25519 key share.
+/// Every group of [`GROUPS`] is offered.
 pub fn client_hello(version: Protocol, suites: &[u16], sni: Option<&str>) -> Hello {
+    client_hello_with_groups(version, suites, sni, &GROUPS)
+}
+
+/// [`client_hello`] offering only `groups` in `supported_groups`. The TLS 1.3 key share is for
+/// x25519 when it is offered and empty otherwise (RFC 8446 §4.2.8 allows an empty
+/// `client_shares`: the server answers with a HelloRetryRequest naming the group it wants).
+pub fn client_hello_with_groups(
+    version: Protocol,
+    suites: &[u16],
+    sni: Option<&str>,
+    groups: &[u16],
+) -> Hello {
     let suites: Vec<u16> = suites
         .iter()
         .copied()
@@ -215,10 +228,10 @@ pub fn client_hello(version: Protocol, suites: &[u16], sni: Option<&str>) -> Hel
             data.extend_from_slice(&list);
             put_ext(&mut ext, 0x0000, &data);
         }
-        let mut groups = Vec::new();
-        put_u16(&mut groups, (GROUPS.len() * 2) as u16);
-        GROUPS.iter().for_each(|g| put_u16(&mut groups, *g));
-        put_ext(&mut ext, 0x000a, &groups);
+        let mut list = Vec::new();
+        put_u16(&mut list, (groups.len() * 2) as u16);
+        groups.iter().for_each(|g| put_u16(&mut list, *g));
+        put_ext(&mut ext, 0x000a, &list);
         put_ext(&mut ext, 0x000b, &[1, 0]); // ec_point_formats: uncompressed
         if version >= Protocol::TlsV1_2 {
             let mut schemes = Vec::new();
@@ -233,10 +246,14 @@ pub fn client_hello(version: Protocol, suites: &[u16], sni: Option<&str>) -> Hel
             put_ext(&mut ext, 0x002b, &[2, 0x03, 0x04]); // supported_versions: TLS 1.3 only
             put_ext(&mut ext, 0x002d, &[1, 1]); // psk_key_exchange_modes: psk_dhe_ke
             let mut share = Vec::new();
-            put_u16(&mut share, 2 + 2 + 32);
-            put_u16(&mut share, GROUP_X25519);
-            put_u16(&mut share, 32);
-            share.extend_from_slice(&random::<32>());
+            if groups.contains(&GROUP_X25519) {
+                put_u16(&mut share, 2 + 2 + 32);
+                put_u16(&mut share, GROUP_X25519);
+                put_u16(&mut share, 32);
+                share.extend_from_slice(&random::<32>());
+            } else {
+                put_u16(&mut share, 0);
+            }
             put_ext(&mut ext, 0x0033, &share);
         }
         // Padding (RFC 7685): some stacks hang on hellos of 256–511 bytes, so those are padded
@@ -273,6 +290,44 @@ pub fn client_hello(version: Protocol, suites: &[u16], sni: Option<&str>) -> Hel
     Hello {
         bytes: record,
         suites,
+    }
+}
+
+/// The IANA name of a supported group (`x25519`, `secp256r1`, `ffdhe2048`, `brainpoolP256r1`,
+/// `X25519MLKEM768`), as the TLS Supported Groups registry spells it, or its code point in hex.
+/// The names come from tls-parser's `NamedGroup` (its variants are the registry's names with the
+/// first letter capitalised; x25519 and x448 carry an `Ecdh` prefix there); the registry entries
+/// it does not know (the ML-KEM and GOST groups, registered after its release) are named here.
+pub fn group_name(id: u16) -> String {
+    let named = match id {
+        0x0022 => Some("GC256A"),
+        0x0023 => Some("GC256B"),
+        0x0024 => Some("GC256C"),
+        0x0025 => Some("GC256D"),
+        0x0026 => Some("GC512A"),
+        0x0027 => Some("GC512B"),
+        0x0028 => Some("GC512C"),
+        0x0029 => Some("curveSM2"),
+        0x0200 => Some("MLKEM512"),
+        0x0201 => Some("MLKEM768"),
+        0x0202 => Some("MLKEM1024"),
+        0x11eb => Some("SecP256r1MLKEM768"),
+        0x11ec => Some("X25519MLKEM768"),
+        0x11ed => Some("SecP384r1MLKEM1024"),
+        _ => None,
+    };
+    if let Some(n) = named {
+        return n.to_string();
+    }
+    let debug = format!("{:?}", tls_parser::NamedGroup(id));
+    if debug.starts_with("NamedGroup") || debug.contains('(') {
+        return format!("0x{id:04X}");
+    }
+    let debug = debug.strip_prefix("Ecdh").unwrap_or(&debug);
+    let mut chars = debug.chars();
+    match chars.next() {
+        Some(c) => c.to_ascii_lowercase().to_string() + chars.as_str(),
+        None => format!("0x{id:04X}"),
     }
 }
 
@@ -331,6 +386,59 @@ mod tests {
         ] {
             assert!(tls12.contains(&s), "0x{s:04x} in the first TLS 1.2 list");
         }
+    }
+
+    #[test]
+    fn group_names_are_the_iana_registry_spellings() {
+        // The wrong answer each prevents: tls-parser's Rust names ("EcdhX25519", "Secp256r1")
+        // or a bare code point where the registry has a name.
+        for (id, name) in [
+            (0x001d, "x25519"),
+            (0x001e, "x448"),
+            (0x0017, "secp256r1"),
+            (0x0018, "secp384r1"),
+            (0x0019, "secp521r1"),
+            (0x001a, "brainpoolP256r1"),
+            (0x001f, "brainpoolP256r1tls13"),
+            (0x0100, "ffdhe2048"),
+            (0x0104, "ffdhe8192"),
+            (0x0001, "sect163k1"),
+            (0x11ec, "X25519MLKEM768"),
+            (0x7777, "0x7777"),
+        ] {
+            assert_eq!(group_name(id), name, "0x{id:04x}");
+        }
+        for g in GROUPS {
+            assert!(!group_name(g).starts_with("0x"), "0x{g:04x} has a name");
+        }
+    }
+
+    #[test]
+    fn hello_without_x25519_sends_an_empty_key_share() {
+        let (suites, _) = suite_lists(Protocol::TlsV1_3);
+        let h = client_hello_with_groups(Protocol::TlsV1_3, &suites, None, &[0x0018]);
+        let (_, rec) = tls_parser::parse_tls_plaintext(&h.bytes).expect("parses");
+        let tls_parser::TlsMessage::Handshake(tls_parser::TlsMessageHandshake::ClientHello(ch)) =
+            &rec.msg[0]
+        else {
+            panic!("not a ClientHello")
+        };
+        let (_, exts) = tls_parser::parse_tls_client_hello_extensions(ch.ext.unwrap()).unwrap();
+        let mut saw_share = false;
+        for e in exts {
+            match e {
+                tls_parser::TlsExtension::EllipticCurves(g) => {
+                    assert_eq!(g, vec![tls_parser::NamedGroup(0x0018)])
+                }
+                tls_parser::TlsExtension::KeyShare(k) => {
+                    // A share for a group that is not offered is illegal (RFC 8446 §4.2.8).
+                    assert_eq!(k, &[0, 0][..]);
+                    saw_share = true;
+                }
+                _ => {}
+            }
+        }
+        assert!(saw_share);
     }
 
     #[test]

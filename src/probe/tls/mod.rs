@@ -82,6 +82,11 @@ const FACTS: &[FactSpec] = &[
         "every accepted suite has an ephemeral key exchange (ECDHE, DHE, TLS 1.3)",
     ),
     fact(
+        "groups.accepted",
+        FactType::StringList,
+        "IANA names of the key-exchange groups accepted (TLS 1.3 key shares, TLS <= 1.2 ECDHE curves), in the order chosen",
+    ),
+    fact(
         "addresses.scanned",
         FactType::StringList,
         "the addresses scanned (every A/AAAA of the name in the chosen IP family); facts aggregate over them",
@@ -180,6 +185,11 @@ const FACTS: &[FactSpec] = &[
         "certificate.days_remaining",
         FactType::Integer,
         "whole days until not_after (negative once expired)",
+    ),
+    fact(
+        "certificate.lifetime_days",
+        FactType::Integer,
+        "the leaf's validity period (not_after - not_before) in whole days; the longest over the certificates served",
     ),
     fact(
         "certificate.key_type",
@@ -439,6 +449,7 @@ impl Probe for TlsProbe {
         }
         let addrs = offers.scan_addresses(&addrs);
         let ciphers = ctx.uses_fact(self.kind(), "ciphers.");
+        let groups = ctx.uses_fact(self.kind(), "groups.");
         // Every connection of the scan goes through connect::connect, which runs the target's
         // STARTTLS upgrade first (the scheme is scoped here, so nothing below may tokio::spawn).
         let mut scans = starttls::scoped(
@@ -450,6 +461,7 @@ impl Probe for TlsProbe {
                     budget,
                     ctx.options.connections_per_address,
                     ciphers,
+                    groups,
                 )
             })),
         )
@@ -500,6 +512,14 @@ impl Probe for TlsProbe {
                     "cipher suites are enumerated only when a control uses a ciphers.* fact (vouch probe tls --ciphers)",
                 );
             }
+        }
+        if groups {
+            record_groups(&mut obs, &scans);
+        } else {
+            obs.unobserved(
+                "groups.accepted",
+                "key-exchange groups are enumerated only when a control uses a groups.* fact (vouch probe tls --ciphers)",
+            );
         }
         record_negotiated(&mut obs, &scans);
         record_certificate(&mut obs, &t, &scans, &trust);
@@ -897,13 +917,65 @@ fn record_ciphers(obs: &mut Observation, scans: &[AddressScan]) {
     );
 }
 
-const CERT_FACTS: [&str; 21] = [
+/// `groups.accepted`: the union over addresses of the groups of TLS 1.3 and of the highest
+/// accepted version below it, unobserved when an enumeration did not finish or one of those
+/// versions is undecided at some address.
+fn record_groups(obs: &mut Observation, scans: &[AddressScan]) {
+    let mut problems: Vec<String> = Vec::new();
+    let mut list: Vec<u16> = Vec::new();
+    for s in scans {
+        for (p, g) in &s.groups {
+            if let Some(why) = &g.incomplete {
+                problems.push(format!("{} {p}: {why}", s.addr));
+            }
+            for id in &g.accepted {
+                if !list.contains(id) {
+                    list.push(*id);
+                }
+            }
+        }
+        // A version that may be accepted but was not enumerated could hide groups.
+        for p in [
+            Protocol::TlsV1_3,
+            Protocol::TlsV1_2,
+            Protocol::TlsV1_1,
+            Protocol::TlsV1_0,
+        ] {
+            let verdict = s.versions.get(&p).map(|r| r.verdict);
+            if verdict == Some(Verdict::Inconclusive) {
+                problems.push(format!(
+                    "{} {p}: neither proven accepted nor rejected",
+                    s.addr
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        obs.fact(
+            "groups.accepted",
+            list.iter()
+                .map(|g| hello::group_name(*g))
+                .collect::<Vec<_>>(),
+        );
+    } else {
+        obs.unobserved(
+            "groups.accepted",
+            format!(
+                "the group enumeration did not finish ({})",
+                problems.join("; ")
+            ),
+        );
+    }
+}
+
+const CERT_FACTS: [&str; 22] = [
     "certificate.subject",
     "certificate.issuer",
     "certificate.sans",
     "certificate.not_before",
     "certificate.not_after",
     "certificate.days_remaining",
+    "certificate.lifetime_days",
     "certificate.key_type",
     "certificate.key_bits",
     "certificate.key_curve",
@@ -1080,6 +1152,14 @@ fn record_certificate(
         .min()
         .unwrap_or(0);
     obs.fact("certificate.days_remaining", days);
+    // Whole days, rounded down (a 90-day certificate issued for 90 days and 1 hour reads 90), the
+    // longest over every certificate served: a profile's maximum lifespan holds for each one.
+    let lifetime = views
+        .iter()
+        .map(|v| (v.leaf().not_after - v.leaf().not_before).div_euclid(86_400))
+        .max()
+        .unwrap_or(0);
+    obs.fact("certificate.lifetime_days", lifetime);
     obs.fact("certificate.key_type", leaf.key_type.clone());
     obs.fact("certificate.key_bits", json!(leaf.key_bits));
     obs.fact("certificate.key_curve", json!(leaf.key_curve));
@@ -1137,6 +1217,7 @@ fn record_certificate(
             "certificate.hostname_matches",
             "certificate.days_remaining",
             "certificate.not_after",
+            "certificate.lifetime_days",
         ] {
             obs.unobserved(f, why.clone());
         }
@@ -1256,9 +1337,26 @@ fn address_evidence(s: &AddressScan) -> Value {
         }),
         Err(f) => json!({"error": f.error, "certificates": f.chain.len()}),
     };
+    let groups: serde_json::Map<String, Value> = s
+        .groups
+        .iter()
+        .map(|(p, g)| {
+            (
+                p.as_str().to_string(),
+                json!({
+                    "accepted": g.accepted.iter().map(|id| hello::group_name(*id)).collect::<Vec<_>>(),
+                    "incomplete": g.incomplete,
+                    "no_ecdhe_suite": g.no_ecdhe.then_some(
+                        "no ECDHE suite accepted: finite-field DHE groups are not named in TLS <= 1.2"),
+                    "connections": g.connections,
+                }),
+            )
+        })
+        .collect();
     json!({
         "connections": s.connections,
         "versions": versions,
+        "groups": groups,
         "handshake": handshake,
         "legacy_certificates": s.legacy_chain.len(),
         "other_family_handshake": s.other_handshake,
@@ -1456,6 +1554,7 @@ mod tests {
             other_chain: vec![],
             other_handshake: None,
             suites: BTreeMap::new(),
+            groups: BTreeMap::new(),
             connections: 0,
         }
     }

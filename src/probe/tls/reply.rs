@@ -38,11 +38,30 @@ pub enum Reply {
         /// §4.1.3): `Some(1)` for "DOWNGRD\x01" (negotiated TLS 1.2), `Some(0)` for
         /// "DOWNGRD\x00" (TLS 1.1 or below), `None` when absent.
         downgrade_sentinel: Option<u8>,
+        /// The key-exchange group the server picked, when the reply names it: the TLS 1.3
+        /// `key_share` of a ServerHello or the `selected_group` of a HelloRetryRequest (RFC 8446
+        /// §4.2.8), or, read with [`Want::KeyExchange`], the named curve of a TLS ≤ 1.2 ECDHE
+        /// ServerKeyExchange (RFC 8422 §5.4).
+        group: Option<u16>,
     },
     /// The server refused with an alert.
     Alert { level: u8, description: u8 },
     /// The bytes are not a TLS reply (an HTTP server, garbage, an oversized record).
     NotTls { reason: String },
+}
+
+/// How far into a TLS ≤ 1.2 server flight a reply is read (TLS 1.3 encrypts everything after
+/// the ServerHello, so its answer always settles there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// The ServerHello only.
+    Hello,
+    /// On to the Certificate message (or a message that shows there is none), so a legacy-only
+    /// server's chain can still be read.
+    Certificate,
+    /// On to the ServerKeyExchange (or the ServerHelloDone that shows there is none), for the
+    /// named curve of an ECDHE suite.
+    KeyExchange,
 }
 
 /// Parses the bytes received so far. `None`: not settled yet, read more. With `eof` (the peer
@@ -52,6 +71,16 @@ pub enum Reply {
 /// `want_certificate`: after a TLS ≤ 1.2 ServerHello, keep reading until the Certificate message
 /// (or a message that shows there is none) so a legacy-only server's chain can still be read.
 pub fn parse(buf: &[u8], want_certificate: bool, eof: bool) -> Option<Reply> {
+    let want = if want_certificate {
+        Want::Certificate
+    } else {
+        Want::Hello
+    };
+    parse_for(buf, want, eof)
+}
+
+/// [`parse`], reading a TLS ≤ 1.2 flight as far as `want` says.
+pub fn parse_for(buf: &[u8], want: Want, eof: bool) -> Option<Reply> {
     if let Some(first) = buf.first() {
         if let Some(reason) = not_tls(buf, *first) {
             return Some(Reply::NotTls { reason });
@@ -59,20 +88,19 @@ pub fn parse(buf: &[u8], want_certificate: bool, eof: bool) -> Option<Reply> {
     }
     let mut pos = 0;
     let mut handshake: Vec<u8> = Vec::new();
-    let mut hello: Option<(u16, u16, bool, Option<u8>)> = None;
+    let mut hello: Option<Hello> = None;
     let mut certificates: Option<Vec<Vec<u8>>> = None;
     let mut flight_over = false;
 
-    let settle = |hello: Option<(u16, u16, bool, Option<u8>)>, certs: Option<Vec<Vec<u8>>>| {
-        hello.map(
-            |(version, suite, retry_request, downgrade_sentinel)| Reply::ServerHello {
-                version,
-                suite,
-                retry_request,
-                certificates: certs.unwrap_or_default(),
-                downgrade_sentinel,
-            },
-        )
+    let settle = |hello: Option<Hello>, certs: Option<Vec<Vec<u8>>>| {
+        hello.map(|h| Reply::ServerHello {
+            version: h.version,
+            suite: h.suite,
+            retry_request: h.retry,
+            certificates: certs.unwrap_or_default(),
+            downgrade_sentinel: h.sentinel,
+            group: h.group,
+        })
     };
 
     while buf.len() - pos >= 5 {
@@ -153,9 +181,9 @@ pub fn parse(buf: &[u8], want_certificate: bool, eof: bool) -> Option<Reply> {
                     match (ty, hello.is_some()) {
                         (2, false) => match server_hello(msg) {
                             Ok(h) => {
-                                let modern = h.0 >= 0x0304 || h.2;
+                                let modern = h.version >= 0x0304 || h.retry;
                                 hello = Some(h);
-                                if modern || !want_certificate {
+                                if modern || want == Want::Hello {
                                     // TLS 1.3 encrypts the rest; the version question is settled.
                                     return settle(hello, None);
                                 }
@@ -169,10 +197,19 @@ pub fn parse(buf: &[u8], want_certificate: bool, eof: bool) -> Option<Reply> {
                         }
                         (11, true) => {
                             certificates = Some(certificate_list(msg));
+                            if want == Want::Certificate {
+                                return settle(hello, certificates);
+                            }
+                        }
+                        (12, true) if want == Want::KeyExchange => {
+                            if let Some(h) = hello.as_mut() {
+                                h.group = ecdhe_curve(msg);
+                            }
                             return settle(hello, certificates);
                         }
                         // ServerKeyExchange, CertificateRequest, ServerHelloDone: no Certificate
-                        // is coming (an anonymous suite).
+                        // is coming (an anonymous suite), or no ServerKeyExchange (RSA or static
+                        // key exchange).
                         (12..=14, true) => {
                             flight_over = true;
                         }
@@ -259,16 +296,46 @@ fn not_tls(buf: &[u8], first: u8) -> Option<String> {
 /// The TLS 1.3 downgrade sentinel prefix (RFC 8446 §4.1.3): "DOWNGRD" then 0x01 or 0x00.
 const DOWNGRADE_PREFIX: [u8; 7] = *b"DOWNGRD";
 
-/// Version, suite, HelloRetryRequest flag and downgrade sentinel of a ServerHello message.
-fn server_hello(msg: &[u8]) -> Result<(u16, u16, bool, Option<u8>), String> {
+/// What a ServerHello message says.
+#[derive(Clone, Copy)]
+struct Hello {
+    version: u16,
+    suite: u16,
+    /// A HelloRetryRequest.
+    retry: bool,
+    sentinel: Option<u8>,
+    group: Option<u16>,
+}
+
+/// Version, suite, HelloRetryRequest flag, downgrade sentinel and TLS 1.3 key-share group of a
+/// ServerHello message.
+fn server_hello(msg: &[u8]) -> Result<Hello, String> {
     match tls_parser::parse_tls_message_handshake(msg) {
         Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ServerHello(sh)))) => {
             let retry = sh.random == HRR_RANDOM;
-            let version = sh.ext.and_then(selected_version).unwrap_or(sh.version.0);
+            let version = sh
+                .ext
+                .and_then(|e| extension(e, 43))
+                .filter(|d| d.len() == 2)
+                .map(|d| u16::from_be_bytes([d[0], d[1]]))
+                .unwrap_or(sh.version.0);
             let tail = &sh.random[sh.random.len().saturating_sub(8)..];
             let sentinel =
                 (tail.len() == 8 && tail[..7] == DOWNGRADE_PREFIX && tail[7] <= 1).then(|| tail[7]);
-            Ok((version, sh.cipher.0, retry, sentinel))
+            // key_share (RFC 8446 §4.2.8): a HelloRetryRequest carries the selected_group alone,
+            // a ServerHello a KeyShareEntry; either way the group comes first.
+            let group = sh
+                .ext
+                .and_then(|e| extension(e, 51))
+                .filter(|d| d.len() >= 2)
+                .map(|d| u16::from_be_bytes([d[0], d[1]]));
+            Ok(Hello {
+                version,
+                suite: sh.cipher.0,
+                retry,
+                sentinel,
+                group,
+            })
         }
         Ok(_) | Err(_) => Err(format!(
             "unreadable ServerHello ({} bytes, version field {:02x}{:02x})",
@@ -279,19 +346,33 @@ fn server_hello(msg: &[u8]) -> Result<(u16, u16, bool, Option<u8>), String> {
     }
 }
 
-/// The `supported_versions` extension of a ServerHello (RFC 8446 §4.2.1): the chosen version.
-/// Walked by hand because it must be found even when a neighbouring extension is malformed.
-fn selected_version(mut ext: &[u8]) -> Option<u16> {
+/// The data of extension `wanted` of a ServerHello (`supported_versions`, RFC 8446 §4.2.1;
+/// `key_share`, §4.2.8). Walked by hand because it must be found even when a neighbouring
+/// extension is malformed.
+fn extension(mut ext: &[u8], wanted: u16) -> Option<&[u8]> {
     while ext.len() >= 4 {
         let ty = u16::from_be_bytes([ext[0], ext[1]]);
         let len = u16::from_be_bytes([ext[2], ext[3]]) as usize;
         let data = ext.get(4..4 + len)?;
-        if ty == 43 && len == 2 {
-            return Some(u16::from_be_bytes([data[0], data[1]]));
+        if ty == wanted {
+            return Some(data);
         }
         ext = &ext[4 + len..];
     }
     None
+}
+
+/// The named curve of an ECDHE ServerKeyExchange message (RFC 8422 §5.4: ServerECDHParams
+/// first), read with tls-parser. `None` for explicit curves and for any other key exchange.
+fn ecdhe_curve(msg: &[u8]) -> Option<u16> {
+    let body = msg.get(4..)?;
+    match tls_parser::parse_ecdh_params(body) {
+        Ok((_, p)) => match p.curve_params.params_content {
+            tls_parser::ECParametersContent::NamedGroup(g) => Some(g.0),
+            _ => None,
+        },
+        Err(_) => None,
+    }
 }
 
 fn certificate_list(msg: &[u8]) -> Vec<Vec<u8>> {
@@ -402,6 +483,7 @@ mod tests {
                 retry_request: false,
                 certificates: vec![],
                 downgrade_sentinel: None,
+                group: None,
             })
         );
     }

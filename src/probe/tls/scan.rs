@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use super::chain::{self, Handshake, HandshakeFailure};
 use super::hello::{self, Hello};
-use super::reply::{self, MAX_REPLY_BYTES, Reply};
+use super::reply::{self, MAX_REPLY_BYTES, Reply, Want};
 use crate::expect::Protocol;
 
 /// The verdict on one version at one address.
@@ -117,6 +117,9 @@ pub struct AddressScan {
     pub other_handshake: Option<String>,
     /// The suites of each accepted version, when they were asked for.
     pub suites: BTreeMap<Protocol, SuiteScan>,
+    /// The key-exchange groups of TLS 1.3 and of the highest accepted version below it, when
+    /// they were asked for.
+    pub groups: BTreeMap<Protocol, GroupScan>,
     pub connections: usize,
 }
 
@@ -175,6 +178,7 @@ pub async fn scan_address(
     budget: Budget,
     max_connections: usize,
     ciphers: bool,
+    groups: bool,
 ) -> AddressScan {
     let permits = Arc::new(Semaphore::new(max_connections.max(1)));
     let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -358,6 +362,19 @@ pub async fn scan_address(
             suites.insert(v, scan);
         }
     }
+    let mut group_scans = BTreeMap::new();
+    if groups {
+        let versions = group_versions(&results);
+        let found = futures::future::join_all(versions.iter().map(|&v| {
+            let permits = permits.clone();
+            async move { (v, enumerate_groups(v, addr, name, budget, &permits).await) }
+        }))
+        .await;
+        for (v, scan) in found {
+            connections.fetch_add(scan.connections, std::sync::atomic::Ordering::Relaxed);
+            group_scans.insert(v, scan);
+        }
+    }
     AddressScan {
         addr,
         versions: results,
@@ -366,6 +383,7 @@ pub async fn scan_address(
         other_chain,
         other_handshake,
         suites,
+        groups: group_scans,
         connections: connections.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
@@ -431,7 +449,12 @@ async fn probe_version_paced(
             }
             connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let limit = Instant::now() + budget.per_connection.min(left);
-            send_hello(addr, &hello, version != Protocol::TlsV1_3, limit).await
+            let want = if version == Protocol::TlsV1_3 {
+                Want::Hello
+            } else {
+                Want::Certificate
+            };
+            send_hello(addr, &hello, want, limit).await
         };
         attempts.push(Attempt {
             hello_bytes: hello.bytes.len(),
@@ -505,6 +528,7 @@ fn judge(version: Protocol, hello: &Hello, outcome: Outcome) -> Judged {
             retry_request,
             certificates,
             downgrade_sentinel,
+            ..
         }) => {
             let what = if retry_request {
                 "HelloRetryRequest"
@@ -643,7 +667,7 @@ pub async fn enumerate_suites(
         let limit = Instant::now() + budget.per_connection.min(left);
         Some((
             hello.suites.clone(),
-            send_hello(addr, &hello, false, limit).await,
+            send_hello(addr, &hello, Want::Hello, limit).await,
         ))
     };
     while let Some(chunk) = chunks.first().cloned() {
@@ -691,14 +715,156 @@ pub async fn enumerate_suites(
     out
 }
 
-/// Sends one hello on a fresh connection and reads the answer until it settles, `limit` passes
-/// or [`MAX_REPLY_BYTES`] have arrived.
-pub async fn send_hello(
+/// The versions whose key-exchange groups are enumerated: TLS 1.3 when accepted (the groups
+/// of its key shares), and the highest accepted version below it (the curves of its ECDHE
+/// suites). Servers configure one group list for all versions ≤ 1.2, so asking the highest
+/// one is enough.
+pub fn group_versions(results: &BTreeMap<Protocol, VersionResult>) -> Vec<Protocol> {
+    let accepted = |p: &Protocol| {
+        results
+            .get(p)
+            .is_some_and(|r| r.verdict == Verdict::Accepted)
+    };
+    let mut out = Vec::new();
+    if accepted(&Protocol::TlsV1_3) {
+        out.push(Protocol::TlsV1_3);
+    }
+    if let Some(p) = [Protocol::TlsV1_2, Protocol::TlsV1_1, Protocol::TlsV1_0]
+        .into_iter()
+        .find(accepted)
+    {
+        out.push(p);
+    }
+    out
+}
+
+/// The key-exchange groups one version accepts at one address.
+#[derive(Clone, Debug, Default)]
+pub struct GroupScan {
+    /// Accepted groups (IANA code points), in the order the server chose them.
+    pub accepted: Vec<u16>,
+    /// Why the enumeration is incomplete, when it is.
+    pub incomplete: Option<String>,
+    /// For TLS ≤ 1.2: the server accepted the version but no ECDHE suite, so it has no named
+    /// curve to report (its finite-field DHE groups are not named on the wire).
+    pub no_ecdhe: bool,
+    pub connections: usize,
+}
+
+/// Enumerates the groups `version` accepts, the way suites are: a hello offering every group of
+/// the registry, then again without each group the server picked, until it refuses (N+1
+/// connections for N groups). TLS 1.3 names the group in the ServerHello's key share or the
+/// HelloRetryRequest's selected_group (RFC 8446 §4.2.8); TLS ≤ 1.2 names it in the ECDHE
+/// ServerKeyExchange (RFC 8422 §5.4), so those hellos offer only ECDHE suites, and the flight
+/// is read up to the ServerKeyExchange.
+pub async fn enumerate_groups(
+    version: Protocol,
     addr: SocketAddr,
-    hello: &Hello,
-    want_certificate: bool,
-    limit: Instant,
-) -> Outcome {
+    name: &str,
+    budget: Budget,
+    permits: &Semaphore,
+) -> GroupScan {
+    let suites: Vec<u16> = {
+        let (first, second) = hello::suite_lists(version);
+        first
+            .into_iter()
+            .chain(second)
+            .filter(|id| {
+                version == Protocol::TlsV1_3
+                    || tls_parser::CIPHERS.get(id).is_some_and(|s| {
+                        matches!(
+                            s.kx,
+                            tls_parser::TlsCipherKx::Ecdhe | tls_parser::TlsCipherKx::Aecdh
+                        ) && !s.name.contains("PSK")
+                    })
+            })
+            .take(hello::MAX_SUITES_PER_HELLO - 1)
+            .collect()
+    };
+    let want = if version == Protocol::TlsV1_3 {
+        Want::Hello
+    } else {
+        Want::KeyExchange
+    };
+    let mut left: Vec<u16> = hello::GROUPS.to_vec();
+    let mut out = GroupScan::default();
+    while !left.is_empty() {
+        let hello = hello::client_hello_with_groups(version, &suites, Some(name), &left);
+        let outcome = {
+            let Ok(_permit) = permits.acquire().await else {
+                out.incomplete = Some("cancelled".into());
+                return out;
+            };
+            let time = budget.deadline.saturating_duration_since(Instant::now());
+            if time.is_zero() {
+                out.incomplete = Some("the time budget ran out".into());
+                return out;
+            }
+            out.connections += 1;
+            let limit = Instant::now() + budget.per_connection.min(time);
+            send_hello(addr, &hello, want, limit).await
+        };
+        match outcome {
+            Outcome::Reply(Reply::ServerHello {
+                version: chosen,
+                suite,
+                group,
+                ..
+            }) if chosen == version.wire() && hello.suites.contains(&suite) => match group {
+                Some(g) if left.contains(&g) => {
+                    out.accepted.push(g);
+                    left.retain(|x| *x != g);
+                }
+                Some(g) => {
+                    out.incomplete = Some(format!(
+                        "the server picked {}, a group that was not offered",
+                        hello::group_name(g)
+                    ));
+                    return out;
+                }
+                None if version != Protocol::TlsV1_3 && out.accepted.is_empty() => {
+                    // Only ECDHE suites were offered: a choice without a named curve is an
+                    // explicit curve or a server that ignores the list; say so, do not guess.
+                    out.incomplete = Some(format!(
+                        "the server chose {} without naming a curve in its ServerKeyExchange",
+                        hello::suite_name(suite)
+                    ));
+                    return out;
+                }
+                None => {
+                    out.incomplete = Some(format!(
+                        "the server's answer ({}) names no group",
+                        hello::suite_name(suite)
+                    ));
+                    return out;
+                }
+            },
+            o if o.is_refusal() => {
+                if version != Protocol::TlsV1_3 && out.accepted.is_empty() {
+                    out.no_ecdhe = true;
+                }
+                return out;
+            }
+            o => {
+                out.incomplete = Some(format!(
+                    "an answer that is neither a choice nor a refusal: {}",
+                    attempt_evidence(&Attempt {
+                        hello_bytes: 0,
+                        suites: 0,
+                        outcome: o,
+                        elapsed: Duration::ZERO,
+                    })["reply"]
+                ));
+                return out;
+            }
+        }
+    }
+    out
+}
+
+/// Sends one hello on a fresh connection and reads the answer until it settles (as far into the
+/// flight as `want` says), `limit` passes or [`MAX_REPLY_BYTES`] have arrived.
+pub async fn send_hello(addr: SocketAddr, hello: &Hello, want: Want, limit: Instant) -> Outcome {
     let mut stream = match tokio::time::timeout_at(limit, super::connect::connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) if is_no_route(&e) => return Outcome::NoRoute(format!("cannot connect: {e}")),
@@ -719,7 +885,7 @@ pub async fn send_hello(
     loop {
         match tokio::time::timeout_at(limit, stream.read(&mut chunk)).await {
             Ok(Ok(0)) => {
-                return match reply::parse(&buf, want_certificate, true) {
+                return match reply::parse_for(&buf, want, true) {
                     Some(r) => Outcome::Reply(r),
                     None => Outcome::Closed,
                 };
@@ -728,7 +894,7 @@ pub async fn send_hello(
                 let room = MAX_REPLY_BYTES - buf.len();
                 buf.extend_from_slice(&chunk[..n.min(room)]);
                 let full = buf.len() >= MAX_REPLY_BYTES;
-                if let Some(r) = reply::parse(&buf, want_certificate, full) {
+                if let Some(r) = reply::parse_for(&buf, want, full) {
                     return Outcome::Reply(r);
                 }
                 if full {
@@ -736,7 +902,7 @@ pub async fn send_hello(
                         received: buf.len(),
                     };
                 }
-                if want_certificate
+                if want != Want::Hello
                     && matches!(
                         reply::parse(&buf, false, false),
                         Some(Reply::ServerHello { .. })
@@ -746,14 +912,14 @@ pub async fn send_hello(
                 }
             }
             Ok(Err(e)) => {
-                return match reply::parse(&buf, want_certificate, true) {
+                return match reply::parse_for(&buf, want, true) {
                     Some(r) => Outcome::Reply(r),
                     None if is_reset(&e) => Outcome::Reset,
                     None => Outcome::Closed,
                 };
             }
             Err(_) => {
-                return match reply::parse(&buf, want_certificate, true) {
+                return match reply::parse_for(&buf, want, true) {
                     Some(r @ Reply::ServerHello { .. }) => Outcome::Reply(r),
                     Some(Reply::NotTls { reason }) if !reason.contains("end inside") => {
                         Outcome::Reply(Reply::NotTls { reason })
@@ -793,6 +959,7 @@ pub fn attempt_evidence(a: &Attempt) -> Value {
             retry_request,
             certificates,
             downgrade_sentinel,
+            group,
         }) => json!({
             "type": if *retry_request { "hello_retry_request" } else { "server_hello" },
             "downgrade_sentinel": downgrade_sentinel.map(|s| format!("DOWNGRD\\x0{s}")),
@@ -800,6 +967,7 @@ pub fn attempt_evidence(a: &Attempt) -> Value {
                 .unwrap_or_else(|| format!("0x{version:04x}")),
             "suite": hello::suite_name(*suite),
             "certificates": certificates.len(),
+            "group": group.map(hello::group_name),
         }),
         Outcome::Reply(Reply::Alert { level, description }) => json!({
             "type": "alert",
@@ -833,6 +1001,7 @@ mod tests {
             retry_request: false,
             certificates: vec![],
             downgrade_sentinel: sentinel,
+            group: None,
         })
     }
 
