@@ -13,8 +13,9 @@
 //! `ListRestoreJobsByProtectedResource` (`…/restore-jobs/`), `ListRestoreJobs`
 //! (`GET /restore-jobs/`, with its `status`, `createdAfter`/`Before` and
 //! `completeAfter`/`Before` filters), `ListRecoveryPointsByBackupVault`
-//! (`GET /backup-vaults/{name}/recovery-points/`) and `ListRestoreTestingPlans`
-//! (`GET /restore-testing/plans`).
+//! (`GET /backup-vaults/{name}/recovery-points/`), `ListRestoreTestingPlans`
+//! (`GET /restore-testing/plans`) and `ListRestoreTestingSelections`
+//! (`GET /restore-testing/plans/{name}/selections`).
 //!
 //! The history, dated relative to now, in the home region (the DR region protects nothing):
 //! - `opendoors-app-db`: restored by the weekly restore testing plan a month ago, validation
@@ -35,6 +36,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// moto's account.
 const ACCOUNT: &str = "123456789012";
+/// The home region's restore testing plan (it selects the RDS databases).
+const PLAN: &str = "opendoors_weekly_restore_tests";
 const DAY: i64 = 86_400;
 
 /// A resource AWS Backup protects in the demo.
@@ -371,7 +374,7 @@ impl Backup {
                         "LastExecutionTime": self.now - 3 * DAY - 2400,
                         "LastUpdateTime": self.now - 60 * DAY,
                         "RestoreTestingPlanArn": self.plan_arn(),
-                        "RestoreTestingPlanName": "opendoors_weekly_restore_tests",
+                        "RestoreTestingPlanName": PLAN,
                         "ScheduleExpression": "cron(0 5 ? * 1 *)",
                         "ScheduleExpressionTimezone": "Etc/UTC",
                         "StartWindowHours": 24,
@@ -380,6 +383,31 @@ impl Backup {
                     vec![]
                 };
                 (200, json!({"RestoreTestingPlans": plans}))
+            }
+            ["restore-testing", "plans", plan, "selections"] => {
+                let selections = if home && *plan == PLAN {
+                    vec![json!({
+                        "CreationTime": self.now - 200 * DAY,
+                        "IamRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackupDefaultServiceRole"),
+                        "ProtectedResourceType": "RDS",
+                        "RestoreTestingPlanName": PLAN,
+                        "RestoreTestingSelectionName": "opendoors_databases",
+                        "ValidationWindowHours": 2,
+                    })]
+                } else if home {
+                    return Some((
+                        404,
+                        json!({
+                            "__type": "ResourceNotFoundException",
+                            "Message": format!("Restore testing plan {plan} not found"),
+                            "Type": "RestoreTestingPlan",
+                            "Context": plan,
+                        }),
+                    ));
+                } else {
+                    vec![]
+                };
+                (200, json!({"RestoreTestingSelections": selections}))
             }
             _ => return None,
         };

@@ -1933,7 +1933,9 @@ async fn rds_read_replicas_and_stopped_instances_are_not_applicable_on_moto() {
 /// backup plan covers is never examined.
 #[tokio::test]
 async fn backup_coverage_on_moto_lists_every_database_cluster_table_and_file_system() {
-    let region = "eu-south-1"; // no other test seeds it: the population is exactly ours
+    // The home region: an RDS resource elsewhere would show up (by ARN) in the snapshot tests'
+    // all-region listings. Other tests' resources may be here too: ours must all be found.
+    let region = REGION;
     let url = moto_url();
     let cfg = seed_config(&url, region).await;
     let rds = aws_sdk_rds::Client::new(&cfg);
@@ -1958,7 +1960,7 @@ async fn backup_coverage_on_moto_lists_every_database_cluster_table_and_file_sys
         .send()
         .await
         .unwrap();
-    create_cluster(&rds, &cluster, &[("eu-south-1a", false)]).await;
+    create_cluster(&rds, &cluster, &[("eu-west-1a", false)]).await;
     let table = unique("cov-table");
     create_table(&aws_sdk_dynamodb::Client::new(&cfg), &table, None::<&str>).await;
     let fs = aws_sdk_efs::Client::new(&cfg)
@@ -2175,9 +2177,24 @@ fn testing_plans(names: &[&str], next: Option<&str>) -> ReplayEvent {
     backup_ok("/restore-testing/plans?MaxResults=1000", body)
 }
 
+/// ListRestoreTestingSelections of one plan, as the AWS Backup API reference gives it.
+fn testing_selections(plan: &str, names: &[&str]) -> ReplayEvent {
+    backup_ok(
+        &format!("/restore-testing/plans/{plan}/selections?MaxResults=1000"),
+        json!({"RestoreTestingSelections": names.iter().map(|n| json!({
+            "CreationTime": epoch_days_ago(150.0),
+            "IamRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackupDefaultServiceRole"),
+            "ProtectedResourceType": "DynamoDB",
+            "RestoreTestingPlanName": plan,
+            "RestoreTestingSelectionName": n,
+            "ValidationWindowHours": 2,
+        })).collect::<Vec<_>>()}),
+    )
+}
+
 /// The wrong answers this prevents: a region holding backups with no restore testing plan
-/// passing, a plan on a second page missed, and a region where AWS Backup protects nothing
-/// failing as noise.
+/// passing, a plan on a second page missed, a plan whose selections pick nothing passing (it
+/// restores nothing), and a region where AWS Backup protects nothing failing as noise.
 #[tokio::test]
 async fn backup_restore_testing_plan_is_required_where_resources_are_protected() {
     let orders = format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders");
@@ -2185,11 +2202,16 @@ async fn backup_restore_testing_plan_is_required_where_resources_are_protected()
         // 1. protected resources, no plan
         protected_list(&[&orders]),
         testing_plans(&[], None),
-        // 2. protected resources, a plan on the second page
+        // 2. protected resources, a plan on the second page that selects the tables
         protected_list(&[&orders]),
         testing_plans(&[], Some("more")),
-        testing_plans(&["weekly-restores"], None),
-        // 3. nothing protected
+        testing_plans(&["weekly_restores"], None),
+        testing_selections("weekly_restores", &["dynamodb_tables"]),
+        // 3. protected resources, a plan that selects nothing
+        protected_list(&[&orders]),
+        testing_plans(&["empty_plan"], None),
+        testing_selections("empty_plan", &[]),
+        // 4. nothing protected
         protected_list(&[]),
         testing_plans(&[], None),
     ]);
@@ -2197,34 +2219,41 @@ async fn backup_restore_testing_plan_is_required_where_resources_are_protected()
     let target = format!("region:{REGION}");
     let none = observe(&probe, &target, &ctx).await;
     let paged = observe(&probe, &target, &ctx).await;
+    let selects_nothing = observe(&probe, &target, &ctx).await;
     let empty = observe(&probe, &target, &ctx).await;
     assert_eq!(fact(&none, "region.protected_resources"), 1);
     assert_eq!(fact(&none, "restore_testing.plans"), 0);
+    assert_eq!(fact(&none, "restore_testing.selections"), 0);
     assert_eq!(fact(&paged, "restore_testing.plans"), 1);
+    assert_eq!(fact(&paged, "restore_testing.selections"), 1);
     assert_eq!(
         paged.evidence["restore_testing_plans"][0]["name"],
-        "weekly-restores"
+        "weekly_restores"
     );
+    assert_eq!(
+        paged.evidence["restore_testing_plans"][0]["selections"][0]["resource_type"],
+        "DynamoDB"
+    );
+    assert_eq!(fact(&selects_nothing, "restore_testing.plans"), 1);
+    assert_eq!(fact(&selects_nothing, "restore_testing.selections"), 0);
+    let sent = uris(&client);
+    assert!(sent[4].contains("NextToken=more"), "{sent:#?}");
     assert!(
-        uris(&client)[4].contains("NextToken=more"),
-        "{:#?}",
-        uris(&client)
+        sent[5].contains("/restore-testing/plans/weekly_restores/selections"),
+        "{sent:#?}"
     );
     let registry = registry_with("aws.backup", aws);
     let control = builtin_control(&registry, "BACKUP-RESTORE-TESTING-PLAN");
     let now = jiff::Timestamp::now();
+    let verdict = |obs: &Observation| engine::evaluate(&control, obs, None, now).verdict;
+    assert_eq!(verdict(&none), vouch::expect::Verdict::Fail);
+    assert_eq!(verdict(&paged), vouch::expect::Verdict::Pass);
     assert_eq!(
-        engine::evaluate(&control, &none, None, now).verdict,
-        vouch::expect::Verdict::Fail
+        verdict(&selects_nothing),
+        vouch::expect::Verdict::Fail,
+        "a plan that selects nothing tests nothing"
     );
-    assert_eq!(
-        engine::evaluate(&control, &paged, None, now).verdict,
-        vouch::expect::Verdict::Pass
-    );
-    assert_eq!(
-        engine::evaluate(&control, &empty, None, now).verdict,
-        vouch::expect::Verdict::NotApplicable
-    );
+    assert_eq!(verdict(&empty), vouch::expect::Verdict::NotApplicable);
     assert!(probe.check_target("region:eu-west-1").is_ok());
     assert!(probe.check_target("region:Nowhere").is_err());
 }

@@ -24,8 +24,8 @@
 //!   observes `resource.replica_of` (DescribeDBInstances / DescribeDBClusters): a read replica
 //!   is backed up through its source.
 //! - `region:NAME` (`region:*`: every scanned region): how many resources AWS Backup protects
-//!   there and its restore testing plans (ListRestoreTestingPlans). A plan's resource
-//!   selections are not read: a plan that selects nothing still counts.
+//!   there, its restore testing plans (ListRestoreTestingPlans) and their resource selections
+//!   (ListRestoreTestingSelections): a plan that selects nothing restores nothing.
 //!
 //! The restore that proves a backup can be used is `restore.last_validated_ok`: the newest
 //! COMPLETED restore whose restore-testing validation was SUCCESSFUL, or that was not validated
@@ -146,6 +146,11 @@ const FACTS: &[FactSpec] = &[
         "restore_testing.plans",
         FactType::Integer,
         "a `region:NAME` target: restore testing plans in the region (ListRestoreTestingPlans)",
+    ),
+    fact(
+        "restore_testing.selections",
+        FactType::Integer,
+        "a `region:NAME` target: resource selections across the region's restore testing plans (ListRestoreTestingSelections); a plan with none restores nothing",
     ),
     fact(
         "restore.completed_in_window",
@@ -873,6 +878,52 @@ impl BackupProbe {
         Ok(plans)
     }
 
+    /// The resource selections of one restore testing plan (ListRestoreTestingSelections,
+    /// every page): each selection's name and protected resource type.
+    async fn restore_testing_selections(
+        &self,
+        session: &Session,
+        backup: &Client,
+        calls: &ApiCalls,
+        region: &str,
+        plan: &str,
+    ) -> Result<Vec<Value>, ProbeError> {
+        let mut selections = Vec::new();
+        walk_pages(
+            "backup:ListRestoreTestingSelections",
+            |token| {
+                session.call(
+                    calls,
+                    SERVICE,
+                    "ListRestoreTestingSelections",
+                    region,
+                    move |c| {
+                        backup
+                            .list_restore_testing_selections()
+                            .restore_testing_plan_name(plan)
+                            .max_results(self.page_size)
+                            .set_next_token(token.clone())
+                            .customize()
+                            .interceptor(c)
+                            .send()
+                    },
+                )
+            },
+            |page| {
+                selections.extend(page.restore_testing_selections().iter().map(|s| {
+                    json!({
+                        "name": s.restore_testing_selection_name(),
+                        "resource_type": s.protected_resource_type(),
+                        "validation_window_hours": s.validation_window_hours(),
+                    })
+                }));
+                page.next_token
+            },
+        )
+        .await?;
+        Ok(selections)
+    }
+
     /// A `region:NAME` target: how many resources AWS Backup protects there and the region's
     /// restore testing plans. Each listing that cannot be read leaves its fact unobserved.
     async fn observe_region(
@@ -898,11 +949,40 @@ impl BackupProbe {
             .restore_testing_plans(session, backup, calls, region)
             .await
         {
-            Ok(plans) => {
+            Ok(mut plans) => {
                 obs.fact("restore_testing.plans", plans.len());
+                // A plan restores only what its selections pick: one with none tests nothing.
+                let mut total = 0;
+                let mut failed = None;
+                for plan in &mut plans {
+                    let name = plan["name"].as_str().unwrap_or_default().to_string();
+                    match self
+                        .restore_testing_selections(session, backup, calls, region, &name)
+                        .await
+                    {
+                        Ok(selections) => {
+                            total += selections.len();
+                            plan["selections"] = json!(selections);
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                match failed {
+                    None => {
+                        obs.fact("restore_testing.selections", total);
+                    }
+                    Some(e) => unobserved(obs, &["restore_testing.selections"], &e),
+                }
                 obs.evidence("restore_testing_plans", Value::Array(plans));
             }
-            Err(e) => unobserved(obs, &["restore_testing.plans"], &e),
+            Err(e) => unobserved(
+                obs,
+                &["restore_testing.plans", "restore_testing.selections"],
+                &e,
+            ),
         }
     }
 
@@ -1325,6 +1405,7 @@ impl Probe for BackupProbe {
 const REGION_COLUMNS: &[Col] = &[
     col("protected", "region.protected_resources"),
     col("restore testing plans", "restore_testing.plans"),
+    col("selections", "restore_testing.selections"),
 ];
 
 /// The spot-check table's columns.
