@@ -531,6 +531,52 @@ mod tests {
     }
 
     #[test]
+    fn ecdhe_curve_is_read_from_the_server_key_exchange() {
+        // ServerHello, Certificate (one 3-byte entry), then an ECDHE ServerKeyExchange naming
+        // secp384r1 (curve_type 3 = named_curve, RFC 8422 §5.4) with a 1-byte point.
+        let mut hs = server_hello_msg(0x0303, 0xc030, &[]);
+        hs.extend_from_slice(&[11, 0, 0, 9, 0, 0, 6, 0, 0, 3, 1, 2, 3]);
+        hs.extend_from_slice(&[12, 0, 0, 5, 3, 0x00, 0x18, 1, 4]);
+        match parse_for(&record(22, &hs), Want::KeyExchange, false) {
+            Some(Reply::ServerHello {
+                group,
+                certificates,
+                ..
+            }) => {
+                assert_eq!(group, Some(0x0018));
+                assert_eq!(certificates, vec![vec![1, 2, 3]]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Read only up to the Certificate, the curve is not there.
+        match parse(&record(22, &hs), true, false) {
+            Some(Reply::ServerHello { group, .. }) => assert_eq!(group, None),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hello_retry_request_names_the_selected_group() {
+        let mut msg = server_hello_msg(
+            0x0303,
+            0x1301,
+            &[0, 43, 0, 2, 3, 4, 0, 51, 0, 2, 0x01, 0x00],
+        );
+        msg[6..38].copy_from_slice(&HRR_RANDOM);
+        match parse(&record(22, &msg), true, false) {
+            Some(Reply::ServerHello {
+                group,
+                retry_request,
+                ..
+            }) => {
+                assert!(retry_request);
+                assert_eq!(group, Some(0x0100), "ffdhe2048");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn http_reply_is_not_a_tls_port() {
         match parse(b"HTTP/1.1 400 Bad Request\r\n\r\n", true, false) {
             Some(Reply::NotTls { reason }) => {
@@ -565,6 +611,7 @@ mod tests {
             eof in proptest::bool::ANY,
         ) {
             let _ = parse(&bytes, want, eof);
+            let _ = parse_for(&bytes, Want::KeyExchange, eof);
         }
 
         #[test]
@@ -577,6 +624,7 @@ mod tests {
                 bytes.extend(record(ct, &body));
             }
             let _ = parse(&bytes, true, true);
+            let _ = parse_for(&bytes, Want::KeyExchange, true);
         }
     }
 }
