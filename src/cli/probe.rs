@@ -58,14 +58,7 @@ pub(super) fn run(args: &ProbeArgs, color: bool) -> Result<u8> {
         return Ok(exit::INVALID);
     }
     if let Some(profile) = args.profile {
-        if kind != "tls" {
-            eprintln!(
-                "error: --profile judges a TLS endpoint: use `vouch probe tls TARGET --profile {}`",
-                profile.pack().trim_start_matches("builtin:mozilla-")
-            );
-            return Ok(exit::INVALID);
-        }
-        return profile_check(inv, target, profile, args, color);
+        return profile_check(inv, kind, target, profile, args, color);
     }
     let ctx = context(inv, args, probe.as_ref());
     if probe.is_pattern(target) {
@@ -79,26 +72,59 @@ pub(super) fn run(args: &ProbeArgs, color: bool) -> Result<u8> {
 /// deviation printed in words. A target without a scheme is taken as `https://TARGET`, so the
 /// pack's HSTS control (an `http` probe) reads the same endpoint. Nothing is filed in a store.
 fn profile_check(
-    mut inv: crate::inventory::Inventory,
+    inv: crate::inventory::Inventory,
+    kind: &str,
     target: &str,
     profile: super::MozillaProfile,
     args: &ProbeArgs,
     color: bool,
 ) -> Result<u8> {
-    use crate::expect::Verdict;
-    use crate::pipeline::{Context, Notice, Options, Plan, Refusal, Sources};
-    inv.store = Default::default();
+    let name = profile.pack().trim_start_matches("builtin:mozilla-");
+    if kind != "tls" {
+        eprintln!(
+            "error: --profile judges a TLS endpoint: `vouch probe tls TARGET --profile {name}`"
+        );
+        return Ok(exit::INVALID);
+    }
     let target = if target.contains("://") {
         target.to_string()
     } else {
         format!("https://{target}")
     };
+    let outcome = match run_pack(inv, profile.pack(), &target, args, color)? {
+        Ok(outcome) => outcome,
+        Err(code) => return Ok(code),
+    };
+    if args.format == ProbeFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&outcome.report)?);
+    } else {
+        let heading =
+            format!("{target} against Mozilla's {name} profile (server-side TLS guidelines 5.7)");
+        print!(
+            "{}",
+            crate::report::deviations::render(&outcome.report, &heading)
+        );
+    }
+    Ok(outcome.code)
+}
+
+/// A check run of one built-in `pack` on one `target`, filed nowhere; `Err(code)` when the run
+/// was refused (its diagnostics printed).
+fn run_pack(
+    mut inv: crate::inventory::Inventory,
+    pack: &str,
+    target: &str,
+    args: &ProbeArgs,
+    color: bool,
+) -> Result<std::result::Result<crate::pipeline::Outcome, u8>> {
+    use crate::pipeline::{Context, Notice, Options, Plan, Refusal, Sources};
+    inv.store = Default::default();
     let sources = Sources {
-        controls: vec![std::path::PathBuf::from(profile.pack())],
+        controls: vec![std::path::PathBuf::from(pack)],
         ..Sources::default()
     };
     let options = Options {
-        targets: vec![target.clone()],
+        targets: vec![target.to_string()],
         engine: crate::engine::EngineOptions {
             timeout: args.inv.timeout,
             ..crate::engine::EngineOptions::default()
@@ -118,120 +144,18 @@ fn profile_check(
         let observed = plan.observe(&ctx).await?;
         Ok::<_, Refusal>(observed.evaluate(ctx.now()).waive().gate())
     });
-    let outcome = match res {
-        Ok(o) => o,
+    match res {
+        Ok(o) => Ok(Ok(o)),
         Err(Refusal::Invalid(d)) => {
             report_diagnostics(&d, color);
-            return Ok(exit::INVALID);
+            Ok(Err(exit::INVALID))
         }
         Err(Refusal::Usage(m)) => {
             eprintln!("error: {m}");
-            return Ok(exit::INVALID);
+            Ok(Err(exit::INVALID))
         }
-        Err(Refusal::Error(e)) => return Err(e),
-    };
-    let report = &outcome.report;
-    if args.format == ProbeFormat::Json {
-        println!("{}", serde_json::to_string_pretty(report)?);
-        return Ok(outcome.code);
+        Err(Refusal::Error(e)) => Err(e),
     }
-    let name = profile.pack().trim_start_matches("builtin:mozilla-");
-    let mut deviations = 0;
-    let mut unknown = 0;
-    let mut text = String::new();
-    for c in &report.controls {
-        for r in &c.results {
-            match r.verdict {
-                Verdict::Fail => {
-                    deviations += 1;
-                    text.push_str(&format!("  deviation  {}: {}\n", c.id, c.title));
-                    for k in r.checks.iter().filter(|k| k.verdict == Verdict::Fail) {
-                        text.push_str(&format!("             {}\n", deviation(k)));
-                    }
-                }
-                Verdict::Error => {
-                    unknown += 1;
-                    let why = r.error.clone().unwrap_or_else(|| {
-                        r.checks
-                            .iter()
-                            .filter(|k| k.verdict == Verdict::Error)
-                            .map(|k| {
-                                format!(
-                                    "{} not observed{}",
-                                    k.fact,
-                                    k.message
-                                        .as_ref()
-                                        .map(|m| format!(" ({m})"))
-                                        .unwrap_or_default()
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    });
-                    text.push_str(&format!(
-                        "  unknown    {}: {}\n             could not be checked: {why}\n",
-                        c.id, c.title
-                    ));
-                }
-                _ => {}
-            }
-        }
-    }
-    let checked = report.controls.len();
-    println!(
-        "{target} against Mozilla's {name} profile (server-side TLS guidelines 5.7): {}",
-        match (deviations, unknown) {
-            (0, 0) => format!("conforms ({checked} controls)"),
-            (0, u) => format!("no deviation found, {u} control(s) could not be checked"),
-            (d, 0) => format!("{d} deviation(s)"),
-            (d, u) => format!("{d} deviation(s), {u} control(s) could not be checked"),
-        }
-    );
-    print!("{text}");
-    Ok(outcome.code)
-}
-
-/// One failed check in words: the values a list holds that the profile does not allow, or the
-/// value against the bound.
-fn deviation(k: &crate::expect::Check) -> String {
-    use crate::expect::Op;
-    let observed = k.observed.as_ref();
-    if let (Some(serde_json::Value::Array(items)), serde_json::Value::Array(allowed)) =
-        (observed, &k.expected)
-    {
-        if matches!(k.op, Op::In | Op::Eq) {
-            let extra: Vec<String> = items
-                .iter()
-                .filter(|i| !allowed.contains(i))
-                .map(|i| {
-                    i.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| i.to_string())
-                })
-                .collect();
-            if !extra.is_empty() {
-                return format!(
-                    "{}: {} not allowed by the profile{}",
-                    k.fact,
-                    extra.join(", "),
-                    if allowed.is_empty() {
-                        " (it allows none)".to_string()
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-        }
-    }
-    format!(
-        "{} is {}, the profile wants {} {}",
-        k.fact,
-        observed
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "unobserved".into()),
-        k.op,
-        k.expected
-    )
 }
 
 /// The probe context; with `--ciphers`, the TLS probe is told the cipher and group facts are

@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod coverage;
 pub mod csv;
+pub mod deviations;
 pub mod html;
 pub mod json;
 pub mod junit;

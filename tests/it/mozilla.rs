@@ -190,6 +190,24 @@ fn generate(profile: &str, json: &Value) -> String {
         )],
     );
 
+    if let Some(bits) = p["dh_param_size"].as_u64() {
+        // null: no DHE suite accepted, nothing to bound.
+        control(
+            "DH-SIZE",
+            &format!(
+                "Finite-field DHE primes of at least {bits} bits (Mozilla's {profile} profile)"
+            ),
+            "medium",
+            "tls",
+            &format!(
+                "Use DHE parameters of at least {bits} bits (e.g. RFC 7919 ffdhe{bits}), or no DHE suite."
+            ),
+            None,
+            vec![format!(
+                "{{ fact = \"groups.dhe_min_bits\", op = \">=\", value = {bits}, or = [{{ fact = \"groups.dhe_min_bits\", op = \"absent\" }}] }}"
+            )],
+        );
+    }
     let types: Vec<String> = strings(&p["certificate_types"])
         .iter()
         .map(|t| cert_type(t))
@@ -697,4 +715,48 @@ fn probe_tls_profile_prints_each_deviation_in_words_and_exits_1() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("conforms"), "{out}");
     assert!(!out.contains("deviation"), "{out}");
+}
+
+#[test]
+fn a_1024_bit_dhe_server_fails_intermediate_and_passes_old() {
+    // Wrong answer prevented: a DHE suite with 1024-bit parameters passing intermediate (its
+    // dh_param_size is 2048) because finite-field groups are not named on the wire.
+    let params = tempfile::tempdir().unwrap();
+    run(Command::new(openssl()).current_dir(params.path()).args([
+        "dhparam",
+        "-out",
+        "dh1024.pem",
+        "1024",
+    ]));
+    let dh = params.path().join("dh1024.pem");
+    let mut args = vec![
+        "-min_protocol",
+        "TLSv1.2",
+        "-cipher",
+        "ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0",
+        "-dhparam",
+        dh.to_str().unwrap(),
+    ];
+    args.extend(MOZ_GROUPS);
+    let s = server("rsa", 365, &args);
+    let (code, report) = check("intermediate", &s);
+    let obs = report["observations"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|o| o["probe"] == "tls")
+        .unwrap();
+    assert_eq!(
+        obs["facts"]["groups.dhe_min_bits"], 1024,
+        "{:#} {:#}",
+        obs["facts"], obs["evidence"]["addresses"]
+    );
+    let got = by_control(&report);
+    assert_eq!(got["MOZ-INTERMEDIATE-DH-SIZE"], "fail", "{got:?}");
+    assert_eq!(got["MOZ-INTERMEDIATE-CIPHERS"], "pass", "{got:?}");
+    assert_eq!(code, 1);
+
+    let (code, report) = check("old", &s);
+    assert_passes(&report);
+    assert_eq!(code, 0);
 }

@@ -1700,6 +1700,14 @@ fn vouch_probe_tls_ciphers_prints_the_suites() {
         obs["facts"]["ciphers.TLSv1.2"],
         json!(["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"])
     );
+    // --ciphers also enumerates the groups: OpenSSL 3's default curves for TLS 1.2 ECDHE.
+    let mut groups: Vec<String> =
+        serde_json::from_value(obs["facts"]["groups.accepted"].clone()).unwrap();
+    groups.sort();
+    assert_eq!(
+        groups,
+        ["secp256r1", "secp384r1", "secp521r1", "x25519", "x448"]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

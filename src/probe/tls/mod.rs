@@ -87,6 +87,11 @@ const FACTS: &[FactSpec] = &[
         "IANA names of the key-exchange groups accepted (TLS 1.3 key shares, TLS <= 1.2 ECDHE curves), in the order chosen",
     ),
     fact(
+        "groups.dhe_min_bits",
+        FactType::Integer,
+        "size in bits of the smallest finite-field DHE prime a TLS <= 1.2 DHE suite uses (null: no DHE suite accepted)",
+    ),
+    fact(
         "addresses.scanned",
         FactType::StringList,
         "the addresses scanned (every A/AAAA of the name in the chosen IP family); facts aggregate over them",
@@ -516,10 +521,12 @@ impl Probe for TlsProbe {
         if groups {
             record_groups(&mut obs, &scans);
         } else {
-            obs.unobserved(
-                "groups.accepted",
-                "key-exchange groups are enumerated only when a control uses a groups.* fact (vouch probe tls --ciphers)",
-            );
+            for f in ["groups.accepted", "groups.dhe_min_bits"] {
+                obs.unobserved(
+                    f,
+                    "key-exchange groups are enumerated only when a control uses a groups.* fact (vouch probe tls --ciphers)",
+                );
+            }
         }
         record_negotiated(&mut obs, &scans);
         record_certificate(&mut obs, &t, &scans, &trust);
@@ -923,8 +930,12 @@ fn record_ciphers(obs: &mut Observation, scans: &[AddressScan]) {
 fn record_groups(obs: &mut Observation, scans: &[AddressScan]) {
     let mut problems: Vec<String> = Vec::new();
     let mut list: Vec<u16> = Vec::new();
+    let mut dhe: Option<u16> = None;
     for s in scans {
         for (p, g) in &s.groups {
+            if let Some(b) = g.dhe_bits {
+                dhe = Some(dhe.map_or(b, |d| d.min(b)));
+            }
             if let Some(why) = &g.incomplete {
                 problems.push(format!("{} {p}: {why}", s.addr));
             }
@@ -957,14 +968,14 @@ fn record_groups(obs: &mut Observation, scans: &[AddressScan]) {
                 .map(|g| hello::group_name(*g))
                 .collect::<Vec<_>>(),
         );
+        obs.fact("groups.dhe_min_bits", json!(dhe));
     } else {
-        obs.unobserved(
-            "groups.accepted",
-            format!(
-                "the group enumeration did not finish ({})",
-                problems.join("; ")
-            ),
+        let why = format!(
+            "the group enumeration did not finish ({})",
+            problems.join("; ")
         );
+        obs.unobserved("groups.accepted", why.clone());
+        obs.unobserved("groups.dhe_min_bits", why);
     }
 }
 
@@ -1348,6 +1359,7 @@ fn address_evidence(s: &AddressScan) -> Value {
                     "incomplete": g.incomplete,
                     "no_ecdhe_suite": g.no_ecdhe.then_some(
                         "no ECDHE suite accepted: finite-field DHE groups are not named in TLS <= 1.2"),
+                    "dhe_bits": g.dhe_bits,
                     "connections": g.connections,
                 }),
             )

@@ -43,6 +43,9 @@ pub enum Reply {
         /// §4.2.8), or, read with [`Want::KeyExchange`], the named curve of a TLS ≤ 1.2 ECDHE
         /// ServerKeyExchange (RFC 8422 §5.4).
         group: Option<u16>,
+        /// The size in bits of the prime of a TLS ≤ 1.2 finite-field DHE ServerKeyExchange
+        /// (RFC 5246 §7.4.3), read with [`Want::KeyExchange`]: such a server names no group.
+        dh_bits: Option<u16>,
     },
     /// The server refused with an alert.
     Alert { level: u8, description: u8 },
@@ -100,6 +103,7 @@ pub fn parse_for(buf: &[u8], want: Want, eof: bool) -> Option<Reply> {
             certificates: certs.unwrap_or_default(),
             downgrade_sentinel: h.sentinel,
             group: h.group,
+            dh_bits: h.dh_bits,
         })
     };
 
@@ -203,7 +207,12 @@ pub fn parse_for(buf: &[u8], want: Want, eof: bool) -> Option<Reply> {
                         }
                         (12, true) if want == Want::KeyExchange => {
                             if let Some(h) = hello.as_mut() {
-                                h.group = ecdhe_curve(msg);
+                                use tls_parser::TlsCipherKx::*;
+                                match tls_parser::CIPHERS.get(&h.suite).map(|s| s.kx) {
+                                    Some(Ecdhe | Aecdh) => h.group = ecdhe_curve(msg),
+                                    Some(Dhe | Dh) => h.dh_bits = dhe_bits(msg),
+                                    _ => {}
+                                }
                             }
                             return settle(hello, certificates);
                         }
@@ -305,6 +314,7 @@ struct Hello {
     retry: bool,
     sentinel: Option<u8>,
     group: Option<u16>,
+    dh_bits: Option<u16>,
 }
 
 /// Version, suite, HelloRetryRequest flag, downgrade sentinel and TLS 1.3 key-share group of a
@@ -335,6 +345,7 @@ fn server_hello(msg: &[u8]) -> Result<Hello, String> {
                 retry,
                 sentinel,
                 group,
+                dh_bits: None,
             })
         }
         Ok(_) | Err(_) => Err(format!(
@@ -360,6 +371,16 @@ fn extension(mut ext: &[u8], wanted: u16) -> Option<&[u8]> {
         ext = &ext[4 + len..];
     }
     None
+}
+
+/// The bit length of the prime of a DHE ServerKeyExchange message (RFC 5246 §7.4.3:
+/// ServerDHParams first), read with tls-parser; leading zero bits do not count.
+fn dhe_bits(msg: &[u8]) -> Option<u16> {
+    let (_, p) = tls_parser::parse_dh_params(msg.get(4..)?).ok()?;
+    let prime = p.dh_p;
+    let first = prime.iter().position(|b| *b != 0)?;
+    let bits = (prime.len() - first) * 8 - prime[first].leading_zeros() as usize;
+    u16::try_from(bits).ok()
 }
 
 /// The named curve of an ECDHE ServerKeyExchange message (RFC 8422 §5.4: ServerECDHParams
@@ -484,6 +505,7 @@ mod tests {
                 certificates: vec![],
                 downgrade_sentinel: None,
                 group: None,
+                dh_bits: None,
             })
         );
     }
@@ -531,6 +553,73 @@ mod tests {
     }
 
     #[test]
+    fn ecdhe_curve_is_read_from_the_server_key_exchange() {
+        // ServerHello, Certificate (one 3-byte entry), then an ECDHE ServerKeyExchange naming
+        // secp384r1 (curve_type 3 = named_curve, RFC 8422 §5.4) with a 1-byte point.
+        let mut hs = server_hello_msg(0x0303, 0xc030, &[]);
+        hs.extend_from_slice(&[11, 0, 0, 9, 0, 0, 6, 0, 0, 3, 1, 2, 3]);
+        hs.extend_from_slice(&[12, 0, 0, 5, 3, 0x00, 0x18, 1, 4]);
+        match parse_for(&record(22, &hs), Want::KeyExchange, false) {
+            Some(Reply::ServerHello {
+                group,
+                certificates,
+                ..
+            }) => {
+                assert_eq!(group, Some(0x0018));
+                assert_eq!(certificates, vec![vec![1, 2, 3]]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Read only up to the Certificate, the curve is not there.
+        match parse(&record(22, &hs), true, false) {
+            Some(Reply::ServerHello { group, .. }) => assert_eq!(group, None),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dhe_prime_size_is_read_from_the_server_key_exchange() {
+        // TLS_DHE_RSA_WITH_AES_128_GCM_SHA256, then a ServerKeyExchange whose 128-byte prime
+        // starts with 0x7f (1023 bits), g = 2, a 1-byte public value.
+        let mut hs = server_hello_msg(0x0303, 0x009e, &[]);
+        hs.extend_from_slice(&[11, 0, 0, 9, 0, 0, 6, 0, 0, 3, 1, 2, 3]);
+        let mut params = vec![0, 128, 0x7f];
+        params.extend_from_slice(&[0xff; 127]);
+        params.extend_from_slice(&[0, 1, 2, 0, 1, 5]);
+        hs.push(12);
+        hs.extend_from_slice(&(params.len() as u32).to_be_bytes()[1..]);
+        hs.extend_from_slice(&params);
+        match parse_for(&record(22, &hs), Want::KeyExchange, false) {
+            Some(Reply::ServerHello { group, dh_bits, .. }) => {
+                assert_eq!(group, None);
+                assert_eq!(dh_bits, Some(1023));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hello_retry_request_names_the_selected_group() {
+        let mut msg = server_hello_msg(
+            0x0303,
+            0x1301,
+            &[0, 43, 0, 2, 3, 4, 0, 51, 0, 2, 0x01, 0x00],
+        );
+        msg[6..38].copy_from_slice(&HRR_RANDOM);
+        match parse(&record(22, &msg), true, false) {
+            Some(Reply::ServerHello {
+                group,
+                retry_request,
+                ..
+            }) => {
+                assert!(retry_request);
+                assert_eq!(group, Some(0x0100), "ffdhe2048");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn http_reply_is_not_a_tls_port() {
         match parse(b"HTTP/1.1 400 Bad Request\r\n\r\n", true, false) {
             Some(Reply::NotTls { reason }) => {
@@ -565,6 +654,7 @@ mod tests {
             eof in proptest::bool::ANY,
         ) {
             let _ = parse(&bytes, want, eof);
+            let _ = parse_for(&bytes, Want::KeyExchange, eof);
         }
 
         #[test]
@@ -577,6 +667,7 @@ mod tests {
                 bytes.extend(record(ct, &body));
             }
             let _ = parse(&bytes, true, true);
+            let _ = parse_for(&bytes, Want::KeyExchange, true);
         }
     }
 }

@@ -748,6 +748,9 @@ pub struct GroupScan {
     /// For TLS ≤ 1.2: the server accepted the version but no ECDHE suite, so it has no named
     /// curve to report (its finite-field DHE groups are not named on the wire).
     pub no_ecdhe: bool,
+    /// For TLS ≤ 1.2: the size of the finite-field DHE prime the server uses with a client that
+    /// names no ffdhe group (`None`: it accepts no DHE suite).
+    pub dhe_bits: Option<u16>,
     pub connections: usize,
 }
 
@@ -758,6 +761,86 @@ pub struct GroupScan {
 /// ServerKeyExchange (RFC 8422 §5.4), so those hellos offer only ECDHE suites, and the flight
 /// is read up to the ServerKeyExchange.
 pub async fn enumerate_groups(
+    version: Protocol,
+    addr: SocketAddr,
+    name: &str,
+    budget: Budget,
+    permits: &Semaphore,
+) -> GroupScan {
+    let mut out = named_groups(version, addr, name, budget, permits).await;
+    if version != Protocol::TlsV1_3 && out.incomplete.is_none() {
+        dhe_size(version, addr, name, budget, permits, &mut out).await;
+    }
+    out
+}
+
+/// TLS ≤ 1.2 finite-field DHE: one hello offering only the DHE suites and no ffdhe group (as an
+/// old client does), so the server uses the parameters it gives anyone; their prime's size is
+/// what Mozilla's `dh_param_size` bounds.
+async fn dhe_size(
+    version: Protocol,
+    addr: SocketAddr,
+    name: &str,
+    budget: Budget,
+    permits: &Semaphore,
+    out: &mut GroupScan,
+) {
+    let suites: Vec<u16> = {
+        let (first, second) = hello::suite_lists(version);
+        first
+            .into_iter()
+            .chain(second)
+            .filter(|id| {
+                tls_parser::CIPHERS.get(id).is_some_and(|s| {
+                    s.kx == tls_parser::TlsCipherKx::Dhe && !s.name.contains("PSK")
+                })
+            })
+            .take(hello::MAX_SUITES_PER_HELLO - 1)
+            .collect()
+    };
+    let groups: Vec<u16> = hello::GROUPS
+        .iter()
+        .copied()
+        .filter(|g| !(0x0100..=0x01ff).contains(g))
+        .collect();
+    let hello = hello::client_hello_with_groups(version, &suites, Some(name), &groups);
+    let Ok(_permit) = permits.acquire().await else {
+        out.incomplete = Some("cancelled".into());
+        return;
+    };
+    let time = budget.deadline.saturating_duration_since(Instant::now());
+    if time.is_zero() {
+        out.incomplete = Some("the time budget ran out".into());
+        return;
+    }
+    out.connections += 1;
+    let limit = Instant::now() + budget.per_connection.min(time);
+    match send_hello(addr, &hello, Want::KeyExchange, limit).await {
+        Outcome::Reply(Reply::ServerHello {
+            version: chosen,
+            suite,
+            dh_bits: Some(bits),
+            ..
+        }) if chosen == version.wire() && hello.suites.contains(&suite) => {
+            out.dhe_bits = Some(bits);
+        }
+        o if o.is_refusal() => {}
+        o => {
+            out.incomplete = Some(format!(
+                "the DHE hello got an answer that is neither DHE parameters nor a refusal: {}",
+                attempt_evidence(&Attempt {
+                    hello_bytes: 0,
+                    suites: 0,
+                    outcome: o,
+                    elapsed: Duration::ZERO,
+                })["reply"]
+            ));
+        }
+    }
+}
+
+/// The named groups of [`enumerate_groups`].
+async fn named_groups(
     version: Protocol,
     addr: SocketAddr,
     name: &str,
@@ -960,6 +1043,7 @@ pub fn attempt_evidence(a: &Attempt) -> Value {
             certificates,
             downgrade_sentinel,
             group,
+            dh_bits,
         }) => json!({
             "type": if *retry_request { "hello_retry_request" } else { "server_hello" },
             "downgrade_sentinel": downgrade_sentinel.map(|s| format!("DOWNGRD\\x0{s}")),
@@ -968,6 +1052,7 @@ pub fn attempt_evidence(a: &Attempt) -> Value {
             "suite": hello::suite_name(*suite),
             "certificates": certificates.len(),
             "group": group.map(hello::group_name),
+            "dh_bits": dh_bits,
         }),
         Outcome::Reply(Reply::Alert { level, description }) => json!({
             "type": "alert",
@@ -1002,6 +1087,7 @@ mod tests {
             certificates: vec![],
             downgrade_sentinel: sentinel,
             group: None,
+            dh_bits: None,
         })
     }
 
