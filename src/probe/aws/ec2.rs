@@ -483,18 +483,21 @@ impl Probe for Ec2Probe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let regions = session.scan_regions(ctx).await?;
         if pattern == "ebs-default:*" {
-            return Ok(regions
+            return Ok(session
+                .scan_regions(ctx)
+                .await?
                 .iter()
                 .map(|r| format!("{EBS_DEFAULT}{r}"))
                 .collect());
         }
-        let mut all = Vec::new();
-        for region in regions {
-            all.extend(self.discover_region(&session, ctx, &region).await?);
-        }
-        Ok(all)
+        let session = &session;
+        let found = session
+            .per_region(ctx, |region| async move {
+                self.discover_region(session, ctx, &region).await
+            })
+            .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn observe(

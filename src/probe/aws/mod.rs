@@ -113,6 +113,9 @@ pub const CALLER_IDENTITY: &str = "aws.caller_identity";
 /// Attempts per call (first try + retries) before a throttled or failing call is an error.
 const MAX_ATTEMPTS: u32 = 3;
 
+/// Regions a `*` discovery lists at once ([`Session::per_region`]).
+pub const REGIONS_AT_ONCE: usize = 8;
+
 /// The shared handle every AWS probe holds: settings → [`Session`], each built once.
 #[derive(Default)]
 pub struct Aws {
@@ -612,6 +615,28 @@ impl Session {
             serde_json::json!({"from": from, "regions": regions}),
         );
         Ok(regions)
+    }
+
+    /// `each` run for every region [`Session::scan_regions`] covers, up to
+    /// [`REGIONS_AT_ONCE`] regions at a time, the answers in region order; the first error
+    /// stops the discovery (fails closed, as a sequential walk would). A `*` over every
+    /// enabled region (17 or more on a real account) walked one region after the other spends
+    /// the whole discovery timeout on round trips.
+    pub async fn per_region<T, F, Fut>(
+        &self,
+        ctx: &ProbeContext,
+        each: F,
+    ) -> Result<Vec<T>, ProbeError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Result<T, ProbeError>>,
+    {
+        use futures::{StreamExt, TryStreamExt};
+        let regions = self.scan_regions(ctx).await?;
+        futures::stream::iter(regions.into_iter().map(each))
+            .buffered(REGIONS_AT_ONCE)
+            .try_collect()
+            .await
     }
 
     /// Every region enabled for the account (EC2 DescribeRegions without `AllRegions`: the
