@@ -172,24 +172,30 @@ pub fn load_input(path: &Path, trust: &Trust) -> Result<Input> {
         // The bundle's observation files are the observations; the report's inline copy of
         // them is not needed twice.
         recorded.report.observations = ObservationStore::new();
-        let read = |name: &str| {
-            std::fs::read(path.join(name))
-                .with_context(|| format!("reading {}", path.join(name).display()))
+        // Hashed as a stream: a shard's report.json holds every observation it made.
+        let digest = |name: &str| {
+            evidence::sha256_file(&path.join(name))
+                .map(|hex| format!("sha256:{hex}"))
+                .map_err(anyhow::Error::msg)
         };
         return Ok(Input {
             source: path.to_path_buf(),
-            report_sha256: sha256(&read(evidence::REPORT)?),
-            manifest_sha256: Some(sha256(&read(evidence::MANIFEST)?)),
+            report_sha256: digest(evidence::REPORT)?,
+            manifest_sha256: Some(digest(evidence::MANIFEST)?),
             recorded,
         });
     }
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let report: Report = serde_json::from_slice(&bytes).with_context(|| {
-        format!(
-            "{} is neither an evidence bundle folder nor a vouch JSON report",
-            path.display()
-        )
-    })?;
+    // Read as a stream (its observations are spooled as they are parsed), then hashed.
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let report: Report =
+        serde_json::from_reader(std::io::BufReader::with_capacity(256 << 10, file)).with_context(
+            || {
+                format!(
+                    "{} is neither an evidence bundle folder nor a vouch JSON report",
+                    path.display()
+                )
+            },
+        )?;
     if !trust.allow_unsigned {
         bail!(
             "{} is a report file, which carries no signature: merge the shards' bundles \
@@ -212,7 +218,9 @@ pub fn load_input(path: &Path, trust: &Trust) -> Result<Input> {
     let observations = std::mem::take(&mut report.observations);
     Ok(Input {
         source: path.to_path_buf(),
-        report_sha256: sha256(&bytes),
+        report_sha256: evidence::sha256_file(path)
+            .map(|hex| format!("sha256:{hex}"))
+            .map_err(anyhow::Error::msg)?,
         manifest_sha256: None,
         recorded: Recorded {
             report,

@@ -916,7 +916,7 @@ impl ObservationKeys {
 
 /// The hex SHA-256 of a bundle file, read in blocks (bundles may hold large attachments),
 /// opened as [`open_regular`] opens it.
-fn sha256_file(path: &Path) -> std::result::Result<String, String> {
+pub fn sha256_file(path: &Path) -> std::result::Result<String, String> {
     use std::io::Read;
     let mut f = open_regular(path, u64::MAX)?;
     let mut hasher = Sha256::new();

@@ -282,8 +282,9 @@ fn prepare_store(
 
 /// Reads a JSON report (`--baseline`, `vouch diff`).
 pub fn read_report(path: &Path) -> Result<Report> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| {
+    // Read as a stream: its observations are spooled as they are parsed, never held whole.
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_reader(std::io::BufReader::with_capacity(256 << 10, file)).with_context(|| {
         format!(
             "{} is not a vouch JSON report (`vouch check --format json`)",
             path.display()
