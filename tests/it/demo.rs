@@ -517,6 +517,9 @@ fn scripts_demo_leaves_no_process_and_no_port_behind() {
         let work = dir.path().join("demo");
         let mut demo = std::process::Command::new(crate::support::repo().join("scripts/demo"))
             .env("VOUCH_DEMO_DIR", &work)
+            // The suite's own binaries: a `cargo build` here would relink them under the
+            // tests running beside this one.
+            .env("VOUCH_DEMO_PREBUILT", "1")
             .env_remove("VOUCH_TEST_MOTO_RESILIENCE_URL")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

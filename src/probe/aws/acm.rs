@@ -159,49 +159,51 @@ impl Probe for AcmProbe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let mut all = Vec::new();
-        for region in session.scan_regions(ctx).await? {
-            let acm: Client = session.client(Some(&region));
-            let acm = &acm;
-            let calls = ApiCalls::default();
-            let mut arns = Vec::new();
-            let includes = Filters::builder()
-                .set_key_types(Some(every_key_type()))
-                .build();
-            let includes = &includes;
-            walk_pages(
-                "acm:ListCertificates",
-                |token| {
-                    session.call(&calls, SERVICE, "ListCertificates", &region, move |c| {
-                        acm.list_certificates()
-                            .includes(includes.clone())
-                            .max_items(self.page_size)
-                            .set_next_token(token.clone())
-                            .customize()
-                            .interceptor(c)
-                            .send()
-                    })
-                },
-                |page| {
-                    arns.extend(
-                        page.certificate_summary_list()
-                            .iter()
-                            .filter_map(|s| s.certificate_arn())
-                            .map(str::to_string),
-                    );
-                    page.next_token
-                },
-            )
+        let session = &session;
+        let found = session
+            .per_region(ctx, |region| async move {
+                let acm: Client = session.client(Some(&region));
+                let acm = &acm;
+                let calls = ApiCalls::default();
+                let mut arns = Vec::new();
+                let includes = Filters::builder()
+                    .set_key_types(Some(every_key_type()))
+                    .build();
+                let includes = &includes;
+                walk_pages(
+                    "acm:ListCertificates",
+                    |token| {
+                        session.call(&calls, SERVICE, "ListCertificates", &region, move |c| {
+                            acm.list_certificates()
+                                .includes(includes.clone())
+                                .max_items(self.page_size)
+                                .set_next_token(token.clone())
+                                .customize()
+                                .interceptor(c)
+                                .send()
+                        })
+                    },
+                    |page| {
+                        arns.extend(
+                            page.certificate_summary_list()
+                                .iter()
+                                .filter_map(|s| s.certificate_arn())
+                                .map(str::to_string),
+                        );
+                        page.next_token
+                    },
+                )
+                .await?;
+                arns.sort();
+                arns.dedup();
+                ctx.record_run_info(
+                    &format!("aws.acm.discovery.{region}"),
+                    json!({"certificates": arns.len(), "api_calls": calls.into_summaries()}),
+                );
+                Ok(arns)
+            })
             .await?;
-            arns.sort();
-            arns.dedup();
-            ctx.record_run_info(
-                &format!("aws.acm.discovery.{region}"),
-                json!({"certificates": arns.len(), "api_calls": calls.into_summaries()}),
-            );
-            all.extend(arns);
-        }
-        Ok(all)
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn observe(

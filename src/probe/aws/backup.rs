@@ -1281,42 +1281,41 @@ impl Probe for BackupProbe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let mut all = Vec::new();
-        for region in session.scan_regions(ctx).await? {
-            if pattern == REGIONS {
-                all.push(format!("{REGION_PREFIX}{region}"));
-                continue;
-            }
-            if pattern == COVERAGE {
-                all.extend(self.coverage(&session, &region, ctx).await?);
-                continue;
-            }
-            let backup: Client = session.client(Some(&region));
-            let calls = ApiCalls::default();
-            if pattern == PROTECTED {
-                let mut arns = self
-                    .protected_resources(&session, &backup, &calls, &region)
-                    .await?;
-                arns.sort();
-                arns.dedup();
+        let session = &session;
+        let found = session
+            .per_region(ctx, |region| async move {
+                if pattern == REGIONS {
+                    return Ok(vec![format!("{REGION_PREFIX}{region}")]);
+                }
+                if pattern == COVERAGE {
+                    return self.coverage(session, &region, ctx).await;
+                }
+                let backup: Client = session.client(Some(&region));
+                let calls = ApiCalls::default();
+                if pattern == PROTECTED {
+                    let mut arns = self
+                        .protected_resources(session, &backup, &calls, &region)
+                        .await?;
+                    arns.sort();
+                    arns.dedup();
+                    ctx.record_run_info(
+                        &format!("aws.backup.protected_discovery.{region}"),
+                        json!({"resources": arns.len(), "api_calls": calls.into_summaries()}),
+                    );
+                    return Ok(arns);
+                }
+                let mut names = self.vault_names(session, &backup, &calls, &region).await?;
+                names.sort();
+                names.dedup();
+                // Where the population came from, for the report's run section.
                 ctx.record_run_info(
-                    &format!("aws.backup.protected_discovery.{region}"),
-                    json!({"resources": arns.len(), "api_calls": calls.into_summaries()}),
+                    &format!("aws.backup.discovery.{region}"),
+                    json!({"vaults": names.len(), "api_calls": calls.into_summaries()}),
                 );
-                all.extend(arns);
-                continue;
-            }
-            let mut names = self.vault_names(&session, &backup, &calls, &region).await?;
-            names.sort();
-            names.dedup();
-            // Where the population came from, for the report's run section.
-            ctx.record_run_info(
-                &format!("aws.backup.discovery.{region}"),
-                json!({"vaults": names.len(), "api_calls": calls.into_summaries()}),
-            );
-            all.extend(names);
-        }
-        Ok(all)
+                Ok(names)
+            })
+            .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn observe(

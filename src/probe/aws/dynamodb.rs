@@ -165,32 +165,34 @@ impl Probe for DynamoDbProbe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let mut all = Vec::new();
-        for region in session.scan_regions(ctx).await? {
-            let ddb: Client = session.client(Some(&region));
-            let calls = ApiCalls::default();
-            // ListTables gives names only: the table's ARN outside the home region is built
-            // from the caller's account.
-            let mut names: Vec<String> =
-                table_names(&session, &ddb, &calls, &region, self.page_size)
-                    .await?
-                    .iter()
-                    .map(|name| {
-                        regional_target(&session, &region, name, || {
-                            session.arn("dynamodb", &region, &format!("table/{name}"))
+        let session = &session;
+        let found = session
+            .per_region(ctx, |region| async move {
+                let ddb: Client = session.client(Some(&region));
+                let calls = ApiCalls::default();
+                // ListTables gives names only: the table's ARN outside the home region is built
+                // from the caller's account.
+                let mut names: Vec<String> =
+                    table_names(&session, &ddb, &calls, &region, self.page_size)
+                        .await?
+                        .iter()
+                        .map(|name| {
+                            regional_target(&session, &region, name, || {
+                                session.arn("dynamodb", &region, &format!("table/{name}"))
+                            })
                         })
-                    })
-                    .collect();
-            names.sort();
-            names.dedup();
-            // Where the population came from, for the report's run section.
-            ctx.record_run_info(
-                &format!("aws.dynamodb.discovery.{region}"),
-                json!({"tables": names.len(), "api_calls": calls.into_summaries()}),
-            );
-            all.extend(names);
-        }
-        Ok(all)
+                        .collect();
+                names.sort();
+                names.dedup();
+                // Where the population came from, for the report's run section.
+                ctx.record_run_info(
+                    &format!("aws.dynamodb.discovery.{region}"),
+                    json!({"tables": names.len(), "api_calls": calls.into_summaries()}),
+                );
+                Ok(names)
+            })
+            .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn observe(

@@ -161,25 +161,27 @@ impl Probe for EfsProbe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let mut all = Vec::new();
-        for region in session.scan_regions(ctx).await? {
-            let efs: Client = session.client(Some(&region));
-            let calls = ApiCalls::default();
-            let mut ids: Vec<String> =
-                file_systems(&session, &efs, &calls, &region, self.page_size)
-                    .await?
-                    .into_iter()
-                    .map(|(id, arn)| regional_target(&session, &region, &id, || arn))
-                    .collect();
-            ids.sort();
-            ids.dedup();
-            ctx.record_run_info(
-                &format!("aws.efs.discovery.{region}"),
-                json!({"file_systems": ids.len(), "api_calls": calls.into_summaries()}),
-            );
-            all.extend(ids);
-        }
-        Ok(all)
+        let session = &session;
+        let found = session
+            .per_region(ctx, |region| async move {
+                let efs: Client = session.client(Some(&region));
+                let calls = ApiCalls::default();
+                let mut ids: Vec<String> =
+                    file_systems(&session, &efs, &calls, &region, self.page_size)
+                        .await?
+                        .into_iter()
+                        .map(|(id, arn)| regional_target(&session, &region, &id, || arn))
+                        .collect();
+                ids.sort();
+                ids.dedup();
+                ctx.record_run_info(
+                    &format!("aws.efs.discovery.{region}"),
+                    json!({"file_systems": ids.len(), "api_calls": calls.into_summaries()}),
+                );
+                Ok(ids)
+            })
+            .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn observe(

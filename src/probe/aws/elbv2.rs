@@ -351,32 +351,34 @@ impl Probe for Elbv2Probe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let mut all = Vec::new();
-        for region in session.scan_regions(ctx).await? {
-            let calls = ApiCalls::default();
-            let (lbs, gateways) = self.list(&session, &calls, &region).await?;
-            let mut targets: Vec<String> = lbs
-                .iter()
-                .filter_map(|lb| {
-                    let name = lb.load_balancer_name()?;
-                    Some(regional_target(&session, &region, name, || {
-                        lb.load_balancer_arn().unwrap_or(name).to_string()
-                    }))
-                })
-                .collect();
-            targets.sort();
-            targets.dedup();
-            ctx.record_run_info(
-                &format!("aws.elbv2.discovery.{region}"),
-                json!({
-                    "load_balancers": targets.len(),
-                    "gateway_load_balancers_not_examined": gateways,
-                    "api_calls": calls.into_summaries(),
-                }),
-            );
-            all.extend(targets);
-        }
-        Ok(all)
+        let session = &session;
+        let found = session
+            .per_region(ctx, |region| async move {
+                let calls = ApiCalls::default();
+                let (lbs, gateways) = self.list(&session, &calls, &region).await?;
+                let mut targets: Vec<String> = lbs
+                    .iter()
+                    .filter_map(|lb| {
+                        let name = lb.load_balancer_name()?;
+                        Some(regional_target(&session, &region, name, || {
+                            lb.load_balancer_arn().unwrap_or(name).to_string()
+                        }))
+                    })
+                    .collect();
+                targets.sort();
+                targets.dedup();
+                ctx.record_run_info(
+                    &format!("aws.elbv2.discovery.{region}"),
+                    json!({
+                        "load_balancers": targets.len(),
+                        "gateway_load_balancers_not_examined": gateways,
+                        "api_calls": calls.into_summaries(),
+                    }),
+                );
+                Ok(targets)
+            })
+            .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn observe(

@@ -163,47 +163,49 @@ impl Probe for KmsProbe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let mut targets = Vec::new();
-        for region in session.scan_regions(ctx).await? {
-            let kms: Client = session.client(Some(&region));
-            let calls = ApiCalls::default();
-            let mut found = Vec::new();
-            let kms = &kms;
-            walk_pages(
-                "kms:ListKeys",
-                |marker| {
-                    session.call(&calls, SERVICE, "ListKeys", &region, move |c| {
-                        kms.list_keys()
-                            .limit(self.page_size)
-                            .set_marker(marker.clone())
-                            .customize()
-                            .interceptor(c)
-                            .send()
-                    })
-                },
-                |page| {
-                    // A key id in the home region; the key's ARN elsewhere, so it is asked there.
-                    found.extend(page.keys().iter().filter_map(|k| {
-                        let id = k.key_id()?;
-                        Some(regional_target(&session, &region, id, || {
-                            k.key_arn().map(str::to_string).unwrap_or_else(|| {
-                                session.arn("kms", &region, &format!("key/{id}"))
-                            })
-                        }))
-                    }));
-                    page.truncated().then_some(page.next_marker).flatten()
-                },
-            )
+        let session = &session;
+        let found = session
+            .per_region(ctx, |region| async move {
+                let kms: Client = session.client(Some(&region));
+                let calls = ApiCalls::default();
+                let mut found = Vec::new();
+                let kms = &kms;
+                walk_pages(
+                    "kms:ListKeys",
+                    |marker| {
+                        session.call(&calls, SERVICE, "ListKeys", &region, move |c| {
+                            kms.list_keys()
+                                .limit(self.page_size)
+                                .set_marker(marker.clone())
+                                .customize()
+                                .interceptor(c)
+                                .send()
+                        })
+                    },
+                    |page| {
+                        // A key id in the home region; the key's ARN elsewhere, so it is asked there.
+                        found.extend(page.keys().iter().filter_map(|k| {
+                            let id = k.key_id()?;
+                            Some(regional_target(&session, &region, id, || {
+                                k.key_arn().map(str::to_string).unwrap_or_else(|| {
+                                    session.arn("kms", &region, &format!("key/{id}"))
+                                })
+                            }))
+                        }));
+                        page.truncated().then_some(page.next_marker).flatten()
+                    },
+                )
+                .await?;
+                found.sort();
+                found.dedup();
+                ctx.record_run_info(
+                    &format!("aws.kms.discovery.{region}"),
+                    json!({"keys": found.len(), "api_calls": calls.into_summaries()}),
+                );
+                Ok(found)
+            })
             .await?;
-            found.sort();
-            found.dedup();
-            ctx.record_run_info(
-                &format!("aws.kms.discovery.{region}"),
-                json!({"keys": found.len(), "api_calls": calls.into_summaries()}),
-            );
-            targets.extend(found);
-        }
-        Ok(targets)
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn observe(

@@ -259,47 +259,53 @@ impl Probe for LogsProbe {
         let prefix = pattern.trim_end_matches('*');
         let prefix = (!prefix.is_empty()).then_some(prefix);
         let session = self.aws.session(ctx).await?;
-        let mut targets = Vec::new();
-        for region in session.scan_regions(ctx).await? {
-            let logs: Client = session.client(Some(&region));
-            let mut found = Vec::new();
-            let mut pages = Vec::new();
-            let logs = &logs;
-            walk_pages(
-                "logs:DescribeLogGroups",
-                |token| self.page(&session, logs, &region, prefix, token),
-                |(groups, next, summary)| {
-                    pages.push(summary);
-                    let mut seen = self.seen.lock().expect("logs cache lock");
-                    for (group, evidence) in groups {
-                        // The name in the home region; the group's ARN elsewhere.
-                        found.push(regional_target(&session, &region, &group.name, || {
-                            group.arn.clone().unwrap_or_else(|| {
-                                session.arn("logs", &region, &format!("log-group:{}", group.name))
-                            })
-                        }));
-                        seen.insert(
-                            Self::key(&session, &region, &group.name),
-                            Arc::new(Seen {
-                                at: Instant::now(),
-                                group,
-                                evidence,
-                            }),
-                        );
-                    }
-                    next
-                },
-            )
+        let session = &session;
+        let found = session
+            .per_region(ctx, |region| async move {
+                let logs: Client = session.client(Some(&region));
+                let mut found = Vec::new();
+                let mut pages = Vec::new();
+                let logs = &logs;
+                walk_pages(
+                    "logs:DescribeLogGroups",
+                    |token| self.page(&session, logs, &region, prefix, token),
+                    |(groups, next, summary)| {
+                        pages.push(summary);
+                        let mut seen = self.seen.lock().expect("logs cache lock");
+                        for (group, evidence) in groups {
+                            // The name in the home region; the group's ARN elsewhere.
+                            found.push(regional_target(&session, &region, &group.name, || {
+                                group.arn.clone().unwrap_or_else(|| {
+                                    session.arn(
+                                        "logs",
+                                        &region,
+                                        &format!("log-group:{}", group.name),
+                                    )
+                                })
+                            }));
+                            seen.insert(
+                                Self::key(&session, &region, &group.name),
+                                Arc::new(Seen {
+                                    at: Instant::now(),
+                                    group,
+                                    evidence,
+                                }),
+                            );
+                        }
+                        next
+                    },
+                )
+                .await?;
+                found.sort();
+                found.dedup();
+                ctx.record_run_info(
+                    &format!("aws.logs.discovery.{region}.{pattern}"),
+                    json!({"log_groups": found.len(), "api_calls": pages}),
+                );
+                Ok(found)
+            })
             .await?;
-            found.sort();
-            found.dedup();
-            ctx.record_run_info(
-                &format!("aws.logs.discovery.{region}.{pattern}"),
-                json!({"log_groups": found.len(), "api_calls": pages}),
-            );
-            targets.extend(found);
-        }
-        Ok(targets)
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn observe(

@@ -567,92 +567,100 @@ impl RdsProbe {
     ) -> Result<Vec<String>, ProbeError> {
         let cluster = pattern == "cluster-snapshot:*";
         let session = self.aws.session(ctx).await?;
-        let mut all = Vec::new();
-        for region in session.scan_regions(ctx).await? {
-            let rds: Client = session.client(Some(&region));
-            let rds = &rds;
-            let calls = ApiCalls::default();
-            let mut targets: Vec<String> = Vec::new();
-            let name = |prefix: &str, id: &str, arn: Option<&str>| {
-                let target = format!("{prefix}{id}");
-                regional_target(&session, &region, &target, || {
-                    arn.map(str::to_string)
-                        .unwrap_or_else(|| session.arn("rds", &region, &target))
-                })
-            };
-            if cluster {
-                walk_pages(
-                    "rds:DescribeDBClusterSnapshots",
-                    |marker| {
-                        session.call(
-                            &calls,
-                            SERVICE,
-                            "DescribeDBClusterSnapshots",
-                            &region,
-                            move |c| {
-                                rds.describe_db_cluster_snapshots()
-                                    .max_records(self.page_size)
-                                    .set_marker(marker.clone())
-                                    .customize()
-                                    .interceptor(c)
-                                    .send()
-                            },
-                        )
-                    },
-                    |page| {
-                        targets.extend(page.db_cluster_snapshots().iter().filter_map(|s| {
-                            Some(name(
-                                CLUSTER_SNAPSHOT,
-                                s.db_cluster_snapshot_identifier()?,
-                                s.db_cluster_snapshot_arn(),
-                            ))
-                        }));
-                        page.marker
-                    },
-                )
-                .await?;
-            } else {
-                walk_pages(
-                    "rds:DescribeDBSnapshots",
-                    |marker| {
-                        session.call(&calls, SERVICE, "DescribeDBSnapshots", &region, move |c| {
-                            rds.describe_db_snapshots()
-                                .max_records(self.page_size)
-                                .set_marker(marker.clone())
-                                .customize()
-                                .interceptor(c)
-                                .send()
-                        })
-                    },
-                    |page| {
-                        targets.extend(page.db_snapshots().iter().filter_map(|s| {
-                            Some(name(
-                                SNAPSHOT,
-                                s.db_snapshot_identifier()?,
-                                s.db_snapshot_arn(),
-                            ))
-                        }));
-                        page.marker
-                    },
-                )
-                .await?;
-            }
-            targets.sort();
-            targets.dedup();
-            ctx.record_run_info(
-                &format!(
-                    "aws.rds.discovery.{}.{region}",
-                    if cluster {
-                        "cluster_snapshots"
-                    } else {
-                        "snapshots"
-                    }
-                ),
-                json!({"targets": targets.len(), "api_calls": calls.into_summaries()}),
-            );
-            all.extend(targets);
-        }
-        Ok(all)
+        let session = &session;
+        let found = session
+            .per_region(ctx, |region| async move {
+                let rds: Client = session.client(Some(&region));
+                let rds = &rds;
+                let calls = ApiCalls::default();
+                let mut targets: Vec<String> = Vec::new();
+                let name = |prefix: &str, id: &str, arn: Option<&str>| {
+                    let target = format!("{prefix}{id}");
+                    regional_target(&session, &region, &target, || {
+                        arn.map(str::to_string)
+                            .unwrap_or_else(|| session.arn("rds", &region, &target))
+                    })
+                };
+                if cluster {
+                    walk_pages(
+                        "rds:DescribeDBClusterSnapshots",
+                        |marker| {
+                            session.call(
+                                &calls,
+                                SERVICE,
+                                "DescribeDBClusterSnapshots",
+                                &region,
+                                move |c| {
+                                    rds.describe_db_cluster_snapshots()
+                                        .max_records(self.page_size)
+                                        .set_marker(marker.clone())
+                                        .customize()
+                                        .interceptor(c)
+                                        .send()
+                                },
+                            )
+                        },
+                        |page| {
+                            targets.extend(page.db_cluster_snapshots().iter().filter_map(|s| {
+                                Some(name(
+                                    CLUSTER_SNAPSHOT,
+                                    s.db_cluster_snapshot_identifier()?,
+                                    s.db_cluster_snapshot_arn(),
+                                ))
+                            }));
+                            page.marker
+                        },
+                    )
+                    .await?;
+                } else {
+                    walk_pages(
+                        "rds:DescribeDBSnapshots",
+                        |marker| {
+                            session.call(
+                                &calls,
+                                SERVICE,
+                                "DescribeDBSnapshots",
+                                &region,
+                                move |c| {
+                                    rds.describe_db_snapshots()
+                                        .max_records(self.page_size)
+                                        .set_marker(marker.clone())
+                                        .customize()
+                                        .interceptor(c)
+                                        .send()
+                                },
+                            )
+                        },
+                        |page| {
+                            targets.extend(page.db_snapshots().iter().filter_map(|s| {
+                                Some(name(
+                                    SNAPSHOT,
+                                    s.db_snapshot_identifier()?,
+                                    s.db_snapshot_arn(),
+                                ))
+                            }));
+                            page.marker
+                        },
+                    )
+                    .await?;
+                }
+                targets.sort();
+                targets.dedup();
+                ctx.record_run_info(
+                    &format!(
+                        "aws.rds.discovery.{}.{region}",
+                        if cluster {
+                            "cluster_snapshots"
+                        } else {
+                            "snapshots"
+                        }
+                    ),
+                    json!({"targets": targets.len(), "api_calls": calls.into_summaries()}),
+                );
+                Ok(targets)
+            })
+            .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn observe_snapshot(
@@ -1047,47 +1055,49 @@ impl Probe for RdsProbe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let mut all = Vec::new();
-        for region in session.scan_regions(ctx).await? {
-            let rds: Client = session.client(Some(&region));
-            let calls = ApiCalls::default();
-            let mut targets = self.clusters(&session, &rds, &calls, &region).await?;
-            let instances = self
-                .instances(&session, &rds, &calls, &region, None)
-                .await?;
-            targets.extend(
-                instances
+        let session = &session;
+        let found = session
+            .per_region(ctx, |region| async move {
+                let rds: Client = session.client(Some(&region));
+                let calls = ApiCalls::default();
+                let mut targets = self.clusters(&session, &rds, &calls, &region).await?;
+                let instances = self
+                    .instances(&session, &rds, &calls, &region, None)
+                    .await?;
+                targets.extend(
+                    instances
+                        .iter()
+                        .filter(|db| db.db_cluster_identifier().is_none())
+                        .filter_map(|db| {
+                            let id = db.db_instance_identifier()?;
+                            Some(regional_target(&session, &region, id, || {
+                                db.db_instance_arn().map(str::to_string).unwrap_or_else(|| {
+                                    session.arn("rds", &region, &format!("db:{id}"))
+                                })
+                            }))
+                        }),
+                );
+                targets.sort();
+                targets.dedup();
+                // Where the population came from, for the report's run section; members are named
+                // so a reader sees they were examined through their cluster, not dropped.
+                let members: Vec<&str> = instances
                     .iter()
-                    .filter(|db| db.db_cluster_identifier().is_none())
-                    .filter_map(|db| {
-                        let id = db.db_instance_identifier()?;
-                        Some(regional_target(&session, &region, id, || {
-                            db.db_instance_arn()
-                                .map(str::to_string)
-                                .unwrap_or_else(|| session.arn("rds", &region, &format!("db:{id}")))
-                        }))
+                    .filter(|db| db.db_cluster_identifier().is_some())
+                    .filter_map(|db| db.db_instance_identifier())
+                    .collect();
+                ctx.record_run_info(
+                    &format!("aws.rds.discovery.{region}"),
+                    json!({
+                        "targets": targets.len(),
+                        "cluster_members_examined_through_their_cluster": members,
+                        "api_calls": calls.into_summaries(),
                     }),
-            );
-            targets.sort();
-            targets.dedup();
-            // Where the population came from, for the report's run section; members are named
-            // so a reader sees they were examined through their cluster, not dropped.
-            let members: Vec<&str> = instances
-                .iter()
-                .filter(|db| db.db_cluster_identifier().is_some())
-                .filter_map(|db| db.db_instance_identifier())
-                .collect();
-            ctx.record_run_info(
-                &format!("aws.rds.discovery.{region}"),
-                json!({
-                    "targets": targets.len(),
-                    "cluster_members_examined_through_their_cluster": members,
-                    "api_calls": calls.into_summaries(),
-                }),
-            );
-            all.extend(targets);
-        }
-        Ok(all)
+                );
+                Ok(targets)
+            })
+            .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn observe(

@@ -144,53 +144,55 @@ impl Probe for SecretsManagerProbe {
             return Ok(vec![pattern.to_string()]);
         }
         let session = self.aws.session(ctx).await?;
-        let mut all = Vec::new();
-        for region in session.scan_regions(ctx).await? {
-            let sm: Client = session.client(Some(&region));
-            let sm = &sm;
-            let calls = ApiCalls::default();
-            let mut names = Vec::new();
-            walk_pages(
-                "secretsmanager:ListSecrets",
-                |token| {
-                    session.call(&calls, SERVICE, "ListSecrets", &region, move |c| {
-                        sm.list_secrets()
-                            .max_results(self.page_size)
-                            .set_next_token(token.clone())
-                            .customize()
-                            .interceptor(c)
-                            .send()
-                    })
-                },
-                |page| {
-                    names.extend(page.secret_list().iter().filter_map(|s| {
-                        let name = s.name()?;
-                        // A name that is not a plain target (it should not happen) is named
-                        // by its ARN, which always is.
-                        let arn = || {
-                            s.arn().map(str::to_string).unwrap_or_else(|| {
-                                session.arn(SERVICE, &region, &format!("secret:{name}"))
-                            })
-                        };
-                        Some(if parse_target(name).is_some() {
-                            regional_target(&session, &region, name, arn)
-                        } else {
-                            arn()
+        let session = &session;
+        let found = session
+            .per_region(ctx, |region| async move {
+                let sm: Client = session.client(Some(&region));
+                let sm = &sm;
+                let calls = ApiCalls::default();
+                let mut names = Vec::new();
+                walk_pages(
+                    "secretsmanager:ListSecrets",
+                    |token| {
+                        session.call(&calls, SERVICE, "ListSecrets", &region, move |c| {
+                            sm.list_secrets()
+                                .max_results(self.page_size)
+                                .set_next_token(token.clone())
+                                .customize()
+                                .interceptor(c)
+                                .send()
                         })
-                    }));
-                    page.next_token
-                },
-            )
+                    },
+                    |page| {
+                        names.extend(page.secret_list().iter().filter_map(|s| {
+                            let name = s.name()?;
+                            // A name that is not a plain target (it should not happen) is named
+                            // by its ARN, which always is.
+                            let arn = || {
+                                s.arn().map(str::to_string).unwrap_or_else(|| {
+                                    session.arn(SERVICE, &region, &format!("secret:{name}"))
+                                })
+                            };
+                            Some(if parse_target(name).is_some() {
+                                regional_target(&session, &region, name, arn)
+                            } else {
+                                arn()
+                            })
+                        }));
+                        page.next_token
+                    },
+                )
+                .await?;
+                names.sort();
+                names.dedup();
+                ctx.record_run_info(
+                    &format!("aws.secretsmanager.discovery.{region}"),
+                    json!({"secrets": names.len(), "api_calls": calls.into_summaries()}),
+                );
+                Ok(names)
+            })
             .await?;
-            names.sort();
-            names.dedup();
-            ctx.record_run_info(
-                &format!("aws.secretsmanager.discovery.{region}"),
-                json!({"secrets": names.len(), "api_calls": calls.into_summaries()}),
-            );
-            all.extend(names);
-        }
-        Ok(all)
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn observe(
