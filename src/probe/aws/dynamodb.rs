@@ -173,11 +173,11 @@ impl Probe for DynamoDbProbe {
                 // ListTables gives names only: the table's ARN outside the home region is built
                 // from the caller's account.
                 let mut names: Vec<String> =
-                    table_names(&session, &ddb, &calls, &region, self.page_size)
+                    table_names(session, &ddb, &calls, &region, self.page_size)
                         .await?
                         .iter()
                         .map(|name| {
-                            regional_target(&session, &region, name, || {
+                            regional_target(session, &region, name, || {
                                 session.arn("dynamodb", &region, &format!("table/{name}"))
                             })
                         })

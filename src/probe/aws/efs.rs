@@ -167,10 +167,10 @@ impl Probe for EfsProbe {
                 let efs: Client = session.client(Some(&region));
                 let calls = ApiCalls::default();
                 let mut ids: Vec<String> =
-                    file_systems(&session, &efs, &calls, &region, self.page_size)
+                    file_systems(session, &efs, &calls, &region, self.page_size)
                         .await?
                         .into_iter()
-                        .map(|(id, arn)| regional_target(&session, &region, &id, || arn))
+                        .map(|(id, arn)| regional_target(session, &region, &id, || arn))
                         .collect();
                 ids.sort();
                 ids.dedup();

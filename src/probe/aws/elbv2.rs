@@ -355,12 +355,12 @@ impl Probe for Elbv2Probe {
         let found = session
             .per_region(ctx, |region| async move {
                 let calls = ApiCalls::default();
-                let (lbs, gateways) = self.list(&session, &calls, &region).await?;
+                let (lbs, gateways) = self.list(session, &calls, &region).await?;
                 let mut targets: Vec<String> = lbs
                     .iter()
                     .filter_map(|lb| {
                         let name = lb.load_balancer_name()?;
-                        Some(regional_target(&session, &region, name, || {
+                        Some(regional_target(session, &region, name, || {
                             lb.load_balancer_arn().unwrap_or(name).to_string()
                         }))
                     })

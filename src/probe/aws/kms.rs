@@ -186,7 +186,7 @@ impl Probe for KmsProbe {
                         // A key id in the home region; the key's ARN elsewhere, so it is asked there.
                         found.extend(page.keys().iter().filter_map(|k| {
                             let id = k.key_id()?;
-                            Some(regional_target(&session, &region, id, || {
+                            Some(regional_target(session, &region, id, || {
                                 k.key_arn().map(str::to_string).unwrap_or_else(|| {
                                     session.arn("kms", &region, &format!("key/{id}"))
                                 })

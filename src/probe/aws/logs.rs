@@ -268,13 +268,13 @@ impl Probe for LogsProbe {
                 let logs = &logs;
                 walk_pages(
                     "logs:DescribeLogGroups",
-                    |token| self.page(&session, logs, &region, prefix, token),
+                    |token| self.page(session, logs, &region, prefix, token),
                     |(groups, next, summary)| {
                         pages.push(summary);
                         let mut seen = self.seen.lock().expect("logs cache lock");
                         for (group, evidence) in groups {
                             // The name in the home region; the group's ARN elsewhere.
-                            found.push(regional_target(&session, &region, &group.name, || {
+                            found.push(regional_target(session, &region, &group.name, || {
                                 group.arn.clone().unwrap_or_else(|| {
                                     session.arn(
                                         "logs",
@@ -284,7 +284,7 @@ impl Probe for LogsProbe {
                                 })
                             }));
                             seen.insert(
-                                Self::key(&session, &region, &group.name),
+                                Self::key(session, &region, &group.name),
                                 Arc::new(Seen {
                                     at: Instant::now(),
                                     group,

@@ -576,7 +576,7 @@ impl RdsProbe {
                 let mut targets: Vec<String> = Vec::new();
                 let name = |prefix: &str, id: &str, arn: Option<&str>| {
                     let target = format!("{prefix}{id}");
-                    regional_target(&session, &region, &target, || {
+                    regional_target(session, &region, &target, || {
                         arn.map(str::to_string)
                             .unwrap_or_else(|| session.arn("rds", &region, &target))
                     })
@@ -1060,17 +1060,15 @@ impl Probe for RdsProbe {
             .per_region(ctx, |region| async move {
                 let rds: Client = session.client(Some(&region));
                 let calls = ApiCalls::default();
-                let mut targets = self.clusters(&session, &rds, &calls, &region).await?;
-                let instances = self
-                    .instances(&session, &rds, &calls, &region, None)
-                    .await?;
+                let mut targets = self.clusters(session, &rds, &calls, &region).await?;
+                let instances = self.instances(session, &rds, &calls, &region, None).await?;
                 targets.extend(
                     instances
                         .iter()
                         .filter(|db| db.db_cluster_identifier().is_none())
                         .filter_map(|db| {
                             let id = db.db_instance_identifier()?;
-                            Some(regional_target(&session, &region, id, || {
+                            Some(regional_target(session, &region, id, || {
                                 db.db_instance_arn().map(str::to_string).unwrap_or_else(|| {
                                     session.arn("rds", &region, &format!("db:{id}"))
                                 })

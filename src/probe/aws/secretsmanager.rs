@@ -174,7 +174,7 @@ impl Probe for SecretsManagerProbe {
                                 })
                             };
                             Some(if parse_target(name).is_some() {
-                                regional_target(&session, &region, name, arn)
+                                regional_target(session, &region, name, arn)
                             } else {
                                 arn()
                             })
