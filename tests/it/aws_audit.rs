@@ -1982,6 +1982,22 @@ async fn vouch_check_of_the_logging_and_identity_controls_passes_and_fails_the_r
         .unwrap();
 
     let (web, bare) = seed_edge(&acct).await;
+    // A web ACL that runs managed rules but no rate-based rule: a firewall without the
+    // DDoS protection the claim names.
+    let thin = {
+        let eu = acct.sdk_in("eu-west-1").await;
+        let subnets = aws_sdk_ec2_free::vpc_subnets(&eu).await;
+        let thin = aws_sdk_elasticloadbalancingv2_free::create(&eu, "thin", &subnets).await;
+        let waf = aws_sdk_wafv2::Client::new(&eu);
+        let acl = web_acl(&waf, "thin", aws_sdk_wafv2::types::Scope::Regional, false).await;
+        waf.associate_web_acl()
+            .web_acl_arn(&acl)
+            .resource_arn(&thin)
+            .send()
+            .await
+            .unwrap();
+        thin
+    };
 
     let dir = tempfile::tempdir().unwrap();
     let inventory = dir.path().join("vouch.toml");
@@ -1990,7 +2006,7 @@ async fn vouch_check_of_the_logging_and_identity_controls_passes_and_fails_the_r
         format!(
             "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n\n[targets]\n\
              aws_trails = [\"*\"]\naws_log_groups = [\"*\"]\naws_account = [\"account\"]\n\
-             aws_regions = [\"*\"]\naws_edge = [\"{web}\", \"{bare}\"]\n",
+             aws_regions = [\"*\"]\naws_edge = [\"{web}\", \"{bare}\", \"{thin}\"]\n",
             acct.url
         ),
     )
@@ -2066,6 +2082,8 @@ async fn vouch_check_of_the_logging_and_identity_controls_passes_and_fails_the_r
     let edge = support::verdicts(&report, "INFRA-WAF");
     assert_eq!(edge[&web], "pass", "{edge:?}");
     assert_eq!(edge[&bare], "fail");
+    // Prevents: an associated web ACL passing the WAF claim without the rate-based rule.
+    assert_eq!(edge[&thin], "fail", "{edge:?}");
 
     // `*` is every region EC2 DescribeRegions lists (moto lists all it knows); no region has
     // a detector, so each is its own failing target, never one region standing for the account.

@@ -63,6 +63,11 @@ const FACTS: &[FactSpec] = &[
         "managed rule groups it runs, as VENDOR/NAME (AWS/AWSManagedRulesCommonRuleSet)",
     ),
     fact(
+        "web_acl.managed_rule_group_count",
+        FactType::Integer,
+        "how many managed rule groups it runs (0: an ACL that filters nothing AWS or a vendor keeps up to date)",
+    ),
+    fact(
         "web_acl.rate_based_rules",
         FactType::Integer,
         "rate-based rules it runs (request floods per client)",
@@ -74,9 +79,10 @@ const FACTS: &[FactSpec] = &[
     ),
 ];
 
-const RULE_FACTS: [&str; 4] = [
+const RULE_FACTS: [&str; 5] = [
     "web_acl.name",
     "web_acl.managed_rule_groups",
+    "web_acl.managed_rule_group_count",
     "web_acl.rate_based_rules",
     "web_acl.default_action",
 ];
@@ -150,6 +156,7 @@ fn record_acl(obs: &mut Observation, acl: &WebAcl) {
         .collect();
     groups.sort();
     groups.dedup();
+    obs.fact("web_acl.managed_rule_group_count", groups.len());
     obs.fact("web_acl.managed_rule_groups", json!(groups));
     let rate = acl
         .rules()
@@ -176,6 +183,7 @@ fn not_associated(obs: &mut Observation) {
         obs.fact(p, Value::Null);
     }
     obs.fact("web_acl.managed_rule_groups", json!([]));
+    obs.fact("web_acl.managed_rule_group_count", 0);
     obs.fact("web_acl.rate_based_rules", 0);
 }
 
