@@ -259,6 +259,19 @@ pub fn combine(mut inputs: Vec<Input>) -> Result<Combined> {
     let first = shard_of(&inputs[0])?;
     for i in &inputs[1..] {
         let s = shard_of(i)?;
+        // The slicing (which rows a shard owns) is the tool's: shards cut by two versions may
+        // overlap or leave rows out although their plans agree.
+        let (theirs, ours) = (
+            &i.recorded.report.tool.version,
+            &inputs[0].recorded.report.tool.version,
+        );
+        if theirs != ours {
+            bail!(
+                "{} was made by vouch {theirs} but {} by vouch {ours}: shards of one run are cut                  by one version; refusing to merge",
+                i.source.display(),
+                inputs[0].source.display(),
+            );
+        }
         if s.plan.digest != first.plan.digest {
             let mut differs = Vec::new();
             if s.plan.controls != first.plan.controls {

@@ -446,6 +446,17 @@ fn merge_refuses_a_tampered_shard_another_plan_a_duplicate_and_a_missing_shard()
         "is from another plan",
         &foreign[1],
     );
+    // Prevents: merging shards cut by two vouch versions (their slicing may differ).
+    let older = dir.join("older-2.json");
+    let text = std::fs::read_to_string(shards[1].join("report.json")).unwrap();
+    let ours = format!("\"version\": \"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(text.contains(&ours), "the report names its tool version");
+    std::fs::write(&older, text.replacen(&ours, "\"version\": \"0.0.1\"", 1)).unwrap();
+    refused(
+        &[shards[0].join("report.json"), older.clone()],
+        "by one version",
+        &older,
+    );
     // A shard count that does not match.
     let three = run_shards(dir, 3, &[]);
     refused(
