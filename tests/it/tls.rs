@@ -1708,6 +1708,27 @@ fn vouch_probe_tls_ciphers_prints_the_suites() {
         groups,
         ["secp256r1", "secp384r1", "secp521r1", "x25519", "x448"]
     );
+    // The on-call view shows them too (prevents: --ciphers enumerating suites the table hides).
+    let out = crate::support::vouch()
+        .args([
+            "probe",
+            "tls",
+            &format!("legacy.test:{}", server.addr.port()),
+        ])
+        .args([
+            "--resolve",
+            &format!("legacy.test:{}:127.0.0.1", server.addr.port()),
+        ])
+        .arg("--ciphers")
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("Cipher suites"), "{table}");
+    assert!(
+        table.contains("TLSv1.2  ✓        TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+        "{table}"
+    );
+    assert!(table.contains("x25519"), "{table}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1375,6 +1375,65 @@ fn address_evidence(s: &AddressScan) -> Value {
     })
 }
 
+/// The spot-check table's suites and groups, when they were enumerated (`--ciphers`, or a
+/// control that reads them): each accepted version's suites in the order found, weak and legacy
+/// ones marked, then the key-exchange groups.
+fn render_suites(o: &Observation, out: &mut String) {
+    let list = |k: &str| -> Option<Vec<String>> {
+        o.facts.get(k)?.as_array().map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+    };
+    let versions: Vec<(Protocol, Vec<String>)> = Protocol::ALL
+        .into_iter()
+        .filter_map(|p| Some((p, list(&format!("ciphers.{}", p.as_str()))?)))
+        .filter(|(_, suites)| !suites.is_empty())
+        .collect();
+    let groups = list("groups.accepted");
+    if versions.is_empty() && groups.is_none() {
+        return;
+    }
+    let weak = list("ciphers.weak").unwrap_or_default();
+    let legacy = list("ciphers.legacy").unwrap_or_default();
+    let order = match o.facts.get("ciphers.server_preference") {
+        Some(Value::Bool(true)) => "server's order",
+        Some(Value::Bool(false)) => "client's order",
+        _ => "order not known",
+    };
+    let _ = writeln!(out, "\nCipher suites ({order})");
+    for (p, suites) in &versions {
+        for (i, suite) in suites.iter().enumerate() {
+            let mark = if weak.contains(suite) {
+                "✗ weak"
+            } else if legacy.contains(suite) {
+                "! legacy"
+            } else {
+                "✓"
+            };
+            let version = if i == 0 { p.as_str() } else { "" };
+            let _ = writeln!(out, "  {version:<8} {mark:<8} {suite}");
+        }
+    }
+    if let Some(Value::Bool(all)) = o.facts.get("ciphers.forward_secrecy_all") {
+        let _ = writeln!(
+            out,
+            "  forward secrecy on every suite: {}",
+            if *all { "yes" } else { "no" }
+        );
+    }
+    if let Some(groups) = groups {
+        let dhe = match o.facts.get("groups.dhe_min_bits").and_then(Value::as_i64) {
+            Some(bits) => format!(" · DHE prime {bits} bits"),
+            None => String::new(),
+        };
+        let _ = writeln!(out, "  groups   {}{dhe}", groups.join(", "));
+    }
+}
+
 /// The spot-check table.
 fn render(o: &Observation) -> String {
     let mut out = String::new();
@@ -1439,6 +1498,7 @@ fn render(o: &Observation) -> String {
         text("negotiated.protocol"),
         text("negotiated.cipher")
     );
+    render_suites(o, &mut out);
     let _ = writeln!(out, "\nCertificate");
     if fact("certificate.subject").is_none() {
         let why = o
