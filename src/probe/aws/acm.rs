@@ -160,7 +160,7 @@ impl Probe for AcmProbe {
         }
         let session = self.aws.session(ctx).await?;
         let session = &session;
-        let found = session
+        session
             .per_region(ctx, |region| async move {
                 let acm: Client = session.client(Some(&region));
                 let acm = &acm;
@@ -202,8 +202,7 @@ impl Probe for AcmProbe {
                 );
                 Ok(arns)
             })
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+            .await
     }
 
     async fn observe(

@@ -1282,7 +1282,7 @@ impl Probe for BackupProbe {
         }
         let session = self.aws.session(ctx).await?;
         let session = &session;
-        let found = session
+        session
             .per_region(ctx, |region| async move {
                 if pattern == REGIONS {
                     return Ok(vec![format!("{REGION_PREFIX}{region}")]);
@@ -1314,8 +1314,7 @@ impl Probe for BackupProbe {
                 );
                 Ok(names)
             })
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+            .await
     }
 
     async fn observe(

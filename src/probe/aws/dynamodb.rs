@@ -166,7 +166,7 @@ impl Probe for DynamoDbProbe {
         }
         let session = self.aws.session(ctx).await?;
         let session = &session;
-        let found = session
+        session
             .per_region(ctx, |region| async move {
                 let ddb: Client = session.client(Some(&region));
                 let calls = ApiCalls::default();
@@ -191,8 +191,7 @@ impl Probe for DynamoDbProbe {
                 );
                 Ok(names)
             })
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+            .await
     }
 
     async fn observe(

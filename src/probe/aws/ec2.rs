@@ -492,12 +492,11 @@ impl Probe for Ec2Probe {
                 .collect());
         }
         let session = &session;
-        let found = session
+        session
             .per_region(ctx, |region| async move {
                 self.discover_region(session, ctx, &region).await
             })
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+            .await
     }
 
     async fn observe(

@@ -162,7 +162,7 @@ impl Probe for EfsProbe {
         }
         let session = self.aws.session(ctx).await?;
         let session = &session;
-        let found = session
+        session
             .per_region(ctx, |region| async move {
                 let efs: Client = session.client(Some(&region));
                 let calls = ApiCalls::default();
@@ -180,8 +180,7 @@ impl Probe for EfsProbe {
                 );
                 Ok(ids)
             })
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+            .await
     }
 
     async fn observe(

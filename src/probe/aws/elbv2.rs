@@ -352,7 +352,7 @@ impl Probe for Elbv2Probe {
         }
         let session = self.aws.session(ctx).await?;
         let session = &session;
-        let found = session
+        session
             .per_region(ctx, |region| async move {
                 let calls = ApiCalls::default();
                 let (lbs, gateways) = self.list(session, &calls, &region).await?;
@@ -377,8 +377,7 @@ impl Probe for Elbv2Probe {
                 );
                 Ok(targets)
             })
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+            .await
     }
 
     async fn observe(

@@ -164,7 +164,7 @@ impl Probe for KmsProbe {
         }
         let session = self.aws.session(ctx).await?;
         let session = &session;
-        let found = session
+        session
             .per_region(ctx, |region| async move {
                 let kms: Client = session.client(Some(&region));
                 let calls = ApiCalls::default();
@@ -204,8 +204,7 @@ impl Probe for KmsProbe {
                 );
                 Ok(found)
             })
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+            .await
     }
 
     async fn observe(

@@ -260,7 +260,7 @@ impl Probe for LogsProbe {
         let prefix = (!prefix.is_empty()).then_some(prefix);
         let session = self.aws.session(ctx).await?;
         let session = &session;
-        let found = session
+        session
             .per_region(ctx, |region| async move {
                 let logs: Client = session.client(Some(&region));
                 let mut found = Vec::new();
@@ -304,8 +304,7 @@ impl Probe for LogsProbe {
                 );
                 Ok(found)
             })
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+            .await
     }
 
     async fn observe(

@@ -617,11 +617,11 @@ impl Session {
         Ok(regions)
     }
 
-    /// `each` run for every region [`Session::scan_regions`] covers, up to
-    /// [`REGIONS_AT_ONCE`] regions at a time, the answers in region order; the first error
-    /// stops the discovery (fails closed, as a sequential walk would). A `*` over every
-    /// enabled region (17 or more on a real account) walked one region after the other spends
-    /// the whole discovery timeout on round trips.
+    /// The targets `each` finds in every region [`Session::scan_regions`] covers, up to
+    /// [`REGIONS_AT_ONCE`] regions at a time, in region order; the first error stops the
+    /// discovery (fails closed, as a sequential walk would). A `*` over every enabled region
+    /// (17 or more on a real account) walked one region after the other spends the whole
+    /// discovery timeout on round trips.
     pub async fn per_region<T, F, Fut>(
         &self,
         ctx: &ProbeContext,
@@ -629,14 +629,15 @@ impl Session {
     ) -> Result<Vec<T>, ProbeError>
     where
         F: Fn(String) -> Fut,
-        Fut: Future<Output = Result<T, ProbeError>>,
+        Fut: Future<Output = Result<Vec<T>, ProbeError>>,
     {
         use futures::{StreamExt, TryStreamExt};
         let regions = self.scan_regions(ctx).await?;
-        futures::stream::iter(regions.into_iter().map(each))
+        let found: Vec<Vec<T>> = futures::stream::iter(regions.into_iter().map(each))
             .buffered(REGIONS_AT_ONCE)
             .try_collect()
-            .await
+            .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     /// Every region enabled for the account (EC2 DescribeRegions without `AllRegions`: the

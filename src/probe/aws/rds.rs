@@ -568,7 +568,7 @@ impl RdsProbe {
         let cluster = pattern == "cluster-snapshot:*";
         let session = self.aws.session(ctx).await?;
         let session = &session;
-        let found = session
+        session
             .per_region(ctx, |region| async move {
                 let rds: Client = session.client(Some(&region));
                 let rds = &rds;
@@ -659,8 +659,7 @@ impl RdsProbe {
                 );
                 Ok(targets)
             })
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+            .await
     }
 
     async fn observe_snapshot(
@@ -1056,7 +1055,7 @@ impl Probe for RdsProbe {
         }
         let session = self.aws.session(ctx).await?;
         let session = &session;
-        let found = session
+        session
             .per_region(ctx, |region| async move {
                 let rds: Client = session.client(Some(&region));
                 let calls = ApiCalls::default();
@@ -1094,8 +1093,7 @@ impl Probe for RdsProbe {
                 );
                 Ok(targets)
             })
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+            .await
     }
 
     async fn observe(

@@ -145,7 +145,7 @@ impl Probe for SecretsManagerProbe {
         }
         let session = self.aws.session(ctx).await?;
         let session = &session;
-        let found = session
+        session
             .per_region(ctx, |region| async move {
                 let sm: Client = session.client(Some(&region));
                 let sm = &sm;
@@ -191,8 +191,7 @@ impl Probe for SecretsManagerProbe {
                 );
                 Ok(names)
             })
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+            .await
     }
 
     async fn observe(
