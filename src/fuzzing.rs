@@ -66,7 +66,26 @@ fn text(data: &[u8]) -> Option<&str> {
     std::str::from_utf8(data).ok()
 }
 
+/// Every span a diagnostic points at lies in its file's text, on character boundaries (the
+/// renderers slice the text there: `location` would panic, and codespan would print nothing,
+/// which a user would never see), then both renderings.
 fn render(diags: &Diagnostics) {
+    for d in &diags.items {
+        let spans =
+            std::iter::once((d.file, &d.span)).chain(d.secondary.iter().map(|(f, s, _)| (*f, s)));
+        for (file, span) in spans {
+            let text = diags.source(file);
+            assert!(
+                span.start <= span.end
+                    && span.end <= text.len()
+                    && text.is_char_boundary(span.start)
+                    && text.is_char_boundary(span.end),
+                "diagnostic `{}` points at {span:?}, outside the {} bytes of its text",
+                d.code,
+                text.len()
+            );
+        }
+    }
     let _ = diags.render_short();
     let _ = diags.render(false);
 }
